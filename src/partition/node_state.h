@@ -1,0 +1,83 @@
+// One node's accelerators and host resources with their ledgers: the unit every placement policy
+// looks at. Apply and Release are all-or-nothing and idempotent per pod.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "partition/assignment.h"
+#include "partition/chip.h"
+#include "partition/chip_ledger.h"
+#include "partition/result.h"
+
+namespace flexai::partition {
+
+// Chips chosen for each container, as bit sets of chip indexes (bit i = chip i). Nodes have at
+// most 64 chips.
+using ChipSet = uint64_t;
+inline constexpr int kMaxChipsPerNode = 64;
+
+class NodeState {
+ public:
+  NodeState() = default;
+  // `capacities[i]` is what chip i can hand out (see SlicePolicy); sizes must match.
+  NodeState(std::string name, HostResources host_capacity, std::vector<Chip> chips,
+            std::vector<ChipCapacity> capacities, std::map<std::string, std::string> labels = {});
+
+  const std::string& name() const { return name_; }
+  const std::map<std::string, std::string>& labels() const { return labels_; }
+  const std::vector<Chip>& chips() const { return chips_; }
+  const Chip& chip(int i) const { return chips_[static_cast<size_t>(i)]; }
+  const ChipLedger& ledger(int i) const { return ledgers_[static_cast<size_t>(i)]; }
+  int chip_count() const { return static_cast<int>(chips_.size()); }
+  const HostResources& host_capacity() const { return host_capacity_; }
+  const HostResources& host_used() const { return host_used_; }
+  HostResources host_free() const {
+    return {host_capacity_.cpu_milli - host_used_.cpu_milli,
+            host_capacity_.memory_mib - host_used_.memory_mib};
+  }
+  // Bumped by every change; lets callers cache per-node computations.
+  uint64_t version() const { return version_; }
+  const std::map<std::string, PodAssignment>& pods() const { return pods_; }
+
+  // Marks a chip healthy or not (a vanished device). Existing slices stay until released.
+  Status SetHealth(const std::string& chip_uuid, Health health);
+
+  // The demand a container's request puts on chip `i`.
+  ChipDemand DemandOn(const SliceRequest& request, int i) const;
+  // Chips on which one slice of `request` could go now: healthy, accepted, with room.
+  ChipSet FeasibleChips(const SliceRequest& request) const;
+  // Whether the host resources of `pod` fit.
+  bool HostFits(const HostResources& host) const;
+
+  // Builds the assignment for `pod` with `chips[c]` for container c (no state change).
+  PodAssignment MakeAssignment(const PodRequest& pod, const std::vector<ChipSet>& chips) const;
+  // Takes the assignment's slices and host resources. Re-applying the identical assignment is a
+  // no-op; anything that does not fit is an error and leaves the node unchanged.
+  Status Apply(const PodAssignment& assignment);
+  // Frees everything `pod_uid` holds here; false when it holds nothing.
+  bool Release(const std::string& pod_uid);
+  // Forgets all slices, then rebuilds the ledgers from existing assignments (how a restarted
+  // component recovers). Assignments that no longer fit are returned as errors; the rest are
+  // applied.
+  std::vector<Error> Rebuild(const std::vector<PodAssignment>& assignments);
+
+ private:
+  int IndexOf(const std::string& uuid) const;
+
+  std::string name_;
+  std::map<std::string, std::string> labels_;
+  HostResources host_capacity_;
+  HostResources host_used_;
+  std::vector<Chip> chips_;
+  std::vector<ChipLedger> ledgers_;
+  std::map<std::string, PodAssignment> pods_;
+  uint64_t version_ = 0;
+};
+
+inline int ChipCount(ChipSet set) { return __builtin_popcountll(set); }
+
+}  // namespace flexai::partition
