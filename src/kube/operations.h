@@ -1,0 +1,50 @@
+// Higher-level API operations built on KubeClient: conditional merge patches with conflict retry,
+// pod binding, Events, and small accessors for object metadata.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "kube/client.h"
+
+namespace flexai::kube {
+
+// Metadata accessors; empty string when absent.
+std::string NameOf(const Json& object);
+std::string NamespaceOf(const Json& object);
+std::string UidOf(const Json& object);
+std::string ResourceVersionOf(const Json& object);
+std::string AnnotationOf(const Json& object, const std::string& key);
+
+// Builds the merge patch for `current` (the object as the server has it now), or nullopt to give
+// up (the object no longer qualifies). An error string in `why_not` is reported back.
+using PatchBuilder = std::function<std::optional<Json>(const Json& current, std::string& why_not)>;
+
+struct PatchOutcome {
+  ApiResponse response;  // the final PATCH (or GET) reply; body is the updated object on success
+  int attempts = 0;
+  std::string declined;  // set when the builder gave up
+  bool ok() const { return response.ok() && declined.empty(); }
+};
+
+// Applies `build(current)` as a merge patch made conditional on current's resourceVersion; on 409
+// it re-reads the object and asks `build` again, up to `max_attempts` times. `known` (optional)
+// is a recent copy of the object that saves the first GET.
+PatchOutcome PatchWithRetry(KubeClient& client, const std::string& path, const PatchBuilder& build,
+                            const Json* known = nullptr, int max_attempts = 5);
+
+// POST pods/{name}/binding: assigns the pod to `node` (what kube-scheduler's bind does).
+ApiResponse BindPod(KubeClient& client, const std::string& ns, const std::string& name,
+                    const std::string& uid, const std::string& node);
+
+// A core/v1 Event about `involved` (a pod or node object), e.g. reason "FailedBinding".
+struct EventRecord {
+  std::string type = "Normal";  // or "Warning"
+  std::string reason;
+  std::string message;
+  std::string component = "flexai-hi-scheduler";
+};
+ApiResponse RecordEvent(KubeClient& client, const Json& involved, const EventRecord& event);
+
+}  // namespace flexai::kube

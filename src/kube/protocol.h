@@ -1,0 +1,57 @@
+// The annotation contract between the flexai device plugin and the Hi Scheduler (see
+// docs/protocol.md): the node inventory the device plugin publishes, and the per-pod assignment
+// and bind phase the scheduler writes and the device plugin completes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/time_format.h"
+#include "partition/chip.h"
+#include "partition/result.h"
+
+namespace flexai::kube {
+
+// Node annotations (written by the device plugin).
+inline constexpr std::string_view kInventoryAnnotation = "flexai.io/inventory";
+inline constexpr std::string_view kHeartbeatAnnotation = "flexai.io/heartbeat";
+
+// Pod annotations (written by the Hi Scheduler at bind, completed by the device plugin).
+inline constexpr std::string_view kAssignmentAnnotation = "flexai.io/assignment";
+inline constexpr std::string_view kBindPhaseAnnotation = "flexai.io/bind-phase";
+inline constexpr std::string_view kBindTimeAnnotation = "flexai.io/bind-time";
+inline constexpr std::string_view kBindNodeAnnotation = "flexai.io/bind-node";
+inline constexpr std::string_view kBindErrorAnnotation = "flexai.io/bind-error";
+
+inline constexpr std::string_view kBindPhaseAllocating = "allocating";
+inline constexpr std::string_view kBindPhaseSuccess = "success";
+inline constexpr std::string_view kBindPhaseFailed = "failed";
+
+// Per-pod scheduling hints set by users (docs/hi-scheduler.md).
+inline constexpr std::string_view kPreferModelsAnnotation = "flexai.io/prefer-models";
+inline constexpr std::string_view kAvoidModelsAnnotation = "flexai.io/avoid-models";
+inline constexpr std::string_view kUseModelsAnnotation = "flexai.io/use-models";
+inline constexpr std::string_view kUseUuidsAnnotation = "flexai.io/use-uuids";
+inline constexpr std::string_view kAvoidUuidsAnnotation = "flexai.io/avoid-uuids";
+inline constexpr std::string_view kNodePolicyAnnotation = "flexai.io/node-policy";
+inline constexpr std::string_view kChipPolicyAnnotation = "flexai.io/chip-policy";
+inline constexpr std::string_view kNumaBindAnnotation = "flexai.io/numa-bind";
+
+inline constexpr int kInventoryVersion = 1;
+
+// What the device plugin publishes about its node's chips.
+struct NodeInventory {
+  int version = kInventoryVersion;
+  std::vector<partition::Chip> chips;
+};
+
+// JSON text: {"version":1,"chips":[{"index":0,"uuid":"GPU-..","model":"H100","memoryMiB":81559,
+//  "numa":0,"linkGroup":0,"health":"Healthy","vendor":"nvidia"}]}
+std::string EncodeInventory(const NodeInventory& inventory);
+// Errors name the field ("chips[2].memoryMiB: not a positive integer"). Chips are returned sorted
+// by index; indexes must be 0..n-1 and UUIDs unique.
+Result<NodeInventory> DecodeInventory(std::string_view text);
+
+}  // namespace flexai::kube

@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include "kube/protocol.h"
+#include "kube/time_format.h"
+
+namespace flexai::kube {
+namespace {
+
+TEST(InventoryCodec, RoundTripsEveryChipField) {
+  NodeInventory inv;
+  partition::Chip a;
+  a.vendor = partition::Vendor::kNvidia;
+  a.index = 0;
+  a.uuid = "GPU-aaaa";
+  a.model = "H100";
+  a.memory_mib = 81559;
+  a.numa_node = 1;
+  a.link_group = 0;
+  partition::Chip b = a;
+  b.index = 1;
+  b.uuid = "GPU-bbbb";
+  b.health = partition::Health::kUnhealthy;
+  inv.chips = {b, a};  // out of order on purpose: decode sorts by index
+  auto decoded = DecodeInventory(EncodeInventory(inv));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  ASSERT_EQ(decoded->chips.size(), 2u);
+  EXPECT_EQ(decoded->chips[0].uuid, "GPU-aaaa");
+  EXPECT_EQ(decoded->chips[0].memory_mib, 81559);
+  EXPECT_EQ(decoded->chips[0].numa_node, 1);
+  EXPECT_EQ(decoded->chips[0].vendor, partition::Vendor::kNvidia);
+  EXPECT_EQ(decoded->chips[1].health, partition::Health::kUnhealthy);
+}
+
+TEST(InventoryCodec, ErrorsNameTheBadField) {
+  auto r = DecodeInventory(R"({"chips":[{"index":0,"uuid":"GPU-1","memoryMiB":"lots"}]})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("chips[0].memoryMiB"), std::string::npos);
+}
+
+TEST(InventoryCodec, RefusesDuplicateUuidsGapsAndGarbage) {
+  EXPECT_FALSE(DecodeInventory(R"({"chips":[{"index":0,"uuid":"A","memoryMiB":1},
+                                            {"index":1,"uuid":"A","memoryMiB":1}]})")
+                   .ok());
+  EXPECT_FALSE(DecodeInventory(R"({"chips":[{"index":1,"uuid":"A","memoryMiB":1}]})").ok());
+  EXPECT_FALSE(DecodeInventory("not json").ok());
+  EXPECT_FALSE(DecodeInventory("[]").ok());
+  EXPECT_FALSE(DecodeInventory(R"({"chips":[{"index":0,"uuid":"A:B","memoryMiB":1}]})").ok());
+  EXPECT_FALSE(
+      DecodeInventory(R"({"chips":[{"index":0,"uuid":"A","memoryMiB":1,"health":"meh"}]})").ok());
+}
+
+TEST(TimeFormat, ParsesWhatItFormats) {
+  auto t = ParseTime("2024-05-01T12:30:45Z");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(FormatTime(*t), "2024-05-01T12:30:45Z");
+  auto micro = ParseTime("2024-05-01T12:30:45.123456Z");
+  ASSERT_TRUE(micro.has_value());
+  EXPECT_EQ(FormatMicroTime(*micro), "2024-05-01T12:30:45.123456Z");
+}
+
+TEST(TimeFormat, HonoursOffsetsAndRefusesGarbage) {
+  auto t = ParseTime("2024-05-01T14:30:45+02:00");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(FormatTime(*t), "2024-05-01T12:30:45Z");
+  EXPECT_FALSE(ParseTime("yesterday").has_value());
+  EXPECT_FALSE(ParseTime("2024-05-01 12:30:45Z").has_value());
+  EXPECT_FALSE(ParseTime("2024-05-01T12:30:45").has_value());
+  EXPECT_FALSE(ParseTime("2024-13-01T12:30:45Z").has_value());
+}
+
+}  // namespace
+}  // namespace flexai::kube
