@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libspdlog-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev prometheus-cpp-dev libcli11-dev
-  python3
+  python3 python3-yaml
 )
 
 missing=()
