@@ -5,6 +5,7 @@ Run one suite: python3 -m unittest -v chart_test.DefaultRenderTest (ctest runs e
 
 import base64
 import os
+import re
 import subprocess
 import tempfile
 import unittest
@@ -346,7 +347,10 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertEqual(hook["rules"][0]["operations"], ["CREATE"])
         self.assertEqual(hook["rules"][0]["resources"], ["pods"])
         expression = hook["matchConditions"][0]["expression"]
-        self.assertIn("startsWith('flexai.io/')", expression)
+        lists = re.findall(r"r in \[([^\]]*)\]", expression)
+        self.assertEqual(len(lists), 2, expression)  # limits and requests
+        for names in lists:
+            self.assertEqual(sorted(n.strip(" '") for n in names.split(",")), sorted(RESOURCES))
         self.assertEqual(hook["namespaceSelector"]["matchExpressions"][0]["values"],
                          ["kube-system"])
 
@@ -500,10 +504,14 @@ class OverridesTest(unittest.TestCase):
                          "prod-flexai-scheduler")
 
     def test_custom_resource_names_flow_into_managed_resources(self):
-        r = render.template({"policy.resources.gpuCores": "example.com/vgpu-cores"})
+        r = render.template({"policy.resources.gpu.cores": "example.com/vgpu-cores"})
         names = [m["name"] for m in r.extender()["managedResources"]]
         self.assertIn("example.com/vgpu-cores", names)
         self.assertNotIn("flexai.io/gpu-cores", names)
+        expression = r.get("MutatingWebhookConfiguration", "flexai")["webhooks"][0][
+            "matchConditions"][0]["expression"]
+        self.assertIn("'example.com/vgpu-cores'", expression)
+        self.assertNotIn("'flexai.io/gpu-cores'", expression)
 
 
 if __name__ == "__main__":

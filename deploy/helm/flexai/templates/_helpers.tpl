@@ -72,9 +72,3 @@ app.kubernetes.io/component: {{ .component }}
 {{- $host := first $parts -}}
 {{- if or (eq $host "0.0.0.0") (eq $host "") -}}127.0.0.1{{- else -}}{{ $host }}{{- end -}}
 {{- end -}}
-
-{{/* Every flexai extended resource name, in the policy's naming (the managedResources list). */}}
-{{- define "flexai.resourceNames" -}}
-{{- $r := .Values.policy.resources -}}
-{{- list $r.gpu $r.gpuMemory $r.gpuMemoryPercentage $r.gpuCores $r.npu $r.npuMemory $r.npuMemoryPercentage $r.npuCores | toJson -}}
-{{- end -}}
