@@ -259,8 +259,27 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertIs(sc["allowPrivilegeEscalation"], False)
         self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
         host_paths = {v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
-        self.assertEqual(host_paths, {"/var/lib/kubelet/device-plugins", "/usr/local/flexai",
-                                      "/run/flexai/mps"})
+        # Exactly the kubelet folder and the paths Allocate hands to containers
+        # (src/device_plugin/plugin_settings.h).
+        self.assertEqual(host_paths, {"/var/lib/kubelet/device-plugins", "/usr/local/flexai/lib",
+                                      "/var/lib/flexai/shared", "/var/run/flexai/mps"})
+        mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+        self.assertNotIn("hook-dir", mounts, "only the init container writes the hook library")
+        self.assertEqual(mounts["shared-dir"], "/var/lib/flexai/shared")
+        self.assertEqual(mounts["mps-pipe-dir"], "/var/run/flexai/mps")
+
+    def test_init_container_installs_the_hook_library_atomically_without_privilege(self):
+        (init,) = self.r.pod_spec("DaemonSet", "flexai-device-plugin")["initContainers"]
+        self.assertEqual(init["image"], "ghcr.io/flexai/flexai:0.1.0")
+        script = init["command"][-1]
+        self.assertIn("cp /opt/flexai/lib/libflexai-cuda.so /host/usr/local/flexai/lib/.", script)
+        self.assertRegex(script, r"mv -f \S+ /host/usr/local/flexai/lib/libflexai-cuda\.so$")
+        self.assertEqual(init["volumeMounts"], [{"name": "hook-dir",
+                                                 "mountPath": "/host/usr/local/flexai/lib"}])
+        sc = init["securityContext"]
+        self.assertIs(sc["allowPrivilegeEscalation"], False)
+        self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertNotIn("privileged", sc)
 
     def test_metrics_service_selects_device_plugin_pods(self):
         svc = self.r.get("Service", "flexai-device-plugin-metrics")
@@ -438,6 +457,7 @@ class AscendTest(unittest.TestCase):
         host_paths = {v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v}
         self.assertEqual(host_paths, {"/var/lib/kubelet/device-plugins",
                                       "/usr/local/Ascend/driver", "/usr/local/dcmi"})
+        self.assertNotIn("initContainers", spec, "no CUDA hook on Ascend nodes")
         for m in c["volumeMounts"]:
             if m["mountPath"].startswith("/usr/local/"):
                 self.assertIs(m["readOnly"], True, m["name"])
