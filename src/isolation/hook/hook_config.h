@@ -1,0 +1,37 @@
+// What a container's environment asks of the hook: the isolation mode, per-device memory quotas
+// and compute shares, and where the shared accounting file lives. Parsing never fails: malformed
+// values produce a warning and fail closed (see docs/isolation.md).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace flexai::isolation {
+
+enum class IsolationMode : std::uint32_t { kNone = 0, kHook = 1, kMps = 2 };
+
+struct HookConfig {
+  IsolationMode mode = IsolationMode::kHook;
+  bool memory_limited = false;               // FLEXAI_MEMORY_LIMIT_MIB was set
+  std::vector<std::uint64_t> memory_bytes;   // per visible device; kUnlimitedBytes = no quota
+  bool cores_limited = false;                // FLEXAI_CORES_LIMIT was set
+  std::vector<std::uint32_t> cores_percent;  // per visible device, 1..100
+  std::string shared_dir;                    // empty: accounting private to this process tree
+  bool debug = false;
+  std::vector<std::string> warnings;  // one line per malformed value, for stderr
+
+  // Quota of a visible device ordinal. Devices past the end of a given list get 0 (fail closed).
+  std::uint64_t MemoryLimitBytes(int device) const;
+  // Share of a visible device ordinal; 100 when no list is given, 1 past its end (fail closed).
+  std::uint32_t CoresPercent(int device) const;
+  // Whether allocations past the quota are refused and launches throttled (hook mode only).
+  bool Enforces() const { return mode == IsolationMode::kHook; }
+};
+
+// Reads FLEXAI_ISOLATION, FLEXAI_MEMORY_LIMIT_MIB, FLEXAI_CORES_LIMIT, FLEXAI_SHARED_DIR and
+// FLEXAI_HOOK_DEBUG through `getenv` (injectable for tests).
+HookConfig ParseHookConfig(const std::function<const char*(const char*)>& getenv);
+
+}  // namespace flexai::isolation

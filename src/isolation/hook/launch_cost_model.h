@@ -1,0 +1,35 @@
+// Estimated GPU time of a launch, per kernel (CUfunction) or graph (CUgraphExec), learned from
+// sampled event timings. A sample lowers an estimate at once and raises it slowly, so time the
+// kernel spent waiting behind other contexts' time slices inflates it little.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace flexai::isolation {
+
+class LaunchCostModel {
+ public:
+  static constexpr std::int64_t kDefaultCostNs = 20'000;
+
+  // Estimated cost of a launch of `key`; the average over all kernels when `key` has no sample.
+  std::int64_t Estimate(const void* key) const;
+  bool HasSample(const void* key) const;
+  void AddSample(const void* key, std::int64_t measured_ns);
+
+ private:
+  static constexpr std::size_t kSlots = 1024;
+  static constexpr std::size_t kProbes = 8;
+  struct Slot {
+    std::atomic<std::uintptr_t> key{0};
+    std::atomic<std::int64_t> cost_ns{0};
+  };
+  const Slot* Find(const void* key) const;
+  static std::size_t Hash(const void* key);
+
+  std::array<Slot, kSlots> slots_{};
+  std::atomic<std::int64_t> average_ns_{kDefaultCostNs};
+};
+
+}  // namespace flexai::isolation

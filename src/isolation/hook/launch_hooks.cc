@@ -1,0 +1,210 @@
+// Launch hooks: each kernel or graph launch is charged its estimated GPU time against the
+// device's token bucket (refilled at the slice's share of wall time) and waits when the bucket is
+// in debt. Estimates come from sampled event timings around launches (see LaunchCostModel).
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "isolation/hook/hook_exports.h"
+#include "isolation/hook/hook_state.h"
+#include "isolation/hook/hook_symbols.h"
+
+namespace flexai::isolation {
+namespace {
+
+using cuda::CUDA_SUCCESS;
+using cuda::CUevent;
+using cuda::CUresult;
+using cuda::CUstream;
+
+constexpr unsigned kSampleEvery = 64;               // one timed launch in this many per thread
+constexpr std::int64_t kMaxWaitNs = 1'000'000'000;  // a single launch never waits longer
+
+std::int64_t NowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+struct EventApi {
+  CUresult (*create)(CUevent*, unsigned) = nullptr;
+  CUresult (*record)(CUevent, CUstream) = nullptr;
+  CUresult (*record_ptsz)(CUevent, CUstream) = nullptr;
+  CUresult (*query)(CUevent) = nullptr;
+  CUresult (*synchronize)(CUevent) = nullptr;
+  CUresult (*elapsed)(float*, CUevent, CUevent) = nullptr;
+  CUresult (*destroy)(CUevent) = nullptr;
+  bool usable() const { return create && record && query && synchronize && elapsed && destroy; }
+};
+
+const EventApi& Events() {
+  static const EventApi api = [] {
+    EventApi events;
+    auto load = [](auto& field, const char* name, const char* fallback) {
+      void* symbol = RealLibcudaSymbol(name);
+      if (symbol == nullptr && fallback != nullptr) symbol = RealLibcudaSymbol(fallback);
+      field = reinterpret_cast<std::remove_reference_t<decltype(field)>>(symbol);
+    };
+    load(events.create, "cuEventCreate", nullptr);
+    load(events.record, "cuEventRecord", nullptr);
+    load(events.record_ptsz, "cuEventRecord_ptsz", "cuEventRecord");
+    load(events.query, "cuEventQuery", nullptr);
+    load(events.synchronize, "cuEventSynchronize", nullptr);
+    load(events.elapsed, "cuEventElapsedTime_v2", "cuEventElapsedTime");
+    load(events.destroy, "cuEventDestroy_v2", "cuEventDestroy");
+    return events;
+  }();
+  return api;
+}
+
+// A timed launch of one thread whose end event has not been read yet.
+struct PendingSample {
+  const void* key = nullptr;
+  CUevent start = nullptr;
+  CUevent end = nullptr;
+};
+
+thread_local PendingSample t_pending;
+thread_local unsigned t_launches = 0;
+
+void FinishSample(HookState& state, bool wait) {
+  const EventApi& events = Events();
+  if (t_pending.end == nullptr) return;
+  if (wait) events.synchronize(t_pending.end);
+  if (!wait && events.query(t_pending.end) != CUDA_SUCCESS) return;
+  float milliseconds = 0;
+  if (events.elapsed(&milliseconds, t_pending.start, t_pending.end) == CUDA_SUCCESS) {
+    state.costs.AddSample(t_pending.key, static_cast<std::int64_t>(milliseconds * 1e6));
+  }
+  events.destroy(t_pending.start);
+  events.destroy(t_pending.end);
+  t_pending = {};
+}
+
+// Runs `launch` under the device's share. `key` identifies the kernel or graph for cost estimates.
+template <typename Launch>
+CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Launch&& launch) {
+  HookState& state = State();
+  int device = CurrentDevice();
+  std::uint32_t percent = state.config.Enforces() ? state.config.CoresPercent(device) : 100;
+  bool throttle = percent < 100;
+  const EventApi& events = Events();
+
+  FinishSample(state, false);
+  // A throttled kernel without any estimate is timed synchronously once, so a burst of its
+  // launches is not charged the default cost.
+  bool first_of_kernel = throttle && !state.costs.HasSample(key);
+  bool sample = events.usable() && t_pending.end == nullptr &&
+                (first_of_kernel || ++t_launches % kSampleEvery == 0);
+
+  std::int64_t cost = state.costs.Estimate(key);
+  if (throttle && !first_of_kernel) {
+    std::int64_t wait = state.usage->TakeLaunchTokens(device, cost, NowNs(), percent);
+    if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait, kMaxWaitNs)));
+  }
+
+  auto record = per_thread_stream ? events.record_ptsz : events.record;
+  if (sample && (events.create(&t_pending.start, cuda::CU_EVENT_DEFAULT) != CUDA_SUCCESS ||
+                 record(t_pending.start, stream) != CUDA_SUCCESS)) {
+    if (t_pending.start != nullptr) events.destroy(t_pending.start);
+    t_pending = {};
+    sample = false;
+  }
+  CUresult result = launch();
+  if (sample) {
+    bool ended = result == CUDA_SUCCESS &&
+                 events.create(&t_pending.end, cuda::CU_EVENT_DEFAULT) == CUDA_SUCCESS &&
+                 record(t_pending.end, stream) == CUDA_SUCCESS;
+    if (ended) {
+      t_pending.key = key;
+      if (first_of_kernel) {
+        FinishSample(state, true);
+        cost = state.costs.Estimate(key);
+        state.usage->TakeLaunchTokens(device, cost, NowNs(), percent);
+      }
+    } else {
+      events.destroy(t_pending.start);
+      if (t_pending.end != nullptr) events.destroy(t_pending.end);
+      t_pending = {};
+    }
+  }
+  if (result == CUDA_SUCCESS) state.usage->RecordLaunch(device, cost, NowNs());
+  return result;
+}
+
+}  // namespace
+}  // namespace flexai::isolation
+
+using flexai::isolation::HookId;
+using flexai::isolation::Real;
+using flexai::isolation::Throttled;
+
+extern "C" {
+
+CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                        unsigned by, unsigned bz, unsigned shared, CUstream stream, void** params,
+                        void** extra) {
+  auto* real = Real<decltype(cuLaunchKernel)>(HookId::kLaunchKernel);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(f, stream, false,
+                   [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra); });
+}
+
+CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                             unsigned by, unsigned bz, unsigned shared, CUstream stream,
+                             void** params, void** extra) {
+  auto* real = Real<decltype(cuLaunchKernel_ptsz)>(HookId::kLaunchKernel_ptsz);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(f, stream, true,
+                   [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra); });
+}
+
+CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
+  auto* real = Real<decltype(cuLaunchKernelEx)>(HookId::kLaunchKernelEx);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  CUstream stream = config == nullptr ? nullptr : config->hStream;
+  return Throttled(f, stream, false, [&] { return real(config, f, params, extra); });
+}
+
+CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params,
+                               void** extra) {
+  auto* real = Real<decltype(cuLaunchKernelEx_ptsz)>(HookId::kLaunchKernelEx_ptsz);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  CUstream stream = config == nullptr ? nullptr : config->hStream;
+  return Throttled(f, stream, true, [&] { return real(config, f, params, extra); });
+}
+
+CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                                   unsigned by, unsigned bz, unsigned shared, CUstream stream,
+                                   void** params) {
+  auto* real = Real<decltype(cuLaunchCooperativeKernel)>(HookId::kLaunchCooperativeKernel);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(f, stream, false,
+                   [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params); });
+}
+
+CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
+                                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                                        CUstream stream, void** params) {
+  auto* real =
+      Real<decltype(cuLaunchCooperativeKernel_ptsz)>(HookId::kLaunchCooperativeKernel_ptsz);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(f, stream, true,
+                   [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params); });
+}
+
+CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  auto* real = Real<decltype(cuGraphLaunch)>(HookId::kGraphLaunch);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(exec, stream, false, [&] { return real(exec, stream); });
+}
+
+CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream stream) {
+  auto* real = Real<decltype(cuGraphLaunch_ptsz)>(HookId::kGraphLaunch_ptsz);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(exec, stream, true, [&] { return real(exec, stream); });
+}
+
+}  // extern "C"

@@ -1,0 +1,102 @@
+// The two ways a program finds driver functions without linking them: dlsym on the libcuda
+// handle (the CUDA runtime fetches cuGetProcAddress_v2 that way, PyTorch fetches cu* symbols)
+// and cuGetProcAddress (the runtime's ~440 other look-ups). Both hand out our wrappers.
+#include <dlfcn.h>
+#include <link.h>
+
+#include <cstring>
+#include <vector>
+
+#include "isolation/hook/hook_exports.h"
+#include "isolation/hook/hook_symbols.h"
+
+namespace flexai::isolation {
+namespace {
+
+using cuda::CUDA_SUCCESS;
+using cuda::CUresult;
+
+// Replaces a successful look-up result with our wrapper, remembering the real function.
+void SubstituteWrapper(const char* symbol, int cuda_version, std::uint64_t flags, void** pfn) {
+  int index = FindVersionedHook(symbol, cuda_version, flags);
+  if (index < 0 || pfn == nullptr || *pfn == nullptr) return;
+  if (IsInThisLibrary(*pfn)) return;  // already ours
+  StoreReal(index, *pfn);
+  *pfn = HookWrapper(index);
+}
+
+struct LoadedObject {
+  const char* name;
+  ElfW(Addr) base;
+};
+
+int CollectObject(dl_phdr_info* info, std::size_t, void* data) {
+  static_cast<std::vector<LoadedObject>*>(data)->push_back({info->dlpi_name, info->dlpi_addr});
+  return 0;
+}
+
+// dlsym(RTLD_NEXT, ...) called through our wrapper would search from *our* position in the link
+// map; search from the caller's position instead, object by object in load order.
+void* NextSymbolAfter(const void* caller, const char* symbol) {
+  DlsymFunction* real_dlsym = RealDlsym();
+  Dl_info caller_info{};
+  if (dladdr(caller, &caller_info) == 0) return real_dlsym(RTLD_NEXT, symbol);
+  std::vector<LoadedObject> objects;
+  dl_iterate_phdr(&CollectObject, &objects);
+  bool after_caller = false;
+  for (const LoadedObject& object : objects) {
+    if (!after_caller) {
+      after_caller = reinterpret_cast<void*>(object.base) == caller_info.dli_fbase;
+      continue;
+    }
+    if (object.name == nullptr || object.name[0] == '\0') continue;
+    void* handle = dlopen(object.name, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) continue;
+    void* found = real_dlsym(handle, symbol);
+    dlclose(handle);
+    Dl_info found_info{};
+    if (found != nullptr && dladdr(found, &found_info) != 0 &&
+        found_info.dli_fbase == reinterpret_cast<void*>(object.base)) {
+      return found;
+    }
+  }
+  return real_dlsym(RTLD_NEXT, symbol);
+}
+
+}  // namespace
+}  // namespace flexai::isolation
+
+namespace iso = flexai::isolation;
+
+extern "C" {
+
+CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int cuda_version, std::uint64_t flags,
+                             int* symbol_status) {
+  auto* real = iso::Real<decltype(cuGetProcAddress_v2)>(iso::HookId::kGetProcAddress_v2);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  CUresult result = real(symbol, pfn, cuda_version, flags, symbol_status);
+  if (result == CUDA_SUCCESS) iso::SubstituteWrapper(symbol, cuda_version, flags, pfn);
+  return result;
+}
+
+CUresult cuGetProcAddress(const char* symbol, void** pfn, int cuda_version, std::uint64_t flags) {
+  auto* real = iso::Real<decltype(cuGetProcAddress)>(iso::HookId::kGetProcAddress);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  CUresult result = real(symbol, pfn, cuda_version, flags);
+  if (result == CUDA_SUCCESS) iso::SubstituteWrapper(symbol, cuda_version, flags, pfn);
+  return result;
+}
+
+void* dlsym(void* handle, const char* symbol) noexcept {
+  if (handle == RTLD_NEXT) return iso::NextSymbolAfter(__builtin_return_address(0), symbol);
+  iso::DlsymFunction* real_dlsym = iso::RealDlsym();
+  if (real_dlsym == nullptr) return nullptr;
+  void* found = real_dlsym(handle, symbol);
+  int index = iso::FindHook(symbol);
+  // Only look-ups that reach libcuda itself are redirected; anything else is left alone.
+  if (index < 0 || found == nullptr || !iso::IsInLibcuda(found)) return found;
+  iso::StoreReal(index, found);
+  return iso::HookWrapper(index);
+}
+
+}  // extern "C"

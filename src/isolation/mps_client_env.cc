@@ -1,0 +1,19 @@
+#include "isolation/mps_client_env.h"
+
+#include <algorithm>
+
+namespace flexai::isolation {
+
+std::map<std::string, std::string> MpsClientEnvironment(const MpsClientSlice& slice) {
+  std::map<std::string, std::string> env;
+  env["FLEXAI_ISOLATION"] = "mps";
+  env["CUDA_MPS_PIPE_DIRECTORY"] = slice.pipe_dir;
+  if (slice.memory_limit_mib > 0) {
+    env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = "0=" + std::to_string(slice.memory_limit_mib) + "M";
+  }
+  std::uint32_t percent = std::clamp<std::uint32_t>(slice.thread_percentage, 1, 100);
+  env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = std::to_string(percent);
+  return env;
+}
+
+}  // namespace flexai::isolation

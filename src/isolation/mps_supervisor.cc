@@ -1,0 +1,150 @@
+#include "isolation/mps_supervisor.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "isolation/process_runner.h"
+
+namespace flexai::isolation {
+namespace {
+
+constexpr int kStartProbes = 50;  // the daemon gets this many 100 ms tries to answer after -d
+
+}  // namespace
+
+const char* MpsDaemonStateName(MpsDaemonState state) {
+  switch (state) {
+    case MpsDaemonState::kStopped:
+      return "stopped";
+    case MpsDaemonState::kRunning:
+      return "running";
+    case MpsDaemonState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+MpsSupervisor::MpsSupervisor(MpsSupervisorOptions options, std::vector<std::string> gpus)
+    : options_(std::move(options)) {
+  for (std::string& gpu : gpus) {
+    Daemon daemon;
+    daemon.status.gpu = gpu;
+    std::string root = options_.base_dir + "/" + gpu;
+    daemon.status.pipe_dir = root + "/pipe";
+    daemon.status.log_dir = root + "/log";
+    daemons_.push_back(std::move(daemon));
+  }
+}
+
+std::map<std::string, std::string> MpsSupervisor::DaemonEnvironment(const Daemon& daemon) const {
+  std::map<std::string, std::string> env = options_.extra_environment;
+  env["CUDA_VISIBLE_DEVICES"] = daemon.status.gpu;  // one daemon serves exactly one GPU
+  env["CUDA_MPS_PIPE_DIRECTORY"] = daemon.status.pipe_dir;
+  env["CUDA_MPS_LOG_DIRECTORY"] = daemon.status.log_dir;
+  return env;
+}
+
+// A live control daemon answers `get_server_list` with exit status 0.
+bool MpsSupervisor::Answers(const Daemon& daemon) const {
+  CommandOptions command{.environment = DaemonEnvironment(daemon),
+                         .stdin_text = "get_server_list\n",
+                         .output_path = {},
+                         .timeout = options_.command_timeout};
+  Result<CommandResult> result = RunCommand({options_.control_binary}, command);
+  return result.ok() && result->exit_code == 0;
+}
+
+Status MpsSupervisor::StartLocked(Daemon& daemon) {
+  daemon.wanted = true;
+  if (Answers(daemon)) {
+    daemon.status.state = MpsDaemonState::kRunning;
+    daemon.status.last_error.clear();
+    return Status::Ok();
+  }
+  std::error_code error;
+  std::filesystem::create_directories(daemon.status.pipe_dir, error);
+  std::filesystem::create_directories(daemon.status.log_dir, error);
+  if (error) {
+    daemon.status.state = MpsDaemonState::kFailed;
+    daemon.status.last_error = "cannot create " + daemon.status.pipe_dir + ": " + error.message();
+    return Error{daemon.status.last_error};
+  }
+  CommandOptions command{.environment = DaemonEnvironment(daemon),
+                         .stdin_text = {},
+                         .output_path = daemon.status.log_dir + "/flexai-start.log",
+                         .timeout = options_.command_timeout};
+  Result<CommandResult> started = RunCommand({options_.control_binary, "-d"}, command);
+  std::string why;
+  if (!started.ok()) {
+    why = started.error().message;
+  } else if (started->exit_code != 0) {
+    why = options_.control_binary + " -d exited with " + std::to_string(started->exit_code) +
+          " (see " + command.output_path + ")";
+  } else {
+    for (int probe = 0; probe < kStartProbes; ++probe) {
+      if (Answers(daemon)) {
+        daemon.status.state = MpsDaemonState::kRunning;
+        daemon.status.last_error.clear();
+        return Status::Ok();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    why = "daemon for GPU " + daemon.status.gpu + " started but does not answer on " +
+          daemon.status.pipe_dir;
+  }
+  daemon.status.state = MpsDaemonState::kFailed;
+  daemon.status.last_error = why;
+  return Error{why};
+}
+
+void MpsSupervisor::StopLocked(Daemon& daemon) {
+  daemon.wanted = false;
+  CommandOptions command{.environment = DaemonEnvironment(daemon),
+                         .stdin_text = "quit\n",
+                         .output_path = {},
+                         .timeout = options_.command_timeout};
+  RunCommand({options_.control_binary}, command);
+  daemon.status.state = MpsDaemonState::kStopped;
+}
+
+Status MpsSupervisor::StartAll() {
+  std::lock_guard lock(mutex_);
+  std::string errors;
+  for (Daemon& daemon : daemons_) {
+    Status started = StartLocked(daemon);
+    if (!started.ok()) errors += (errors.empty() ? "" : "; ") + started.message();
+  }
+  if (!errors.empty()) return Error{errors};
+  return Status::Ok();
+}
+
+void MpsSupervisor::StopAll() {
+  std::lock_guard lock(mutex_);
+  for (Daemon& daemon : daemons_) StopLocked(daemon);
+}
+
+void MpsSupervisor::Check() {
+  std::lock_guard lock(mutex_);
+  for (Daemon& daemon : daemons_) {
+    if (!daemon.wanted || Answers(daemon)) continue;
+    ++daemon.status.restarts;
+    StartLocked(daemon);
+  }
+}
+
+std::vector<MpsDaemonStatus> MpsSupervisor::Statuses() const {
+  std::lock_guard lock(mutex_);
+  std::vector<MpsDaemonStatus> statuses;
+  for (const Daemon& daemon : daemons_) statuses.push_back(daemon.status);
+  return statuses;
+}
+
+std::string MpsSupervisor::PipeDirectory(const std::string& gpu) const {
+  std::lock_guard lock(mutex_);
+  for (const Daemon& daemon : daemons_) {
+    if (daemon.status.gpu == gpu) return daemon.status.pipe_dir;
+  }
+  return {};
+}
+
+}  // namespace flexai::isolation

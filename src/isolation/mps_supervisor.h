@@ -1,0 +1,67 @@
+// Keeps one `nvidia-cuda-mps-control -d` daemon per GPU alive, each with its own pipe and log
+// directory, restarts daemons that die, and reports their state for metrics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "partition/result.h"
+
+namespace flexai::isolation {
+
+struct MpsSupervisorOptions {
+  std::string control_binary = "nvidia-cuda-mps-control";
+  std::string base_dir = "/var/lib/flexai/mps";  // <base_dir>/<gpu>/{pipe,log}
+  std::chrono::milliseconds command_timeout{10000};
+  std::map<std::string, std::string> extra_environment;  // e.g. LD_LIBRARY_PATH for the driver
+};
+
+enum class MpsDaemonState { kStopped, kRunning, kFailed };
+const char* MpsDaemonStateName(MpsDaemonState state);
+
+struct MpsDaemonStatus {
+  std::string gpu;  // the GPU's UUID or index, as given
+  MpsDaemonState state = MpsDaemonState::kStopped;
+  std::string pipe_dir;
+  std::string log_dir;
+  std::uint32_t restarts = 0;  // restarts after the daemon was found dead
+  std::string last_error;      // empty when healthy
+};
+
+class MpsSupervisor {
+ public:
+  MpsSupervisor(MpsSupervisorOptions options, std::vector<std::string> gpus);
+  MpsSupervisor(const MpsSupervisor&) = delete;
+  MpsSupervisor& operator=(const MpsSupervisor&) = delete;
+
+  // Starts every GPU's daemon (a daemon already answering is adopted, not started twice).
+  Status StartAll();
+  // Asks every daemon to quit.
+  void StopAll();
+  // Probes every daemon that should run and restarts the ones that stopped answering. Call it
+  // periodically (e.g. every few seconds from the device plugin's health loop).
+  void Check();
+  std::vector<MpsDaemonStatus> Statuses() const;
+  // Pipe directory (on the host) of a GPU's daemon, for the container mount; empty if unknown.
+  std::string PipeDirectory(const std::string& gpu) const;
+
+ private:
+  struct Daemon {
+    MpsDaemonStatus status;
+    bool wanted = false;  // should be running
+  };
+  std::map<std::string, std::string> DaemonEnvironment(const Daemon& daemon) const;
+  bool Answers(const Daemon& daemon) const;
+  Status StartLocked(Daemon& daemon);
+  void StopLocked(Daemon& daemon);
+
+  MpsSupervisorOptions options_;
+  mutable std::mutex mutex_;
+  std::vector<Daemon> daemons_;
+};
+
+}  // namespace flexai::isolation

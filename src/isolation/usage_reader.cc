@@ -1,0 +1,88 @@
+#include "isolation/usage_reader.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "isolation/usage_layout.h"
+
+namespace flexai::isolation {
+namespace {
+
+template <typename T>
+T Field(const std::string& bytes, std::size_t offset) {
+  T value{};
+  std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+const char* ModeName(std::uint32_t mode) {
+  switch (mode) {
+    case 0:
+      return "none";
+    case 1:
+      return "hook";
+    case 2:
+      return "mps";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
+  if (bytes.size() < sizeof(UsageHeader)) {
+    return Error{"usage file has " + std::to_string(bytes.size()) + " bytes, less than its header"};
+  }
+  auto header = Field<UsageHeader>(bytes, 0);
+  if (std::memcmp(header.magic, kUsageMagic, sizeof(kUsageMagic)) != 0) {
+    return Error{"usage file does not start with FLXUSAGE (not written by libflexai-cuda.so)"};
+  }
+  if (header.version != kUsageVersion) {
+    return Error{"usage file version " + std::to_string(header.version) +
+                 " is not supported (want " + std::to_string(kUsageVersion) + ")"};
+  }
+  if (header.header_bytes != sizeof(UsageHeader) || header.device_bytes != sizeof(UsageDevice) ||
+      header.process_bytes != sizeof(UsageProcess) || header.device_capacity != kUsageMaxDevices ||
+      header.process_capacity != kUsageMaxProcesses || bytes.size() < kUsageFileBytes) {
+    return Error{"usage file layout does not match version 1 (record sizes or file size differ)"};
+  }
+  UsageSnapshot snapshot;
+  snapshot.version = header.version;
+  snapshot.mode = ModeName(header.mode);
+  std::uint32_t device_count = std::min(header.device_count, kUsageMaxDevices);
+  for (std::uint32_t d = 0; d < device_count; ++d) {
+    auto device = Field<UsageDevice>(bytes, kUsageDevicesOffset + d * sizeof(UsageDevice));
+    snapshot.devices.push_back(DeviceUsage{
+        .index = static_cast<int>(d),
+        .limit_bytes = device.limit_bytes,
+        .used_bytes = device.used_bytes,
+        .peak_bytes = device.peak_bytes,
+        .cores_percent = device.cores_percent,
+        .sm_share = device.sm_share_permille / 1000.0,
+        .launches_total = device.launches_total,
+        .busy_ns_total = device.busy_ns_total,
+        .refused_total = device.refused_total,
+    });
+  }
+  for (std::uint32_t p = 0; p < kUsageMaxProcesses; ++p) {
+    auto process = Field<UsageProcess>(bytes, kUsageProcessesOffset + p * sizeof(UsageProcess));
+    if (process.pid <= 0) continue;
+    ProcessUsage usage{.pid = process.pid, .used_bytes = {}};
+    usage.used_bytes.assign(process.used_bytes, process.used_bytes + device_count);
+    snapshot.processes.push_back(std::move(usage));
+  }
+  return snapshot;
+}
+
+Result<UsageSnapshot> ReadUsageFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Error{"cannot open usage file " + path};
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  Result<UsageSnapshot> snapshot = ParseUsage(bytes);
+  if (!snapshot) return Error{path + ": " + snapshot.error().message};
+  return snapshot;
+}
+
+}  // namespace flexai::isolation

@@ -1,0 +1,387 @@
+// A stand-in libcuda.so.1 for testing libflexai-cuda.so without a GPU: a few devices with
+// FAKE_CUDA_MEMORY_MIB of memory each (default 1024, FAKE_CUDA_DEVICES default 2), real
+// out-of-memory at capacity, kernels that occupy a simulated device timeline for as many
+// microseconds as the CUfunction's numeric value, events on that timeline, and cuGetProcAddress
+// with versioned and per-thread-stream look-ups. Counts calls per symbol for the tests.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "isolation/hook/cuda_types.h"
+
+using namespace flexai::cuda;  // NOLINT: the fake mirrors cuda.h's global names
+
+namespace {
+
+constexpr int kMaxDevices = 8;
+
+struct Device {
+  std::atomic<std::uint64_t> used{0};
+  std::atomic<std::uint64_t> peak{0};
+  std::atomic<std::int64_t> busy_until_ns{0};
+};
+
+struct Driver {
+  int device_count = 2;
+  std::uint64_t capacity = 1024ULL << 20;
+  Device devices[kMaxDevices];
+  std::atomic<std::uint64_t> next_address{0x7f0000000000ULL};
+  std::mutex mutex;
+  std::unordered_map<std::uint64_t, std::pair<int, std::uint64_t>>
+      allocations;                                         // key -> device, bytes
+  std::unordered_map<std::uint64_t, std::int64_t> events;  // event -> timestamp
+  std::map<std::string, int> calls;
+};
+
+Driver& TheDriver() {
+  static Driver* driver = [] {
+    auto* d = new Driver();  // leaked on purpose: used until the process exits
+    if (const char* mib = std::getenv("FAKE_CUDA_MEMORY_MIB"))
+      d->capacity = std::strtoull(mib, nullptr, 10) << 20;
+    if (const char* count = std::getenv("FAKE_CUDA_DEVICES")) d->device_count = std::atoi(count);
+    return d;
+  }();
+  return *driver;
+}
+
+thread_local int t_device = 0;
+
+void Count(const char* symbol) {
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  ++driver.calls[symbol];
+}
+
+std::int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+CUresult FakeAlloc(const char* symbol, std::uint64_t* key, std::uint64_t bytes, int device) {
+  Count(symbol);
+  Driver& driver = TheDriver();
+  if (device < 0 || device >= driver.device_count) return CUDA_ERROR_INVALID_VALUE;
+  Device& dev = driver.devices[device];
+  std::uint64_t used = dev.used.load();
+  do {
+    if (used + bytes > driver.capacity) return CUDA_ERROR_OUT_OF_MEMORY;
+  } while (!dev.used.compare_exchange_weak(used, used + bytes));
+  std::uint64_t peak = dev.peak.load();
+  while (peak < used + bytes && !dev.peak.compare_exchange_weak(peak, used + bytes)) {
+  }
+  *key = driver.next_address.fetch_add((bytes + 0xFFFF) & ~0xFFFFULL) + 0;
+  std::lock_guard lock(driver.mutex);
+  driver.allocations[*key] = {device, bytes};
+  return CUDA_SUCCESS;
+}
+
+CUresult FakeFree(const char* symbol, std::uint64_t key) {
+  Count(symbol);
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  auto found = driver.allocations.find(key);
+  if (found == driver.allocations.end()) return CUDA_ERROR_INVALID_VALUE;
+  driver.devices[found->second.first].used.fetch_sub(found->second.second);
+  driver.allocations.erase(found);
+  return CUDA_SUCCESS;
+}
+
+CUresult FakeLaunch(const char* symbol, std::uint64_t microseconds) {
+  Count(symbol);
+  Device& dev = TheDriver().devices[t_device];
+  std::int64_t now = NowNs();
+  std::int64_t busy = dev.busy_until_ns.load();
+  while (!dev.busy_until_ns.compare_exchange_weak(
+      busy, std::max(busy, now) + static_cast<std::int64_t>(microseconds) * 1000)) {
+  }
+  return CUDA_SUCCESS;
+}
+
+void WaitUntil(std::int64_t deadline_ns) {
+  std::int64_t now = NowNs();
+  if (deadline_ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(deadline_ns - now));
+}
+
+template <typename Descriptor>
+std::uint64_t ArrayBytes(const Descriptor& desc, std::uint64_t depth) {
+  return std::uint64_t{desc.Width} * std::max<std::uint64_t>(desc.Height, 1) *
+         std::max<std::uint64_t>(depth, 1) * ArrayFormatBytes(desc.Format) *
+         std::max<std::uint64_t>(desc.NumChannels, 1);
+}
+
+}  // namespace
+
+#define FAKE_EXPORT extern "C" __attribute__((visibility("default")))
+
+FAKE_EXPORT CUresult cuInit(unsigned) { return CUDA_SUCCESS; }
+FAKE_EXPORT CUresult cuDeviceGetCount(int* count) {
+  *count = TheDriver().device_count;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDeviceGet(CUdevice* device, int ordinal) {
+  if (ordinal < 0 || ordinal >= TheDriver().device_count) return CUDA_ERROR_INVALID_VALUE;
+  *device = ordinal;
+  return CUDA_SUCCESS;
+}
+// A context is its device ordinal + 1.
+FAKE_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
+  *context = reinterpret_cast<CUcontext>(static_cast<std::uintptr_t>(device + 1));
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuCtxSetCurrent(CUcontext context) {
+  t_device = static_cast<int>(reinterpret_cast<std::uintptr_t>(context)) - 1;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuCtxGetDevice(CUdevice* device) {
+  *device = t_device;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuCtxSynchronize() {
+  WaitUntil(TheDriver().devices[t_device].busy_until_ns.load());
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamSynchronize(CUstream) { return cuCtxSynchronize(); }
+
+FAKE_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* dptr, std::size_t bytes) {
+  return FakeAlloc("cuMemAlloc_v2", dptr, bytes, t_device);
+}
+FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr_v1* dptr, unsigned bytes) {
+  std::uint64_t key = 0;
+  CUresult result = FakeAlloc("cuMemAlloc", &key, bytes, t_device);
+  *dptr = static_cast<CUdeviceptr_v1>(key & 0xFFFFFFFFu);
+  return result;
+}
+FAKE_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, std::size_t* pitch, std::size_t width,
+                                        std::size_t height, unsigned) {
+  *pitch = (width + 511) / 512 * 512;
+  return FakeAlloc("cuMemAllocPitch_v2", dptr, *pitch * height, t_device);
+}
+FAKE_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* dptr, std::size_t bytes, unsigned) {
+  return FakeAlloc("cuMemAllocManaged", dptr, bytes, t_device);
+}
+FAKE_EXPORT CUresult cuMemAllocAsync(CUdeviceptr* dptr, std::size_t bytes, CUstream) {
+  return FakeAlloc("cuMemAllocAsync", dptr, bytes, t_device);
+}
+FAKE_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr* dptr, std::size_t bytes, CUstream) {
+  return FakeAlloc("cuMemAllocAsync_ptsz", dptr, bytes, t_device);
+}
+FAKE_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr* dptr, std::size_t bytes, CUmemoryPool,
+                                             CUstream) {
+  return FakeAlloc("cuMemAllocFromPoolAsync", dptr, bytes, t_device);
+}
+FAKE_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr* dptr, std::size_t bytes,
+                                                  CUmemoryPool, CUstream) {
+  return FakeAlloc("cuMemAllocFromPoolAsync_ptsz", dptr, bytes, t_device);
+}
+FAKE_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, std::size_t size,
+                                 const CUmemAllocationProp* prop, unsigned long long) {
+  return FakeAlloc("cuMemCreate", handle, size, prop->location.id);
+}
+FAKE_EXPORT CUresult cuArrayCreate_v2(CUarray* array, const CUDA_ARRAY_DESCRIPTOR* desc) {
+  std::uint64_t key = 0;
+  CUresult result = FakeAlloc("cuArrayCreate_v2", &key, ArrayBytes(*desc, 1), t_device);
+  *array = reinterpret_cast<CUarray>(key);
+  return result;
+}
+FAKE_EXPORT CUresult cuArray3DCreate_v2(CUarray* array, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
+  std::uint64_t key = 0;
+  CUresult result = FakeAlloc("cuArray3DCreate_v2", &key, ArrayBytes(*desc, desc->Depth), t_device);
+  *array = reinterpret_cast<CUarray>(key);
+  return result;
+}
+FAKE_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray* array,
+                                            const CUDA_ARRAY3D_DESCRIPTOR* desc, unsigned levels) {
+  std::uint64_t key = 0;
+  CUresult result =
+      FakeAlloc("cuMipmappedArrayCreate", &key, ArrayBytes(*desc, desc->Depth) * 2, t_device);
+  *array = reinterpret_cast<CUmipmappedArray>(key);
+  (void)levels;
+  return result;
+}
+FAKE_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) { return FakeFree("cuMemFree_v2", dptr); }
+FAKE_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream) {
+  return FakeFree("cuMemFreeAsync", dptr);
+}
+FAKE_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream) {
+  return FakeFree("cuMemFreeAsync_ptsz", dptr);
+}
+FAKE_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
+  return FakeFree("cuMemRelease", handle);
+}
+FAKE_EXPORT CUresult cuArrayDestroy(CUarray array) {
+  return FakeFree("cuArrayDestroy", reinterpret_cast<std::uint64_t>(array));
+}
+FAKE_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray array) {
+  return FakeFree("cuMipmappedArrayDestroy", reinterpret_cast<std::uint64_t>(array));
+}
+FAKE_EXPORT CUresult cuMemGetInfo_v2(std::size_t* free_bytes, std::size_t* total_bytes) {
+  Count("cuMemGetInfo_v2");
+  Driver& driver = TheDriver();
+  *total_bytes = driver.capacity;
+  *free_bytes = driver.capacity - driver.devices[t_device].used.load();
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDeviceTotalMem_v2(std::size_t* bytes, CUdevice) {
+  Count("cuDeviceTotalMem_v2");
+  *bytes = TheDriver().capacity;
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned, unsigned, unsigned, unsigned, unsigned,
+                                    unsigned, unsigned, CUstream, void**, void**) {
+  return FakeLaunch("cuLaunchKernel", reinterpret_cast<std::uintptr_t>(f));
+}
+FAKE_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned, unsigned, unsigned, unsigned,
+                                         unsigned, unsigned, unsigned, CUstream, void**, void**) {
+  return FakeLaunch("cuLaunchKernel_ptsz", reinterpret_cast<std::uintptr_t>(f));
+}
+FAKE_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig*, CUfunction f, void**, void**) {
+  return FakeLaunch("cuLaunchKernelEx", reinterpret_cast<std::uintptr_t>(f));
+}
+FAKE_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned, unsigned, unsigned, unsigned,
+                                               unsigned, unsigned, unsigned, CUstream, void**) {
+  return FakeLaunch("cuLaunchCooperativeKernel", reinterpret_cast<std::uintptr_t>(f));
+}
+FAKE_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream) {
+  return FakeLaunch("cuGraphLaunch", reinterpret_cast<std::uintptr_t>(exec));
+}
+
+FAKE_EXPORT CUresult cuEventCreate(CUevent* event, unsigned) {
+  static std::atomic<std::uint64_t> next{1};
+  Driver& driver = TheDriver();
+  std::uint64_t id = next.fetch_add(1);
+  std::lock_guard lock(driver.mutex);
+  driver.events[id] = 0;
+  *event = reinterpret_cast<CUevent>(id);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuEventRecord(CUevent event, CUstream) {
+  Driver& driver = TheDriver();
+  std::int64_t at = std::max(driver.devices[t_device].busy_until_ns.load(), NowNs());
+  std::lock_guard lock(driver.mutex);
+  driver.events[reinterpret_cast<std::uint64_t>(event)] = at;
+  return CUDA_SUCCESS;
+}
+static std::int64_t EventTime(CUevent event) {
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  return driver.events[reinterpret_cast<std::uint64_t>(event)];
+}
+FAKE_EXPORT CUresult cuEventQuery(CUevent event) {
+  return NowNs() >= EventTime(event) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+}
+FAKE_EXPORT CUresult cuEventSynchronize(CUevent event) {
+  WaitUntil(EventTime(event));
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuEventElapsedTime(float* milliseconds, CUevent start, CUevent end) {
+  *milliseconds = static_cast<float>(EventTime(end) - EventTime(start)) / 1e6f;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuEventDestroy_v2(CUevent event) {
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  driver.events.erase(reinterpret_cast<std::uint64_t>(event));
+  return CUDA_SUCCESS;
+}
+
+// Test-only introspection.
+FAKE_EXPORT std::uint64_t fakeCudaPeakBytes(int device) {
+  return TheDriver().devices[device].peak.load();
+}
+FAKE_EXPORT std::uint64_t fakeCudaUsedBytes(int device) {
+  return TheDriver().devices[device].used.load();
+}
+FAKE_EXPORT int fakeCudaCalls(const char* symbol) {
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  return driver.calls[symbol];
+}
+
+FAKE_EXPORT CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int version,
+                                         std::uint64_t flags, int* status);
+
+namespace {
+
+// What the real driver does: a name + version + stream flavour picks one exported ABI.
+struct ProcEntry {
+  const char* name;
+  int since;
+  bool per_thread_stream;
+  void* function;
+};
+
+#define FAKE_PROC(name, since, ptsz, fn) \
+  ProcEntry { name, since, ptsz, reinterpret_cast<void*>(&fn) }
+const ProcEntry kProcs[] = {
+    FAKE_PROC("cuInit", 2000, false, cuInit),
+    FAKE_PROC("cuDeviceGet", 2000, false, cuDeviceGet),
+    FAKE_PROC("cuDevicePrimaryCtxRetain", 7000, false, cuDevicePrimaryCtxRetain),
+    FAKE_PROC("cuCtxSetCurrent", 4000, false, cuCtxSetCurrent),
+    FAKE_PROC("cuCtxSynchronize", 2000, false, cuCtxSynchronize),
+    FAKE_PROC("cuMemAlloc", 2000, false, cuMemAlloc),
+    FAKE_PROC("cuMemAlloc", 3020, false, cuMemAlloc_v2),
+    FAKE_PROC("cuMemAllocPitch", 3020, false, cuMemAllocPitch_v2),
+    FAKE_PROC("cuMemAllocManaged", 6000, false, cuMemAllocManaged),
+    FAKE_PROC("cuMemAllocAsync", 11020, false, cuMemAllocAsync),
+    FAKE_PROC("cuMemAllocAsync", 11020, true, cuMemAllocAsync_ptsz),
+    FAKE_PROC("cuMemAllocFromPoolAsync", 11020, false, cuMemAllocFromPoolAsync),
+    FAKE_PROC("cuMemAllocFromPoolAsync", 11020, true, cuMemAllocFromPoolAsync_ptsz),
+    FAKE_PROC("cuMemCreate", 10020, false, cuMemCreate),
+    FAKE_PROC("cuArrayCreate", 3020, false, cuArrayCreate_v2),
+    FAKE_PROC("cuArray3DCreate", 3020, false, cuArray3DCreate_v2),
+    FAKE_PROC("cuMipmappedArrayCreate", 5000, false, cuMipmappedArrayCreate),
+    FAKE_PROC("cuMemFree", 3020, false, cuMemFree_v2),
+    FAKE_PROC("cuMemFreeAsync", 11020, false, cuMemFreeAsync),
+    FAKE_PROC("cuMemFreeAsync", 11020, true, cuMemFreeAsync_ptsz),
+    FAKE_PROC("cuMemRelease", 10020, false, cuMemRelease),
+    FAKE_PROC("cuArrayDestroy", 2000, false, cuArrayDestroy),
+    FAKE_PROC("cuMipmappedArrayDestroy", 5000, false, cuMipmappedArrayDestroy),
+    FAKE_PROC("cuMemGetInfo", 3020, false, cuMemGetInfo_v2),
+    FAKE_PROC("cuDeviceTotalMem", 3020, false, cuDeviceTotalMem_v2),
+    FAKE_PROC("cuLaunchKernel", 4000, false, cuLaunchKernel),
+    FAKE_PROC("cuLaunchKernel", 7000, true, cuLaunchKernel_ptsz),
+    FAKE_PROC("cuLaunchKernelEx", 11060, false, cuLaunchKernelEx),
+    FAKE_PROC("cuLaunchCooperativeKernel", 9000, false, cuLaunchCooperativeKernel),
+    FAKE_PROC("cuGraphLaunch", 10000, false, cuGraphLaunch),
+    FAKE_PROC("cuGetProcAddress", 12000, false, cuGetProcAddress_v2),
+};
+#undef FAKE_PROC
+
+}  // namespace
+
+FAKE_EXPORT CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int version,
+                                         std::uint64_t flags, int* status) {
+  Count("cuGetProcAddress_v2");
+  bool ptsz = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0;
+  const ProcEntry* best = nullptr;
+  for (const ProcEntry& entry : kProcs) {
+    if (std::strcmp(entry.name, symbol) != 0 || entry.since > version) continue;
+    bool flavour_ok = entry.per_thread_stream == ptsz;
+    bool best_flavour_ok = best != nullptr && best->per_thread_stream == ptsz;
+    if (best == nullptr || (flavour_ok && !best_flavour_ok) ||
+        (flavour_ok == best_flavour_ok && entry.since >= best->since)) {
+      best = &entry;
+    }
+  }
+  if (status != nullptr) *status = best == nullptr ? 1 : 0;
+  if (best == nullptr) {
+    *pfn = nullptr;
+    return CUDA_ERROR_NOT_FOUND;
+  }
+  *pfn = best->function;
+  return CUDA_SUCCESS;
+}
+
+FAKE_EXPORT CUresult cuGetProcAddress(const char* symbol, void** pfn, int version,
+                                      std::uint64_t flags) {
+  return cuGetProcAddress_v2(symbol, pfn, version, flags, nullptr);
+}

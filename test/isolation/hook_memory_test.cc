@@ -1,0 +1,188 @@
+// Memory quotas of libflexai-cuda.so, exercised through a probe program over the fake libcuda.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "isolation/usage_reader.h"
+#include "probe_runner.h"
+
+namespace flexai::isolation {
+namespace {
+
+using ::testing::Contains;
+using testing::HasLine;
+using ::testing::HasSubstr;
+using testing::ProbeRunner;
+
+// Every path by which programs reach the driver: PyTorch-style dlsym on the libcuda handle,
+// runtime-style cuGetProcAddress, and link-time (global) symbol resolution.
+class QuotaByLookupTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  std::vector<std::string> Run(ProbeRunner& probe, std::vector<std::string> commands) {
+    commands.insert(commands.begin(), std::string("--lookup=") + GetParam());
+    return probe.Run(commands);
+  }
+};
+
+TEST_P(QuotaByLookupTest, AllocationPastQuotaIsRefusedWithOutOfMemory) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::vector<std::string> lines = Run(probe, {"alloc", "200", "alloc", "100"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"alloc ok", "alloc oom"}));
+}
+
+TEST_P(QuotaByLookupTest, WithoutTheHookTheSameAllocationsSucceed) {
+  ProbeRunner probe;
+  probe.preload_hook = false;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  EXPECT_EQ(Run(probe, {"alloc", "200", "alloc", "100"}),
+            (std::vector<std::string>{"alloc ok", "alloc ok"}));
+}
+
+TEST_P(QuotaByLookupTest, FreeReturnsQuota) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::vector<std::string> lines = Run(probe, {"alloc", "200", "free", "alloc", "200"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"alloc ok", "free ok", "alloc ok"}));
+}
+
+TEST_P(QuotaByLookupTest, MemGetInfoAndTotalMemReportTheQuota) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::vector<std::string> lines = Run(probe, {"alloc", "100", "meminfo", "totalmem"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"alloc ok", "meminfo ok free=156 total=256",
+                                             "totalmem ok 256"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lookups, QuotaByLookupTest,
+                         ::testing::Values("dlsym", "getproc", "global"));
+
+TEST(HookMemoryTest, EveryAllocationKindCountsAgainstTheQuota) {
+  for (std::string kind : {"managed", "async", "pool", "create", "array", "array3d", "mipmap"}) {
+    ProbeRunner probe;
+    probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+    std::vector<std::string> lines =
+        probe.Run({"--lookup=getproc", kind, "40", kind, "40", "free", kind, "40"});
+    EXPECT_EQ(lines,
+              (std::vector<std::string>{kind + " ok", kind + " oom", "free ok", kind + " ok"}))
+        << kind;
+  }
+}
+
+TEST(HookMemoryTest, PitchedAllocationsCountTheirPitchTimesHeight) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  // 1 MiB rows (already 512-byte aligned) x 40 rows = 40 MiB each.
+  std::vector<std::string> lines = probe.Run({"pitch", "1048576", "40", "pitch", "1048576", "40"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"pitch ok", "pitch oom"}));
+}
+
+TEST(HookMemoryTest, EachVisibleDeviceHasItsOwnQuota) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100,300";
+  std::vector<std::string> lines =
+      probe.Run({"alloc", "200", "device", "1", "alloc", "200", "meminfo"});
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"alloc oom", "alloc ok", "meminfo ok free=100 total=300"}));
+}
+
+TEST(HookMemoryTest, ConcurrentAllocationsNeverExceedTheQuota) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";
+  // 8 threads x 300 rounds of 7 MiB allocations with interleaved frees; the fake driver records
+  // the highest usage it ever saw.
+  std::vector<std::string> lines = probe.Run({"race", "8", "300", "7"});
+  ASSERT_EQ(lines.size(), 1u);
+  unsigned peak = 0, used = 0;
+  ASSERT_EQ(std::sscanf(lines[0].c_str(), "race peak=%u used=%u", &peak, &used), 2) << lines[0];
+  EXPECT_LE(peak, 100u);
+  EXPECT_GE(peak, 50u);  // the quota was really contended
+  EXPECT_EQ(used, 0u);
+}
+
+TEST(HookMemoryTest, ForkChildSharesTheQuotaWithItsParent) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::vector<std::string> lines =
+      probe.Run({"alloc", "200", "child", "alloc", "100", "alloc", "50", "end", "meminfo"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"alloc ok", "child: alloc oom", "child: alloc ok",
+                                             "meminfo ok free=56 total=256"}));
+}
+
+TEST(HookMemoryTest, MemoryOfAnExitedProcessIsReclaimed) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  // The child exits holding 200 MiB; the parent's next allocation finds it gone and reclaims it.
+  std::vector<std::string> lines = probe.Run({"child", "alloc", "200", "end", "alloc", "200"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"child: alloc ok", "alloc ok"}));
+}
+
+TEST(HookMemoryTest, ProcessesOfOneContainerShareTheQuotaThroughTheSharedFile) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::string holding = probe.shared_dir() + "/first-holds",
+              done = probe.shared_dir() + "/second-done";
+  std::vector<std::string> first;
+  std::thread first_process([&] {
+    first = probe.Run({"alloc", "200", "touch", holding, "wait-file", done});
+  });
+  std::vector<std::string> second =
+      probe.Run({"wait-file", holding, "alloc", "100", "alloc", "50", "touch", done});
+  first_process.join();
+  EXPECT_EQ(first, (std::vector<std::string>{"alloc ok"}));
+  EXPECT_EQ(second, (std::vector<std::string>{"alloc oom", "alloc ok"}));
+}
+
+TEST(HookMemoryTest, MalformedLimitRefusesEveryAllocationAndSaysWhy) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "4GiB";
+  std::vector<std::string> lines = probe.Run({"alloc", "1"});
+  EXPECT_THAT(lines, Contains(HasSubstr("FLEXAI_MEMORY_LIMIT_MIB entry '4GiB'")));
+  EXPECT_TRUE(HasLine(lines, "alloc oom"));
+}
+
+TEST(HookMemoryTest, DevicesPastTheLimitListGetNoMemory) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  EXPECT_EQ(probe.Run({"device", "1", "alloc", "1"}), (std::vector<std::string>{"alloc oom"}));
+}
+
+TEST(HookMemoryTest, MpsModeCountsUsageButLeavesEnforcementToMps) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_ISOLATION"] = "mps";
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";
+  EXPECT_EQ(probe.Run({"alloc", "200", "meminfo"}),
+            (std::vector<std::string>{"alloc ok", "meminfo ok free=824 total=1024"}));
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->mode, "mps");
+  EXPECT_EQ(usage->devices.at(0).used_bytes, 200u << 20);
+}
+
+TEST(HookMemoryTest, UsageFileShowsLiveUsagePerDeviceAndProcess) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256,512";
+  probe.env["FLEXAI_CORES_LIMIT"] = "50,100";
+  std::vector<std::string> lines =
+      probe.Run({"alloc", "100", "alloc", "300", "launch", "5", "100"});
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[1], "alloc oom");
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->mode, "hook");
+  ASSERT_EQ(usage->devices.size(), 2u);
+  const DeviceUsage& gpu0 = usage->devices[0];
+  EXPECT_EQ(gpu0.limit_bytes, 256u << 20);
+  EXPECT_EQ(gpu0.used_bytes, 100u << 20);  // the probe exited holding it; no one reclaimed yet
+  EXPECT_EQ(gpu0.refused_total, 1u);
+  EXPECT_EQ(gpu0.cores_percent, 50u);
+  EXPECT_EQ(gpu0.launches_total, 5u);
+  EXPECT_GT(gpu0.busy_ns_total, 0u);
+  EXPECT_EQ(usage->devices[1].limit_bytes, 512u << 20);
+  ASSERT_EQ(usage->processes.size(), 1u);
+  EXPECT_EQ(usage->processes[0].used_bytes.at(0), 100u << 20);
+}
+
+}  // namespace
+}  // namespace flexai::isolation

@@ -1,0 +1,344 @@
+// A CUDA "application" for the hook tests: it loads libcuda.so.1 the way real programs do and
+// runs the commands given on its command line, printing one result line per command.
+//   hook_probe --lookup=dlsym|getproc|global [--ptsz] COMMAND...
+// dlsym: dlsym(libcuda handle, "cuX_v2") like PyTorch; getproc: dlsym of cuGetProcAddress_v2,
+// then cuGetProcAddress("cuGetProcAddress") and look-ups through it, like the CUDA runtime;
+// global: dlsym(RTLD_DEFAULT, ...) like a program linked with -lcuda.
+#include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "isolation/hook/cuda_types.h"
+
+using namespace flexai::cuda;  // NOLINT
+
+namespace {
+
+constexpr std::uint64_t kMiB = 1 << 20;
+constexpr int kCudaVersion = 13000;
+
+struct Api {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext*, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuMemAlloc)(CUdeviceptr*, std::size_t);
+  CUresult (*cuMemAllocPitch)(CUdeviceptr*, std::size_t*, std::size_t, std::size_t, unsigned);
+  CUresult (*cuMemAllocManaged)(CUdeviceptr*, std::size_t, unsigned);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr*, std::size_t, CUstream);
+  CUresult (*cuMemAllocFromPoolAsync)(CUdeviceptr*, std::size_t, CUmemoryPool, CUstream);
+  CUresult (*cuMemCreate)(CUmemGenericAllocationHandle*, std::size_t, const CUmemAllocationProp*,
+                          unsigned long long);
+  CUresult (*cuArrayCreate)(CUarray*, const CUDA_ARRAY_DESCRIPTOR*);
+  CUresult (*cuArray3DCreate)(CUarray*, const CUDA_ARRAY3D_DESCRIPTOR*);
+  CUresult (*cuMipmappedArrayCreate)(CUmipmappedArray*, const CUDA_ARRAY3D_DESCRIPTOR*, unsigned);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuMemRelease)(CUmemGenericAllocationHandle);
+  CUresult (*cuArrayDestroy)(CUarray);
+  CUresult (*cuMipmappedArrayDestroy)(CUmipmappedArray);
+  CUresult (*cuMemGetInfo)(std::size_t*, std::size_t*);
+  CUresult (*cuDeviceTotalMem)(std::size_t*, CUdevice);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, CUstream, void**, void**);
+  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig*, CUfunction, void**, void**);
+  CUresult (*cuLaunchCooperativeKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                                        unsigned, unsigned, unsigned, CUstream, void**);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  std::uint64_t (*fakeCudaPeakBytes)(int);
+  std::uint64_t (*fakeCudaUsedBytes)(int);
+  int (*fakeCudaCalls)(const char*);
+};
+
+Api g_api{};
+int g_device = 0;
+
+template <typename F>
+void Load(F& field, void* handle, const std::string& lookup, bool ptsz, const char* base,
+          const char* versioned) {
+  using GetProc = CUresult(const char*, void**, int, std::uint64_t, int*);
+  static GetProc* get_proc = nullptr;
+  void* found = nullptr;
+  if (lookup == "getproc") {
+    if (get_proc == nullptr) {
+      auto* bootstrap = reinterpret_cast<GetProc*>(dlsym(handle, "cuGetProcAddress_v2"));
+      void* pointer = nullptr;
+      bootstrap("cuGetProcAddress", &pointer, kCudaVersion, 0, nullptr);
+      get_proc = reinterpret_cast<GetProc*>(pointer);
+    }
+    get_proc(base, &found, kCudaVersion, ptsz ? CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0,
+             nullptr);
+  } else {
+    found = dlsym(lookup == "global" ? RTLD_DEFAULT : handle, versioned);
+  }
+  field = reinterpret_cast<F>(found);
+}
+
+void LoadApi(const std::string& lookup, bool ptsz) {
+  void* handle = dlopen("libcuda.so.1", lookup == "global" ? RTLD_NOW | RTLD_GLOBAL : RTLD_NOW);
+  if (handle == nullptr) {
+    std::printf("error dlopen %s\n", dlerror());
+    std::exit(2);
+  }
+  const char* s = ptsz ? "_ptsz" : "";
+  auto stream_name = [&](const char* base) { return std::string(base) + s; };
+#define LOAD(field, versioned) Load(g_api.field, handle, lookup, ptsz, #field, versioned)
+  LOAD(cuInit, "cuInit");
+  LOAD(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+  LOAD(cuCtxSetCurrent, "cuCtxSetCurrent");
+  LOAD(cuCtxSynchronize, "cuCtxSynchronize");
+  LOAD(cuMemAlloc, "cuMemAlloc_v2");
+  LOAD(cuMemAllocPitch, "cuMemAllocPitch_v2");
+  LOAD(cuMemAllocManaged, "cuMemAllocManaged");
+  LOAD(cuMemAllocAsync, stream_name("cuMemAllocAsync").c_str());
+  LOAD(cuMemAllocFromPoolAsync, stream_name("cuMemAllocFromPoolAsync").c_str());
+  LOAD(cuMemCreate, "cuMemCreate");
+  LOAD(cuArrayCreate, "cuArrayCreate_v2");
+  LOAD(cuArray3DCreate, "cuArray3DCreate_v2");
+  LOAD(cuMipmappedArrayCreate, "cuMipmappedArrayCreate");
+  LOAD(cuMemFree, "cuMemFree_v2");
+  LOAD(cuMemFreeAsync, stream_name("cuMemFreeAsync").c_str());
+  LOAD(cuMemRelease, "cuMemRelease");
+  LOAD(cuArrayDestroy, "cuArrayDestroy");
+  LOAD(cuMipmappedArrayDestroy, "cuMipmappedArrayDestroy");
+  LOAD(cuMemGetInfo, "cuMemGetInfo_v2");
+  LOAD(cuDeviceTotalMem, "cuDeviceTotalMem_v2");
+  LOAD(cuLaunchKernel, stream_name("cuLaunchKernel").c_str());
+  LOAD(cuLaunchKernelEx, "cuLaunchKernelEx");
+  LOAD(cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel");
+  LOAD(cuGraphLaunch, "cuGraphLaunch");
+#undef LOAD
+  g_api.fakeCudaPeakBytes =
+      reinterpret_cast<std::uint64_t (*)(int)>(dlsym(handle, "fakeCudaPeakBytes"));
+  g_api.fakeCudaUsedBytes =
+      reinterpret_cast<std::uint64_t (*)(int)>(dlsym(handle, "fakeCudaUsedBytes"));
+  g_api.fakeCudaCalls = reinterpret_cast<int (*)(const char*)>(dlsym(handle, "fakeCudaCalls"));
+}
+
+void UseDevice(int device) {
+  CUcontext context = nullptr;
+  g_api.cuDevicePrimaryCtxRetain(&context, device);
+  g_api.cuCtxSetCurrent(context);
+  g_device = device;
+}
+
+enum class Kind { kPointer, kAsync, kHandle, kArray, kMipmap };
+struct Held {
+  Kind kind;
+  std::uint64_t key;
+};
+std::vector<Held> g_held;
+
+const char* Outcome(CUresult result) {
+  static char text[32];
+  if (result == CUDA_SUCCESS) return "ok";
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) return "oom";
+  std::snprintf(text, sizeof(text), "err%d", result);
+  return text;
+}
+
+CUresult Keep(CUresult result, Kind kind, std::uint64_t key) {
+  if (result == CUDA_SUCCESS) g_held.push_back({kind, key});
+  return result;
+}
+
+CUresult FreeHeld(const Held& held) {
+  switch (held.kind) {
+    case Kind::kPointer:
+      return g_api.cuMemFree(held.key);
+    case Kind::kAsync:
+      return g_api.cuMemFreeAsync(held.key, nullptr);
+    case Kind::kHandle:
+      return g_api.cuMemRelease(held.key);
+    case Kind::kArray:
+      return g_api.cuArrayDestroy(reinterpret_cast<CUarray>(held.key));
+    case Kind::kMipmap:
+      return g_api.cuMipmappedArrayDestroy(reinterpret_cast<CUmipmappedArray>(held.key));
+  }
+  return CUDA_ERROR_INVALID_VALUE;
+}
+
+std::uint64_t Arg(char** argv, int& i) { return std::strtoull(argv[++i], nullptr, 10); }
+
+// Runs commands from argv[i] up to "end" (or the end); returns the index after them.
+int Run(int argc, char** argv, int i, const char* prefix) {
+  for (; i < argc; ++i) {
+    std::string command = argv[i];
+    CUdeviceptr pointer = 0;
+    if (command == "end") return i + 1;
+    if (command == "device") {
+      UseDevice(static_cast<int>(Arg(argv, i)));
+      continue;
+    }
+    if (command == "alloc") {
+      CUresult r = g_api.cuMemAlloc(&pointer, Arg(argv, i) * kMiB);
+      std::printf("%salloc %s\n", prefix, Outcome(Keep(r, Kind::kPointer, pointer)));
+    } else if (command == "managed") {
+      CUresult r = g_api.cuMemAllocManaged(&pointer, Arg(argv, i) * kMiB, 1);
+      std::printf("%smanaged %s\n", prefix, Outcome(Keep(r, Kind::kPointer, pointer)));
+    } else if (command == "async") {
+      CUresult r = g_api.cuMemAllocAsync(&pointer, Arg(argv, i) * kMiB, nullptr);
+      std::printf("%sasync %s\n", prefix, Outcome(Keep(r, Kind::kAsync, pointer)));
+    } else if (command == "pool") {
+      CUresult r = g_api.cuMemAllocFromPoolAsync(&pointer, Arg(argv, i) * kMiB, nullptr, nullptr);
+      std::printf("%spool %s\n", prefix, Outcome(Keep(r, Kind::kAsync, pointer)));
+    } else if (command == "pitch") {  // pitch WIDTH_BYTES HEIGHT
+      std::size_t pitch = 0;
+      std::size_t width = Arg(argv, i);
+      std::size_t height = Arg(argv, i);
+      CUresult r = g_api.cuMemAllocPitch(&pointer, &pitch, width, height, 4);
+      std::printf("%spitch %s\n", prefix, Outcome(Keep(r, Kind::kPointer, pointer)));
+    } else if (command == "create") {
+      CUmemAllocationProp prop{};
+      prop.type = 1;
+      prop.location.type = 1;
+      prop.location.id = g_device;
+      CUmemGenericAllocationHandle handle = 0;
+      CUresult r = g_api.cuMemCreate(&handle, Arg(argv, i) * kMiB, &prop, 0);
+      std::printf("%screate %s\n", prefix, Outcome(Keep(r, Kind::kHandle, handle)));
+    } else if (command == "array") {  // array MiB: a float array of that size
+      CUDA_ARRAY_DESCRIPTOR desc{Arg(argv, i) * kMiB / 4 / 1024, 1024, 0x20, 1};
+      CUarray array = nullptr;
+      CUresult r = g_api.cuArrayCreate(&array, &desc);
+      std::printf("%sarray %s\n", prefix,
+                  Outcome(Keep(r, Kind::kArray, reinterpret_cast<std::uint64_t>(array))));
+    } else if (command == "array3d") {  // array3d MiB
+      CUDA_ARRAY3D_DESCRIPTOR desc{Arg(argv, i) * kMiB / 4 / 1024 / 16, 1024, 16, 0x20, 1, 0};
+      CUarray array = nullptr;
+      CUresult r = g_api.cuArray3DCreate(&array, &desc);
+      std::printf("%sarray3d %s\n", prefix,
+                  Outcome(Keep(r, Kind::kArray, reinterpret_cast<std::uint64_t>(array))));
+    } else if (command == "mipmap") {  // mipmap MiB-of-level-0
+      CUDA_ARRAY3D_DESCRIPTOR desc{Arg(argv, i) * kMiB / 4 / 1024, 1024, 0, 0x20, 1, 0};
+      CUmipmappedArray array = nullptr;
+      CUresult r = g_api.cuMipmappedArrayCreate(&array, &desc, 4);
+      std::printf("%smipmap %s\n", prefix,
+                  Outcome(Keep(r, Kind::kMipmap, reinterpret_cast<std::uint64_t>(array))));
+    } else if (command == "free") {  // frees the newest held allocation
+      CUresult r = g_held.empty() ? CUDA_ERROR_INVALID_VALUE : FreeHeld(g_held.back());
+      if (!g_held.empty()) g_held.pop_back();
+      std::printf("%sfree %s\n", prefix, Outcome(r));
+    } else if (command == "fill") {  // fill CHUNK_MiB: allocate until refused, print the MiB held
+      std::uint64_t chunk = Arg(argv, i), total = 0;
+      while (Keep(g_api.cuMemAlloc(&pointer, chunk * kMiB), Kind::kPointer, pointer) ==
+             CUDA_SUCCESS)
+        total += chunk;
+      std::printf("%sfill %llu\n", prefix, static_cast<unsigned long long>(total));
+    } else if (command == "meminfo") {
+      std::size_t free_bytes = 0, total_bytes = 0;
+      CUresult r = g_api.cuMemGetInfo(&free_bytes, &total_bytes);
+      std::printf("%smeminfo %s free=%zu total=%zu\n", prefix, Outcome(r), free_bytes / kMiB,
+                  total_bytes / kMiB);
+    } else if (command == "totalmem") {
+      std::size_t bytes = 0;
+      CUresult r = g_api.cuDeviceTotalMem(&bytes, g_device);
+      std::printf("%stotalmem %s %zu\n", prefix, Outcome(r), bytes / kMiB);
+    } else if (command ==
+               "race") {  // race THREADS ROUNDS CHUNK_MiB: allocate/free from many threads
+      unsigned threads = static_cast<unsigned>(Arg(argv, i));
+      std::uint64_t rounds = Arg(argv, i), chunk = Arg(argv, i);
+      std::vector<std::thread> workers;
+      for (unsigned t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+          UseDevice(g_device);
+          std::vector<CUdeviceptr> mine;
+          for (std::uint64_t round = 0; round < rounds; ++round) {
+            CUdeviceptr p = 0;
+            if (g_api.cuMemAlloc(&p, chunk * kMiB) == CUDA_SUCCESS) mine.push_back(p);
+            if ((round + t) % 3 == 2 && !mine.empty()) {
+              g_api.cuMemFree(mine.back());
+              mine.pop_back();
+            }
+          }
+          for (CUdeviceptr p : mine) g_api.cuMemFree(p);
+        });
+      }
+      for (auto& worker : workers) worker.join();
+      std::printf("%srace peak=%llu used=%llu\n", prefix,
+                  static_cast<unsigned long long>(g_api.fakeCudaPeakBytes(g_device) / kMiB),
+                  static_cast<unsigned long long>(g_api.fakeCudaUsedBytes(g_device) / kMiB));
+    } else if (command ==
+               "launch") {  // launch COUNT MICROSECONDS: kernels of that simulated length
+      std::uint64_t count = Arg(argv, i), micros = Arg(argv, i);
+      auto kernel = reinterpret_cast<CUfunction>(static_cast<std::uintptr_t>(micros));
+      auto start = std::chrono::steady_clock::now();
+      CUresult r = CUDA_SUCCESS;
+      for (std::uint64_t n = 0; n < count && r == CUDA_SUCCESS; ++n) {
+        r = g_api.cuLaunchKernel(kernel, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr);
+      }
+      g_api.cuCtxSynchronize();
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+      std::printf("%slaunch %s ms=%lld\n", prefix, Outcome(r), static_cast<long long>(ms.count()));
+    } else if (command == "launch-variants") {  // one launch through each other launch entry point
+      auto kernel = reinterpret_cast<CUfunction>(std::uintptr_t{10});
+      CUlaunchConfig config{};
+      CUresult ex = g_api.cuLaunchKernelEx(&config, kernel, nullptr, nullptr);
+      CUresult coop =
+          g_api.cuLaunchCooperativeKernel(kernel, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr);
+      CUresult graph =
+          g_api.cuGraphLaunch(reinterpret_cast<CUgraphExec>(std::uintptr_t{10}), nullptr);
+      std::printf("%slaunch-variants %s %s %s\n", prefix, Outcome(ex), Outcome(coop),
+                  Outcome(graph));
+    } else if (command == "touch") {  // touch PATH: tell another process we got here
+      if (FILE* file = std::fopen(argv[++i], "w")) std::fclose(file);
+      continue;
+    } else if (command == "wait-file") {  // wait-file PATH: until another process touched it (30 s)
+      const char* path = argv[++i];
+      for (int tries = 0; tries < 3000 && access(path, F_OK) != 0; ++tries) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      continue;
+    } else if (command == "calls") {  // calls SYMBOL: how often the fake driver saw it
+      const char* symbol = argv[++i];
+      std::printf("%scalls %s %d\n", prefix, symbol, g_api.fakeCudaCalls(symbol));
+    } else if (command == "child") {  // child COMMAND... end: run them in a fork child, then exit
+      std::fflush(stdout);
+      pid_t pid = fork();
+      if (pid == 0) {
+        g_held.clear();
+        Run(argc, argv, i + 1, "child: ");
+        std::fflush(stdout);
+        _exit(0);  // without freeing: the parent checks that the quota comes back
+      }
+      int status = 0;
+      waitpid(pid, &status, 0);
+      int depth = 1;
+      while (depth > 0 && ++i < argc) {
+        if (std::strcmp(argv[i], "child") == 0) ++depth;
+        if (std::strcmp(argv[i], "end") == 0) --depth;
+      }
+    } else {
+      std::printf("error unknown command %s\n", command.c_str());
+      return argc;
+    }
+    std::fflush(stdout);
+  }
+  return i;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string lookup = "dlsym";
+  bool ptsz = false;
+  int i = 1;
+  for (; i < argc && std::strncmp(argv[i], "--", 2) == 0; ++i) {
+    if (std::strncmp(argv[i], "--lookup=", 9) == 0) lookup = argv[i] + 9;
+    if (std::strcmp(argv[i], "--ptsz") == 0) ptsz = true;
+  }
+  LoadApi(lookup, ptsz);
+  g_api.cuInit(0);
+  UseDevice(0);
+  Run(argc, argv, i, "");
+  return 0;
+}
