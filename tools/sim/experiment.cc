@@ -65,7 +65,7 @@ Result<RunResult> RunOnce(const Trace& trace, const std::string& policy_name, ui
   std::vector<partition::TaskShape> shapes;
   shapes.reserve(trace.tasks.size());
   for (const auto& t : trace.tasks) shapes.push_back(ToTaskShape(t));
-  partition::PolicyContext context{seed, partition::BuildTypicalWorkload(shapes)};
+  partition::PolicyContext context{seed, partition::BuildTypicalWorkload(shapes), options.weights};
 
   const bool exclusive = policy_name == "exclusive";
   auto made = partition::MakePlacementPolicy(exclusive ? "bestfit" : policy_name, context);

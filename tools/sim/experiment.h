@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct RunResult {
 
 struct ExperimentOptions {
   double inflation = 1.3;
+  std::map<std::string, double> weights;  // placement policy knobs (see PolicyContext)
 };
 
 // Runs `policy` (a name from KnownPolicies()) on `trace` with `seed`.

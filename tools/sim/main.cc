@@ -5,6 +5,7 @@
 #include <atomic>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -45,7 +46,13 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "runs in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
+  std::vector<std::string> weight_args;
+  app.add_option("--weight", weight_args,
+                 "placement policy knob NAME=VALUE (repeatable), as the slice policy's scheduler "
+                 "weights");
   CLI11_PARSE(app, argc, argv);
+  auto weights = ParseWeights(weight_args);
+  if (!weights.ok()) return Fail(weights.error().message);
 
   if (nodes_csv.empty() != pods_csv.empty())
     return Fail("give both --nodes and --pods, or neither");
@@ -80,7 +87,7 @@ int main(int argc, char** argv) {
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < jobs.size(); i = next++) {
-      auto r = RunOnce(trace, jobs[i].policy, jobs[i].seed, {inflation});
+      auto r = RunOnce(trace, jobs[i].policy, jobs[i].seed, {inflation, *weights});
       std::lock_guard lock(mu);
       if (r.ok()) {
         results[i] = std::move(r).value();

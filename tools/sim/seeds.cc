@@ -59,4 +59,22 @@ Result<std::vector<std::string>> ParsePolicies(const std::string& text,
   return out;
 }
 
+Result<std::map<std::string, double>> ParseWeights(const std::vector<std::string>& args) {
+  std::map<std::string, double> weights;
+  for (const auto& arg : args) {
+    size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Error{"--weight: '" + arg + "' is not NAME=VALUE"};
+    }
+    double value = 0;
+    std::string text = arg.substr(eq + 1);
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || p != text.data() + text.size()) {
+      return Error{"--weight: value of '" + arg + "' is not a number"};
+    }
+    weights[arg.substr(0, eq)] = value;
+  }
+  return weights;
+}
+
 }  // namespace flexai::sim

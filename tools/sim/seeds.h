@@ -1,7 +1,8 @@
-// Parsing of the simulator's --seeds and --policy lists.
+// Parsing of the simulator's --seeds, --policy and --weight arguments.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,5 +15,8 @@ Result<std::vector<uint64_t>> ParseSeeds(const std::string& text);
 // "fgd,hi" or "all"; every name must be in `known`.
 Result<std::vector<std::string>> ParsePolicies(const std::string& text,
                                                const std::vector<std::string>& known);
+
+// "name=value" pairs of --weight.
+Result<std::map<std::string, double>> ParseWeights(const std::vector<std::string>& args);
 
 }  // namespace flexai::sim

@@ -16,7 +16,7 @@ Result<std::unique_ptr<PlacementPolicy>> MakePlacementPolicy(const std::string& 
                                                              const PolicyContext& context) {
   std::unique_ptr<PlacementPolicy> policy;
   if (name == "hi") {
-    policy = std::make_unique<HiPolicy>(context.workload);
+    policy = std::make_unique<HiPolicy>(context.workload, context.weights);
   } else if (name == "fgd") {
     policy = std::make_unique<FgdPolicy>(context.workload);
   } else if (name == "bestfit") {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,8 +15,9 @@
 namespace flexai::partition {
 
 struct PolicyContext {
-  uint64_t seed = 42;        // for policies that draw random numbers
-  TypicalWorkload workload;  // for fragmentation-aware policies
+  uint64_t seed = 42;                     // for policies that draw random numbers
+  TypicalWorkload workload;               // for fragmentation-aware policies
+  std::map<std::string, double> weights;  // policy knobs (the slice policy's scheduler weights)
 };
 
 // Names accepted by MakePlacementPolicy, default first.
