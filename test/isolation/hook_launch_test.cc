@@ -1,0 +1,96 @@
+// Compute shares of libflexai-cuda.so: launches are counted and throttled to the cores share.
+// Only coarse, load-proof bounds are asserted: throttling can only be slowed down further by a
+// busy machine, so "at least this slow" holds; exact ratios belong to bench/gpu/isolation.sh.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "isolation/usage_reader.h"
+#include "probe_runner.h"
+
+namespace flexai::isolation {
+namespace {
+
+using testing::ProbeRunner;
+
+long LaunchMilliseconds(const std::vector<std::string>& lines) {
+  long ms = -1;
+  for (const std::string& line : lines) std::sscanf(line.c_str(), "launch ok ms=%ld", &ms);
+  return ms;
+}
+
+TEST(HookLaunchTest, LaunchesAreThrottledToTheCoresShare) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "20";
+  // 100 kernels of 2 ms = 200 ms of GPU time; at a 20% share that needs about 1 s of wall time.
+  long ms = LaunchMilliseconds(probe.Run({"launch", "100", "2000"}));
+  ASSERT_GE(ms, 0);
+  EXPECT_GE(ms, 600);
+}
+
+TEST(HookLaunchTest, FullShareRunsAtDeviceSpeed) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "100";
+  long ms = LaunchMilliseconds(probe.Run({"launch", "100", "2000"}));
+  ASSERT_GE(ms, 200);  // the fake device itself needs 200 ms
+  // Generous: only catches a throttle that engages when it must not (20% would take ~1000 ms).
+  EXPECT_LT(ms, 900);
+}
+
+TEST(HookLaunchTest, ThrottlingIsSharedByTheProcessesOfAContainer) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "20";
+  // Parent and fork child each launch 50 x 2 ms; together they are held to 20%: >= ~1 s in all.
+  std::vector<std::string> lines =
+      probe.Run({"child", "launch", "50", "2000", "end", "launch", "50", "2000"});
+  long child_ms = -1, parent_ms = -1;
+  for (const std::string& line : lines) {
+    std::sscanf(line.c_str(), "child: launch ok ms=%ld", &child_ms);
+    std::sscanf(line.c_str(), "launch ok ms=%ld", &parent_ms);
+  }
+  ASSERT_GE(child_ms, 0);
+  ASSERT_GE(parent_ms, 0);
+  EXPECT_GE(child_ms + parent_ms, 600);
+}
+
+TEST(HookLaunchTest, PerThreadStreamLookupsThroughGetProcAddressAreIntercepted) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::vector<std::string> lines =
+      probe.Run({"--lookup=getproc", "--ptsz", "async", "200", "async", "100", "calls",
+                 "cuMemAllocAsync_ptsz", "launch", "3", "10", "calls", "cuLaunchKernel_ptsz"});
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "async ok");
+  EXPECT_EQ(lines[1], "async oom");
+  EXPECT_EQ(lines[2], "calls cuMemAllocAsync_ptsz 1");  // the refused one never reached the driver
+  EXPECT_EQ(lines[4], "calls cuLaunchKernel_ptsz 3");
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->devices.at(0).launches_total, 3u);
+}
+
+TEST(HookLaunchTest, EveryLaunchEntryPointIsCounted) {
+  for (const char* lookup : {"--lookup=dlsym", "--lookup=getproc"}) {
+    ProbeRunner probe;
+    EXPECT_EQ(probe.Run({lookup, "launch-variants"}),
+              (std::vector<std::string>{"launch-variants ok ok ok"}));
+    Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+    ASSERT_TRUE(usage.ok()) << usage.error().message;
+    EXPECT_EQ(usage->devices.at(0).launches_total, 3u) << lookup;
+  }
+}
+
+TEST(HookLaunchTest, MalformedCoresLimitThrottlesToTheSmallestShare) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "half";
+  // 10 x 2 ms = 20 ms of GPU time at 1% is ~2 s; assert only that it is clearly throttled.
+  std::vector<std::string> lines = probe.Run({"launch", "10", "2000"});
+  EXPECT_GE(LaunchMilliseconds(lines), 1000);
+  bool warned = false;
+  for (const std::string& line : lines)
+    warned |= line.find("FLEXAI_CORES_LIMIT entry 'half'") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+}  // namespace
+}  // namespace flexai::isolation

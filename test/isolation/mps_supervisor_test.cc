@@ -1,0 +1,133 @@
+// MPS daemons per GPU, supervised: started with their own directories, restarted when they die,
+// stopped on request, failures reported. Uses a fake control script instead of the NVIDIA binary.
+#include "isolation/mps_supervisor.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "isolation/mps_client_env.h"
+
+namespace flexai::isolation {
+namespace {
+
+class MpsSupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "flexai-mps-XXXXXX").string();
+    base_dir_ = mkdtemp(pattern.data());
+    options_.control_binary = FLEXAI_FAKE_MPS_CONTROL;
+    options_.base_dir = base_dir_;
+    options_.command_timeout = std::chrono::seconds(10);
+  }
+  void TearDown() override {
+    if (supervisor_) supervisor_->StopAll();
+    std::filesystem::remove_all(base_dir_);
+  }
+  MpsSupervisor& Make(std::vector<std::string> gpus) {
+    supervisor_ = std::make_unique<MpsSupervisor>(options_, std::move(gpus));
+    return *supervisor_;
+  }
+  static std::string ReadFile(const std::string& path) {
+    std::ifstream file(path);
+    std::string text;
+    std::getline(file, text);
+    return text;
+  }
+  static int DaemonPid(const MpsDaemonStatus& status) {
+    std::string pid = ReadFile(status.pipe_dir + "/fake-daemon.pid");
+    return pid.empty() ? -1 : std::stoi(pid);
+  }
+
+  std::string base_dir_;
+  MpsSupervisorOptions options_;
+  std::unique_ptr<MpsSupervisor> supervisor_;
+};
+
+TEST_F(MpsSupervisorTest, StartsOneDaemonPerGpuWithItsOwnDirectories) {
+  MpsSupervisor& supervisor = Make({"GPU-aaaa", "GPU-bbbb"});
+  Status started = supervisor.StartAll();
+  ASSERT_TRUE(started.ok()) << started.message();
+  std::vector<MpsDaemonStatus> statuses = supervisor.Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  for (const MpsDaemonStatus& status : statuses) {
+    EXPECT_EQ(status.state, MpsDaemonState::kRunning) << status.gpu;
+    EXPECT_EQ(status.pipe_dir, base_dir_ + "/" + status.gpu + "/pipe");
+    EXPECT_EQ(ReadFile(status.pipe_dir + "/visible-devices"), status.gpu);
+    EXPECT_EQ(ReadFile(status.pipe_dir + "/log-directory"), base_dir_ + "/" + status.gpu + "/log");
+  }
+  EXPECT_NE(DaemonPid(statuses[0]), DaemonPid(statuses[1]));
+  EXPECT_EQ(supervisor.PipeDirectory("GPU-bbbb"), base_dir_ + "/GPU-bbbb/pipe");
+}
+
+TEST_F(MpsSupervisorTest, RestartsADaemonThatDied) {
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  ASSERT_TRUE(supervisor.StartAll().ok());
+  int first_pid = DaemonPid(supervisor.Statuses()[0]);
+  ASSERT_GT(first_pid, 0);
+  kill(first_pid, SIGKILL);  // the fake counts an unreaped (zombie) daemon as dead
+  supervisor.Check();
+  MpsDaemonStatus status = supervisor.Statuses()[0];
+  EXPECT_EQ(status.state, MpsDaemonState::kRunning);
+  EXPECT_EQ(status.restarts, 1u);
+  EXPECT_NE(DaemonPid(status), first_pid);
+}
+
+TEST_F(MpsSupervisorTest, AHealthyDaemonIsLeftAlone) {
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  ASSERT_TRUE(supervisor.StartAll().ok());
+  int pid = DaemonPid(supervisor.Statuses()[0]);
+  supervisor.Check();
+  ASSERT_TRUE(supervisor.StartAll().ok());  // adopts the running daemon
+  EXPECT_EQ(DaemonPid(supervisor.Statuses()[0]), pid);
+  EXPECT_EQ(supervisor.Statuses()[0].restarts, 0u);
+}
+
+TEST_F(MpsSupervisorTest, StopAllQuitsDaemonsAndCheckDoesNotRestartThem) {
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  ASSERT_TRUE(supervisor.StartAll().ok());
+  supervisor.StopAll();
+  supervisor.Check();
+  MpsDaemonStatus status = supervisor.Statuses()[0];
+  EXPECT_EQ(status.state, MpsDaemonState::kStopped);
+  EXPECT_FALSE(std::filesystem::exists(status.pipe_dir + "/fake-daemon.pid"));
+}
+
+TEST_F(MpsSupervisorTest, AFailedStartIsReportedWithItsReason) {
+  options_.extra_environment["FAKE_MPS_FAIL_START"] = "1";
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  Status started = supervisor.StartAll();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.message().find("exited with 1"), std::string::npos) << started.message();
+  MpsDaemonStatus status = supervisor.Statuses()[0];
+  EXPECT_EQ(status.state, MpsDaemonState::kFailed);
+  EXPECT_EQ(status.last_error, started.message());
+}
+
+TEST_F(MpsSupervisorTest, AMissingControlBinaryIsReported) {
+  options_.control_binary = base_dir_ + "/no-such-mps-control";
+  Status started = Make({"GPU-aaaa"}).StartAll();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.message().find("cannot run"), std::string::npos) << started.message();
+}
+
+TEST(MpsClientEnvironmentTest, GivesThePipeAndTheLimitsMpsEnforces) {
+  auto env = MpsClientEnvironment(
+      {.pipe_dir = "/flexai/mps", .memory_limit_mib = 4096, .thread_percentage = 30});
+  EXPECT_EQ(env.at("CUDA_MPS_PIPE_DIRECTORY"), "/flexai/mps");
+  EXPECT_EQ(env.at("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"), "0=4096M");
+  EXPECT_EQ(env.at("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"), "30");
+  EXPECT_EQ(env.at("FLEXAI_ISOLATION"), "mps");
+}
+
+TEST(MpsClientEnvironmentTest, NoMemoryLimitLeavesTheVariableOut) {
+  auto env =
+      MpsClientEnvironment({.pipe_dir = "/p", .memory_limit_mib = 0, .thread_percentage = 250});
+  EXPECT_EQ(env.count("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"), 0u);
+  EXPECT_EQ(env.at("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"), "100");
+}
+
+}  // namespace
+}  // namespace flexai::isolation

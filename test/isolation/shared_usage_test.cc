@@ -1,0 +1,123 @@
+// The shared accounting behind the hook: atomic quota reservations, dead-process reclaim and the
+// launch token bucket, tested in-process.
+#include "isolation/hook/shared_usage.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+namespace flexai::isolation {
+namespace {
+
+class SharedUsageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "flexai-usage-XXXXXX").string();
+    config_.shared_dir = mkdtemp(pattern.data());
+    config_.memory_limited = true;
+    config_.memory_bytes = {1000};
+  }
+  void TearDown() override { std::filesystem::remove_all(config_.shared_dir); }
+  std::unique_ptr<SharedUsage> Open() {
+    std::string warning;
+    auto usage = SharedUsage::Open(config_, warning);
+    EXPECT_EQ(warning, "");
+    return usage;
+  }
+  HookConfig config_;
+};
+
+TEST_F(SharedUsageTest, ReservationsStopAtTheQuota) {
+  auto usage = Open();
+  EXPECT_TRUE(usage->Reserve(0, 600, true));
+  EXPECT_FALSE(usage->Reserve(0, 401, true));
+  EXPECT_TRUE(usage->Reserve(0, 400, true));
+  EXPECT_EQ(usage->UsedBytes(0), 1000u);
+  usage->Release(0, 600);
+  EXPECT_EQ(usage->UsedBytes(0), 400u);
+}
+
+TEST_F(SharedUsageTest, WithoutEnforcementReservationsOnlyCount) {
+  auto usage = Open();
+  EXPECT_TRUE(usage->Reserve(0, 5000, false));
+  EXPECT_EQ(usage->UsedBytes(0), 5000u);
+}
+
+TEST_F(SharedUsageTest, TwoMappingsOfTheFileShareOneQuota) {
+  auto first = Open();
+  auto second = Open();
+  EXPECT_TRUE(first->Reserve(0, 700, true));
+  EXPECT_FALSE(second->Reserve(0, 400, true));
+  EXPECT_EQ(second->UsedBytes(0), 700u);
+}
+
+TEST_F(SharedUsageTest, ConcurrentReservationsNeverPassTheQuota) {
+  auto usage = Open();
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        if (usage->Reserve(0, 7, true)) granted.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(granted.load(), 1000 / 7);
+  EXPECT_LE(usage->UsedBytes(0), 1000u);
+}
+
+TEST_F(SharedUsageTest, ReclaimReturnsMemoryOfAProcessThatExitedHoldingIt) {
+  auto usage = Open();
+  pid_t child = fork();
+  if (child == 0) {
+    usage->ForgetProcessSlot();
+    _exit(usage->Reserve(0, 800, true) ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(usage->UsedBytes(0), 800u);
+  EXPECT_EQ(usage->ReclaimDeadProcesses(), 1);
+  EXPECT_EQ(usage->UsedBytes(0), 0u);
+}
+
+TEST_F(SharedUsageTest, ReclaimLeavesLiveProcessesAlone) {
+  auto usage = Open();
+  ASSERT_TRUE(usage->Reserve(0, 300, true));
+  EXPECT_EQ(usage->ReclaimDeadProcesses(), 0);
+  EXPECT_EQ(usage->UsedBytes(0), 300u);
+}
+
+TEST_F(SharedUsageTest, UnreadableSharedDirFallsBackToPrivateAccountingWithAWarning) {
+  config_.shared_dir = "/nonexistent/flexai";
+  std::string warning;
+  auto usage = SharedUsage::Open(config_, warning);
+  ASSERT_NE(usage, nullptr);
+  EXPECT_NE(warning.find("/nonexistent/flexai/usage.bin"), std::string::npos);
+  EXPECT_FALSE(usage->Reserve(0, 2000, true));  // the quota still holds
+}
+
+TEST_F(SharedUsageTest, TokenBucketChargesDebtAtTheShare) {
+  auto usage = Open();
+  const std::int64_t start = 1'000'000'000;
+  // The first take fills the bucket with its burst (20 ms of wall time at 50% = 10 ms).
+  EXPECT_EQ(usage->TakeLaunchTokens(0, 10'000'000, start, 50), 0);
+  // The next 5 ms of GPU time are debt: at 50% that takes 10 ms of wall time to repay.
+  EXPECT_EQ(usage->TakeLaunchTokens(0, 5'000'000, start, 50), 10'000'000);
+  // After 10 ms the debt is repaid.
+  EXPECT_EQ(usage->TakeLaunchTokens(0, 0, start + 10'000'000, 50), 0);
+}
+
+TEST_F(SharedUsageTest, FullShareNeverWaits) {
+  auto usage = Open();
+  EXPECT_EQ(usage->TakeLaunchTokens(0, 1'000'000'000, 1, 100), 0);
+}
+
+}  // namespace
+}  // namespace flexai::isolation
