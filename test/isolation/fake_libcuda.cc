@@ -149,6 +149,12 @@ FAKE_EXPORT CUresult cuCtxSynchronize() {
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamSynchronize(CUstream) { return cuCtxSynchronize(); }
+// FAKE_CUDA_CAPTURING=1 pretends every stream is being captured into a graph.
+FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream, int* status) {
+  const char* capturing = std::getenv("FAKE_CUDA_CAPTURING");
+  *status = capturing != nullptr && capturing[0] == '1' ? 1 : 0;
+  return CUDA_SUCCESS;
+}
 
 FAKE_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* dptr, std::size_t bytes) {
   return FakeAlloc("cuMemAlloc_v2", dptr, bytes, t_device);
@@ -264,6 +270,7 @@ FAKE_EXPORT CUresult cuEventCreate(CUevent* event, unsigned) {
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuEventRecord(CUevent event, CUstream) {
+  Count("cuEventRecord");
   Driver& driver = TheDriver();
   std::int64_t at = std::max(driver.devices[t_device].busy_until_ns.load(), NowNs());
   std::lock_guard lock(driver.mutex);

@@ -80,6 +80,18 @@ TEST(HookLaunchTest, EveryLaunchEntryPointIsCounted) {
   }
 }
 
+TEST(HookLaunchTest, LaunchesIntoACapturingStreamAreNeitherThrottledNorCounted) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "1";
+  probe.env["FAKE_CUDA_CAPTURING"] = "1";
+  std::vector<std::string> lines = probe.Run({"launch", "5", "10", "calls", "cuEventRecord"});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1], "calls cuEventRecord 0");  // no timing events slipped into the capture
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  // Nothing was charged, so the hook may not even have created the file.
+  EXPECT_TRUE(!usage.ok() || usage->devices.at(0).launches_total == 0u);
+}
+
 TEST(HookLaunchTest, MalformedCoresLimitThrottlesToTheSmallestShare) {
   ProbeRunner probe;
   probe.env["FLEXAI_CORES_LIMIT"] = "half";

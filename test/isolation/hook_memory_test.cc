@@ -186,3 +186,15 @@ TEST(HookMemoryTest, UsageFileShowsLiveUsagePerDeviceAndProcess) {
 
 }  // namespace
 }  // namespace flexai::isolation
+
+namespace flexai::isolation {
+namespace {
+
+TEST(HookLookupTest, OtherInterposersStillFindTheNextDefinitionWithRtldNext) {
+  testing::ProbeRunner probe;
+  probe.also_preload = FLEXAI_NEXT_INTERPOSER;
+  EXPECT_EQ(probe.Run({"ppid"}), (std::vector<std::string>{"ppid ok"}));
+}
+
+}  // namespace
+}  // namespace flexai::isolation

@@ -5,6 +5,7 @@
 // then cuGetProcAddress("cuGetProcAddress") and look-ups through it, like the CUDA runtime;
 // global: dlsym(RTLD_DEFAULT, ...) like a program linked with -lcuda.
 #include <dlfcn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -298,6 +299,9 @@ int Run(int argc, char** argv, int i, const char* prefix) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
       continue;
+    } else if (command == "ppid") {  // getppid() through whatever interposes it
+      std::printf("%sppid %s\n", prefix,
+                  getppid() == static_cast<pid_t>(syscall(SYS_getppid)) ? "ok" : "wrong");
     } else if (command == "calls") {  // calls SYMBOL: how often the fake driver saw it
       const char* symbol = argv[++i];
       std::printf("%scalls %s %d\n", prefix, symbol, g_api.fakeCudaCalls(symbol));

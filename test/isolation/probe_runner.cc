@@ -29,6 +29,7 @@ std::vector<std::string> ProbeRunner::Run(const std::vector<std::string>& args) 
   CommandOptions options;
   options.environment = env;
   if (preload_hook) options.environment["LD_PRELOAD"] = FLEXAI_HOOK_LIBRARY;
+  if (!also_preload.empty()) options.environment["LD_PRELOAD"] += " " + also_preload;
   options.timeout = std::chrono::seconds(60);
   Result<CommandResult> result = RunCommand(argv, options);
   std::vector<std::string> lines;

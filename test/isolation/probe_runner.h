@@ -16,6 +16,7 @@ class ProbeRunner {
   // Environment for every run; tests add FLEXAI_* values here.
   std::map<std::string, std::string> env;
   bool preload_hook = true;
+  std::string also_preload;  // a second library preloaded after the hook
 
   // Runs `hook_probe ARGS...`; returns stdout+stderr split into lines.
   std::vector<std::string> Run(const std::vector<std::string>& args) const;

@@ -36,6 +36,8 @@ struct EventApi {
   CUresult (*synchronize)(CUevent) = nullptr;
   CUresult (*elapsed)(float*, CUevent, CUevent) = nullptr;
   CUresult (*destroy)(CUevent) = nullptr;
+  CUresult (*is_capturing)(CUstream, int*) = nullptr;
+  CUresult (*is_capturing_ptsz)(CUstream, int*) = nullptr;
   bool usable() const { return create && record && query && synchronize && elapsed && destroy; }
 };
 
@@ -54,6 +56,8 @@ const EventApi& Events() {
     load(events.synchronize, "cuEventSynchronize", nullptr);
     load(events.elapsed, "cuEventElapsedTime_v2", "cuEventElapsedTime");
     load(events.destroy, "cuEventDestroy_v2", "cuEventDestroy");
+    load(events.is_capturing, "cuStreamIsCapturing", nullptr);
+    load(events.is_capturing_ptsz, "cuStreamIsCapturing_ptsz", "cuStreamIsCapturing");
     return events;
   }();
   return api;
@@ -83,9 +87,19 @@ void FinishSample(HookState& state, bool wait) {
   t_pending = {};
 }
 
+// A launch into a stream that is being captured into a graph does not run now (the graph launch
+// is charged instead), and event calls would alter or invalidate the capture.
+bool Capturing(CUstream stream, bool per_thread_stream) {
+  const EventApi& events = Events();
+  auto is_capturing = per_thread_stream ? events.is_capturing_ptsz : events.is_capturing;
+  int status = 0;  // CU_STREAM_CAPTURE_STATUS_NONE
+  return is_capturing != nullptr && is_capturing(stream, &status) == CUDA_SUCCESS && status != 0;
+}
+
 // Runs `launch` under the device's share. `key` identifies the kernel or graph for cost estimates.
 template <typename Launch>
 CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Launch&& launch) {
+  if (Capturing(stream, per_thread_stream)) return launch();
   HookState& state = State();
   int device = CurrentDevice();
   std::uint32_t percent = state.config.Enforces() ? state.config.CoresPercent(device) : 100;
