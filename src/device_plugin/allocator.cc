@@ -1,0 +1,148 @@
+#include "device_plugin/allocator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "device_plugin/device_id.h"
+#include "partition/assignment_codec.h"
+
+namespace flexai::device_plugin {
+
+Allocator::Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
+                     PluginSettings settings, ClusterClient* cluster)
+    : node_name_(std::move(node_name)),
+      inventory_(inventory),
+      backend_(backend),
+      settings_(std::move(settings)),
+      cluster_(cluster) {}
+
+std::set<std::string> Allocator::NodeChipUuids() const {
+  std::set<std::string> uuids;
+  for (const auto& chip : inventory_.chips()) uuids.insert(chip.uuid);
+  return uuids;
+}
+
+AllocatedContainers Allocator::AllocatedLocked() const {
+  AllocatedContainers allocated;
+  for (const auto& [uid, record] : pods_) {
+    for (const auto& container : record.allocated_containers) allocated.insert({uid, container});
+  }
+  return allocated;
+}
+
+AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& device_ids) {
+  AllocateOutcome outcome;
+  std::set<std::string> node_chips = NodeChipUuids();
+  if (device_ids.empty()) {
+    return {AllocateFailure::kBadDeviceIds, "no device IDs in the request", {}};
+  }
+  for (const auto& id : device_ids) {
+    auto parsed = ParseDeviceId(id);
+    if (!parsed || !node_chips.contains(parsed->chip_uuid) ||
+        parsed->slot >= settings_.max_slices_per_chip) {
+      return {AllocateFailure::kBadDeviceIds, "device ID \"" + id + "\" is not served here", {}};
+    }
+  }
+  if (cluster_ == nullptr) {
+    return {AllocateFailure::kNoAssignment,
+            "no Kubernetes connection configured: cannot find the pod's assignment for " +
+                std::to_string(device_ids.size()) + " device(s)",
+            {}};
+  }
+  auto pods = cluster_->ListPodsOnNode(node_name_);
+  if (!pods) {
+    return {AllocateFailure::kClusterUnavailable,
+            "listing pods on node " + node_name_ + ": " + pods.error().message,
+            {}};
+  }
+
+  std::lock_guard lock(mu_);
+  auto match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
+  if (!match) return {AllocateFailure::kNoAssignment, match.error().message, {}};
+
+  const auto& container = match->container();
+  std::vector<partition::Chip> chips;
+  for (const auto& grant : container.grants)
+    chips.push_back(*inventory_.FindByUuid(grant.chip_uuid));
+  outcome.setup = BuildContainerSetup(backend_, settings_, chips, container.grants);
+
+  const std::string pod_ref = match->pod.namespace_name + "/" + match->pod.name;
+  PodRecord& record = pods_[match->pod.uid];
+  record.assignment = match->assignment;
+  record.allocated_containers.push_back(container.container);
+  if (record.allocated_containers.size() == match->assignment.containers.size()) {
+    Status patched = cluster_->PatchPodAnnotations(match->pod.namespace_name, match->pod.name,
+                                                   {{kBindPhaseAnnotation, kBindPhaseSuccess}});
+    if (!patched) {
+      // Undo so kubelet's retry finds the same container again.
+      record.allocated_containers.pop_back();
+      if (record.allocated_containers.empty()) pods_.erase(match->pod.uid);
+      return {AllocateFailure::kClusterUnavailable,
+              "marking " + pod_ref + " " + kBindPhaseAnnotation + "=success: " + patched.message(),
+              {}};
+    }
+  }
+  outcome.message = pod_ref + " container " + container.container;
+  spdlog::info("allocated {} device(s) to {}: {}", device_ids.size(), outcome.message,
+               partition::EncodeAssignment(match->assignment));
+  return outcome;
+}
+
+std::vector<std::string> Allocator::PendingChips(size_t device_count) {
+  if (cluster_ == nullptr) return {};
+  auto pods = cluster_->ListPodsOnNode(node_name_);
+  if (!pods) return {};
+  std::lock_guard lock(mu_);
+  auto match = MatchAssignment(*pods, node_name_, device_count, NodeChipUuids(), AllocatedLocked());
+  if (!match) return {};
+  std::vector<std::string> uuids;
+  for (const auto& grant : match->container().grants) uuids.push_back(grant.chip_uuid);
+  return uuids;
+}
+
+void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, PodRecord> next;
+  for (const auto& pod : pods) {
+    auto phase = pod.annotations.find(kBindPhaseAnnotation);
+    if (phase == pod.annotations.end()) continue;
+    auto known = pods_.find(pod.uid);
+    if (phase->second == kBindPhaseAllocating && known != pods_.end()) {
+      next[pod.uid] = known->second;  // partly allocated, still in progress
+      continue;
+    }
+    if (phase->second != kBindPhaseSuccess) continue;
+    auto text = pod.annotations.find(kAssignmentAnnotation);
+    if (text == pod.annotations.end()) continue;
+    auto assignment = partition::DecodeAssignment(text->second, pod.uid);
+    if (!assignment || assignment->node != node_name_) continue;
+    PodRecord record;
+    record.assignment = *assignment;
+    for (const auto& c : assignment->containers) record.allocated_containers.push_back(c.container);
+    next[pod.uid] = std::move(record);
+  }
+  pods_ = std::move(next);
+}
+
+std::map<std::string, ChipUsage> Allocator::UsageByChip() const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, ChipUsage> usage;
+  for (const auto& [uid, record] : pods_) {
+    for (const auto& container : record.assignment.containers) {
+      if (std::find(record.allocated_containers.begin(), record.allocated_containers.end(),
+                    container.container) == record.allocated_containers.end()) {
+        continue;
+      }
+      for (const auto& grant : container.grants) {
+        ChipUsage& u = usage[grant.chip_uuid];
+        u.memory_mib += grant.memory_mib;
+        u.cores += grant.cores;
+        u.slices += 1;
+      }
+    }
+  }
+  return usage;
+}
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,76 @@
+// Answers kubelet's Allocate for one container: checks the device IDs, finds the pod's
+// assignment (AssignmentMatcher), builds the container's environment and mounts, and marks the
+// pod's bind phase `success` once all its chip containers are allocated. Also keeps the per-chip
+// usage the metrics report.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "device_plugin/assignment_matcher.h"
+#include "device_plugin/backend/backend.h"
+#include "device_plugin/chip_inventory.h"
+#include "device_plugin/cluster_client.h"
+#include "device_plugin/container_env.h"
+#include "device_plugin/plugin_settings.h"
+
+namespace flexai::device_plugin {
+
+enum class AllocateFailure {
+  kNone,
+  kBadDeviceIds,        // IDs kubelet passed are not ours: INVALID_ARGUMENT
+  kNoAssignment,        // no pending pod matches: FAILED_PRECONDITION, kubelet retries
+  kClusterUnavailable,  // could not reach Kubernetes: UNAVAILABLE
+};
+
+struct AllocateOutcome {
+  AllocateFailure failure = AllocateFailure::kNone;
+  std::string message;  // why it failed, or which pod/container it was for
+  ContainerSetup setup;
+  bool ok() const { return failure == AllocateFailure::kNone; }
+};
+
+// What is allocated on one chip, for metrics.
+struct ChipUsage {
+  int64_t memory_mib = 0;
+  int cores = 0;
+  int slices = 0;
+};
+
+class Allocator {
+ public:
+  // `cluster` may be null (no Kubernetes configured): every Allocate then fails, clearly.
+  Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
+            PluginSettings settings, ClusterClient* cluster);
+
+  AllocateOutcome AllocateContainer(const std::vector<std::string>& device_ids);
+  // The chips (UUIDs) of the container the next Allocate of `device_count` devices is for, if a
+  // pending assignment matches now; used to steer GetPreferredAllocation.
+  std::vector<std::string> PendingChips(size_t device_count);
+  // Brings usage in line with the pods now on the node: forgets pods that are gone or failed, and
+  // recovers pods already marked `success` (after a daemon restart).
+  void Reconcile(const std::vector<PodSummary>& pods);
+  std::map<std::string, ChipUsage> UsageByChip() const;
+
+ private:
+  struct PodRecord {
+    partition::PodAssignment assignment;
+    std::vector<std::string> allocated_containers;
+  };
+
+  std::set<std::string> NodeChipUuids() const;
+  AllocatedContainers AllocatedLocked() const;
+
+  const std::string node_name_;
+  const ChipInventory& inventory_;
+  const Backend& backend_;
+  const PluginSettings settings_;
+  ClusterClient* const cluster_;
+  mutable std::mutex mu_;
+  std::map<std::string, PodRecord> pods_;  // by pod uid
+};
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,116 @@
+#include "device_plugin/assignment_matcher.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "partition/assignment_codec.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+struct Candidate {
+  MatchedContainer match;
+  std::optional<std::chrono::system_clock::time_point> bind_time;
+};
+
+std::string Annotation(const PodSummary& pod, const char* key) {
+  auto it = pod.annotations.find(key);
+  return it == pod.annotations.end() ? "" : it->second;
+}
+
+bool Earlier(const Candidate& a, const Candidate& b) {
+  // Pods without a bind time go last; ties by namespace/name keep the order stable.
+  if (a.bind_time.has_value() != b.bind_time.has_value()) return a.bind_time.has_value();
+  if (a.bind_time && *a.bind_time != *b.bind_time) return *a.bind_time < *b.bind_time;
+  return std::tie(a.match.pod.namespace_name, a.match.pod.name) <
+         std::tie(b.match.pod.namespace_name, b.match.pod.name);
+}
+
+}  // namespace
+
+Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
+                                         const std::string& node, size_t device_count,
+                                         const std::set<std::string>& node_chips,
+                                         const AllocatedContainers& allocated) {
+  std::vector<Candidate> candidates;
+  std::vector<std::string> skipped;
+  for (const auto& pod : pods) {
+    if (Annotation(pod, kBindPhaseAnnotation) != kBindPhaseAllocating) continue;
+    std::string pod_ref = pod.namespace_name + "/" + pod.name;
+    auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
+    if (!assignment) {
+      skipped.push_back(pod_ref + ": " + assignment.error().message);
+      continue;
+    }
+    if (assignment->node != node) {
+      skipped.push_back(pod_ref + ": assigned to node " + assignment->node);
+      continue;
+    }
+    for (size_t c = 0; c < assignment->containers.size(); ++c) {
+      const auto& container = assignment->containers[c];
+      if (allocated.contains({pod.uid, container.container})) continue;
+      if (container.grants.size() != device_count) continue;
+      bool on_node = std::all_of(container.grants.begin(), container.grants.end(),
+                                 [&](const auto& g) { return node_chips.contains(g.chip_uuid); });
+      if (!on_node) {
+        skipped.push_back(pod_ref + "/" + container.container + ": names a chip not on this node");
+        continue;
+      }
+      candidates.push_back({MatchedContainer{pod, *assignment, c},
+                            ParseRfc3339(Annotation(pod, kBindTimeAnnotation))});
+      break;  // containers are allocated in order: only the first pending one can be next
+    }
+  }
+  if (candidates.empty()) {
+    std::string message = "no pod on node " + node + " is waiting (" + kBindPhaseAnnotation + "=" +
+                          kBindPhaseAllocating + ") for a container with " +
+                          std::to_string(device_count) + " chip(s)";
+    for (const auto& why : skipped) message += "; skipped " + why;
+    return Error{message};
+  }
+  return std::min_element(candidates.begin(), candidates.end(), Earlier)->match;
+}
+
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text) {
+  std::tm tm{};
+  int consumed = 0;
+  if (sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  std::string rest = text.substr(static_cast<size_t>(consumed));
+  std::chrono::nanoseconds fraction{0};
+  if (!rest.empty() && rest[0] == '.') {
+    size_t digits = 1;
+    int64_t value = 0;
+    int64_t scale = 1'000'000'000;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') {
+      if (scale > 1) {
+        scale /= 10;
+        value += (rest[digits] - '0') * scale;
+      }
+      ++digits;
+    }
+    if (digits == 1) return std::nullopt;
+    fraction = std::chrono::nanoseconds(value);
+    rest = rest.substr(digits);
+  }
+  if (rest != "Z") return std::nullopt;
+  time_t seconds = timegm(&tm);
+  return std::chrono::system_clock::from_time_t(seconds) +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(fraction);
+}
+
+std::string FormatRfc3339(std::chrono::system_clock::time_point time) {
+  time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,45 @@
+// The little the daemon needs from Kubernetes: the pods bound to its node, and annotation patches
+// on pods and on its node. Production code uses the src/kube client behind this; tests use an
+// in-process fake.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "partition/result.h"
+
+namespace flexai::device_plugin {
+
+// Pod annotations of the scheduler/device-plugin contract (docs/protocol.md).
+inline constexpr char kAssignmentAnnotation[] = "flexai.io/assignment";
+inline constexpr char kBindPhaseAnnotation[] = "flexai.io/bind-phase";
+inline constexpr char kBindTimeAnnotation[] = "flexai.io/bind-time";
+inline constexpr char kBindPhaseAllocating[] = "allocating";
+inline constexpr char kBindPhaseSuccess[] = "success";
+inline constexpr char kBindPhaseFailed[] = "failed";
+// Node annotations published by the device plugin.
+inline constexpr char kInventoryAnnotation[] = "flexai.io/inventory";
+inline constexpr char kHeartbeatAnnotation[] = "flexai.io/heartbeat";
+
+struct PodSummary {
+  std::string namespace_name;
+  std::string name;
+  std::string uid;
+  std::string node_name;
+  std::map<std::string, std::string> annotations;
+};
+
+class ClusterClient {
+ public:
+  virtual ~ClusterClient() = default;
+  // Pods whose spec.nodeName is `node`, in any phase.
+  virtual Result<std::vector<PodSummary>> ListPodsOnNode(const std::string& node) = 0;
+  // Merge-patches the pod's annotations (existing keys not named stay).
+  virtual Status PatchPodAnnotations(const std::string& namespace_name, const std::string& name,
+                                     const std::map<std::string, std::string>& annotations) = 0;
+  virtual Status PatchNodeAnnotations(const std::string& node,
+                                      const std::map<std::string, std::string>& annotations) = 0;
+};
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,66 @@
+#include "device_plugin/container_env.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace flexai::device_plugin {
+namespace {
+
+template <typename T, typename F>
+std::string JoinComma(const std::vector<T>& items, F&& to_text) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + to_text(item);
+  return out;
+}
+
+void AddHookSetup(const PluginSettings& settings, ContainerSetup& setup) {
+  setup.env["LD_PRELOAD"] = std::string(kHookLibraryPath);
+  setup.env["FLEXAI_SHARED_DIR"] = std::string(kSharedDirInContainer);
+  setup.mounts.push_back(
+      {std::string(kHookLibraryDir), settings.hook_library_host_dir, /*read_only=*/true});
+  setup.mounts.push_back(
+      {std::string(kSharedDirInContainer), settings.shared_host_dir, /*read_only=*/false});
+}
+
+void AddMpsSetup(const PluginSettings& settings, const std::vector<partition::ChipGrant>& grants,
+                 ContainerSetup& setup) {
+  // Device numbers are the container's own (0..n-1, in NVIDIA_VISIBLE_DEVICES order).
+  std::string memory;
+  for (size_t i = 0; i < grants.size(); ++i) {
+    memory += (i ? "," : "") + std::to_string(i) + "=" + std::to_string(grants[i].memory_mib) + "M";
+  }
+  // MPS takes one thread percentage per client: the smallest grant bounds every chip.
+  int cores = partition::kCoresPerChip;
+  for (const auto& grant : grants) cores = std::min(cores, grant.cores);
+  setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = memory;
+  setup.env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = std::to_string(cores);
+  setup.env["CUDA_MPS_PIPE_DIRECTORY"] = std::string(kMpsPipeDirInContainer);
+  setup.mounts.push_back(
+      {std::string(kMpsPipeDirInContainer), settings.mps_pipe_host_dir, /*read_only=*/false});
+}
+
+}  // namespace
+
+ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings& settings,
+                                   const std::vector<partition::Chip>& chips,
+                                   const std::vector<partition::ChipGrant>& grants) {
+  assert(chips.size() == grants.size());
+  ContainerSetup setup;
+  setup.env = backend.VisibleDevicesEnv(chips);
+  setup.env["FLEXAI_VISIBLE_DEVICES"] =
+      JoinComma(chips, [](const partition::Chip& c) { return c.uuid; });
+  setup.env["FLEXAI_MEMORY_LIMIT_MIB"] =
+      JoinComma(grants, [](const partition::ChipGrant& g) { return std::to_string(g.memory_mib); });
+  setup.env["FLEXAI_CORES_LIMIT"] =
+      JoinComma(grants, [](const partition::ChipGrant& g) { return std::to_string(g.cores); });
+  bool all_exclusive = std::all_of(grants.begin(), grants.end(),
+                                   [](const partition::ChipGrant& g) { return g.exclusive; });
+  // Whole chips need no enforcement; slices get the policy's isolation mode.
+  IsolationMode mode = all_exclusive ? IsolationMode::kNone : settings.isolation;
+  setup.env["FLEXAI_ISOLATION"] = std::string(IsolationModeName(mode));
+  if (mode == IsolationMode::kHook) AddHookSetup(settings, setup);
+  if (mode == IsolationMode::kMps) AddMpsSetup(settings, grants, setup);
+  return setup;
+}
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,32 @@
+// What a container gets from Allocate: the variables that make its chips visible and carry its
+// slice limits in the form the isolation mode reads, plus the host directories it must see.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "device_plugin/backend/backend.h"
+#include "device_plugin/plugin_settings.h"
+#include "partition/assignment.h"
+#include "partition/chip.h"
+
+namespace flexai::device_plugin {
+
+struct MountSpec {
+  std::string container_path;
+  std::string host_path;
+  bool read_only = false;
+};
+
+struct ContainerSetup {
+  std::map<std::string, std::string> env;
+  std::vector<MountSpec> mounts;
+};
+
+// `chips[i]` is the chip of `grants[i]`; the container sees them in that order (device i).
+ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings& settings,
+                                   const std::vector<partition::Chip>& chips,
+                                   const std::vector<partition::ChipGrant>& grants);
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,69 @@
+// The whole node daemon, wired: backend -> chip inventory -> health monitor; allocator + gRPC
+// service served to kubelet; inventory publisher to the node object; Prometheus metrics.
+// main.cc only parses flags and builds one of these; tests build it in-process with fakes.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "device_plugin/allocator.h"
+#include "device_plugin/backend/backend.h"
+#include "device_plugin/chip_inventory.h"
+#include "device_plugin/cluster_client.h"
+#include "device_plugin/daemon_options.h"
+#include "device_plugin/plugin_settings.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace flexai::device_plugin {
+
+class ChipMetrics;
+class DevicePluginService;
+class HealthMonitor;
+class InventoryPublisher;
+class KubeletConnection;
+
+class Daemon {
+ public:
+  // Settings depend on the vendor, known only once the backend has discovered its chips.
+  using SettingsFor = std::function<Result<PluginSettings>(partition::Vendor)>;
+
+  // Discovers the chips (an error when none can be read). `cluster` may be null.
+  static Result<std::unique_ptr<Daemon>> Create(const DaemonOptions& options,
+                                                std::unique_ptr<Backend> backend,
+                                                std::unique_ptr<ClusterClient> cluster,
+                                                const SettingsFor& settings_for);
+  ~Daemon();
+
+  // Serves kubelet, starts health checks, inventory publishing and metrics.
+  Status Start();
+  void Stop();
+
+  ChipInventory& inventory() { return *inventory_; }
+  Allocator& allocator() { return *allocator_; }
+  const PluginSettings& settings() const { return settings_; }
+  KubeletConnection& kubelet() { return *kubelet_; }
+  // Port the metrics endpoint listens on (0 when disabled).
+  int metrics_port() const;
+
+ private:
+  Daemon() = default;
+
+  DaemonOptions options_;
+  PluginSettings settings_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<ClusterClient> cluster_;
+  std::unique_ptr<ChipInventory> inventory_;
+  std::unique_ptr<Allocator> allocator_;
+  std::unique_ptr<DevicePluginService> service_;
+  std::unique_ptr<KubeletConnection> kubelet_;
+  std::unique_ptr<HealthMonitor> health_;
+  std::unique_ptr<InventoryPublisher> publisher_;
+  std::shared_ptr<ChipMetrics> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace flexai::device_plugin

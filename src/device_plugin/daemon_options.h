@@ -1,0 +1,23 @@
+// Command-line settings of flexai-device-plugin (the Helm chart relies on these flag names; see
+// docs/device-plugin.md).
+#pragma once
+
+#include <string>
+
+namespace flexai::device_plugin {
+
+struct DaemonOptions {
+  std::string backend = "nvidia";  // nvidia | ascend | sim
+  std::string sim_config;          // sim backend's chip file; empty = built-in H100 box
+  std::string plugin_dir = "/var/lib/kubelet/device-plugins";
+  std::string node_name;   // default $NODE_NAME
+  std::string kubeconfig;  // empty = in-cluster when KUBERNETES_SERVICE_HOST is set
+  std::string policy;      // slice policy file; empty = built-in defaults
+  std::string metrics_listen = "0.0.0.0:9400";  // empty = no metrics endpoint
+  std::string nvml_library = "libnvidia-ml.so.1";
+  std::string dcmi_library = "libdcmi.so";
+  bool probe = false;
+  std::string log_level = "info";
+};
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,127 @@
+#include "device_plugin/device_plugin_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "device_plugin/device_id.h"
+#include "device_plugin/preferred_allocation.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+// How often a stream wakes to notice cancellation when nothing changes.
+constexpr std::chrono::milliseconds kStreamPoll{200};
+
+grpc::StatusCode CodeFor(AllocateFailure failure) {
+  switch (failure) {
+    case AllocateFailure::kNone:
+      return grpc::StatusCode::OK;
+    case AllocateFailure::kBadDeviceIds:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case AllocateFailure::kNoAssignment:
+      return grpc::StatusCode::FAILED_PRECONDITION;
+    case AllocateFailure::kClusterUnavailable:
+      return grpc::StatusCode::UNAVAILABLE;
+  }
+  return grpc::StatusCode::INTERNAL;
+}
+
+}  // namespace
+
+DevicePluginService::DevicePluginService(const ChipInventory& inventory, Allocator& allocator,
+                                         const PluginSettings& settings)
+    : inventory_(inventory), allocator_(allocator), settings_(settings) {}
+
+void DevicePluginService::StopStreams() {
+  stopping_ = true;
+  inventory_.WakeAll();
+}
+
+void DevicePluginService::ResumeStreams() { stopping_ = false; }
+
+v1beta1::ListAndWatchResponse DevicePluginService::DeviceList() const {
+  v1beta1::ListAndWatchResponse response;
+  for (const auto& chip : inventory_.chips()) {
+    for (int slot = 0; slot < settings_.max_slices_per_chip; ++slot) {
+      v1beta1::Device* device = response.add_devices();
+      device->set_id(FormatDeviceId(chip.uuid, slot));
+      device->set_health(std::string(partition::HealthName(chip.health)));
+      if (chip.numa_node >= 0) device->mutable_topology()->add_nodes()->set_id(chip.numa_node);
+    }
+  }
+  return response;
+}
+
+grpc::Status DevicePluginService::GetDevicePluginOptions(grpc::ServerContext*,
+                                                         const v1beta1::Empty*,
+                                                         v1beta1::DevicePluginOptions* response) {
+  response->set_pre_start_required(false);
+  response->set_get_preferred_allocation_available(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status DevicePluginService::ListAndWatch(
+    grpc::ServerContext* context, const v1beta1::Empty*,
+    grpc::ServerWriter<v1beta1::ListAndWatchResponse>* writer) {
+  uint64_t sent_version = inventory_.version();
+  spdlog::info("kubelet opened ListAndWatch for {}", settings_.resource_name);
+  if (!writer->Write(DeviceList())) return grpc::Status::OK;
+  while (!stopping_ && !context->IsCancelled()) {
+    uint64_t now = inventory_.WaitForChange(sent_version, kStreamPoll);
+    if (now == sent_version || stopping_) continue;
+    sent_version = now;
+    if (!writer->Write(DeviceList())) break;
+    spdlog::info("sent updated device list for {} to kubelet", settings_.resource_name);
+  }
+  spdlog::info("ListAndWatch for {} ended", settings_.resource_name);
+  return grpc::Status::OK;
+}
+
+grpc::Status DevicePluginService::GetPreferredAllocation(
+    grpc::ServerContext*, const v1beta1::PreferredAllocationRequest* request,
+    v1beta1::PreferredAllocationResponse* response) {
+  std::vector<partition::Chip> chips = inventory_.chips();
+  for (const auto& container : request->container_requests()) {
+    PreferredAllocationInput input;
+    input.available.assign(container.available_deviceids().begin(),
+                           container.available_deviceids().end());
+    input.must_include.assign(container.must_include_deviceids().begin(),
+                              container.must_include_deviceids().end());
+    input.size = container.allocation_size();
+    input.hint_chips = allocator_.PendingChips(static_cast<size_t>(std::max(input.size, 0)));
+    auto* out = response->add_container_responses();
+    for (const auto& id : ChoosePreferredDevices(chips, input)) out->add_deviceids(id);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DevicePluginService::Allocate(grpc::ServerContext*,
+                                           const v1beta1::AllocateRequest* request,
+                                           v1beta1::AllocateResponse* response) {
+  for (const auto& container : request->container_requests()) {
+    std::vector<std::string> ids(container.devices_ids().begin(), container.devices_ids().end());
+    AllocateOutcome outcome = allocator_.AllocateContainer(ids);
+    if (!outcome.ok()) {
+      spdlog::warn("Allocate of {} device(s) refused: {}", ids.size(), outcome.message);
+      return grpc::Status(CodeFor(outcome.failure), outcome.message);
+    }
+    auto* out = response->add_container_responses();
+    for (const auto& [key, value] : outcome.setup.env) (*out->mutable_envs())[key] = value;
+    for (const auto& mount : outcome.setup.mounts) {
+      auto* m = out->add_mounts();
+      m->set_container_path(mount.container_path);
+      m->set_host_path(mount.host_path);
+      m->set_read_only(mount.read_only);
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DevicePluginService::PreStartContainer(grpc::ServerContext*,
+                                                    const v1beta1::PreStartContainerRequest*,
+                                                    v1beta1::PreStartContainerResponse*) {
+  return grpc::Status::OK;
+}
+
+}  // namespace flexai::device_plugin

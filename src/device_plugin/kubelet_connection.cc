@@ -1,0 +1,161 @@
+#include "device_plugin/kubelet_connection.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <utility>
+
+#include "deviceplugin/v1beta1/api.grpc.pb.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+constexpr auto kWatchInterval = std::chrono::milliseconds(250);
+constexpr auto kRegisterRetry = std::chrono::seconds(1);
+constexpr auto kRegisterTimeout = std::chrono::seconds(5);
+constexpr char kKubeletSocket[] = "kubelet.sock";
+constexpr char kApiVersion[] = "v1beta1";
+
+}  // namespace
+
+std::string SocketNameFor(const std::string& resource_name) {
+  size_t slash = resource_name.rfind('/');
+  std::string tail = slash == std::string::npos ? resource_name : resource_name.substr(slash + 1);
+  return "flexai-" + tail + ".sock";
+}
+
+KubeletConnection::KubeletConnection(std::string plugin_dir, std::string socket_name,
+                                     std::string resource_name, grpc::Service* service)
+    : plugin_dir_(std::move(plugin_dir)),
+      socket_name_(std::move(socket_name)),
+      resource_name_(std::move(resource_name)),
+      service_(service) {}
+
+KubeletConnection::~KubeletConnection() { Stop(); }
+
+bool KubeletConnection::FileIdentity(const std::string& path, ino_t& inode, time_t& ctime_sec) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return false;
+  inode = st.st_ino;
+  ctime_sec = st.st_ctim.tv_sec;
+  return true;
+}
+
+Status KubeletConnection::Serve() {
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    server_.reset();
+  }
+  const std::string path = socket_path();
+  unlink(path.c_str());  // a stale socket from a previous run blocks bind()
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix://" + path, grpc::InsecureServerCredentials());
+  builder.RegisterService(service_);
+  server_ = builder.BuildAndStart();
+  if (!server_) return Error{"cannot serve device plugin socket " + path};
+  time_t unused = 0;
+  if (!FileIdentity(path, our_socket_inode_, unused)) {
+    return Error{"served " + path + " but it does not exist"};
+  }
+  ++serve_count_;
+  spdlog::info("serving {} on {}", resource_name_, path);
+  return Status::Ok();
+}
+
+Status KubeletConnection::Register() {
+  const std::string kubelet_path = plugin_dir_ + "/" + kKubeletSocket;
+  ino_t inode = 0;
+  time_t ctime_sec = 0;
+  if (!FileIdentity(kubelet_path, inode, ctime_sec)) {
+    return Error{kubelet_path + " does not exist (is kubelet running?)"};
+  }
+  auto channel = grpc::CreateChannel("unix://" + kubelet_path, grpc::InsecureChannelCredentials());
+  auto stub = v1beta1::Registration::NewStub(channel);
+  v1beta1::RegisterRequest request;
+  request.set_version(kApiVersion);
+  request.set_endpoint(socket_name_);
+  request.set_resource_name(resource_name_);
+  request.mutable_options()->set_get_preferred_allocation_available(true);
+  request.mutable_options()->set_pre_start_required(false);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kRegisterTimeout);
+  v1beta1::Empty reply;
+  grpc::Status status = stub->Register(&context, request, &reply);
+  if (!status.ok()) {
+    return Error{"registering " + resource_name_ + " with " + kubelet_path + ": " +
+                 status.error_message()};
+  }
+  kubelet_inode_ = inode;
+  kubelet_ctime_ = ctime_sec;
+  spdlog::info("registered {} (endpoint {}) with kubelet", resource_name_, socket_name_);
+  return Status::Ok();
+}
+
+Status KubeletConnection::Start() {
+  Status served = Serve();
+  if (!served) return served;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = false;
+  }
+  watcher_ = std::thread([this] { WatchLoop(); });
+  return Status::Ok();
+}
+
+void KubeletConnection::WatchLoop() {
+  auto next_register = std::chrono::steady_clock::now();
+  std::string last_error;
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    ino_t inode = 0;
+    time_t ctime_sec = 0;
+    bool ours_there = FileIdentity(socket_path(), inode, ctime_sec) && inode == our_socket_inode_;
+    ino_t k_inode = 0;
+    time_t k_ctime = 0;
+    bool kubelet_there = FileIdentity(plugin_dir_ + "/" + kKubeletSocket, k_inode, k_ctime);
+    bool kubelet_changed =
+        registered_ && kubelet_there && (k_inode != kubelet_inode_ || k_ctime != kubelet_ctime_);
+    if (registered_ && !kubelet_there) {
+      spdlog::warn("{}: kubelet.sock is gone (kubelet stopped?); will register when it returns",
+                   resource_name_);
+      registered_ = false;
+    }
+    if (!ours_there || kubelet_changed) {
+      spdlog::warn("{}: kubelet restarted ({}); serving again and re-registering", resource_name_,
+                   !ours_there ? "our socket was removed" : "kubelet.sock was recreated");
+      registered_ = false;
+      if (Status s = Serve(); !s) spdlog::error("{}", s.message());
+      next_register = std::chrono::steady_clock::now();
+    }
+    if (!registered_ && std::chrono::steady_clock::now() >= next_register) {
+      Status s = Register();
+      registered_ = s.ok();
+      if (!s && s.message() != last_error) {
+        spdlog::warn("{}; retrying every {} s", s.message(), kRegisterRetry.count());
+      }
+      last_error = s.ok() ? "" : s.message();
+      next_register = std::chrono::steady_clock::now() + kRegisterRetry;
+    }
+    lock.lock();
+    wake_.wait_for(lock, kWatchInterval, [&] { return stop_; });
+  }
+}
+
+void KubeletConnection::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    server_.reset();
+    unlink(socket_path().c_str());
+  }
+}
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,121 @@
+// flexai-device-plugin: the node daemon. Parses flags, builds the backend, cluster client and
+// Daemon, and runs until SIGTERM/SIGINT. `--probe` prints the inventory as JSON and exits.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "device_plugin/backend/backend_factory.h"
+#include "device_plugin/cluster_connection.h"
+#include "device_plugin/daemon.h"
+#include "device_plugin/inventory_json.h"
+#include "device_plugin/settings_loader.h"
+
+namespace {
+
+using flexai::device_plugin::DaemonOptions;
+
+std::string DefaultNodeName() {
+  if (const char* env = std::getenv("NODE_NAME"); env != nullptr && *env != '\0') return env;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) return host;
+  return "";
+}
+
+int Probe(const DaemonOptions& options) {
+  auto backend = flexai::device_plugin::MakeBackend(options);
+  if (!backend) {
+    std::cerr << "probe failed: " << backend.error().message << "\n";
+    return 1;
+  }
+  auto chips = (*backend)->Discover();
+  if (!chips) {
+    std::cerr << "probe failed: " << chips.error().message << "\n";
+    return 1;
+  }
+  // Report live health, not just what discovery saw.
+  if (auto health = (*backend)->CheckHealth()) {
+    for (auto& chip : *chips) {
+      if (auto it = health->find(chip.uuid); it != health->end()) chip.health = it->second;
+    }
+  }
+  std::cout << flexai::device_plugin::InventoryJson((*backend)->vendor(), *chips).dump(2) << "\n";
+  return 0;
+}
+
+int Run(const DaemonOptions& options) {
+  auto backend = flexai::device_plugin::MakeBackend(options);
+  if (!backend) {
+    spdlog::critical("{}", backend.error().message);
+    return 1;
+  }
+  auto cluster = flexai::device_plugin::ConnectToCluster(options);
+  if (!cluster) {
+    spdlog::critical("{}", cluster.error().message);
+    return 1;
+  }
+  // Block the stop signals before any thread starts, so only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // The backend's vendor is known only after discovery, so settings are resolved in Create.
+  auto daemon = flexai::device_plugin::Daemon::Create(
+      options, std::move(*backend), std::move(*cluster), [&](flexai::partition::Vendor vendor) {
+        return flexai::device_plugin::LoadPluginSettings(options.policy, vendor);
+      });
+  if (!daemon) {
+    spdlog::critical("{}", daemon.error().message);
+    return 1;
+  }
+  if (auto s = (*daemon)->Start(); !s) {
+    spdlog::critical("{}", s.message());
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received signal {}, shutting down", signal);
+  (*daemon)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  DaemonOptions options;
+  options.node_name = DefaultNodeName();
+  CLI::App app{"flexai-device-plugin: serves GPU/NPU slices to kubelet (device plugin v1beta1)"};
+  app.add_option("--backend", options.backend, "chip backend: nvidia, ascend or sim")
+      ->check(CLI::IsMember({"nvidia", "ascend", "sim"}))
+      ->capture_default_str();
+  app.add_option("--sim-config", options.sim_config,
+                 "sim backend chip file (YAML/JSON); default: one 8x H100 box");
+  app.add_option("--device-plugin-dir", options.plugin_dir,
+                 "kubelet device plugin directory (holds kubelet.sock)")
+      ->capture_default_str();
+  app.add_option("--node-name", options.node_name, "this node's name (default $NODE_NAME)");
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "kubeconfig file; omit for in-cluster config (KUBERNETES_SERVICE_HOST)");
+  app.add_option("--policy", options.policy, "slice policy file (policy.yaml)");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "HOST:PORT of the Prometheus /metrics endpoint; empty disables it")
+      ->capture_default_str();
+  app.add_option("--nvml-library", options.nvml_library, "NVML library to dlopen")
+      ->capture_default_str();
+  app.add_option("--dcmi-library", options.dcmi_library, "Ascend DCMI library to dlopen")
+      ->capture_default_str();
+  app.add_flag("--probe", options.probe, "print the discovered inventory as JSON and exit");
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  if (options.probe) return Probe(options);
+  return Run(options);
+}

@@ -1,0 +1,39 @@
+// What the daemon needs from the slice policy and the node layout: the resource it serves, how
+// many virtual devices each chip shows, the isolation mode, and the host paths it mounts.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "partition/chip.h"
+#include "partition/result.h"
+
+namespace flexai::device_plugin {
+
+enum class IsolationMode { kHook, kMps, kNone };
+
+std::string_view IsolationModeName(IsolationMode mode);
+std::optional<IsolationMode> ParseIsolationMode(std::string_view name);
+
+struct PluginSettings {
+  std::string resource_name = "flexai.io/gpu";
+  int max_slices_per_chip = 10;
+  IsolationMode isolation = IsolationMode::kHook;
+  // Host directory holding libflexai-cuda.so, mounted read-only at kHookLibraryDir.
+  std::string hook_library_host_dir = "/usr/local/flexai/lib";
+  // Host directory for the hook's shared accounting files, mounted at kSharedDirInContainer.
+  std::string shared_host_dir = "/var/lib/flexai/shared";
+  // Host directory of the MPS control daemon's pipes, mounted at kMpsPipeDirInContainer.
+  std::string mps_pipe_host_dir = "/var/run/flexai/mps";
+};
+
+inline constexpr std::string_view kHookLibraryDir = "/usr/local/flexai/lib";
+inline constexpr std::string_view kHookLibraryPath = "/usr/local/flexai/lib/libflexai-cuda.so";
+inline constexpr std::string_view kSharedDirInContainer = "/var/run/flexai/shared";
+inline constexpr std::string_view kMpsPipeDirInContainer = "/var/run/flexai/mps";
+
+// Defaults for a vendor: GPUs are served as `flexai.io/gpu`, NPUs as `flexai.io/npu`.
+PluginSettings DefaultSettings(partition::Vendor vendor);
+
+}  // namespace flexai::device_plugin

@@ -1,0 +1,115 @@
+#include "device_plugin/allocator.h"
+
+#include <gtest/gtest.h>
+
+#include "device_plugin/backend/sim/sim_backend.h"
+#include "device_plugin/device_id.h"
+#include "fake_cluster_client.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+using testing::FakeClusterClient;
+using testing::PendingPod;
+
+class AllocatorTest : public ::testing::Test {
+ protected:
+  SimBackend backend_{"", "n1"};
+  ChipInventory inventory_{partition::Vendor::kSim, *backend_.Discover()};
+  FakeClusterClient cluster_;
+  Allocator allocator_{"n1", inventory_, backend_, PluginSettings{}, &cluster_};
+
+  std::string Uuid(int i) const { return inventory_.chips()[static_cast<size_t>(i)].uuid; }
+  std::string Id(int i, int slot = 0) const { return FormatDeviceId(Uuid(i), slot); }
+};
+
+TEST_F(AllocatorTest, AllocateReturnsTheAssignedChipsAndMarksThePodSuccessful) {
+  cluster_.AddPod(PendingPod(
+      "train", "n1", "node=n1;cpu=0;mem=0|main=" + Uuid(3) + ":4096:25," + Uuid(1) + ":4096:25",
+      "2026-11-28T03:00:00Z"));
+  // kubelet's device IDs only say how many chips; the assignment says which.
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0), Id(7)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(3) + "," + Uuid(1));
+  EXPECT_EQ(outcome.setup.env["FLEXAI_MEMORY_LIMIT_MIB"], "4096,4096");
+  EXPECT_EQ(cluster_.PodAnnotation("train", kBindPhaseAnnotation), kBindPhaseSuccess);
+  auto usage = allocator_.UsageByChip();
+  EXPECT_EQ(usage[Uuid(3)].memory_mib, 4096);
+  EXPECT_EQ(usage[Uuid(3)].cores, 25);
+  EXPECT_EQ(usage[Uuid(3)].slices, 1);
+}
+
+TEST_F(AllocatorTest, RefusesARequestWithoutAssignment) {
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_NE(outcome.message.find("1 chip(s)"), std::string::npos) << outcome.message;
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
+TEST_F(AllocatorTest, RefusesDeviceIdsItDoesNotServe) {
+  cluster_.AddPod(
+      PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(0) + ":1:1", "2026-11-28T03:00:00Z"));
+  EXPECT_EQ(allocator_.AllocateContainer({"GPU-elsewhere::0"}).failure,
+            AllocateFailure::kBadDeviceIds);
+  EXPECT_EQ(allocator_.AllocateContainer({Id(0, 99)}).failure, AllocateFailure::kBadDeviceIds);
+  EXPECT_EQ(allocator_.AllocateContainer({}).failure, AllocateFailure::kBadDeviceIds);
+  EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseAllocating);
+}
+
+TEST_F(AllocatorTest, WithoutClusterEveryAllocateFailsClearly) {
+  Allocator lonely{"n1", inventory_, backend_, PluginSettings{}, nullptr};
+  AllocateOutcome outcome = lonely.AllocateContainer({Id(0)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_NE(outcome.message.find("no Kubernetes connection"), std::string::npos);
+}
+
+TEST_F(AllocatorTest, ClusterErrorsAreUnavailableAndLeaveStateIntact) {
+  cluster_.AddPod(
+      PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(0) + ":1:1", "2026-11-28T03:00:00Z"));
+  cluster_.SetUnavailable(true);
+  EXPECT_EQ(allocator_.AllocateContainer({Id(0)}).failure, AllocateFailure::kClusterUnavailable);
+  cluster_.SetUnavailable(false);
+  cluster_.SetPatchFails(true);
+  EXPECT_EQ(allocator_.AllocateContainer({Id(0)}).failure, AllocateFailure::kClusterUnavailable);
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+  // kubelet retries: the same pod is found again once the apiserver answers.
+  cluster_.SetPatchFails(false);
+  EXPECT_TRUE(allocator_.AllocateContainer({Id(0)}).ok());
+  EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseSuccess);
+}
+
+TEST_F(AllocatorTest, MultiContainerPodIsSuccessfulAfterItsLastContainer) {
+  cluster_.AddPod(PendingPod(
+      "pair", "n1", "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":100:10|b=" + Uuid(1) + ":200:20",
+      "2026-11-28T03:00:00Z"));
+  AllocateOutcome a = allocator_.AllocateContainer({Id(4)});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(0));
+  EXPECT_EQ(cluster_.PodAnnotation("pair", kBindPhaseAnnotation), kBindPhaseAllocating);
+  AllocateOutcome b = allocator_.AllocateContainer({Id(5)});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(1));
+  EXPECT_EQ(cluster_.PodAnnotation("pair", kBindPhaseAnnotation), kBindPhaseSuccess);
+  EXPECT_FALSE(allocator_.AllocateContainer({Id(6)}).ok());
+}
+
+TEST_F(AllocatorTest, ReconcileRecoversSuccessfulPodsAndForgetsDeletedOnes) {
+  auto running = PendingPod("running", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":512:5",
+                            "2026-11-28T03:00:00Z");
+  running.annotations[kBindPhaseAnnotation] = kBindPhaseSuccess;
+  allocator_.Reconcile({running});
+  EXPECT_EQ(allocator_.UsageByChip()[Uuid(2)].memory_mib, 512);
+  allocator_.Reconcile({});
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
+TEST_F(AllocatorTest, PendingChipsNamesTheNextAssignmentWithoutConsumingIt) {
+  cluster_.AddPod(
+      PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(6) + ":1:1", "2026-11-28T03:00:00Z"));
+  EXPECT_EQ(allocator_.PendingChips(1), (std::vector<std::string>{Uuid(6)}));
+  EXPECT_TRUE(allocator_.PendingChips(2).empty());
+  EXPECT_TRUE(allocator_.AllocateContainer({Id(0)}).ok());
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin

@@ -1,0 +1,84 @@
+#include "device_plugin/assignment_matcher.h"
+
+#include <gtest/gtest.h>
+
+#include "fake_cluster_client.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+using testing::PendingPod;
+
+const std::set<std::string> kChips = {"GPU-0", "GPU-1", "GPU-2"};
+
+TEST(AssignmentMatcher, PicksTheOldestPendingPodWithTheSameChipCount) {
+  std::vector<PodSummary> pods = {
+      PendingPod("newer", "n1", "node=n1;cpu=0;mem=0|main=GPU-0:1000:10", "2026-11-28T03:00:02Z"),
+      PendingPod("older", "n1", "node=n1;cpu=0;mem=0|main=GPU-1:1000:10", "2026-11-28T03:00:01.5Z"),
+      PendingPod("two", "n1", "node=n1;cpu=0;mem=0|main=GPU-0:1:1,GPU-1:1:1",
+                 "2026-11-28T02:00:00Z"),
+  };
+  auto match = MatchAssignment(pods, "n1", 1, kChips, {});
+  ASSERT_TRUE(match.ok()) << match.error().message;
+  EXPECT_EQ(match->pod.name, "older");
+  EXPECT_EQ(match->container().grants[0].chip_uuid, "GPU-1");
+}
+
+TEST(AssignmentMatcher, SkipsPodsNotAllocating) {
+  auto pod = PendingPod("done", "n1", "node=n1;cpu=0;mem=0|main=GPU-0:1:1", "2026-11-28T03:00:00Z");
+  pod.annotations[kBindPhaseAnnotation] = kBindPhaseSuccess;
+  auto match = MatchAssignment({pod}, "n1", 1, kChips, {});
+  ASSERT_FALSE(match.ok());
+  EXPECT_NE(match.error().message.find("no pod on node n1"), std::string::npos);
+}
+
+TEST(AssignmentMatcher, NeverGuessesWhenCountsDiffer) {
+  auto pod = PendingPod("p", "n1", "node=n1;cpu=0;mem=0|main=GPU-0:1:1", "2026-11-28T03:00:00Z");
+  EXPECT_FALSE(MatchAssignment({pod}, "n1", 2, kChips, {}).ok());
+}
+
+TEST(AssignmentMatcher, ExplainsSkippedPods) {
+  auto bad = PendingPod("bad", "n1", "garbage", "2026-11-28T03:00:00Z");
+  auto elsewhere =
+      PendingPod("elsewhere", "n1", "node=n2;cpu=0;mem=0|main=GPU-0:1:1", "2026-11-28T03:00:00Z");
+  auto foreign =
+      PendingPod("foreign", "n1", "node=n1;cpu=0;mem=0|main=GPU-9:1:1", "2026-11-28T03:00:00Z");
+  auto match = MatchAssignment({bad, elsewhere, foreign}, "n1", 1, kChips, {});
+  ASSERT_FALSE(match.ok());
+  EXPECT_NE(match.error().message.find("default/bad: malformed"), std::string::npos);
+  EXPECT_NE(match.error().message.find("assigned to node n2"), std::string::npos);
+  EXPECT_NE(match.error().message.find("not on this node"), std::string::npos);
+}
+
+TEST(AssignmentMatcher, ContainersOfOnePodAreMatchedInOrder) {
+  auto pod = PendingPod("multi", "n1", "node=n1;cpu=0;mem=0|a=GPU-0:1:1|b=GPU-1:2:2",
+                        "2026-11-28T03:00:00Z");
+  auto first = MatchAssignment({pod}, "n1", 1, kChips, {});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->container().container, "a");
+  auto second = MatchAssignment({pod}, "n1", 1, kChips, {{pod.uid, "a"}});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->container().container, "b");
+  EXPECT_FALSE(MatchAssignment({pod}, "n1", 1, kChips, {{pod.uid, "a"}, {pod.uid, "b"}}).ok());
+}
+
+TEST(AssignmentMatcher, PodsWithoutBindTimeComeLast) {
+  auto untimed = PendingPod("a-untimed", "n1", "node=n1;cpu=0;mem=0|m=GPU-0:1:1", "");
+  auto timed =
+      PendingPod("z-timed", "n1", "node=n1;cpu=0;mem=0|m=GPU-1:1:1", "2026-01-01T00:00:00Z");
+  auto match = MatchAssignment({untimed, timed}, "n1", 1, kChips, {});
+  ASSERT_TRUE(match.ok());
+  EXPECT_EQ(match->pod.name, "z-timed");
+}
+
+TEST(Rfc3339, RoundTripsAndRejectsJunk) {
+  auto t = ParseRfc3339("2026-11-28T03:31:06Z");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(FormatRfc3339(*t), "2026-11-28T03:31:06Z");
+  EXPECT_LT(*t, *ParseRfc3339("2026-11-28T03:31:06.25Z"));
+  EXPECT_FALSE(ParseRfc3339("yesterday"));
+  EXPECT_FALSE(ParseRfc3339("2026-11-28T03:31:06+01:00"));
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin

@@ -1,0 +1,97 @@
+// An in-memory ClusterClient for tests: pods are plain structs, patches are applied to them and
+// recorded; failures can be switched on.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "device_plugin/cluster_client.h"
+
+namespace flexai::device_plugin::testing {
+
+class FakeClusterClient : public ClusterClient {
+ public:
+  void AddPod(PodSummary pod) {
+    std::lock_guard lock(mu_);
+    pods_.push_back(std::move(pod));
+  }
+  void SetUnavailable(bool unavailable) {
+    std::lock_guard lock(mu_);
+    unavailable_ = unavailable;
+  }
+  void SetPatchFails(bool fails) {
+    std::lock_guard lock(mu_);
+    patch_fails_ = fails;
+  }
+  std::vector<PodSummary> pods() const {
+    std::lock_guard lock(mu_);
+    return pods_;
+  }
+  std::string PodAnnotation(const std::string& name, const std::string& key) const {
+    std::lock_guard lock(mu_);
+    for (const auto& pod : pods_) {
+      if (pod.name != name) continue;
+      auto it = pod.annotations.find(key);
+      return it == pod.annotations.end() ? "" : it->second;
+    }
+    return "";
+  }
+  std::map<std::string, std::string> node_annotations(const std::string& node) const {
+    std::lock_guard lock(mu_);
+    auto it = nodes_.find(node);
+    return it == nodes_.end() ? std::map<std::string, std::string>{} : it->second;
+  }
+
+  Result<std::vector<PodSummary>> ListPodsOnNode(const std::string& node) override {
+    std::lock_guard lock(mu_);
+    if (unavailable_) return Error{"connection refused"};
+    std::vector<PodSummary> out;
+    for (const auto& pod : pods_) {
+      if (pod.node_name == node) out.push_back(pod);
+    }
+    return out;
+  }
+  Status PatchPodAnnotations(const std::string& namespace_name, const std::string& name,
+                             const std::map<std::string, std::string>& annotations) override {
+    std::lock_guard lock(mu_);
+    if (unavailable_ || patch_fails_) return Error{"patch refused"};
+    for (auto& pod : pods_) {
+      if (pod.namespace_name != namespace_name || pod.name != name) continue;
+      for (const auto& [k, v] : annotations) pod.annotations[k] = v;
+      return Status::Ok();
+    }
+    return Error{"pod " + namespace_name + "/" + name + " not found"};
+  }
+  Status PatchNodeAnnotations(const std::string& node,
+                              const std::map<std::string, std::string>& annotations) override {
+    std::lock_guard lock(mu_);
+    if (unavailable_) return Error{"connection refused"};
+    for (const auto& [k, v] : annotations) nodes_[node][k] = v;
+    return Status::Ok();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<PodSummary> pods_;
+  std::map<std::string, std::map<std::string, std::string>> nodes_;
+  bool unavailable_ = false;
+  bool patch_fails_ = false;
+};
+
+// A pod waiting for Allocate: bind-phase allocating with `assignment` text and `bind_time`.
+inline PodSummary PendingPod(const std::string& name, const std::string& node,
+                             const std::string& assignment, const std::string& bind_time) {
+  PodSummary pod;
+  pod.namespace_name = "default";
+  pod.name = name;
+  pod.uid = "uid-" + name;
+  pod.node_name = node;
+  pod.annotations = {{kAssignmentAnnotation, assignment},
+                     {kBindPhaseAnnotation, kBindPhaseAllocating},
+                     {kBindTimeAnnotation, bind_time}};
+  return pod;
+}
+
+}  // namespace flexai::device_plugin::testing
