@@ -135,13 +135,17 @@ class DefaultRenderTest(unittest.TestCase):
 
     def test_extender_stanza_points_at_the_loopback_sidecar_with_all_verbs(self):
         ext = self.r.extender()
-        self.assertEqual(ext["urlPrefix"], "http://127.0.0.1:8888")
+        self.assertEqual(ext["urlPrefix"], "https://127.0.0.1:8888")
         self.assertEqual(ext["filterVerb"], "filter")
         self.assertEqual(ext["prioritizeVerb"], "prioritize")
         self.assertEqual(ext["bindVerb"], "bind")
         self.assertNotIn("preemptVerb", ext)
         self.assertIs(ext["nodeCacheCapable"], True)
-        self.assertIs(ext["enableHTTPS"], False)
+        # hi-scheduler serves its --tls-cert on --listen too: kube-scheduler verifies it with the
+        # webhook CA, by the webhook Service's name (the certificate's subject).
+        self.assertIs(ext["enableHTTPS"], True)
+        self.assertEqual(ext["tlsConfig"], {"caFile": "/etc/flexai-ca/ca.crt",
+                                            "serverName": f"flexai-webhook.{NAMESPACE}.svc"})
         self.assertIs(ext["ignorable"], False)
         self.assertEqual(ext["weight"], 5)
         self.assertEqual(ext["httpTimeout"], "5s")
@@ -159,7 +163,7 @@ class DefaultRenderTest(unittest.TestCase):
     def test_extender_port_matches_hi_scheduler_listen_flag(self):
         args = self.r.container("Deployment", "flexai-scheduler", "hi-scheduler")["command"]
         listen = args[args.index("--listen") + 1]
-        self.assertEqual(self.r.extender()["urlPrefix"], "http://" + listen)
+        self.assertEqual(self.r.extender()["urlPrefix"], "https://" + listen)
 
     # --- the scheduler Deployment -------------------------------------------------------------
 
@@ -180,6 +184,24 @@ class DefaultRenderTest(unittest.TestCase):
                   if v["name"] == "scheduler-config"][0]
         self.assertEqual(volume["configMap"]["name"], "flexai-scheduler-config")
 
+    def test_kube_scheduler_gets_only_the_ca_to_verify_hi_scheduler(self):
+        kube = self.r.container("Deployment", "flexai-scheduler", "kube-scheduler")
+        mount = [m for m in kube["volumeMounts"] if m["name"] == "webhook-ca"][0]
+        self.assertEqual(mount["mountPath"], "/etc/flexai-ca")
+        volume = [v for v in self.r.pod_spec("Deployment", "flexai-scheduler")["volumes"]
+                  if v["name"] == "webhook-ca"][0]
+        self.assertEqual(volume["secret"], {"secretName": "flexai-webhook-tls",
+                                            "items": [{"key": "ca.crt", "path": "ca.crt"}]})
+
+    def test_plain_http_extender_when_tls_is_off(self):
+        r = render.template({"scheduler.hiScheduler.listenTLS": "false"})
+        ext = r.extender()
+        self.assertEqual(ext["urlPrefix"], "http://127.0.0.1:8888")
+        self.assertIs(ext["enableHTTPS"], False)
+        self.assertNotIn("tlsConfig", ext)
+        kube = r.container("Deployment", "flexai-scheduler", "kube-scheduler")
+        self.assertNotIn("webhook-ca", [m["name"] for m in kube["volumeMounts"]])
+
     def test_probes_reach_what_each_container_serves(self):
         kube = self.r.container("Deployment", "flexai-scheduler", "kube-scheduler")
         for probe in ("livenessProbe", "readinessProbe"):
@@ -188,9 +210,9 @@ class DefaultRenderTest(unittest.TestCase):
                              ("/healthz", 10259, "HTTPS"))
         hi = self.r.container("Deployment", "flexai-scheduler", "hi-scheduler")
         self.assertEqual(hi["livenessProbe"]["exec"]["command"][-1],
-                         "http://127.0.0.1:8888/healthz")
+                         "https://127.0.0.1:8888/healthz")
         self.assertEqual(hi["readinessProbe"]["exec"]["command"][-1],
-                         "http://127.0.0.1:8888/readyz")
+                         "https://127.0.0.1:8888/readyz")
         self.assertEqual(hi["livenessProbe"]["exec"]["command"][0], "curl")
         dp = self.r.container("DaemonSet", "flexai-device-plugin", "device-plugin")
         self.assertEqual(dp["livenessProbe"]["httpGet"], {"path": "/metrics", "port": "metrics"})

@@ -72,3 +72,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- $host := first $parts -}}
 {{- if or (eq $host "0.0.0.0") (eq $host "") -}}127.0.0.1{{- else -}}{{ $host }}{{- end -}}
 {{- end -}}
+
+{{/* The extender API's base URL as kube-scheduler and the probes call it. */}}
+{{- define "flexai.extenderURL" -}}
+{{- printf "%s://%s:%s" (ternary "https" "http" .Values.scheduler.hiScheduler.listenTLS) (include "flexai.extenderHost" .) (include "flexai.extenderPort" .) -}}
+{{- end -}}
+
+{{/* The DNS name the webhook certificate is issued for (and kube-scheduler verifies). */}}
+{{- define "flexai.webhookServerName" -}}
+{{- printf "%s.%s.svc" (include "flexai.webhookName" .) .Release.Namespace -}}
+{{- end -}}
