@@ -1,0 +1,195 @@
+// The Kubernetes client's list/watch, conditional patch and leader election behave as the API
+// conventions require, checked against the fake apiserver.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "fake_apiserver.h"
+#include "kube/client.h"
+#include "kube/leader_election.h"
+#include "kube/list_watcher.h"
+#include "kube/operations.h"
+#include "kube/paths.h"
+
+namespace flexai::kube {
+namespace {
+
+// Polls `condition` for up to 10 s (events arrive on other threads); the bound only keeps a
+// broken build from hanging, it is not a speed assertion.
+template <typename F>
+bool Eventually(F condition) {
+  for (int i = 0; i < 1000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+Json Pod(const std::string& name) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", name}}},
+          {"spec", Json::object()}};
+}
+
+class ClientAgainstFakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start().ok());
+    server_.set_bookmark_interval(std::chrono::milliseconds(100));
+    client_ = std::move(KubeClient::Create(PlainServerConfig(server_.url())).value());
+  }
+  fake::FakeApiServer server_;
+  std::unique_ptr<KubeClient> client_;
+};
+
+// A tiny cache fed by a ListWatcher, as hi-scheduler keeps one.
+struct NameCache {
+  std::mutex mu;
+  std::map<std::string, std::string> rv_by_name;
+  ListWatchHandlers Handlers() {
+    return {[this](std::vector<Json> items) {
+              std::lock_guard lock(mu);
+              rv_by_name.clear();
+              for (const auto& o : items) rv_by_name[NameOf(o)] = ResourceVersionOf(o);
+            },
+            [this](const std::string& type, const Json& o) {
+              std::lock_guard lock(mu);
+              if (type == "DELETED") {
+                rv_by_name.erase(NameOf(o));
+              } else {
+                rv_by_name[NameOf(o)] = ResourceVersionOf(o);
+              }
+            }};
+  }
+  bool Has(const std::string& name) {
+    std::lock_guard lock(mu);
+    return rv_by_name.count(name) > 0;
+  }
+};
+
+TEST_F(ClientAgainstFakeTest, ListWatcherListsThenFollowsAddsAndDeletes) {
+  client_->Post(PodsPath("ns"), Pod("before"));
+  NameCache cache;
+  ListWatcher watcher(*client_, PodsPath(), cache.Handlers());
+  watcher.Start();
+  ASSERT_TRUE(Eventually([&] { return watcher.synced(); }));
+  EXPECT_TRUE(cache.Has("before"));
+  client_->Post(PodsPath("ns"), Pod("after"));
+  EXPECT_TRUE(Eventually([&] { return cache.Has("after"); }));
+  client_->Delete(PodPath("ns", "before"));
+  EXPECT_TRUE(Eventually([&] { return !cache.Has("before"); }));
+  watcher.Stop();
+}
+
+TEST_F(ClientAgainstFakeTest, ListWatcherListsAgainAfterGone) {
+  NameCache cache;
+  ListWatchOptions options;
+  options.watch_timeout_seconds = 1;  // streams end often: re-watches happen
+  ListWatcher watcher(*client_, PodsPath(), cache.Handlers(), options);
+  server_.InjectFaults({.watch_gone = 1});
+  watcher.Start();
+  ASSERT_TRUE(Eventually([&] { return watcher.list_count() >= 2; }));
+  client_->Post(PodsPath("ns"), Pod("later"));
+  EXPECT_TRUE(Eventually([&] { return cache.Has("later"); }));
+  watcher.Stop();
+}
+
+TEST_F(ClientAgainstFakeTest, ListWatcherRecoversFromServerErrors) {
+  server_.InjectFaults({.server_errors = 2});
+  NameCache cache;
+  ListWatchOptions options;
+  options.backoff_initial = std::chrono::milliseconds(10);
+  ListWatcher watcher(*client_, PodsPath(), cache.Handlers(), options);
+  watcher.Start();
+  EXPECT_TRUE(Eventually([&] { return watcher.synced(); }));
+  watcher.Stop();
+}
+
+TEST_F(ClientAgainstFakeTest, BookmarksAdvanceTheResourceVersion) {
+  NameCache cache;
+  ListWatcher watcher(*client_, PodsPath("ns"), cache.Handlers());
+  watcher.Start();
+  ASSERT_TRUE(Eventually([&] { return watcher.synced(); }));
+  std::string listed = watcher.resource_version();
+  client_->Post(PodsPath("other"), Pod("elsewhere"));  // not in our namespace: only a bookmark
+  EXPECT_TRUE(Eventually([&] { return watcher.resource_version() != listed; }));
+  EXPECT_FALSE(cache.Has("elsewhere"));
+  watcher.Stop();
+}
+
+TEST_F(ClientAgainstFakeTest, PatchWithRetryRereadsOnConflict) {
+  client_->Post(PodsPath("ns"), Pod("p"));
+  server_.InjectFaults({.patch_conflicts = 2});
+  int builds = 0;
+  PatchOutcome outcome = PatchWithRetry(
+      *client_, PodPath("ns", "p"), [&](const Json&, std::string&) -> std::optional<Json> {
+        ++builds;
+        return Json{{"metadata", {{"annotations", {{"k", "v"}}}}}};
+      });
+  ASSERT_TRUE(outcome.ok()) << outcome.response.error;
+  EXPECT_EQ(outcome.attempts, 3);
+  EXPECT_EQ(builds, 3);
+  EXPECT_EQ(AnnotationOf(outcome.response.body, "k"), "v");
+}
+
+TEST_F(ClientAgainstFakeTest, PatchWithRetryStopsWhenTheBuilderDeclines) {
+  client_->Post(PodsPath("ns"), Pod("p"));
+  PatchOutcome outcome = PatchWithRetry(*client_, PodPath("ns", "p"),
+                                        [&](const Json&, std::string& why) -> std::optional<Json> {
+                                          why = "pod already bound";
+                                          return std::nullopt;
+                                        });
+  EXPECT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.declined, "pod already bound");
+}
+
+TEST_F(ClientAgainstFakeTest, PatchWithStaleKnownCopyRetriesWithFreshVersion) {
+  auto created = client_->Post(PodsPath("ns"), Pod("p"));
+  client_->MergePatch(PodPath("ns", "p"), {{"metadata", {{"labels", {{"a", "b"}}}}}});
+  PatchOutcome outcome = PatchWithRetry(
+      *client_, PodPath("ns", "p"),
+      [&](const Json&, std::string&) -> std::optional<Json> {
+        return Json{{"metadata", {{"annotations", {{"k", "v"}}}}}};
+      },
+      &created.body);
+  ASSERT_TRUE(outcome.ok()) << outcome.response.error;
+  EXPECT_EQ(outcome.attempts, 2);
+}
+
+TEST_F(ClientAgainstFakeTest, OnlyOneOfTwoCandidatesHoldsTheLease) {
+  LeaderElectionConfig config;
+  config.lease_name = "test-lease";
+  config.identity = "a";
+  LeaderElector a(*client_, config);
+  config.identity = "b";
+  LeaderElector b(*client_, config);
+  EXPECT_TRUE(a.TryAcquireOrRenew());
+  EXPECT_FALSE(b.TryAcquireOrRenew());
+  EXPECT_TRUE(a.TryAcquireOrRenew());  // renewing works
+  auto lease = client_->Get(LeasePath("kube-system", "test-lease"));
+  EXPECT_EQ(lease.body["spec"]["holderIdentity"], "a");
+}
+
+TEST_F(ClientAgainstFakeTest, ReleasedLeaseIsTakenOverWithoutWaiting) {
+  LeaderElectionConfig config;
+  config.lease_name = "handover";
+  config.retry_period = std::chrono::milliseconds(50);
+  config.identity = "first";
+  auto first = std::make_unique<LeaderElector>(*client_, config);
+  first->Start();
+  ASSERT_TRUE(Eventually([&] { return first->is_leader(); }));
+  config.identity = "second";
+  LeaderElector second(*client_, config);
+  second.Start();
+  first.reset();  // stops and releases
+  EXPECT_TRUE(Eventually([&] { return second.is_leader(); }));
+  second.Stop();
+}
+
+}  // namespace
+}  // namespace flexai::kube
