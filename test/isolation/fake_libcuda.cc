@@ -156,6 +156,16 @@ FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream, int* status) {
   return CUDA_SUCCESS;
 }
 
+// Modules hold two kernels for bench/gpu/isolation_probe dry runs: "spin" (2 ms) and "empty" (5 us).
+FAKE_EXPORT CUresult cuModuleLoadData(void** module, const void*) {
+  *module = reinterpret_cast<void*>(std::uintptr_t{1});
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction* function, void*, const char* name) {
+  *function = reinterpret_cast<CUfunction>(std::uintptr_t{std::strcmp(name, "spin") == 0 ? 2000u : 5u});
+  return CUDA_SUCCESS;
+}
+
 FAKE_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* dptr, std::size_t bytes) {
   return FakeAlloc("cuMemAlloc_v2", dptr, bytes, t_device);
 }
@@ -334,6 +344,8 @@ const ProcEntry kProcs[] = {
     FAKE_PROC("cuDevicePrimaryCtxRetain", 7000, false, cuDevicePrimaryCtxRetain),
     FAKE_PROC("cuCtxSetCurrent", 4000, false, cuCtxSetCurrent),
     FAKE_PROC("cuCtxSynchronize", 2000, false, cuCtxSynchronize),
+    FAKE_PROC("cuModuleLoadData", 2000, false, cuModuleLoadData),
+    FAKE_PROC("cuModuleGetFunction", 2000, false, cuModuleGetFunction),
     FAKE_PROC("cuMemAlloc", 2000, false, cuMemAlloc),
     FAKE_PROC("cuMemAlloc", 3020, false, cuMemAlloc_v2),
     FAKE_PROC("cuMemAllocPitch", 3020, false, cuMemAllocPitch_v2),

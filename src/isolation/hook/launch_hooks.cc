@@ -19,7 +19,10 @@ using cuda::CUevent;
 using cuda::CUresult;
 using cuda::CUstream;
 
-constexpr unsigned kSampleEvery = 64;               // one timed launch in this many per thread
+// One timed launch in this many per thread: often enough to follow a throttled workload, rarely
+// when the samples only feed the live share estimate (keeps unthrottled overhead negligible).
+constexpr unsigned kSampleEveryThrottled = 64;
+constexpr unsigned kSampleEveryUnthrottled = 1024;
 constexpr std::int64_t kMaxWaitNs = 1'000'000'000;  // a single launch never waits longer
 
 std::int64_t NowNs() {
@@ -111,7 +114,8 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   // launches is not charged the default cost.
   bool first_of_kernel = throttle && !state.costs.HasSample(key);
   bool sample = events.usable() && t_pending.end == nullptr &&
-                (first_of_kernel || ++t_launches % kSampleEvery == 0);
+                (first_of_kernel ||
+                 ++t_launches % (throttle ? kSampleEveryThrottled : kSampleEveryUnthrottled) == 0);
 
   std::int64_t cost = state.costs.Estimate(key);
   if (throttle && !first_of_kernel) {
