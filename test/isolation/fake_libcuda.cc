@@ -149,6 +149,12 @@ FAKE_EXPORT CUresult cuCtxSynchronize() {
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamSynchronize(CUstream) { return cuCtxSynchronize(); }
+FAKE_EXPORT CUresult cuThreadExchangeStreamCaptureMode(int* mode) {
+  Count("cuThreadExchangeStreamCaptureMode");
+  thread_local int current = 0;
+  std::swap(current, *mode);
+  return CUDA_SUCCESS;
+}
 // FAKE_CUDA_CAPTURING=1 pretends every stream is being captured into a graph.
 FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream, int* status) {
   const char* capturing = std::getenv("FAKE_CUDA_CAPTURING");
@@ -156,13 +162,15 @@ FAKE_EXPORT CUresult cuStreamIsCapturing(CUstream, int* status) {
   return CUDA_SUCCESS;
 }
 
-// Modules hold two kernels for bench/gpu/isolation_probe dry runs: "spin" (2 ms) and "empty" (5 us).
+// Modules hold two kernels for bench/gpu/isolation_probe dry runs: "spin" (2 ms) and "empty" (5
+// us).
 FAKE_EXPORT CUresult cuModuleLoadData(void** module, const void*) {
   *module = reinterpret_cast<void*>(std::uintptr_t{1});
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction* function, void*, const char* name) {
-  *function = reinterpret_cast<CUfunction>(std::uintptr_t{std::strcmp(name, "spin") == 0 ? 2000u : 5u});
+  *function =
+      reinterpret_cast<CUfunction>(std::uintptr_t{std::strcmp(name, "spin") == 0 ? 2000u : 5u});
   return CUDA_SUCCESS;
 }
 

@@ -92,6 +92,16 @@ TEST(HookLaunchTest, LaunchesIntoACapturingStreamAreNeitherThrottledNorCounted) 
   EXPECT_TRUE(!usage.ok() || usage->devices.at(0).launches_total == 0u);
 }
 
+TEST(HookLaunchTest, TimingSamplesAreTakenInRelaxedCaptureModeSoOtherThreadsCapturesSurvive) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "50";
+  // The first launch of a throttled kernel is timed at once: one switch to relaxed and one back.
+  std::vector<std::string> lines =
+      probe.Run({"launch", "1", "100", "calls", "cuThreadExchangeStreamCaptureMode"});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1], "calls cuThreadExchangeStreamCaptureMode 2");
+}
+
 TEST(HookLaunchTest, MalformedCoresLimitThrottlesToTheSmallestShare) {
   ProbeRunner probe;
   probe.env["FLEXAI_CORES_LIMIT"] = "half";

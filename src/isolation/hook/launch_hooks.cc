@@ -23,6 +23,7 @@ using cuda::CUstream;
 // when the samples only feed the live share estimate (keeps unthrottled overhead negligible).
 constexpr unsigned kSampleEveryThrottled = 64;
 constexpr unsigned kSampleEveryUnthrottled = 1024;
+constexpr unsigned kPollEvery = 16;  // a pending sample is checked on every 16th launch
 constexpr std::int64_t kMaxWaitNs = 1'000'000'000;  // a single launch never waits longer
 
 std::int64_t NowNs() {
@@ -76,22 +77,50 @@ struct PendingSample {
 thread_local PendingSample t_pending;
 thread_local unsigned t_launches = 0;
 
+// While another thread captures a graph in the global mode, event queries from this thread would
+// invalidate that capture; in the relaxed mode they are allowed. Restores the caller's mode.
+class RelaxedCaptureMode {
+ public:
+  RelaxedCaptureMode() {
+    static auto* exchange = reinterpret_cast<CUresult (*)(int*)>(
+        RealLibcudaSymbol("cuThreadExchangeStreamCaptureMode"));
+    exchange_ = exchange;
+    if (exchange_ != nullptr && exchange_(&mode_) != CUDA_SUCCESS) exchange_ = nullptr;
+  }
+  ~RelaxedCaptureMode() {
+    if (exchange_ != nullptr) exchange_(&mode_);
+  }
+  RelaxedCaptureMode(const RelaxedCaptureMode&) = delete;
+  RelaxedCaptureMode& operator=(const RelaxedCaptureMode&) = delete;
+
+ private:
+  CUresult (*exchange_)(int*) = nullptr;
+  int mode_ = 2;  // CU_STREAM_CAPTURE_MODE_RELAXED
+};
+
+void DropSample() {
+  const EventApi& events = Events();
+  if (t_pending.start != nullptr) events.destroy(t_pending.start);
+  if (t_pending.end != nullptr) events.destroy(t_pending.end);
+  t_pending = {};
+}
+
+// Reads the pending sample if its kernel has finished (or waits for it) into the cost model.
 void FinishSample(HookState& state, bool wait) {
   const EventApi& events = Events();
   if (t_pending.end == nullptr) return;
+  RelaxedCaptureMode relaxed;
   if (wait) events.synchronize(t_pending.end);
-  if (!wait && events.query(t_pending.end) != CUDA_SUCCESS) return;
+  if (!wait && events.query(t_pending.end) == cuda::CUDA_ERROR_NOT_READY) return;
   float milliseconds = 0;
   if (events.elapsed(&milliseconds, t_pending.start, t_pending.end) == CUDA_SUCCESS) {
     state.costs.AddSample(t_pending.key, static_cast<std::int64_t>(milliseconds * 1e6));
   }
-  events.destroy(t_pending.start);
-  events.destroy(t_pending.end);
-  t_pending = {};
+  DropSample();
 }
 
 // A launch into a stream that is being captured into a graph does not run now (the graph launch
-// is charged instead), and event calls would alter or invalidate the capture.
+// is charged instead), and event calls would alter the capture.
 bool Capturing(CUstream stream, bool per_thread_stream) {
   const EventApi& events = Events();
   auto is_capturing = per_thread_stream ? events.is_capturing_ptsz : events.is_capturing;
@@ -99,53 +128,55 @@ bool Capturing(CUstream stream, bool per_thread_stream) {
   return is_capturing != nullptr && is_capturing(stream, &status) == CUDA_SUCCESS && status != 0;
 }
 
+bool RecordEvent(CUevent& event, CUstream stream, bool per_thread_stream) {
+  const EventApi& events = Events();
+  auto record = per_thread_stream ? events.record_ptsz : events.record;
+  return events.create(&event, cuda::CU_EVENT_DEFAULT) == CUDA_SUCCESS &&
+         record(event, stream) == CUDA_SUCCESS;
+}
+
+void SleepFor(std::int64_t wait_ns) {
+  if (wait_ns > 0)
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait_ns, kMaxWaitNs)));
+}
+
 // Runs `launch` under the device's share. `key` identifies the kernel or graph for cost estimates.
 template <typename Launch>
 CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Launch&& launch) {
-  if (Capturing(stream, per_thread_stream)) return launch();
   HookState& state = State();
   int device = CurrentDevice();
   std::uint32_t percent = state.config.Enforces() ? state.config.CoresPercent(device) : 100;
   bool throttle = percent < 100;
-  const EventApi& events = Events();
-
-  FinishSample(state, false);
-  // A throttled kernel without any estimate is timed synchronously once, so a burst of its
-  // launches is not charged the default cost.
+  unsigned launch_number = ++t_launches;
+  bool poll = t_pending.end != nullptr && launch_number % kPollEvery == 0;
+  // A throttled kernel without an estimate is timed synchronously once, so a burst of its
+  // launches is not all charged the default cost.
   bool first_of_kernel = throttle && !state.costs.HasSample(key);
-  bool sample = events.usable() && t_pending.end == nullptr &&
+  bool sample = Events().usable() && t_pending.end == nullptr &&
                 (first_of_kernel ||
-                 ++t_launches % (throttle ? kSampleEveryThrottled : kSampleEveryUnthrottled) == 0);
+                 launch_number % (throttle ? kSampleEveryThrottled : kSampleEveryUnthrottled) == 0);
+  // Only launches that may wait or add events pay for the capture check.
+  if ((throttle || sample || poll) && Capturing(stream, per_thread_stream)) return launch();
+  if (poll) FinishSample(state, false);
 
   std::int64_t cost = state.costs.Estimate(key);
-  if (throttle && !first_of_kernel) {
-    std::int64_t wait = state.usage->TakeLaunchTokens(device, cost, NowNs(), percent);
-    if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait, kMaxWaitNs)));
-  }
-
-  auto record = per_thread_stream ? events.record_ptsz : events.record;
-  if (sample && (events.create(&t_pending.start, cuda::CU_EVENT_DEFAULT) != CUDA_SUCCESS ||
-                 record(t_pending.start, stream) != CUDA_SUCCESS)) {
-    if (t_pending.start != nullptr) events.destroy(t_pending.start);
-    t_pending = {};
+  if (throttle) SleepFor(state.usage->TakeLaunchTokens(device, cost, NowNs(), percent));
+  if (sample && !RecordEvent(t_pending.start, stream, per_thread_stream)) {
+    DropSample();
     sample = false;
   }
   CUresult result = launch();
-  if (sample) {
-    bool ended = result == CUDA_SUCCESS &&
-                 events.create(&t_pending.end, cuda::CU_EVENT_DEFAULT) == CUDA_SUCCESS &&
-                 record(t_pending.end, stream) == CUDA_SUCCESS;
-    if (ended) {
-      t_pending.key = key;
-      if (first_of_kernel) {
-        FinishSample(state, true);
-        cost = state.costs.Estimate(key);
-        state.usage->TakeLaunchTokens(device, cost, NowNs(), percent);
-      }
-    } else {
-      events.destroy(t_pending.start);
-      if (t_pending.end != nullptr) events.destroy(t_pending.end);
-      t_pending = {};
+  if (sample &&
+      (result != CUDA_SUCCESS || !RecordEvent(t_pending.end, stream, per_thread_stream))) {
+    DropSample();
+  } else if (sample) {
+    t_pending.key = key;
+    if (first_of_kernel) {
+      FinishSample(state, true);
+      std::int64_t measured = state.costs.Estimate(key);
+      state.usage->TakeLaunchTokens(device, measured - cost, NowNs(),
+                                    percent);  // settle the difference
+      cost = measured;
     }
   }
   if (result == CUDA_SUCCESS) state.usage->RecordLaunch(device, cost, NowNs());
