@@ -2,8 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
+#include "isolation/process_runner.h"
 #include "isolation/usage_reader.h"
 #include "probe_runner.h"
 
@@ -189,6 +191,18 @@ TEST(HookMemoryTest, UsageFileShowsLiveUsagePerDeviceAndProcess) {
 
 namespace flexai::isolation {
 namespace {
+
+TEST(HookLookupTest, ProcessesThatNeverCallCudaAreLeftAlone) {
+  testing::ProbeRunner probe;
+  CommandOptions options;
+  options.environment = {{"LD_PRELOAD", FLEXAI_HOOK_LIBRARY},
+                         {"FLEXAI_SHARED_DIR", probe.shared_dir()},
+                         {"FLEXAI_MEMORY_LIMIT_MIB", "oops"}};
+  Result<CommandResult> result = RunCommand({"sh", "-c", "echo preloaded"}, options);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->output, "preloaded\n");  // not even the malformed-limit warning
+  EXPECT_FALSE(std::filesystem::exists(probe.usage_path()));
+}
 
 TEST(HookLookupTest, OtherInterposersStillFindTheNextDefinitionWithRtldNext) {
   testing::ProbeRunner probe;

@@ -39,7 +39,7 @@ TEST_F(UsageReaderTest, ReadsWhatTheHookWrote) {
   std::string warning;
   auto usage = SharedUsage::Open(config, warning);
   ASSERT_TRUE(usage->Reserve(1, 123, true));
-  usage->RecordLaunch(0, 5000, 1);
+  usage->RecordLaunches(0, 1, 5000, 1);
 
   Result<UsageSnapshot> snapshot = ReadUsageFile(dir_ + "/usage.bin");
   ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;

@@ -284,11 +284,12 @@ std::int64_t SharedUsage::TakeLaunchTokens(int device, std::int64_t cost_ns, std
   return balance >= 0 ? 0 : -balance * 100 / percent;
 }
 
-void SharedUsage::RecordLaunch(int device, std::int64_t cost_ns, std::int64_t now_ns) {
+void SharedUsage::RecordLaunches(int device, std::uint64_t launches, std::int64_t cost_ns,
+                                 std::int64_t now_ns) {
   UsageDevice* entry = Device(device);
   if (entry == nullptr) return;
   std::uint64_t cost = static_cast<std::uint64_t>(std::max<std::int64_t>(cost_ns, 0));
-  Atomic(entry->launches_total).fetch_add(1);
+  Atomic(entry->launches_total).fetch_add(launches);
   Atomic(entry->busy_ns_total).fetch_add(cost);
   Atomic(entry->window_busy_ns).fetch_add(cost);
   auto window_start = Atomic(entry->window_start_ns);

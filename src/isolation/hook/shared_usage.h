@@ -42,8 +42,9 @@ class SharedUsage {
   // returns how long the caller should sleep to stay within the share (0 = no wait).
   std::int64_t TakeLaunchTokens(int device, std::int64_t cost_ns, std::int64_t now_ns,
                                 std::uint32_t percent);
-  // Counts a launch and its estimated GPU time for the live share estimate.
-  void RecordLaunch(int device, std::int64_t cost_ns, std::int64_t now_ns);
+  // Counts launches and their estimated GPU time for the live share estimate.
+  void RecordLaunches(int device, std::uint64_t launches, std::int64_t cost_ns,
+                      std::int64_t now_ns);
 
   const std::string& path() const { return path_; }
 
