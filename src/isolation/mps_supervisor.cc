@@ -36,9 +36,22 @@ MpsSupervisor::MpsSupervisor(MpsSupervisorOptions options, std::vector<std::stri
   }
 }
 
+CommandOptions MpsSupervisor::DaemonCommand(const Daemon& daemon, std::string stdin_text,
+                                            std::string output_path) const {
+  CommandOptions command;
+  command.environment = DaemonEnvironment(daemon);
+  if (daemon.status.gpu == kAllGpus) command.unset_environment = {"CUDA_VISIBLE_DEVICES"};
+  command.stdin_text = std::move(stdin_text);
+  command.output_path = std::move(output_path);
+  command.timeout = options_.command_timeout;
+  return command;
+}
+
 std::map<std::string, std::string> MpsSupervisor::DaemonEnvironment(const Daemon& daemon) const {
   std::map<std::string, std::string> env = options_.extra_environment;
-  env["CUDA_VISIBLE_DEVICES"] = daemon.status.gpu;  // one daemon serves exactly one GPU
+  // One daemon serves exactly the GPUs named (a UUID, an index, or a comma list); "all" leaves
+  // the choice to the driver, for one node-wide daemon that multi-GPU containers can share.
+  if (daemon.status.gpu != kAllGpus) env["CUDA_VISIBLE_DEVICES"] = daemon.status.gpu;
   env["CUDA_MPS_PIPE_DIRECTORY"] = daemon.status.pipe_dir;
   env["CUDA_MPS_LOG_DIRECTORY"] = daemon.status.log_dir;
   return env;
@@ -46,10 +59,7 @@ std::map<std::string, std::string> MpsSupervisor::DaemonEnvironment(const Daemon
 
 // A live control daemon answers `get_server_list` with exit status 0.
 bool MpsSupervisor::Answers(const Daemon& daemon) const {
-  CommandOptions command{.environment = DaemonEnvironment(daemon),
-                         .stdin_text = "get_server_list\n",
-                         .output_path = {},
-                         .timeout = options_.command_timeout};
+  CommandOptions command = DaemonCommand(daemon, "get_server_list\n", "");
   Result<CommandResult> result = RunCommand({options_.control_binary}, command);
   return result.ok() && result->exit_code == 0;
 }
@@ -69,10 +79,7 @@ Status MpsSupervisor::StartLocked(Daemon& daemon) {
     daemon.status.last_error = "cannot create " + daemon.status.pipe_dir + ": " + error.message();
     return Error{daemon.status.last_error};
   }
-  CommandOptions command{.environment = DaemonEnvironment(daemon),
-                         .stdin_text = {},
-                         .output_path = daemon.status.log_dir + "/flexai-start.log",
-                         .timeout = options_.command_timeout};
+  CommandOptions command = DaemonCommand(daemon, "", daemon.status.log_dir + "/flexai-start.log");
   Result<CommandResult> started = RunCommand({options_.control_binary, "-d"}, command);
   std::string why;
   if (!started.ok()) {
@@ -99,10 +106,7 @@ Status MpsSupervisor::StartLocked(Daemon& daemon) {
 
 void MpsSupervisor::StopLocked(Daemon& daemon) {
   daemon.wanted = false;
-  CommandOptions command{.environment = DaemonEnvironment(daemon),
-                         .stdin_text = "quit\n",
-                         .output_path = {},
-                         .timeout = options_.command_timeout};
+  CommandOptions command = DaemonCommand(daemon, "quit\n", "");
   RunCommand({options_.control_binary}, command);
   daemon.status.state = MpsDaemonState::kStopped;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "isolation/process_runner.h"
 #include "partition/result.h"
 
 namespace flexai::isolation {
@@ -20,11 +21,14 @@ struct MpsSupervisorOptions {
   std::map<std::string, std::string> extra_environment;  // e.g. LD_LIBRARY_PATH for the driver
 };
 
+// Daemon name for one daemon serving every GPU of the node (CUDA_VISIBLE_DEVICES left unset).
+inline constexpr const char* kAllGpus = "all";
+
 enum class MpsDaemonState { kStopped, kRunning, kFailed };
 const char* MpsDaemonStateName(MpsDaemonState state);
 
 struct MpsDaemonStatus {
-  std::string gpu;  // the GPU's UUID or index, as given
+  std::string gpu;  // the GPU's UUID or index (or a comma list, or kAllGpus), as given
   MpsDaemonState state = MpsDaemonState::kStopped;
   std::string pipe_dir;
   std::string log_dir;
@@ -55,6 +59,8 @@ class MpsSupervisor {
     bool wanted = false;  // should be running
   };
   std::map<std::string, std::string> DaemonEnvironment(const Daemon& daemon) const;
+  CommandOptions DaemonCommand(const Daemon& daemon, std::string stdin_text,
+                               std::string output_path) const;
   bool Answers(const Daemon& daemon) const;
   Status StartLocked(Daemon& daemon);
   void StopLocked(Daemon& daemon);

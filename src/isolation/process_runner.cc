@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,12 +16,14 @@ namespace flexai::isolation {
 namespace {
 
 // Everything the child needs is built before fork: after fork only async-signal-safe calls.
-std::vector<std::string> MergedEnvironment(const std::map<std::string, std::string>& extra) {
+std::vector<std::string> MergedEnvironment(const std::map<std::string, std::string>& extra,
+                                           const std::vector<std::string>& unset) {
   std::vector<std::string> merged;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view text(*entry);
     std::string name(text.substr(0, text.find('=')));
-    if (extra.find(name) == extra.end()) merged.emplace_back(text);
+    bool dropped = std::find(unset.begin(), unset.end(), name) != unset.end();
+    if (extra.find(name) == extra.end() && !dropped) merged.emplace_back(text);
   }
   for (const auto& [name, value] : extra) merged.push_back(name + "=" + value);
   return merged;
@@ -44,7 +47,7 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  const CommandOptions& options) {
   if (argv.empty()) return Error{"no program to run"};
   std::vector<std::string> args = argv;
-  std::vector<std::string> env = MergedEnvironment(options.environment);
+  std::vector<std::string> env = MergedEnvironment(options.environment, options.unset_environment);
   std::vector<char*> arg_pointers = Pointers(args);
   std::vector<char*> env_pointers = Pointers(env);
 

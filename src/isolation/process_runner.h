@@ -13,6 +13,7 @@ namespace flexai::isolation {
 
 struct CommandOptions {
   std::map<std::string, std::string> environment;  // added to (and overriding) ours
+  std::vector<std::string> unset_environment;      // of ours, left out
   std::string stdin_text;
   std::string output_path;  // when set, stdout and stderr are appended there instead of captured
   std::chrono::milliseconds timeout{5000};

@@ -12,7 +12,7 @@ if [ "$1" = "-d" ]; then
   [ "$FAKE_MPS_FAIL_START" = "1" ] && { echo "fake start failure"; exit 1; }
   sleep 600 </dev/null >/dev/null 2>&1 &
   echo $! > "$pidfile"
-  echo "$CUDA_VISIBLE_DEVICES" > "$CUDA_MPS_PIPE_DIRECTORY/visible-devices"
+  echo "${CUDA_VISIBLE_DEVICES:-}" > "$CUDA_MPS_PIPE_DIRECTORY/visible-devices"
   echo "$CUDA_MPS_LOG_DIRECTORY" > "$CUDA_MPS_PIPE_DIRECTORY/log-directory"
   exit 0
 fi

@@ -62,6 +62,12 @@ TEST_F(MpsSupervisorTest, StartsOneDaemonPerGpuWithItsOwnDirectories) {
   EXPECT_EQ(supervisor.PipeDirectory("GPU-bbbb"), base_dir_ + "/GPU-bbbb/pipe");
 }
 
+TEST_F(MpsSupervisorTest, ANodeWideDaemonSeesEveryGpu) {
+  MpsSupervisor& supervisor = Make({kAllGpus});
+  ASSERT_TRUE(supervisor.StartAll().ok());
+  EXPECT_EQ(ReadFile(supervisor.PipeDirectory(kAllGpus) + "/visible-devices"), "");
+}
+
 TEST_F(MpsSupervisorTest, RestartsADaemonThatDied) {
   MpsSupervisor& supervisor = Make({"GPU-aaaa"});
   ASSERT_TRUE(supervisor.StartAll().ok());
