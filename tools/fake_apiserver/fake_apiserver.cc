@@ -198,7 +198,8 @@ void FakeApiServer::Route() {
         res.set_content(Json{{"patchConflicts", f.patch_conflicts},
                              {"watchGone", f.watch_gone},
                              {"serverErrors", f.server_errors},
-                             {"latencyMs", f.latency_ms}}
+                             {"latencyMs", f.latency_ms},
+                             {"bindingErrors", f.binding_errors}}
                             .dump(),
                         "application/json");
         return;
@@ -213,6 +214,7 @@ void FakeApiServer::Route() {
       f.watch_gone = body.value("watchGone", 0);
       f.server_errors = body.value("serverErrors", 0);
       f.latency_ms = body.value("latencyMs", 0);
+      f.binding_errors = body.value("bindingErrors", 0);
       InjectFaults(f);
       Send(res, StatusReply(200, "", "faults set"));
       return;
@@ -369,7 +371,12 @@ void FakeApiServer::Route() {
       return Send(res, store_.Get(type, rp.ns, rp.name));
     }
     if (req.method == "POST") {
-      if (rp.sub == "binding") return Send(res, store_.Bind(rp.ns, rp.name, body));
+      if (rp.sub == "binding") {
+        if (TakeFault(&Faults::binding_errors)) {
+          return Send(res, StatusReply(500, "InternalError", "injected binding error"));
+        }
+        return Send(res, store_.Bind(rp.ns, rp.name, body));
+      }
       if (!collection) return Send(res, StatusReply(405, "MethodNotAllowed", "POST to an object"));
       if (type.namespaced && rp.ns.empty()) {
         return Send(res,

@@ -24,6 +24,7 @@ struct Faults {
   int patch_conflicts = 0;  // the next N PATCH requests answer 409 Conflict
   int watch_gone = 0;       // the next N watch requests answer an ERROR event with code 410
   int server_errors = 0;    // the next N API requests answer 500
+  int binding_errors = 0;   // the next N pods/binding requests answer 500
   int latency_ms = 0;       // every API request waits this long first (stays until changed)
 };
 

@@ -1,0 +1,31 @@
+// The /bind verb: chooses the exact chips on the node kube-scheduler picked, records them on the
+// pod (flexai.io/assignment, bind-phase=allocating, bind-time; a conditional merge patch), then
+// creates the pods/binding. Any failure takes the reservation back and leaves an Event.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "extender/cluster_cache.h"
+#include "extender/extender_api.h"
+#include "extender/scheduler.h"
+#include "kube/client.h"
+
+namespace flexai::extender {
+
+class Binder {
+ public:
+  Binder(kube::KubeClient& client, ClusterCache& cache, const Scheduler& scheduler);
+  // "" on success, else the error for ExtenderBindingResult.Error.
+  std::string Bind(const BindArgs& args);
+
+ private:
+  std::string Fail(const nlohmann::json& pod, const std::string& message);
+
+  kube::KubeClient& client_;
+  ClusterCache& cache_;
+  const Scheduler& scheduler_;
+};
+
+}  // namespace flexai::extender

@@ -1,0 +1,309 @@
+#include "extender/cluster_cache.h"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+#include "extender/quantity.h"
+#include "kube/operations.h"
+#include "kube/protocol.h"
+#include "partition/assignment_codec.h"
+
+namespace flexai::extender {
+namespace {
+
+using Json = nlohmann::json;
+
+// Host capacity when a node reports none: large enough never to be the limit.
+constexpr int64_t kUnlimited = int64_t{1} << 40;
+
+int64_t VersionNumber(const std::string& rv) {
+  int64_t v = 0;
+  for (char c : rv) {
+    if (c < '0' || c > '9') return 0;  // opaque version: no ordering known
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string PhaseOf(const Json& pod) {
+  auto status = pod.find("status");
+  if (status == pod.end() || !status->is_object()) return "";
+  return status->value("phase", "");
+}
+
+bool IsTerminal(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+}  // namespace
+
+ClusterCache::ClusterCache(std::shared_ptr<const partition::SlicePolicy> policy)
+    : policy_(std::move(policy)) {}
+
+std::shared_ptr<const partition::SlicePolicy> ClusterCache::policy() const {
+  std::shared_lock lock(mu_);
+  return policy_;
+}
+
+void ClusterCache::SetPolicy(std::shared_ptr<const partition::SlicePolicy> policy) {
+  std::unique_lock lock(mu_);
+  policy_ = std::move(policy);
+  for (auto& [name, node] : nodes_) RebuildNodeLocked(node);
+  ++generation_;
+}
+
+void ClusterCache::ReplaceNodes(const std::vector<Json>& nodes) {
+  std::unique_lock lock(mu_);
+  std::set<std::string> seen;
+  for (const auto& n : nodes) {
+    seen.insert(kube::NameOf(n));
+    UpsertNodeLocked(n);
+  }
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    it = seen.count(it->first) ? std::next(it) : nodes_.erase(it);
+  }
+  ++generation_;
+}
+
+void ClusterCache::UpsertNode(const Json& node) {
+  std::unique_lock lock(mu_);
+  UpsertNodeLocked(node);
+  ++generation_;
+}
+
+void ClusterCache::RemoveNode(const Json& node) {
+  std::unique_lock lock(mu_);
+  nodes_.erase(kube::NameOf(node));
+  ++generation_;
+}
+
+void ClusterCache::UpsertNodeLocked(const Json& object) {
+  std::string name = kube::NameOf(object);
+  if (name.empty()) return;
+  CachedNode& node = nodes_[name];
+  node.name = name;
+  node.labels.clear();
+  if (object.contains("metadata") && object["metadata"].contains("labels") &&
+      object["metadata"]["labels"].is_object()) {
+    for (auto it = object["metadata"]["labels"].begin(); it != object["metadata"]["labels"].end();
+         ++it) {
+      if (it->is_string()) node.labels[it.key()] = it->get<std::string>();
+    }
+  }
+  const Json spec = object.value("spec", Json::object());
+  node.unschedulable = spec.is_object() && spec.value("unschedulable", false);
+  node.allocatable = {kUnlimited, kUnlimited};
+  if (object.contains("status") && object["status"].contains("allocatable")) {
+    const Json& alloc = object["status"]["allocatable"];
+    if (alloc.contains("cpu")) {
+      if (auto v = ParseCpuMilli(alloc["cpu"])) node.allocatable.cpu_milli = *v;
+    }
+    if (alloc.contains("memory")) {
+      if (auto v = ParseMemoryMib(alloc["memory"])) node.allocatable.memory_mib = *v;
+    }
+  }
+  std::string beat = kube::AnnotationOf(object, std::string(kube::kHeartbeatAnnotation));
+  node.heartbeat = beat.empty() ? std::nullopt : kube::ParseTime(beat);
+  std::string text = kube::AnnotationOf(object, std::string(kube::kInventoryAnnotation));
+  // Labels and allocatable feed capacities and host fit: rebuild on any change of them too. The
+  // ledgers are rebuilt from pod assignments, so a rebuild loses nothing.
+  node.inventory_text = text;
+  RebuildNodeLocked(node);
+}
+
+void ClusterCache::RebuildNodeLocked(CachedNode& node) {
+  std::vector<partition::Chip> chips;
+  node.has_inventory = false;
+  node.inventory_error.clear();
+  if (node.inventory_text.empty()) {
+    node.inventory_error = "no " + std::string(kube::kInventoryAnnotation) +
+                           " annotation (is the flexai device plugin running there?)";
+  } else if (auto inv = kube::DecodeInventory(node.inventory_text); !inv.ok()) {
+    node.inventory_error =
+        "unusable " + std::string(kube::kInventoryAnnotation) + ": " + inv.error().message;
+    spdlog::warn("node {}: {}", node.name, node.inventory_error);
+  } else {
+    chips = std::move(inv->chips);
+    node.has_inventory = true;
+  }
+  std::vector<partition::ChipCapacity> capacities;
+  capacities.reserve(chips.size());
+  for (const auto& chip : chips) {
+    capacities.push_back(partition::CapacityFor(*policy_, chip, node.labels));
+  }
+  node.state = partition::NodeState(node.name, node.allocatable, std::move(chips),
+                                    std::move(capacities), node.labels);
+  std::vector<partition::PodAssignment> assignments;
+  if (auto it = by_node_.find(node.name); it != by_node_.end()) {
+    for (const auto& uid : it->second) assignments.push_back(pods_.at(uid).assignment);
+  }
+  for (const auto& e : node.state.Rebuild(assignments)) {
+    spdlog::warn("node {}: {}", node.name, e.message);
+  }
+}
+
+void ClusterCache::ReplacePods(const std::vector<Json>& pods) {
+  std::unique_lock lock(mu_);
+  std::set<std::string> seen;
+  for (const auto& p : pods) {
+    seen.insert(kube::UidOf(p));
+    UpsertPodLocked(p);
+  }
+  std::vector<std::string> gone;
+  for (const auto& [uid, pod] : pods_) {
+    if (!seen.count(uid) && !pod.binding) gone.push_back(uid);
+  }
+  for (const auto& uid : gone) ForgetPodLocked(uid);
+  ++generation_;
+}
+
+void ClusterCache::UpsertPod(const Json& pod) {
+  std::unique_lock lock(mu_);
+  UpsertPodLocked(pod);
+  ++generation_;
+}
+
+void ClusterCache::RemovePod(const Json& pod) {
+  std::unique_lock lock(mu_);
+  ForgetPodLocked(kube::UidOf(pod));
+  ++generation_;
+}
+
+void ClusterCache::ForgetPodLocked(const std::string& uid) {
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return;
+  const std::string& node = it->second.node;
+  if (auto n = nodes_.find(node); n != nodes_.end()) n->second.state.Release(uid);
+  if (auto b = by_node_.find(node); b != by_node_.end()) {
+    b->second.erase(uid);
+    if (b->second.empty()) by_node_.erase(b);
+  }
+  pods_.erase(it);
+}
+
+void ClusterCache::UpsertPodLocked(const Json& pod) {
+  std::string uid = kube::UidOf(pod);
+  if (uid.empty()) return;
+  auto existing = pods_.find(uid);
+  if (existing != pods_.end() && existing->second.min_version > 0) {
+    int64_t v = VersionNumber(kube::ResourceVersionOf(pod));
+    if (v > 0 && v < existing->second.min_version) return;  // older than our own patch
+  }
+  if (IsTerminal(PhaseOf(pod))) {
+    ForgetPodLocked(uid);
+    return;
+  }
+  std::string text = kube::AnnotationOf(pod, std::string(kube::kAssignmentAnnotation));
+  if (text.empty()) {
+    // A bind in flight has not written its annotation yet: this event predates it.
+    if (existing != pods_.end() && existing->second.binding) return;
+    ForgetPodLocked(uid);
+    return;
+  }
+  auto decoded = partition::DecodeAssignment(text, uid);
+  if (!decoded.ok()) {
+    spdlog::warn("pod {}/{}: ignoring {}: {}", kube::NamespaceOf(pod), kube::NameOf(pod),
+                 kube::kAssignmentAnnotation, decoded.error().message);
+    ForgetPodLocked(uid);
+    return;
+  }
+  if (existing != pods_.end()) {
+    // Same assignment already held (typically our own reservation echoed back): keep it.
+    if (EncodeAssignment(existing->second.assignment) == text) {
+      existing->second.binding = false;
+      return;
+    }
+    ForgetPodLocked(uid);
+  }
+  CachedPod entry;
+  entry.uid = uid;
+  entry.ns = kube::NamespaceOf(pod);
+  entry.name = kube::NameOf(pod);
+  entry.node = decoded->node;
+  entry.assignment = std::move(*decoded);
+  if (auto n = nodes_.find(entry.node); n != nodes_.end()) {
+    if (n->second.has_inventory) {
+      // Fill chip indexes from UUIDs and take the slices.
+      if (auto s = n->second.state.Apply(entry.assignment); !s.ok()) {
+        spdlog::warn("pod {}/{}: cannot restore its slices: {}", entry.ns, entry.name, s.message());
+      }
+    }
+  }
+  by_node_[entry.node].insert(uid);
+  pods_.emplace(uid, std::move(entry));
+}
+
+Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,
+                                                       const std::string& name,
+                                                       const std::string& node_name,
+                                                       const Chooser& choose) {
+  std::unique_lock lock(mu_);
+  auto n = nodes_.find(node_name);
+  if (n == nodes_.end()) return Error{"node " + node_name + " is not in the cache"};
+  auto chosen = choose(n->second);
+  if (!chosen.ok()) return chosen;
+  const std::string& uid = chosen->pod_uid;
+  if (auto existing = pods_.find(uid); existing != pods_.end()) {
+    if (EncodeAssignment(existing->second.assignment) == EncodeAssignment(*chosen)) return chosen;
+    return Error{"pod " + ns + "/" + name + " already holds slices on node " +
+                 existing->second.node};
+  }
+  if (auto s = n->second.state.Apply(*chosen); !s.ok()) return Error{s.message()};
+  CachedPod entry{uid, ns, name, node_name, *chosen, true, 0};
+  by_node_[node_name].insert(uid);
+  pods_.emplace(uid, std::move(entry));
+  ++generation_;
+  return chosen;
+}
+
+void ClusterCache::ConfirmReservation(const std::string& uid, int64_t version) {
+  std::unique_lock lock(mu_);
+  if (auto it = pods_.find(uid); it != pods_.end()) {
+    it->second.binding = false;
+    it->second.min_version = version;
+  }
+}
+
+void ClusterCache::Unreserve(const std::string& uid) {
+  std::unique_lock lock(mu_);
+  ForgetPodLocked(uid);
+  ++generation_;
+}
+
+void ClusterCache::Read(
+    const std::function<void(const std::unordered_map<std::string, CachedNode>&)>& read) const {
+  std::shared_lock lock(mu_);
+  read(nodes_);
+}
+
+std::optional<partition::PodAssignment> ClusterCache::AssignmentOf(const std::string& uid) const {
+  std::shared_lock lock(mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end()) return std::nullopt;
+  return it->second.assignment;
+}
+
+ClusterCache::Stats ClusterCache::stats() const {
+  std::shared_lock lock(mu_);
+  Stats s;
+  s.nodes = nodes_.size();
+  s.pods_with_slices = pods_.size();
+  for (const auto& [name, node] : nodes_) {
+    if (node.has_inventory && node.state.chip_count() > 0) ++s.nodes_with_chips;
+    for (int i = 0; i < node.state.chip_count(); ++i) {
+      const auto& l = node.state.ledger(i);
+      ++s.chips;
+      s.memory_mib_total += l.capacity().memory_mib;
+      s.memory_mib_used += l.used_memory_mib();
+      s.cores_total += l.capacity().cores;
+      s.cores_used += l.used_cores();
+    }
+  }
+  return s;
+}
+
+uint64_t ClusterCache::generation() const {
+  std::shared_lock lock(mu_);
+  return generation_;
+}
+
+}  // namespace flexai::extender

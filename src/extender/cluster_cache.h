@@ -1,0 +1,99 @@
+// The Hi Scheduler's view of the cluster, kept current by list+watch of nodes and pods: each
+// node's chips (from the device plugin's inventory annotation) with their slice ledgers, rebuilt
+// from the assignment annotations of the pods on it, so a restart loses no allocation. Released
+// slices (pod succeeded, failed or deleted) are freed as soon as the event arrives.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/time_format.h"
+#include "partition/node_state.h"
+#include "partition/policy/slice_policy.h"
+
+namespace flexai::extender {
+
+struct CachedNode {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  partition::NodeState state;  // no chips until a valid inventory arrives
+  bool has_inventory = false;
+  std::string inventory_error;  // why the inventory annotation is missing or unusable
+  std::string inventory_text;   // the raw annotation, to notice changes
+  std::optional<kube::WallTime> heartbeat;
+  bool unschedulable = false;
+  partition::HostResources allocatable;
+};
+
+// A pod that holds (or is being given) slices.
+struct CachedPod {
+  std::string uid, ns, name, node;
+  partition::PodAssignment assignment;
+  bool binding = false;     // a /bind is in flight: ignore events that predate its patch
+  int64_t min_version = 0;  // events older than this (our own patch) are stale
+};
+
+class ClusterCache {
+ public:
+  explicit ClusterCache(std::shared_ptr<const partition::SlicePolicy> policy);
+
+  // ---- fed by the node and pod watchers ----
+  void ReplaceNodes(const std::vector<nlohmann::json>& nodes);
+  void UpsertNode(const nlohmann::json& node);
+  void RemoveNode(const nlohmann::json& node);
+  void ReplacePods(const std::vector<nlohmann::json>& pods);
+  void UpsertPod(const nlohmann::json& pod);
+  void RemovePod(const nlohmann::json& pod);
+  // New slice policy (capacities may change): every node is rebuilt.
+  void SetPolicy(std::shared_ptr<const partition::SlicePolicy> policy);
+  std::shared_ptr<const partition::SlicePolicy> policy() const;
+
+  // ---- used by bind ----
+  // Runs `choose` on `node_name` under the write lock and applies the assignment it returns, so
+  // two binds never pick the same room. Errors say why (unknown node, no fit, ...).
+  using Chooser = std::function<Result<partition::PodAssignment>(const CachedNode&)>;
+  Result<partition::PodAssignment> Reserve(const std::string& ns, const std::string& name,
+                                           const std::string& node_name, const Chooser& choose);
+  // The patch landed at `version`: events before it are stale for this pod.
+  void ConfirmReservation(const std::string& uid, int64_t version);
+  // Takes a reservation back (bind failed).
+  void Unreserve(const std::string& uid);
+
+  // ---- read access for filter/prioritize (shared lock held during `read`) ----
+  void Read(const std::function<void(const std::unordered_map<std::string, CachedNode>& nodes)>&
+                read) const;
+  // Copy of a pod's cached assignment, for tests and bind idempotency.
+  std::optional<partition::PodAssignment> AssignmentOf(const std::string& uid) const;
+
+  struct Stats {
+    size_t nodes = 0, nodes_with_chips = 0, chips = 0, pods_with_slices = 0;
+    int64_t memory_mib_total = 0, memory_mib_used = 0, cores_total = 0, cores_used = 0;
+  };
+  Stats stats() const;
+  // Bumped by every change; lets callers cache per-generation work.
+  uint64_t generation() const;
+
+ private:
+  void UpsertNodeLocked(const nlohmann::json& node);
+  void RebuildNodeLocked(CachedNode& node);
+  void UpsertPodLocked(const nlohmann::json& pod);
+  void ForgetPodLocked(const std::string& uid);
+
+  mutable std::shared_mutex mu_;
+  std::shared_ptr<const partition::SlicePolicy> policy_;
+  std::unordered_map<std::string, CachedNode> nodes_;
+  std::unordered_map<std::string, CachedPod> pods_;                 // by uid
+  std::unordered_map<std::string, std::set<std::string>> by_node_;  // node -> pod uids
+  uint64_t generation_ = 0;
+};
+
+}  // namespace flexai::extender

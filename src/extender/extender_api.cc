@@ -1,0 +1,138 @@
+#include "extender/extender_api.h"
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "extender/pod_intent.h"
+
+namespace flexai::extender {
+namespace {
+
+using Json = nlohmann::json;
+
+struct ExtenderArgs {
+  Json pod;
+  std::vector<std::string> names;
+  bool node_list = false;  // the caller sent Nodes (a NodeList), not NodeNames
+  Json node_items;         // Nodes.items, in order
+};
+
+// Parses ExtenderArgs; error text when malformed.
+std::string ParseArgs(std::string_view body, ExtenderArgs& args) {
+  Json doc = Json::parse(body, nullptr, false);
+  if (doc.is_discarded()) return "request body is not valid JSON";
+  if (!doc.is_object()) return "ExtenderArgs must be a JSON object";
+  auto pod = doc.find("Pod");
+  if (pod == doc.end() || !pod->is_object()) return "ExtenderArgs.Pod is missing or not an object";
+  args.pod = std::move(*pod);
+  auto names = doc.find("NodeNames");
+  if (names != doc.end() && !names->is_null()) {
+    if (!names->is_array()) return "ExtenderArgs.NodeNames is not an array";
+    for (const auto& n : *names) {
+      if (!n.is_string()) return "ExtenderArgs.NodeNames holds a non-string";
+      args.names.push_back(n.get<std::string>());
+    }
+    return "";
+  }
+  auto nodes = doc.find("Nodes");
+  if (nodes != doc.end() && !nodes->is_null()) {
+    if (!nodes->is_object()) return "ExtenderArgs.Nodes is not a NodeList object";
+    auto items = nodes->find("items");
+    if (items != nodes->end() && !items->is_null()) {
+      if (!items->is_array()) return "ExtenderArgs.Nodes.items is not an array";
+      args.node_list = true;
+      args.node_items = std::move(*items);
+      for (const auto& item : args.node_items) {
+        std::string name;
+        if (item.is_object() && item.contains("metadata") && item["metadata"].is_object()) {
+          name = item["metadata"].value("name", "");
+        }
+        if (name.empty()) return "ExtenderArgs.Nodes.items holds a node without metadata.name";
+        args.names.push_back(name);
+      }
+    }
+  }
+  return "";
+}
+
+HttpReply JsonReply(const Json& body) {
+  // Replace invalid UTF-8 from the input (node names echo back) instead of throwing.
+  return {200, body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json"};
+}
+
+}  // namespace
+
+HttpReply BadRequest(const std::string& message) {
+  return {400, Json{{"Error", message}}.dump(-1, ' ', false, Json::error_handler_t::replace),
+          "application/json"};
+}
+
+ExtenderApi::ExtenderApi(const Scheduler& scheduler,
+                         std::function<std::shared_ptr<const partition::SlicePolicy>()> policy,
+                         BindFunction bind)
+    : scheduler_(scheduler), policy_(std::move(policy)), bind_(std::move(bind)) {}
+
+HttpReply ExtenderApi::Filter(std::string_view body) const {
+  ExtenderArgs args;
+  if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
+  PodIntent intent = ParsePodIntent(args.pod, *policy_());
+  FilterOutcome outcome = scheduler_.Filter(intent, args.names);
+  Json result = {{"FailedNodes", Json::object()},
+                 {"FailedAndUnresolvableNodes", Json::object()},
+                 {"Error", ""}};
+  for (const auto& [n, why] : outcome.failed) result["FailedNodes"][n] = why;
+  for (const auto& [n, why] : outcome.unresolvable) result["FailedAndUnresolvableNodes"][n] = why;
+  if (args.node_list) {
+    Json items = Json::array();
+    std::set<std::string> passed(outcome.passed.begin(), outcome.passed.end());
+    for (auto& item : args.node_items) {
+      if (passed.count(item["metadata"].value("name", ""))) items.push_back(std::move(item));
+    }
+    result["Nodes"] = {{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", items}};
+    result["NodeNames"] = nullptr;
+  } else {
+    result["Nodes"] = nullptr;
+    result["NodeNames"] = outcome.passed;
+  }
+  if (intent.wants_chips) {
+    spdlog::debug("filter {}: {} of {} nodes fit", intent.display_name(), outcome.passed.size(),
+                  args.names.size());
+  }
+  return JsonReply(result);
+}
+
+HttpReply ExtenderApi::Prioritize(std::string_view body) const {
+  ExtenderArgs args;
+  if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
+  PodIntent intent = ParsePodIntent(args.pod, *policy_());
+  Json list = Json::array();
+  for (const auto& s : scheduler_.Prioritize(intent, args.names)) {
+    list.push_back({{"Host", s.host}, {"Score", s.score}});
+  }
+  return JsonReply(list);
+}
+
+HttpReply ExtenderApi::Bind(std::string_view body) const {
+  Json doc = Json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return BadRequest("ExtenderBindingArgs must be a JSON object");
+  }
+  BindArgs args;
+  auto text = [&](const char* key, std::string& out) {
+    auto it = doc.find(key);
+    if (it == doc.end() || !it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  if (!text("PodName", args.pod_name) || args.pod_name.empty() ||
+      !text("PodNamespace", args.pod_namespace) || !text("Node", args.node) || args.node.empty()) {
+    return BadRequest("ExtenderBindingArgs needs string PodName, PodNamespace and Node");
+  }
+  text("PodUID", args.pod_uid);
+  std::string error = bind_ ? bind_(args) : "binding is not available";
+  return JsonReply(Json{{"Error", error}});
+}
+
+}  // namespace flexai::extender

@@ -1,0 +1,50 @@
+// The kube-scheduler extender v1 wire format (JSON keys are the Go field names, see
+// PROTOCOLS.md): ExtenderArgs in, ExtenderFilterResult / HostPriorityList / ExtenderBindingResult
+// out. Pure functions of the request body, so tests and the fuzzer drive them without HTTP.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "extender/scheduler.h"
+#include "partition/policy/slice_policy.h"
+
+namespace flexai::extender {
+
+struct HttpReply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+// ExtenderBindingArgs.
+struct BindArgs {
+  std::string pod_name, pod_namespace, pod_uid, node;
+};
+// Performs a bind; returns "" on success or the error to report.
+using BindFunction = std::function<std::string(const BindArgs&)>;
+
+class ExtenderApi {
+ public:
+  ExtenderApi(const Scheduler& scheduler,
+              std::function<std::shared_ptr<const partition::SlicePolicy>()> policy,
+              BindFunction bind);
+
+  HttpReply Filter(std::string_view body) const;
+  HttpReply Prioritize(std::string_view body) const;
+  HttpReply Bind(std::string_view body) const;
+  // POST /preempt is not served yet; the route answers 501 so kube-scheduler configs that name a
+  // preemptVerb fail loudly instead of silently.
+
+ private:
+  const Scheduler& scheduler_;
+  std::function<std::shared_ptr<const partition::SlicePolicy>()> policy_;
+  BindFunction bind_;
+};
+
+// A 400 reply whose body says what was wrong with the request.
+HttpReply BadRequest(const std::string& message);
+
+}  // namespace flexai::extender

@@ -1,0 +1,64 @@
+#include "extender/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace flexai::extender {
+
+ExtenderMetrics::ExtenderMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(prometheus::BuildCounter()
+                    .Name("flexai_extender_requests_total")
+                    .Help("Extender and webhook requests by verb and HTTP status")
+                    .Register(*registry_)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("flexai_extender_request_seconds")
+                   .Help("Time to answer a request, by verb")
+                   .Register(*registry_)),
+      binds_(prometheus::BuildCounter()
+                 .Name("flexai_extender_binds_total")
+                 .Help("Bind attempts by result")
+                 .Register(*registry_)),
+      cluster_(prometheus::BuildGauge()
+                   .Name("flexai_cluster")
+                   .Help("The scheduler cache's view of flexai chips (by quantity)")
+                   .Register(*registry_)),
+      leader_(prometheus::BuildGauge()
+                  .Name("flexai_extender_leader")
+                  .Help("1 when this replica holds the leader lease (or runs without election)")
+                  .Register(*registry_)
+                  .Add({})),
+      ready_(prometheus::BuildGauge()
+                 .Name("flexai_extender_ready")
+                 .Help("1 once the node and pod caches have synced")
+                 .Register(*registry_)
+                 .Add({})) {}
+
+void ExtenderMetrics::ObserveRequest(const std::string& verb, int status, double seconds) {
+  requests_.Add({{"verb", verb}, {"code", std::to_string(status)}}).Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  latency_.Add({{"verb", verb}}, kBuckets).Observe(seconds);
+}
+
+void ExtenderMetrics::CountBind(bool ok) {
+  binds_.Add({{"result", ok ? "success" : "error"}}).Increment();
+}
+
+std::string ExtenderMetrics::Render(const ClusterCache::Stats& s, bool leader, bool ready) {
+  auto set = [&](const char* quantity, double value) {
+    cluster_.Add({{"quantity", quantity}}).Set(value);
+  };
+  set("nodes", static_cast<double>(s.nodes));
+  set("nodes_with_chips", static_cast<double>(s.nodes_with_chips));
+  set("chips", static_cast<double>(s.chips));
+  set("pods_with_slices", static_cast<double>(s.pods_with_slices));
+  set("memory_mib_total", static_cast<double>(s.memory_mib_total));
+  set("memory_mib_allocated", static_cast<double>(s.memory_mib_used));
+  set("cores_percent_total", static_cast<double>(s.cores_total));
+  set("cores_percent_allocated", static_cast<double>(s.cores_used));
+  leader_.Set(leader ? 1 : 0);
+  ready_.Set(ready ? 1 : 0);
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace flexai::extender

@@ -1,0 +1,222 @@
+#include "extender/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include "extender/misfit.h"
+
+namespace flexai::extender {
+namespace {
+
+using partition::ChipSet;
+using partition::NodeState;
+
+// Chip order for the per-node pick: busy chips first (binpack) or idle chips first (spread).
+std::vector<int> ChipOrder(const NodeState& node, PackMode mode, int numa = -2) {
+  std::vector<int> order;
+  for (int i = 0; i < node.chip_count(); ++i) {
+    if (numa == -2 || node.chip(i).numa_node == numa) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    int fa = node.ledger(a).free_cores(), fb = node.ledger(b).free_cores();
+    return mode == PackMode::kBinpack ? fa < fb : fa > fb;
+  });
+  return order;
+}
+
+bool AllChosenPreferred(const NodeState& node, const std::vector<ChipSet>& chips,
+                        const std::vector<std::string>& preferred) {
+  if (preferred.empty()) return false;
+  for (ChipSet set : chips) {
+    for (int i = 0; i < node.chip_count(); ++i) {
+      if (!(set & (ChipSet{1} << i))) continue;
+      if (std::find(preferred.begin(), preferred.end(), node.chip(i).model) == preferred.end()) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Share of the node's compute left idle after placing `pod` (spread prefers emptier nodes).
+double IdleShareAfter(const NodeState& node, const partition::PodRequest& pod) {
+  int64_t total = 0, free = 0;
+  for (int i = 0; i < node.chip_count(); ++i) {
+    total += node.ledger(i).capacity().cores;
+    free += node.ledger(i).free_cores();
+  }
+  if (total == 0) return 0;
+  return static_cast<double>(free - pod.ChipSharePercent()) / static_cast<double>(total);
+}
+
+}  // namespace
+
+Scheduler::Scheduler(const ClusterCache& cache,
+                     std::shared_ptr<const partition::PlacementPolicy> policy,
+                     SchedulerOptions options)
+    : cache_(cache), policy_(std::move(policy)), options_(std::move(options)) {}
+
+void Scheduler::SetPlacementPolicy(std::shared_ptr<const partition::PlacementPolicy> policy) {
+  std::lock_guard lock(policy_mu_);
+  policy_ = std::move(policy);
+}
+
+std::shared_ptr<const partition::PlacementPolicy> Scheduler::policy() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_;
+}
+
+std::optional<std::vector<ChipSet>> Scheduler::PickChips(const PodIntent& pod,
+                                                         const NodeState& node) const {
+  if (!pod.hints.numa_bind) {
+    return partition::PickChipsInOrder(node, pod.request, ChipOrder(node, pod.hints.chip_mode));
+  }
+  // NUMA binding: the whole pod on one NUMA node; try the NUMA nodes in pack order.
+  std::map<int, int> free_by_numa;
+  for (int i = 0; i < node.chip_count(); ++i) {
+    free_by_numa[node.chip(i).numa_node] += node.ledger(i).free_cores();
+  }
+  std::vector<std::pair<int, int>> groups(free_by_numa.begin(), free_by_numa.end());
+  std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
+    return pod.hints.chip_mode == PackMode::kBinpack ? a.second < b.second : a.second > b.second;
+  });
+  for (const auto& [numa, free] : groups) {
+    auto chips =
+        partition::PickChipsInOrder(node, pod.request, ChipOrder(node, pod.hints.chip_mode, numa));
+    if (chips) return chips;
+  }
+  return std::nullopt;
+}
+
+Scheduler::Evaluation Scheduler::Evaluate(const PodIntent& pod, const CachedNode* node,
+                                          const std::string& name, bool explain) const {
+  Evaluation e;
+  if (!node) {
+    e.reason = "node " + name + ": not known to flexai (not listed yet, or deleted)";
+    return e;
+  }
+  if (!node->has_inventory) {
+    e.reason = "node " + name + ": " + node->inventory_error;
+    e.unresolvable = true;
+    return e;
+  }
+  if (!node->heartbeat) {
+    e.reason =
+        "node " + name + ": no device plugin heartbeat annotation; its chips are not trusted";
+    e.unresolvable = true;
+    return e;
+  }
+  auto age = std::chrono::duration_cast<std::chrono::seconds>(options_.now() - *node->heartbeat);
+  if (age > options_.node_stale) {
+    e.reason = "node " + name + ": device plugin heartbeat is " + std::to_string(age.count()) +
+               " s old (limit " + std::to_string(options_.node_stale.count()) +
+               " s); its chips are not trusted";
+    e.unresolvable = true;
+    return e;
+  }
+  const NodeState& state = node->state;
+  auto base = policy()->Evaluate(state, pod.request);
+  if (base) {
+    bool custom_pick = pod.hints.numa_bind || pod.hints.chip_mode == PackMode::kSpread;
+    if (custom_pick) {
+      auto chips = PickChips(pod, state);
+      if (chips) {
+        base->chips = std::move(*chips);
+      } else {
+        base.reset();
+        e.reason = "node " + name + ": no single NUMA node has room for the whole pod (" +
+                   std::string("flexai.io/numa-bind") + ")";
+      }
+    }
+  }
+  if (base && pod.hints.node_mode == PackMode::kSpread) {
+    base->score = IdleShareAfter(state, pod.request);
+  }
+  if (!base) {
+    if (explain && e.reason.empty()) {
+      Misfit m = ExplainMisfit(state, pod.request);
+      e.reason = m.reason;
+      e.unresolvable = m.unresolvable;
+    }
+    return e;
+  }
+  e.choice = std::move(base);
+  return e;
+}
+
+FilterOutcome Scheduler::Filter(const PodIntent& pod, const std::vector<std::string>& nodes) const {
+  FilterOutcome out;
+  if (!pod.wants_chips) {
+    out.passed = nodes;
+    return out;
+  }
+  if (!pod.error.empty()) {
+    for (const auto& n : nodes)
+      out.unresolvable[n] = "pod " + pod.display_name() + ": " + pod.error;
+    return out;
+  }
+  cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached) {
+    for (const auto& name : nodes) {
+      auto it = cached.find(name);
+      Evaluation e = Evaluate(pod, it == cached.end() ? nullptr : &it->second, name, true);
+      if (e.choice) {
+        out.passed.push_back(name);
+      } else if (e.unresolvable) {
+        out.unresolvable[name] = e.reason;
+      } else {
+        out.failed[name] = e.reason;
+      }
+    }
+  });
+  return out;
+}
+
+std::vector<HostScore> Scheduler::Prioritize(const PodIntent& pod,
+                                             const std::vector<std::string>& nodes) const {
+  std::vector<HostScore> out;
+  out.reserve(nodes.size());
+  if (!pod.wants_chips || !pod.error.empty()) {
+    for (const auto& n : nodes) out.push_back({n, 0});
+    return out;
+  }
+  std::vector<std::optional<double>> raw(nodes.size());
+  std::vector<bool> preferred(nodes.size(), false);
+  cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      auto it = cached.find(nodes[i]);
+      if (it == cached.end()) continue;
+      Evaluation e = Evaluate(pod, &it->second, nodes[i], false);
+      if (!e.choice) continue;
+      raw[i] = e.choice->score;
+      preferred[i] = AllChosenPreferred(it->second.state, e.choice->chips, pod.hints.prefer_models);
+    }
+  });
+  // Scale the policy's scores linearly onto 0..10 (0..8 when preferred models can add 2).
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto& r : raw) {
+    if (r) lo = std::min(lo, *r), hi = std::max(hi, *r);
+  }
+  double top = pod.hints.prefer_models.empty() ? kMaxExtenderScore : kMaxExtenderScore - 2;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    int64_t score = 0;
+    if (raw[i]) {
+      double scaled = hi > lo ? (*raw[i] - lo) / (hi - lo) * top : top;
+      score = static_cast<int64_t>(std::lround(scaled)) + (preferred[i] ? 2 : 0);
+      score = std::clamp<int64_t>(score, 0, kMaxExtenderScore);
+    }
+    out.push_back({nodes[i], score});
+  }
+  return out;
+}
+
+Result<partition::PodAssignment> Scheduler::Choose(const PodIntent& pod,
+                                                   const CachedNode& node) const {
+  if (!pod.error.empty()) return Error{"pod " + pod.display_name() + ": " + pod.error};
+  Evaluation e = Evaluate(pod, &node, node.name, true);
+  if (!e.choice) return Error{e.reason};
+  return node.state.MakeAssignment(pod.request, e.choice->chips);
+}
+
+}  // namespace flexai::extender

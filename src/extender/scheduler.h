@@ -1,0 +1,70 @@
+// The Hi Scheduler's decisions on plain structs, without HTTP: which nodes can take a pod and why
+// the others cannot (in words a user can act on), how each node scores, and the exact chips a
+// bind takes. Reads the cluster cache under its shared lock.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "extender/cluster_cache.h"
+#include "extender/pod_intent.h"
+#include "partition/placement/placement_policy.h"
+
+namespace flexai::extender {
+
+struct SchedulerOptions {
+  std::chrono::seconds node_stale{60};  // a heartbeat older than this makes a node unusable
+  std::function<kube::WallTime()> now = [] { return std::chrono::system_clock::now(); };
+};
+
+struct FilterOutcome {
+  std::vector<std::string> passed;
+  std::map<std::string, std::string> failed;        // may fit once other pods leave
+  std::map<std::string, std::string> unresolvable;  // will not fit whatever is evicted
+};
+
+struct HostScore {
+  std::string host;
+  int64_t score = 0;  // 0..10
+};
+
+inline constexpr int64_t kMaxExtenderScore = 10;
+
+class Scheduler {
+ public:
+  Scheduler(const ClusterCache& cache, std::shared_ptr<const partition::PlacementPolicy> policy,
+            SchedulerOptions options = {});
+
+  void SetPlacementPolicy(std::shared_ptr<const partition::PlacementPolicy> policy);
+
+  FilterOutcome Filter(const PodIntent& pod, const std::vector<std::string>& nodes) const;
+  std::vector<HostScore> Prioritize(const PodIntent& pod,
+                                    const std::vector<std::string>& nodes) const;
+  // The chips `pod` takes on `node` now, or why it cannot go there (for bind, under the cache's
+  // write lock).
+  Result<partition::PodAssignment> Choose(const PodIntent& pod, const CachedNode& node) const;
+
+ private:
+  struct Evaluation {
+    std::optional<partition::NodeChoice> choice;
+    std::string reason;  // when no choice
+    bool unresolvable = false;
+  };
+  Evaluation Evaluate(const PodIntent& pod, const CachedNode* node, const std::string& name,
+                      bool explain) const;
+  std::optional<std::vector<partition::ChipSet>> PickChips(const PodIntent& pod,
+                                                           const partition::NodeState& node) const;
+  std::shared_ptr<const partition::PlacementPolicy> policy() const;
+
+  const ClusterCache& cache_;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const partition::PlacementPolicy> policy_;
+  SchedulerOptions options_;
+};
+
+}  // namespace flexai::extender

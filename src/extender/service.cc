@@ -1,0 +1,189 @@
+#include "extender/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "extender/admission.h"
+#include "extender/placement_choice.h"
+#include "kube/paths.h"
+#include "partition/placement/policy_factory.h"
+
+namespace flexai::extender {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+partition::PolicyParseOptions ParseOptions() {
+  partition::PolicyParseOptions options;
+  options.known_scheduler_policies = partition::PlacementPolicyNames();
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HiSchedulerService>> HiSchedulerService::Create(
+    ServiceOptions options, std::unique_ptr<kube::KubeClient> client) {
+  std::shared_ptr<const partition::SlicePolicy> policy;
+  if (options.policy_file.empty()) {
+    policy = std::make_shared<partition::SlicePolicy>(partition::DefaultSlicePolicy());
+  } else {
+    auto loaded = partition::LoadSlicePolicyFile(options.policy_file, ParseOptions());
+    if (!loaded.ok()) return loaded.error();
+    policy = std::make_shared<partition::SlicePolicy>(std::move(*loaded));
+  }
+  std::string host;
+  int port = 0;
+  if (!ParseHostPort(options.listen, host, port)) {
+    return Error{"--listen " + options.listen + ": expected HOST:PORT"};
+  }
+  if (!options.webhook_listen.empty() && !ParseHostPort(options.webhook_listen, host, port)) {
+    return Error{"--webhook-listen " + options.webhook_listen + ": expected HOST:PORT"};
+  }
+  if (!options.webhook_listen.empty() && options.tls_cert.empty()) {
+    return Error{
+        "--webhook-listen needs --tls-cert and --tls-key (API servers call webhooks "
+        "over HTTPS only)"};
+  }
+  return std::unique_ptr<HiSchedulerService>(
+      new HiSchedulerService(std::move(options), std::move(client), std::move(policy)));
+}
+
+HiSchedulerService::HiSchedulerService(ServiceOptions options,
+                                       std::unique_ptr<kube::KubeClient> client,
+                                       std::shared_ptr<const partition::SlicePolicy> policy)
+    : options_(std::move(options)), client_(std::move(client)) {
+  if (!options_.policy_file.empty()) policy_text_ = ReadAll(options_.policy_file);
+  auto placement = MakeExtenderPlacementPolicy(*policy);
+  cache_ = std::make_unique<ClusterCache>(policy);
+  SchedulerOptions sched;
+  sched.node_stale = std::chrono::seconds(options_.node_stale_seconds);
+  scheduler_ = std::make_unique<Scheduler>(*cache_, placement, sched);
+  binder_ = std::make_unique<Binder>(*client_, *cache_, *scheduler_);
+  api_ = std::make_unique<ExtenderApi>(
+      *scheduler_, [this] { return cache_->policy(); },
+      [this](const BindArgs& args) { return binder_->Bind(args); });
+  metrics_ = std::make_unique<ExtenderMetrics>();
+}
+
+HiSchedulerService::~HiSchedulerService() { Stop(); }
+
+bool HiSchedulerService::ready() const {
+  return node_watcher_ && pod_watcher_ && node_watcher_->synced() && pod_watcher_->synced();
+}
+
+bool HiSchedulerService::leader() const { return !elector_ || elector_->is_leader(); }
+
+Result<int> HiSchedulerService::Start() {
+  ClusterCache* cache = cache_.get();
+  node_watcher_ = std::make_unique<kube::ListWatcher>(
+      *client_, kube::NodesPath(),
+      kube::ListWatchHandlers{
+          [cache](std::vector<kube::Json> items) { cache->ReplaceNodes(items); },
+          [cache](const std::string& type, const kube::Json& o) {
+            if (type == "DELETED") {
+              cache->RemoveNode(o);
+            } else {
+              cache->UpsertNode(o);
+            }
+          }});
+  pod_watcher_ = std::make_unique<kube::ListWatcher>(
+      *client_, kube::PodsPath(),
+      kube::ListWatchHandlers{[cache](std::vector<kube::Json> items) { cache->ReplacePods(items); },
+                              [cache](const std::string& type, const kube::Json& o) {
+                                if (type == "DELETED") {
+                                  cache->RemovePod(o);
+                                } else {
+                                  cache->UpsertPod(o);
+                                }
+                              }});
+  node_watcher_->Start();
+  pod_watcher_->Start();
+  if (options_.leader_elect) {
+    kube::LeaderElectionConfig config;
+    config.lease_name = options_.lease_name;
+    config.lease_namespace = options_.lease_namespace;
+    config.identity = options_.identity;
+    config.retry_period = options_.lease_retry;
+    elector_ = std::make_unique<kube::LeaderElector>(*client_, config);
+    elector_->Start();
+  }
+
+  HttpEndpoints endpoints;
+  endpoints.api = api_.get();
+  endpoints.metrics = metrics_.get();
+  endpoints.mutate = [this](std::string_view body) {
+    return HandleAdmissionReview(body, *cache_->policy(), options_.scheduler_name);
+  };
+  endpoints.ready = [this] { return ready(); };
+  endpoints.leader = [this] { return leader(); };
+  endpoints.stats = [this] { return cache_->stats(); };
+  http_ = std::make_unique<HttpServer>(endpoints);
+
+  ListenOptions main;
+  ParseHostPort(options_.listen, main.host, main.port);
+  main.tls_cert = options_.tls_cert;
+  main.tls_key = options_.tls_key;
+  main.max_body_bytes = options_.max_body_bytes;
+  auto port = http_->Listen(main);
+  if (!port.ok()) return port;
+  if (!options_.webhook_listen.empty()) {
+    ListenOptions hook = main;
+    ParseHostPort(options_.webhook_listen, hook.host, hook.port);
+    hook.webhook_only = true;
+    auto hook_port = http_->Listen(hook);
+    if (!hook_port.ok()) return hook_port;
+    webhook_port_ = *hook_port;
+  }
+  if (!options_.policy_file.empty()) policy_thread_ = std::thread([this] { PollPolicy(); });
+  return port;
+}
+
+void HiSchedulerService::Stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(policy_mu_);
+    policy_wake_.notify_all();
+  }
+  if (policy_thread_.joinable()) policy_thread_.join();
+  if (http_) http_->Stop();
+  if (elector_) elector_->Stop();
+  if (node_watcher_) node_watcher_->Stop();
+  if (pod_watcher_) pod_watcher_->Stop();
+}
+
+bool HiSchedulerService::ReloadPolicy() {
+  auto loaded = partition::LoadSlicePolicyFile(options_.policy_file, ParseOptions());
+  if (!loaded.ok()) {
+    spdlog::error("policy reload refused, keeping the previous policy: {}", loaded.error().message);
+    return false;
+  }
+  auto policy = std::make_shared<partition::SlicePolicy>(std::move(*loaded));
+  scheduler_->SetPlacementPolicy(MakeExtenderPlacementPolicy(*policy));
+  cache_->SetPolicy(policy);
+  spdlog::info("policy reloaded from {}", options_.policy_file);
+  return true;
+}
+
+void HiSchedulerService::PollPolicy() {
+  // ConfigMap volumes change by an atomic symlink swap; comparing content catches every form.
+  while (!stopping_) {
+    {
+      std::unique_lock lock(policy_mu_);
+      policy_wake_.wait_for(lock, options_.policy_poll, [this] { return stopping_.load(); });
+    }
+    if (stopping_) break;
+    std::string text = ReadAll(options_.policy_file);
+    if (text.empty() || text == policy_text_) continue;
+    policy_text_ = text;
+    ReloadPolicy();
+  }
+}
+
+}  // namespace flexai::extender

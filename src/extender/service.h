@@ -1,0 +1,85 @@
+// The whole Hi Scheduler service, wired: API client, node and pod watchers feeding the cluster
+// cache, the scheduler and binder, leader election, the policy file watcher and the HTTP
+// listeners. main.cc only parses flags into ServiceOptions; tests run it in-process.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "extender/binder.h"
+#include "extender/cluster_cache.h"
+#include "extender/extender_api.h"
+#include "extender/http_server.h"
+#include "extender/metrics.h"
+#include "extender/scheduler.h"
+#include "kube/client.h"
+#include "kube/leader_election.h"
+#include "kube/list_watcher.h"
+
+namespace flexai::extender {
+
+struct ServiceOptions {
+  std::string listen = "127.0.0.1:8888";
+  std::string policy_file;  // empty = built-in defaults
+  bool leader_elect = false;
+  std::string lease_name = "flexai-hi-scheduler";
+  std::string lease_namespace = "kube-system";
+  std::string identity;  // lease holder identity; empty = hostname_random
+  std::chrono::milliseconds lease_retry{2000};
+  std::string tls_cert, tls_key;
+  std::string webhook_listen;  // empty = no second listener
+  int node_stale_seconds = 60;
+  std::string scheduler_name = "flexai-scheduler";
+  size_t max_body_bytes = 32u << 20;
+  std::chrono::seconds policy_poll{5};
+};
+
+class HiSchedulerService {
+ public:
+  // Loads the policy; errors (bad policy file, bad listen address) come back here.
+  static Result<std::unique_ptr<HiSchedulerService>> Create(
+      ServiceOptions options, std::unique_ptr<kube::KubeClient> client);
+  ~HiSchedulerService();
+
+  // Starts watchers, election and listeners; returns the main listener's port.
+  Result<int> Start();
+  void Stop();
+
+  bool ready() const;
+  bool leader() const;
+  int webhook_port() const { return webhook_port_; }
+  ClusterCache& cache() { return *cache_; }
+  kube::KubeClient& client() { return *client_; }
+  // Re-reads the policy file now (the poller calls this on change); false when refused.
+  bool ReloadPolicy();
+
+ private:
+  HiSchedulerService(ServiceOptions options, std::unique_ptr<kube::KubeClient> client,
+                     std::shared_ptr<const partition::SlicePolicy> policy);
+  void PollPolicy();
+
+  ServiceOptions options_;
+  std::unique_ptr<kube::KubeClient> client_;
+  std::unique_ptr<ClusterCache> cache_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Binder> binder_;
+  std::unique_ptr<ExtenderApi> api_;
+  std::unique_ptr<ExtenderMetrics> metrics_;
+  std::unique_ptr<kube::ListWatcher> node_watcher_;
+  std::unique_ptr<kube::ListWatcher> pod_watcher_;
+  std::unique_ptr<kube::LeaderElector> elector_;
+  std::unique_ptr<HttpServer> http_;
+  int webhook_port_ = 0;
+  std::thread policy_thread_;
+  std::mutex policy_mu_;
+  std::condition_variable policy_wake_;
+  std::atomic<bool> stopping_{false};
+  std::string policy_text_;  // last file content seen
+};
+
+}  // namespace flexai::extender

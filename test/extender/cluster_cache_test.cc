@@ -1,0 +1,114 @@
+// The cluster cache: chips from the inventory annotation, slices from pod assignment annotations
+// (in any arrival order), freed at once when a pod ends or is deleted.
+#include <gtest/gtest.h>
+
+#include "extender/cluster_cache.h"
+#include "test_objects.h"
+
+namespace flexai::extender {
+namespace {
+
+using testing::GpuPod;
+using testing::Json;
+using testing::NodeWithChips;
+
+Json Assigned(const std::string& name, const std::string& assignment) {
+  Json pod = GpuPod(name, 1, 10000);
+  pod["metadata"]["annotations"]["flexai.io/assignment"] = assignment;
+  pod["spec"]["nodeName"] = "n1";
+  pod["status"]["phase"] = "Running";
+  return pod;
+}
+
+int64_t UsedMemory(const ClusterCache& cache, const std::string& node, int chip) {
+  int64_t used = -1;
+  cache.Read([&](const auto& nodes) {
+    auto it = nodes.find(node);
+    if (it != nodes.end()) used = it->second.state.ledger(chip).used_memory_mib();
+  });
+  return used;
+}
+
+class ClusterCacheTest : public ::testing::Test {
+ protected:
+  ClusterCache cache_{std::make_shared<partition::SlicePolicy>(partition::DefaultSlicePolicy())};
+};
+
+TEST_F(ClusterCacheTest, RebuildsSlicesFromAssignmentAnnotations) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}, {"GPU-b"}})});
+  cache_.ReplacePods({Assigned("p", "node=n1;cpu=0;mem=0|main=GPU-b:10000:0")});
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 0);
+  EXPECT_EQ(UsedMemory(cache_, "n1", 1), 10000);
+  EXPECT_EQ(cache_.stats().pods_with_slices, 1u);
+}
+
+TEST_F(ClusterCacheTest, PodsSeenBeforeTheirNodeAreAppliedWhenItArrives) {
+  cache_.ReplacePods({Assigned("p", "node=n1;cpu=0;mem=0|main=GPU-a:10000:0")});
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 10000);
+}
+
+TEST_F(ClusterCacheTest, FinishedOrDeletedPodsFreeTheirSlicesAtOnce) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  Json done = Assigned("done", "node=n1;cpu=0;mem=0|main=GPU-a:10000:0");
+  Json gone = Assigned("gone", "node=n1;cpu=0;mem=0|main=GPU-a:5000:0");
+  cache_.ReplacePods({done, gone});
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 15000);
+  done["status"]["phase"] = "Succeeded";
+  cache_.UpsertPod(done);
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 5000);
+  cache_.RemovePod(gone);
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 0);
+}
+
+TEST_F(ClusterCacheTest, RelistDropsPodsThatVanishedMeanwhile) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  cache_.ReplacePods({Assigned("p", "node=n1;cpu=0;mem=0|main=GPU-a:10000:0")});
+  cache_.ReplacePods({});
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 0);
+}
+
+TEST_F(ClusterCacheTest, InventoryChangesKeepExistingSlices) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  cache_.ReplacePods({Assigned("p", "node=n1;cpu=0;mem=0|main=GPU-a:10000:0")});
+  cache_.UpsertNode(NodeWithChips("n1", {{"GPU-a"}, {"GPU-new"}}));
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 10000);
+  EXPECT_EQ(cache_.stats().chips, 2u);
+}
+
+TEST_F(ClusterCacheTest, MalformedAnnotationsAreIgnoredNotFatal) {
+  Json node = NodeWithChips("n1", {{"GPU-a"}});
+  node["metadata"]["annotations"]["flexai.io/inventory"] = "{broken";
+  cache_.ReplaceNodes({node});
+  cache_.ReplacePods({Assigned("p", "garbage")});
+  bool has_inventory = true;
+  std::string why;
+  cache_.Read([&](const auto& nodes) {
+    has_inventory = nodes.at("n1").has_inventory;
+    why = nodes.at("n1").inventory_error;
+  });
+  EXPECT_FALSE(has_inventory);
+  EXPECT_NE(why.find("flexai.io/inventory"), std::string::npos);
+  EXPECT_EQ(cache_.stats().pods_with_slices, 0u);
+}
+
+TEST_F(ClusterCacheTest, ReservationSurvivesEventsThatPredateItsPatch) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  Json pod = GpuPod("p", 1, 10000);
+  auto reserved = cache_.Reserve("default", "p", "n1", [&](const CachedNode& node) {
+    partition::PodRequest req;
+    req.uid = "uid-p";
+    partition::SliceRequest slice;
+    slice.memory_mib = 10000;
+    req.containers.push_back({"main", slice});
+    return Result<partition::PodAssignment>(node.state.MakeAssignment(req, {1}));
+  });
+  ASSERT_TRUE(reserved.ok()) << reserved.error().message;
+  cache_.UpsertPod(pod);  // an older event without the annotation
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 10000);
+  cache_.Unreserve("uid-p");
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 0);
+}
+
+}  // namespace
+}  // namespace flexai::extender
