@@ -253,6 +253,12 @@ FAKE_EXPORT CUresult cuMemGetInfo_v2(std::size_t* free_bytes, std::size_t* total
   *free_bytes = driver.capacity - driver.devices[t_device].used.load();
   return CUDA_SUCCESS;
 }
+// A future ABI of cuMemGetInfo, returned for look-ups at version 99000 and above: the hook must
+// pass it through rather than call it through its _v2 wrapper.
+FAKE_EXPORT CUresult cuMemGetInfo_v3(std::size_t* free_bytes, std::size_t* total_bytes) {
+  Count("cuMemGetInfo_v3");
+  return cuMemGetInfo_v2(free_bytes, total_bytes);
+}
 FAKE_EXPORT CUresult cuDeviceTotalMem_v2(std::size_t* bytes, CUdevice) {
   Count("cuDeviceTotalMem_v2");
   *bytes = TheDriver().capacity;
@@ -373,6 +379,7 @@ const ProcEntry kProcs[] = {
     FAKE_PROC("cuArrayDestroy", 2000, false, cuArrayDestroy),
     FAKE_PROC("cuMipmappedArrayDestroy", 5000, false, cuMipmappedArrayDestroy),
     FAKE_PROC("cuMemGetInfo", 3020, false, cuMemGetInfo_v2),
+    FAKE_PROC("cuMemGetInfo", 99000, false, cuMemGetInfo_v3),
     FAKE_PROC("cuDeviceTotalMem", 3020, false, cuDeviceTotalMem_v2),
     FAKE_PROC("cuLaunchKernel", 4000, false, cuLaunchKernel),
     FAKE_PROC("cuLaunchKernel", 7000, true, cuLaunchKernel_ptsz),

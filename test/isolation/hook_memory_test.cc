@@ -192,6 +192,17 @@ TEST(HookMemoryTest, UsageFileShowsLiveUsagePerDeviceAndProcess) {
 namespace flexai::isolation {
 namespace {
 
+TEST(HookLookupTest, AnEntryPointVersionTheHookDoesNotKnowIsPassedThroughNotMiswrapped) {
+  testing::ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::vector<std::string> lines = probe.Run(
+      {"--lookup=getproc", "--cuda-version=99000", "meminfo", "calls", "cuMemGetInfo_v3"});
+  EXPECT_THAT(lines, ::testing::Contains(::testing::HasSubstr("returned cuMemGetInfo_v3")));
+  EXPECT_TRUE(
+      testing::HasLine(lines, "meminfo ok free=1024 total=1024"));  // the driver's own answer
+  EXPECT_TRUE(testing::HasLine(lines, "calls cuMemGetInfo_v3 1"));
+}
+
 TEST(HookLookupTest, ProcessesThatNeverCallCudaAreLeftAlone) {
   testing::ProbeRunner probe;
   CommandOptions options;

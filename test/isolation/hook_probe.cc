@@ -25,7 +25,7 @@ using namespace flexai::cuda;  // NOLINT
 namespace {
 
 constexpr std::uint64_t kMiB = 1 << 20;
-constexpr int kCudaVersion = 13000;
+int g_cuda_version = 13000;  // --cuda-version=N: the version look-ups ask for
 
 struct Api {
   CUresult (*cuInit)(unsigned);
@@ -73,10 +73,10 @@ void Load(F& field, void* handle, const std::string& lookup, bool ptsz, const ch
     if (get_proc == nullptr) {
       auto* bootstrap = reinterpret_cast<GetProc*>(dlsym(handle, "cuGetProcAddress_v2"));
       void* pointer = nullptr;
-      bootstrap("cuGetProcAddress", &pointer, kCudaVersion, 0, nullptr);
+      bootstrap("cuGetProcAddress", &pointer, g_cuda_version, 0, nullptr);
       get_proc = reinterpret_cast<GetProc*>(pointer);
     }
-    get_proc(base, &found, kCudaVersion, ptsz ? CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0,
+    get_proc(base, &found, g_cuda_version, ptsz ? CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0,
              nullptr);
   } else {
     found = dlsym(lookup == "global" ? RTLD_DEFAULT : handle, versioned);
@@ -339,6 +339,7 @@ int main(int argc, char** argv) {
   for (; i < argc && std::strncmp(argv[i], "--", 2) == 0; ++i) {
     if (std::strncmp(argv[i], "--lookup=", 9) == 0) lookup = argv[i] + 9;
     if (std::strcmp(argv[i], "--ptsz") == 0) ptsz = true;
+    if (std::strncmp(argv[i], "--cuda-version=", 15) == 0) g_cuda_version = std::atoi(argv[i] + 15);
   }
   LoadApi(lookup, ptsz);
   g_api.cuInit(0);

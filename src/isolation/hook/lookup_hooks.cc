@@ -5,9 +5,11 @@
 #include <link.h>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "isolation/hook/hook_exports.h"
+#include "isolation/hook/hook_state.h"
 #include "isolation/hook/hook_symbols.h"
 
 namespace flexai::isolation {
@@ -16,11 +18,38 @@ namespace {
 using cuda::CUDA_SUCCESS;
 using cuda::CUresult;
 
+// Whether `exported` is `base` with a version suffix, e.g. cuMemGetInfo_v3 for cuMemGetInfo.
+bool IsOtherVersionOf(const char* exported, const char* base) {
+  std::size_t length = std::strlen(base);
+  return std::strncmp(exported, base, length) == 0 && std::strncmp(exported + length, "_v", 2) == 0;
+}
+
+// The wrapper for what the driver actually returned. Our name + version table picks the ABI; when
+// the driver's answer is an exported symbol, its name confirms (or corrects) the pick. A version
+// of the function that we do not know (a future _v3) is left unwrapped rather than called through
+// a wrapper with the wrong signature.
+int ConfirmedHook(const char* symbol, int planned, const void* real) {
+  Dl_info info{};
+  if (dladdr(real, &info) == 0 || info.dli_saddr != real || info.dli_sname == nullptr)
+    return planned;
+  if (std::strcmp(info.dli_sname, HookSymbol(planned)) == 0) return planned;
+  if (int exact = FindHook(info.dli_sname); exact >= 0) return exact;
+  if (IsOtherVersionOf(info.dli_sname, symbol)) {
+    HookLog((std::string("cuGetProcAddress(\"") + symbol + "\") returned " + info.dli_sname +
+             ", an entry point this library does not know; it is not intercepted")
+                .c_str());
+    return -1;
+  }
+  return planned;
+}
+
 // Replaces a successful look-up result with our wrapper, remembering the real function.
 void SubstituteWrapper(const char* symbol, int cuda_version, std::uint64_t flags, void** pfn) {
   int index = FindVersionedHook(symbol, cuda_version, flags);
   if (index < 0 || pfn == nullptr || *pfn == nullptr) return;
   if (IsInThisLibrary(*pfn)) return;  // already ours
+  index = ConfirmedHook(symbol, index, *pfn);
+  if (index < 0) return;
   StoreReal(index, *pfn);
   *pfn = HookWrapper(index);
 }
