@@ -103,6 +103,31 @@ TEST(HookMemoryTest, ConcurrentAllocationsNeverExceedTheQuota) {
   EXPECT_EQ(used, 0u);
 }
 
+TEST(HookMemoryTest, ConcurrentProcessesShareTheQuotaWithoutAccountingDrift) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";
+  std::vector<std::vector<std::string>> outputs(3);
+  std::vector<std::thread> processes;
+  for (auto& output : outputs) {
+    processes.emplace_back([&] { output = probe.Run({"race", "4", "200", "7"}); });
+  }
+  for (auto& process : processes) process.join();
+  unsigned total_peak = 0;
+  for (const auto& output : outputs) {
+    ASSERT_EQ(output.size(), 1u);
+    unsigned peak = 0, used = 0;
+    ASSERT_EQ(std::sscanf(output[0].c_str(), "race peak=%u used=%u", &peak, &used), 2) << output[0];
+    EXPECT_LE(peak, 100u);
+    total_peak += peak;
+  }
+  EXPECT_GT(total_peak, 0u);
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->devices.at(0).used_bytes, 0u);  // every byte reserved was given back
+  EXPECT_LE(usage->devices.at(0).peak_bytes, 100u << 20);
+  for (const ProcessUsage& process : usage->processes) EXPECT_EQ(process.used_bytes.at(0), 0u);
+}
+
 TEST(HookMemoryTest, ForkChildSharesTheQuotaWithItsParent) {
   ProbeRunner probe;
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
