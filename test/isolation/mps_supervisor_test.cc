@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "isolation/mps_client_env.h"
 
@@ -35,6 +36,10 @@ class MpsSupervisorTest : public ::testing::Test {
     std::string text;
     std::getline(file, text);
     return text;
+  }
+  static bool DaemonIsDead(int pid) {
+    std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+    return stat.empty() || stat.find(") Z") != std::string::npos;
   }
   static int DaemonPid(const MpsDaemonStatus& status) {
     std::string pid = ReadFile(status.pipe_dir + "/fake-daemon.pid");
@@ -73,7 +78,11 @@ TEST_F(MpsSupervisorTest, RestartsADaemonThatDied) {
   ASSERT_TRUE(supervisor.StartAll().ok());
   int first_pid = DaemonPid(supervisor.Statuses()[0]);
   ASSERT_GT(first_pid, 0);
-  kill(first_pid, SIGKILL);  // the fake counts an unreaped (zombie) daemon as dead
+  kill(first_pid, SIGKILL);
+  // Until the kill has landed: the daemon is gone or a zombie (which the fake counts as dead).
+  for (int i = 0; i < 500 && !DaemonIsDead(first_pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   supervisor.Check();
   MpsDaemonStatus status = supervisor.Statuses()[0];
   EXPECT_EQ(status.state, MpsDaemonState::kRunning);

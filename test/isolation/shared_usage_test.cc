@@ -2,6 +2,7 @@
 // launch token bucket, tested in-process.
 #include "isolation/hook/shared_usage.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,27 @@ TEST_F(SharedUsageTest, ReclaimReturnsMemoryOfAProcessThatExitedHoldingIt) {
   EXPECT_EQ(usage->UsedBytes(0), 800u);
   EXPECT_EQ(usage->ReclaimDeadProcesses(), 1);
   EXPECT_EQ(usage->UsedBytes(0), 0u);
+}
+
+TEST_F(SharedUsageTest, ReclaimReturnsMemoryOfAnEarlierProcessThatHadOurPid) {
+  auto usage = Open();
+  ASSERT_TRUE(usage->Reserve(0, 100, true));  // our own live slot
+  // A slot left by a process of an earlier container that had our pid number.
+  UsageProcess stale{};
+  stale.pid = getpid();
+  stale.start_ticks = ProcessStartTicks(getpid()) + 12345;
+  stale.used_bytes[0] = 500;
+  std::uint64_t device_used = 600;
+  int fd = open((config_.shared_dir + "/usage.bin").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, &stale, sizeof(stale), kUsageProcessesOffset + 7 * sizeof(UsageProcess)),
+            static_cast<ssize_t>(sizeof(stale)));
+  ASSERT_EQ(pwrite(fd, &device_used, sizeof(device_used),
+                   kUsageDevicesOffset + offsetof(UsageDevice, used_bytes)),
+            static_cast<ssize_t>(sizeof(device_used)));
+  close(fd);
+  EXPECT_EQ(usage->ReclaimDeadProcesses(), 1);
+  EXPECT_EQ(usage->UsedBytes(0), 100u);
 }
 
 TEST_F(SharedUsageTest, ReclaimLeavesLiveProcessesAlone) {

@@ -248,11 +248,12 @@ std::uint64_t SharedUsage::LimitBytes(int device) const {
 
 int SharedUsage::ReclaimDeadProcesses() {
   int reclaimed = 0;
-  int self = static_cast<int>(getpid());
   for (UsageProcess& process : file_->processes) {
+    // Our own pid is not skipped: a slot with our pid but another start time was left by an
+    // earlier container whose pid namespace reused the number. A slot being claimed has start
+    // time 0 until its owner records it, and is never taken for gone.
     std::int32_t pid = Atomic(process.pid).load();
-    if (pid <= 0 || pid == self || !ProcessIsGone(pid, Atomic(process.start_ticks).load()))
-      continue;
+    if (pid <= 0 || !ProcessIsGone(pid, Atomic(process.start_ticks).load())) continue;
     // Claim the slot first so two reclaimers never subtract the same memory twice.
     if (!Atomic(process.pid).compare_exchange_strong(pid, -1)) continue;
     for (std::uint32_t d = 0; d < kUsageMaxDevices; ++d) {
