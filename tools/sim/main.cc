@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
       "flexai-sim: replay a GPU-sharing cluster trace under placement policies.\n"
       "With no --nodes/--pods it runs the embedded default (the openb default trace's "
       "composition)."};
-  std::string nodes_csv, pods_csv, policy_list = "exclusive,bestfit,fgd,hi", seeds_text = "42-51";
+  std::string nodes_csv, pods_csv, policy_list = "all", seeds_text = "42-51";
   std::string report_path, plot_path;
   double inflation = 1.3;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());

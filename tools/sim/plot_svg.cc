@@ -1,4 +1,5 @@
 // SVG rendering of the paper's Figure 9(a): unallocated GPU % against arrived workload.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,12 +12,12 @@ namespace flexai::sim {
 namespace {
 
 constexpr double kWidth = 860, kHeight = 520;
-constexpr double kLeft = 70, kRight = 180, kTop = 40, kBottom = 60;
-constexpr double kXMin = 60, kXMax = 130, kYMin = 0;
+constexpr double kLeft = 70, kRight = 200, kTop = 40, kBottom = 60;
+constexpr double kXMin = 70, kXMax = 130, kYMin = 0;
 
 const char* ColorFor(size_t i) {
-  static const char* palette[] = {"#7f7f7f", "#d62728", "#1f77b4", "#2ca02c", "#9467bd",
-                                  "#8c564b", "#e377c2", "#ff7f0e", "#17becf"};
+  static const char* palette[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e",
+                                  "#8c564b", "#e377c2", "#7f7f7f", "#17becf"};
   return palette[i % (sizeof palette / sizeof *palette)];
 }
 
@@ -33,6 +34,8 @@ std::string PlotSvg(const std::vector<RunResult>& runs) {
   std::vector<std::string> order;
   std::map<std::string, std::map<int, std::vector<double>>> curves;
   for (const auto& r : runs) {
+    // Exclusive counts whole GPUs as allocated, so its curve is not comparable: left out.
+    if (r.policy == "exclusive") continue;
     if (!curves.count(r.policy)) order.push_back(r.policy);
     for (const auto& p : r.points) {
       if (!std::isnan(p.allocated_pct)) {
@@ -40,13 +43,20 @@ std::string PlotSvg(const std::vector<RunResult>& runs) {
       }
     }
   }
+  // Legend and colours in order of the result at 100% arrived: the winner comes first.
+  auto at100 = [&](const std::string& p) {
+    auto it = curves[p].find(100);
+    return it == curves[p].end() ? 1e9 : Percentile(it->second, 50);
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const std::string& a, const std::string& b) { return at100(a) < at100(b); });
   double y_max = 10;
   for (auto& [name, xs] : curves) {
     for (auto& [x, v] : xs) {
-      if (x >= kXMin && x <= kXMax) y_max = std::max(y_max, Percentile(v, 75));
+      if (x >= 90 && x <= kXMax) y_max = std::max(y_max, Percentile(v, 75));
     }
   }
-  y_max = std::ceil(y_max / 5) * 5;
+  y_max = std::ceil((y_max + 1) / 5) * 5;
   const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
   auto px = [&](double x) { return kLeft + (x - kXMin) / (kXMax - kXMin) * pw; };
   auto py = [&](double y) { return kTop + ph - (y - kYMin) / (y_max - kYMin) * ph; };
@@ -98,7 +108,7 @@ std::string PlotSvg(const std::vector<RunResult>& runs) {
            "' x2='" + Fmt("%.1f", kWidth - kRight + 40) + "' y2='" + Fmt("%.1f", ly) +
            "' stroke='" + ColorFor(i) + "' stroke-width='3'/>\n";
     svg += "<text x='" + Fmt("%.1f", kWidth - kRight + 46) + "' y='" + Fmt("%.1f", ly + 4) + "'>" +
-           order[i] + "</text>\n";
+           order[i] + Fmt(" %.2f%%", at100(order[i])) + "</text>\n";
   }
   svg += "</svg>\n";
   return svg;
