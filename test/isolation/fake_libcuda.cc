@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -122,6 +123,10 @@ std::uint64_t ArrayBytes(const Descriptor& desc, std::uint64_t depth) {
 #define FAKE_EXPORT extern "C" __attribute__((visibility("default")))
 
 FAKE_EXPORT CUresult cuInit(unsigned) { return CUDA_SUCCESS; }
+FAKE_EXPORT CUresult cuDriverGetVersion(int* version) {
+  *version = 13000;
+  return CUDA_SUCCESS;
+}
 FAKE_EXPORT CUresult cuDeviceGetCount(int* count) {
   *count = TheDriver().device_count;
   return CUDA_SUCCESS;
@@ -354,6 +359,7 @@ struct ProcEntry {
   ProcEntry { name, since, ptsz, reinterpret_cast<void*>(&fn) }
 const ProcEntry kProcs[] = {
     FAKE_PROC("cuInit", 2000, false, cuInit),
+    FAKE_PROC("cuDriverGetVersion", 2020, false, cuDriverGetVersion),
     FAKE_PROC("cuDeviceGet", 2000, false, cuDeviceGet),
     FAKE_PROC("cuDevicePrimaryCtxRetain", 7000, false, cuDevicePrimaryCtxRetain),
     FAKE_PROC("cuCtxSetCurrent", 4000, false, cuCtxSetCurrent),
@@ -395,6 +401,10 @@ const ProcEntry kProcs[] = {
 FAKE_EXPORT CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int version,
                                          std::uint64_t flags, int* status) {
   Count("cuGetProcAddress_v2");
+  if (std::getenv("FAKE_CUDA_TRACE") != nullptr) {  // FAKE_CUDA_TRACE=1: log every look-up
+    std::fprintf(stderr, "fake cuGetProcAddress(%s, %d, %llu)\n", symbol, version,
+                 static_cast<unsigned long long>(flags));
+  }
   bool ptsz = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0;
   const ProcEntry* best = nullptr;
   for (const ProcEntry& entry : kProcs) {
