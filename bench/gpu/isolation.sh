@@ -36,26 +36,28 @@ verdict() { if within "$@"; then echo PASS; else echo FAIL; fi; }
 # ---------------------------------------------------------------- build
 HOOK=$WORK/libflexai-cuda.so
 PROBE=$WORK/isolation_probe
+build_hook() {
+  command -v g++ >/dev/null || return 1
+  log "building libflexai-cuda.so with $(g++ --version | head -1)"
+  local pids=()
+  for src in src/isolation/hook/*.cc; do
+    g++ -std=c++20 -O2 -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -I src -c "$src" \
+      -o "$WORK/obj/$(basename "$src" .cc).o" 2>>"$LOGS/build.log" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || return 1; done
+  g++ -shared -o "$HOOK" "$WORK"/obj/*.o -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL \
+    -ldl -lpthread 2>>"$LOGS/build.log"
+}
+build_probe() {
+  command -v g++ >/dev/null || return 1
+  g++ -std=c++17 -O2 -I bench/gpu bench/gpu/isolation_probe.cc -o "$PROBE" -ldl -lpthread 2>>"$LOGS/build.log"
+}
+# No (working) compiler: use what a carried build folder holds (build*/lib, build*/bin).
+prebuilt() { local found; found=$(ls -t $1 2>/dev/null | head -1); [ -n "$found" ] && cp "$found" "$2"; }
 build() {
-  local ok=1
-  if command -v g++ >/dev/null; then
-    log "building libflexai-cuda.so and the probe with $(g++ --version | head -1)"
-    for src in src/isolation/hook/*.cc; do
-      g++ -std=c++20 -O2 -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -I src -c "$src" \
-        -o "$WORK/obj/$(basename "$src" .cc).o" &
-    done
-    wait
-    g++ -shared -o "$HOOK" "$WORK"/obj/*.o -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL \
-      -ldl -lpthread || ok=0
-    g++ -std=c++17 -O2 -I bench/gpu bench/gpu/isolation_probe.cc -o "$PROBE" -ldl -lpthread || ok=0
-  else
-    ok=0
-  fi
-  if [ $ok = 0 ]; then  # no (working) compiler: use what a carried build folder holds
-    log "g++ build failed or missing; looking for prebuilt build*/lib/libflexai-cuda.so"
-    cp "$(ls -t build*/lib/libflexai-cuda.so | head -1)" "$HOOK" 2>/dev/null || true
-    cp "$(ls -t build*/bin/gpu_isolation_probe | head -1)" "$PROBE" 2>/dev/null || true
-  fi
+  build_hook || { log "hook build failed (see $LOGS/build.log); trying a prebuilt one"; prebuilt 'build*/lib/libflexai-cuda.so' "$HOOK"; }
+  build_probe || { log "probe build failed; trying a prebuilt one"; prebuilt 'build*/bin/gpu_isolation_probe' "$PROBE"; }
   [ -x "$PROBE" ] && [ -f "$HOOK" ] || { log "nothing to run: no compiler and no prebuilt files"; exit 1; }
   PTX_ARGS=()
   if command -v nvcc >/dev/null; then
@@ -65,16 +67,24 @@ build() {
       log "kernels compiled by nvcc"
     fi
   fi
-  [ ${#PTX_ARGS[@]} = 0 ] && log "kernels from the embedded PTX (no nvcc)"
+  if [ ${#PTX_ARGS[@]} -gt 0 ] && ! "$PROBE" "${PTX_ARGS[@]}" meminfo >"$LOGS/ptx-check.out" 2>&1; then
+    log "nvcc's PTX does not load here (see $LOGS/ptx-check.out); using the embedded PTX"
+    PTX_ARGS=()
+  fi
+  [ ${#PTX_ARGS[@]} = 0 ] && log "kernels from the embedded PTX"
+  if ! "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} meminfo >"$LOGS/sanity.out" 2>&1; then
+    log "the probe cannot use the GPU: $(cat "$LOGS/sanity.out")"
+    exit 1
+  fi
 }
 
-probe() { timeout 300 "$PROBE" "${PTX_ARGS[@]}" "$@"; }
+probe() { timeout 300 "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"; }
 # Runs the probe as a hook-mode container: own shared dir, quota and share.
 hook_probe() {  # hook_probe NAME MEMORY_MIB CORES ARGS...
   local name=$1 mib=$2 cores=$3; shift 3
   mkdir -p "$WORK/shared-$name"
   env FLEXAI_ISOLATION=hook FLEXAI_MEMORY_LIMIT_MIB="$mib" FLEXAI_CORES_LIMIT="$cores" \
-    FLEXAI_SHARED_DIR="$WORK/shared-$name" LD_PRELOAD="$HOOK" timeout 300 "$PROBE" "${PTX_ARGS[@]}" "$@"
+    FLEXAI_SHARED_DIR="$WORK/shared-$name" LD_PRELOAD="$HOOK" timeout 300 "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
 }
 
 # ---------------------------------------------------------------- MPS daemon (private dirs)
@@ -99,8 +109,8 @@ mps_probe() {  # mps_probe MEMORY_MIB THREAD_PERCENT ARGS...  (environment as Mp
   local mib=$1 percent=$2; shift 2
   local limit=()
   [ "$mib" != 0 ] && limit=(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT="0=${mib}M")
-  env CUDA_MPS_PIPE_DIRECTORY="$MPS_PIPE" "${limit[@]}" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$percent" \
-    FLEXAI_ISOLATION=mps timeout 300 "$PROBE" "${PTX_ARGS[@]}" "$@"
+  env CUDA_MPS_PIPE_DIRECTORY="$MPS_PIPE" ${limit[@]+"${limit[@]}"} CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$percent" \
+    FLEXAI_ISOLATION=mps timeout 300 "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
 }
 
 # Two processes at 30% and 70% running the same loop at the same time; prints "rate30 rate70".
