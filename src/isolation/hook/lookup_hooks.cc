@@ -24,16 +24,18 @@ bool IsOtherVersionOf(const char* exported, const char* base) {
   return std::strncmp(exported, base, length) == 0 && std::strncmp(exported + length, "_v", 2) == 0;
 }
 
-// The wrapper for what the driver actually returned. Our name + version table picks the ABI; when
-// the driver's answer is an exported symbol, its name confirms (or corrects) the pick. A version
-// of the function that we do not know (a future _v3) is left unwrapped rather than called through
-// a wrapper with the wrong signature.
+// The wrapper for what the driver actually returned. Our name + version table picks the ABI the
+// caller will use; the driver's answer, when it is an exported symbol, can only veto that pick:
+// a version of the function we do not know (a future _v3) is left unwrapped rather than called
+// through a wrapper with another signature. A name of another entry point we do know (an alias,
+// e.g. one implementation behind both cuGetProcAddress ABIs) changes nothing: the caller's ABI
+// is the one it asked for.
 int ConfirmedHook(const char* symbol, int planned, const void* real) {
   Dl_info info{};
   if (dladdr(real, &info) == 0 || info.dli_saddr != real || info.dli_sname == nullptr)
     return planned;
-  if (std::strcmp(info.dli_sname, HookSymbol(planned)) == 0) return planned;
-  if (int exact = FindHook(info.dli_sname); exact >= 0) return exact;
+  if (std::strcmp(info.dli_sname, HookSymbol(planned)) == 0 || FindHook(info.dli_sname) >= 0)
+    return planned;
   if (IsOtherVersionOf(info.dli_sname, symbol)) {
     HookLog((std::string("cuGetProcAddress(\"") + symbol + "\") returned " + info.dli_sname +
              ", an entry point this library does not know; it is not intercepted")
