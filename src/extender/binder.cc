@@ -32,8 +32,12 @@ std::string NodeNameOf(const Json& pod) {
 
 }  // namespace
 
-Binder::Binder(kube::KubeClient& client, ClusterCache& cache, const Scheduler& scheduler)
-    : client_(client), cache_(cache), scheduler_(scheduler) {}
+Binder::Binder(kube::KubeClient& client, ClusterCache& cache, const Scheduler& scheduler,
+               std::chrono::seconds allocating_window)
+    : client_(client),
+      cache_(cache),
+      scheduler_(scheduler),
+      allocating_window_(allocating_window) {}
 
 std::string Binder::Fail(const Json& pod, const std::string& message) {
   spdlog::warn("bind {}/{}: {}", kube::NamespaceOf(pod), kube::NameOf(pod), message);
@@ -66,9 +70,14 @@ std::string Binder::Bind(const BindArgs& args) {
     return r.ok() ? "" : Fail(pod, r.Describe("binding " + who + " to " + args.node));
   }
 
-  auto reserved =
-      cache_.Reserve(args.pod_namespace, args.pod_name, args.node,
-                     [&](const CachedNode& node) { return scheduler_.Choose(intent, node); });
+  AllocationGuard guard;
+  guard.now = std::chrono::system_clock::now();
+  guard.window = allocating_window_;
+  for (const auto& c : intent.request.containers) guard.chip_counts.insert(c.slice.chips);
+  auto reserved = cache_.Reserve(
+      args.pod_namespace, args.pod_name, args.node,
+      [&](const CachedNode& node) { return scheduler_.Choose(intent, node); },
+      allocating_window_.count() > 0 ? &guard : nullptr);
   if (!reserved.ok()) return Fail(pod, "cannot place " + who + ": " + reserved.error().message);
   const std::string uid = intent.uid;
   const std::string text = partition::EncodeAssignment(*reserved);

@@ -3,6 +3,7 @@
 // creates the pods/binding. Any failure takes the reservation back and leaves an Event.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,7 +17,9 @@ namespace flexai::extender {
 
 class Binder {
  public:
-  Binder(kube::KubeClient& client, ClusterCache& cache, const Scheduler& scheduler);
+  // `allocating_window`: see AllocationGuard (0 disables the guard).
+  Binder(kube::KubeClient& client, ClusterCache& cache, const Scheduler& scheduler,
+         std::chrono::seconds allocating_window = std::chrono::seconds(30));
   // "" on success, else the error for ExtenderBindingResult.Error.
   std::string Bind(const BindArgs& args);
 
@@ -26,6 +29,7 @@ class Binder {
   kube::KubeClient& client_;
   ClusterCache& cache_;
   const Scheduler& scheduler_;
+  std::chrono::seconds allocating_window_;
 };
 
 }  // namespace flexai::extender

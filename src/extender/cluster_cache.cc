@@ -206,10 +206,14 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
     ForgetPodLocked(uid);
     return;
   }
+  std::string phase = kube::AnnotationOf(pod, std::string(kube::kBindPhaseAnnotation));
+  std::string stamp = kube::AnnotationOf(pod, std::string(kube::kBindTimeAnnotation));
   if (existing != pods_.end()) {
     // Same assignment already held (typically our own reservation echoed back): keep it.
     if (EncodeAssignment(existing->second.assignment) == text) {
       existing->second.binding = false;
+      existing->second.bind_phase = phase;
+      existing->second.bind_time = kube::ParseTime(stamp);
       return;
     }
     ForgetPodLocked(uid);
@@ -220,6 +224,8 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
   entry.name = kube::NameOf(pod);
   entry.node = decoded->node;
   entry.assignment = std::move(*decoded);
+  entry.bind_phase = phase;
+  entry.bind_time = kube::ParseTime(stamp);
   if (auto n = nodes_.find(entry.node); n != nodes_.end()) {
     if (n->second.has_inventory) {
       // Fill chip indexes from UUIDs and take the slices.
@@ -235,10 +241,29 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
 Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,
                                                        const std::string& name,
                                                        const std::string& node_name,
-                                                       const Chooser& choose) {
+                                                       const Chooser& choose,
+                                                       const AllocationGuard* guard) {
   std::unique_lock lock(mu_);
   auto n = nodes_.find(node_name);
   if (n == nodes_.end()) return Error{"node " + node_name + " is not in the cache"};
+  if (guard) {
+    if (auto b = by_node_.find(node_name); b != by_node_.end()) {
+      for (const auto& other_uid : b->second) {
+        const CachedPod& other = pods_.at(other_uid);
+        if (other.ns == ns && other.name == name) continue;
+        if (other.bind_phase != kube::kBindPhaseAllocating || !other.bind_time) continue;
+        if (guard->now - *other.bind_time >= guard->window) continue;
+        for (const auto& c : other.assignment.containers) {
+          if (guard->chip_counts.count(static_cast<int>(c.grants.size()))) {
+            return Error{"node " + node_name + " is still allocating " + other.ns + "/" +
+                         other.name +
+                         " (same chip count); retrying avoids a device-plugin "
+                         "mismatch"};
+          }
+        }
+      }
+    }
+  }
   auto chosen = choose(n->second);
   if (!chosen.ok()) return chosen;
   const std::string& uid = chosen->pod_uid;
@@ -248,7 +273,15 @@ Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,
                  existing->second.node};
   }
   if (auto s = n->second.state.Apply(*chosen); !s.ok()) return Error{s.message()};
-  CachedPod entry{uid, ns, name, node_name, *chosen, true, 0};
+  CachedPod entry{uid,
+                  ns,
+                  name,
+                  node_name,
+                  *chosen,
+                  true,
+                  0,
+                  std::string(kube::kBindPhaseAllocating),
+                  guard ? std::optional<kube::WallTime>(guard->now) : std::nullopt};
   by_node_[node_name].insert(uid);
   pods_.emplace(uid, std::move(entry));
   ++generation_;

@@ -4,6 +4,7 @@
 // slices (pod succeeded, failed or deleted) are freed as soon as the event arrives.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,6 +41,17 @@ struct CachedPod {
   partition::PodAssignment assignment;
   bool binding = false;     // a /bind is in flight: ignore events that predate its patch
   int64_t min_version = 0;  // events older than this (our own patch) are stale
+  std::string bind_phase;   // flexai.io/bind-phase
+  std::optional<kube::WallTime> bind_time;
+};
+
+// Keeps the device plugin's Allocate match unambiguous (docs/protocol.md): no second pod is
+// reserved on a node while another pod there is still `allocating` with a container of the same
+// chip count, for at most `window` after its bind.
+struct AllocationGuard {
+  std::set<int> chip_counts;  // chip counts of the new pod's containers
+  kube::WallTime now;
+  std::chrono::seconds window{30};
 };
 
 class ClusterCache {
@@ -62,7 +74,8 @@ class ClusterCache {
   // two binds never pick the same room. Errors say why (unknown node, no fit, ...).
   using Chooser = std::function<Result<partition::PodAssignment>(const CachedNode&)>;
   Result<partition::PodAssignment> Reserve(const std::string& ns, const std::string& name,
-                                           const std::string& node_name, const Chooser& choose);
+                                           const std::string& node_name, const Chooser& choose,
+                                           const AllocationGuard* guard = nullptr);
   // The patch landed at `version`: events before it are stale for this pod.
   void ConfirmReservation(const std::string& uid, int64_t version);
   // Takes a reservation back (bind failed).

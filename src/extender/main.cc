@@ -48,6 +48,11 @@ int main(int argc, char** argv) {
                  "a node whose device plugin heartbeat is older is not used")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
+  app.add_option("--allocating-window-seconds", options.allocating_window_seconds,
+                 "refuse to bind a pod next to a same-chip-count pod still allocating on the node "
+                 "for this long (keeps the device plugin's match unambiguous; 0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

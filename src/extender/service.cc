@@ -65,7 +65,8 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
   SchedulerOptions sched;
   sched.node_stale = std::chrono::seconds(options_.node_stale_seconds);
   scheduler_ = std::make_unique<Scheduler>(*cache_, placement, sched);
-  binder_ = std::make_unique<Binder>(*client_, *cache_, *scheduler_);
+  binder_ = std::make_unique<Binder>(*client_, *cache_, *scheduler_,
+                                     std::chrono::seconds(options_.allocating_window_seconds));
   api_ = std::make_unique<ExtenderApi>(
       *scheduler_, [this] { return cache_->policy(); },
       [this](const BindArgs& args) { return binder_->Bind(args); });

@@ -34,6 +34,7 @@ struct ServiceOptions {
   std::string tls_cert, tls_key;
   std::string webhook_listen;  // empty = no second listener
   int node_stale_seconds = 60;
+  int allocating_window_seconds = 30;  // see AllocationGuard; 0 = off
   std::string scheduler_name = "flexai-scheduler";
   size_t max_body_bytes = 32u << 20;
   std::chrono::seconds policy_poll{5};

@@ -161,6 +161,20 @@ TEST_F(ServiceTest, FailedBindingRollsBackTheReservationAndTheAnnotations) {
   EXPECT_EQ(Bind(*http, stored, "n1"), "");
 }
 
+TEST_F(ServiceTest, SecondSameSizePodWaitsUntilTheFirstIsAllocated) {
+  auto http = StartService();
+  Json a = CreatePod(GpuPod("a", 1, 1000));
+  Json b = CreatePod(GpuPod("b", 1, 1000));
+  ASSERT_EQ(Bind(*http, a, "n1"), "");
+  std::string refused = Bind(*http, b, "n1");
+  EXPECT_NE(refused.find("still allocating default/a"), std::string::npos) << refused;
+  EXPECT_EQ(apiserver_.Get("pods", "default", "b").body["spec"].value("nodeName", ""), "");
+  // The device plugin completes the first pod: the second may go.
+  apiserver_.MergePatch("pods", "default", "a",
+                        {{"metadata", {{"annotations", {{"flexai.io/bind-phase", "success"}}}}}});
+  EXPECT_TRUE(Eventually([&] { return Bind(*http, b, "n1").empty(); }));
+}
+
 TEST_F(ServiceTest, UnknownNodeIsRefusedAtBind) {
   auto http = StartService();
   Json pod = CreatePod(GpuPod("lost", 1, 1000));
