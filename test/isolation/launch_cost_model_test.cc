@@ -1,4 +1,4 @@
-// Launch cost estimates: learned per kernel, quick to fall, slow to rise.
+// Launch cost estimates: learned per kernel, the shortest of the recent samples.
 #include "isolation/hook/launch_cost_model.h"
 
 #include <gtest/gtest.h>
@@ -17,13 +17,20 @@ TEST(LaunchCostModelTest, UnknownKernelsCostTheDefaultUntilSampled) {
   EXPECT_EQ(model.Estimate(Kernel(1)), 1'000'000);
 }
 
-TEST(LaunchCostModelTest, ShorterSamplesWinAtOnceLongerOnesSlowly) {
+TEST(LaunchCostModelTest, TimeSpentWaitingBehindOtherContextsDoesNotRaiseTheEstimate) {
   LaunchCostModel model;
   model.AddSample(Kernel(2), 1'000'000);
-  model.AddSample(Kernel(2), 9'000'000);  // e.g. waited behind another context's time slice
-  EXPECT_EQ(model.Estimate(Kernel(2)), 2'000'000);
+  for (int i = 0; i < 5; ++i) model.AddSample(Kernel(2), 3'000'000);  // queued behind others
+  EXPECT_EQ(model.Estimate(Kernel(2)), 1'000'000);
   model.AddSample(Kernel(2), 500'000);
   EXPECT_EQ(model.Estimate(Kernel(2)), 500'000);
+}
+
+TEST(LaunchCostModelTest, AKernelThatReallyGotLongerIsFollowedAfterAWindowOfSamples) {
+  LaunchCostModel model;
+  model.AddSample(Kernel(5), 1'000'000);
+  for (unsigned i = 0; i < LaunchCostModel::kWindow; ++i) model.AddSample(Kernel(5), 4'000'000);
+  EXPECT_EQ(model.Estimate(Kernel(5)), 4'000'000);
 }
 
 TEST(LaunchCostModelTest, KernelsAreEstimatedSeparately) {

@@ -1,6 +1,6 @@
 // Estimated GPU time of a launch, per kernel (CUfunction) or graph (CUgraphExec), learned from
-// sampled event timings. A sample lowers an estimate at once and raises it slowly, so time the
-// kernel spent waiting behind other contexts' time slices inflates it little.
+// sampled event timings: the shortest of the last kWindow samples. A sample also counts the time
+// a kernel waited behind other contexts' time slices; the shortest recent one is the kernel itself.
 #pragma once
 
 #include <array>
@@ -12,6 +12,7 @@ namespace flexai::isolation {
 class LaunchCostModel {
  public:
   static constexpr std::int64_t kDefaultCostNs = 20'000;
+  static constexpr unsigned kWindow = 8;
 
   // Estimated cost of a launch of `key`; the average over all kernels when `key` has no sample.
   std::int64_t Estimate(const void* key) const;
@@ -23,9 +24,12 @@ class LaunchCostModel {
   static constexpr std::size_t kProbes = 8;
   struct Slot {
     std::atomic<std::uintptr_t> key{0};
-    std::atomic<std::int64_t> cost_ns{0};
+    std::atomic<std::int64_t> cost_ns{0};  // minimum of `recent`, read on every launch
+    std::atomic<unsigned> next{0};
+    std::array<std::atomic<std::int64_t>, kWindow> recent{};
   };
   const Slot* Find(const void* key) const;
+  Slot* Claim(const void* key);
   static std::size_t Hash(const void* key);
 
   std::array<Slot, kSlots> slots_{};

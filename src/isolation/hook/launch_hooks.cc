@@ -22,7 +22,7 @@ using cuda::CUstream;
 
 // One timed launch in this many per thread: often enough to follow a throttled workload, rarely
 // when the samples only feed the live share estimate (keeps unthrottled overhead negligible).
-constexpr unsigned kSampleEveryThrottled = 64;
+constexpr unsigned kSampleEveryThrottled = 16;
 constexpr unsigned kSampleEveryUnthrottled = 1024;
 constexpr unsigned kPollEvery = 16;  // a pending sample is checked on every 16th launch
 constexpr std::int64_t kMaxWaitNs = 1'000'000'000;  // a single launch never waits longer
