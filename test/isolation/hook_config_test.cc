@@ -62,8 +62,16 @@ TEST(HookConfigTest, DevicesPastTheListFailClosed) {
   EXPECT_EQ(config.CoresPercent(1), 1u);
 }
 
-TEST(HookConfigTest, CoresOutsideOneToHundredThrottleToOnePercent) {
-  HookConfig config = Parse({{"FLEXAI_CORES_LIMIT", "0,101,abc,100"}});
+TEST(HookConfigTest, ZeroCoresMeansBestEffortNotThrottled) {
+  // A memory-only slice reserves no compute (the partition core's rule) and is not throttled.
+  HookConfig config = Parse({{"FLEXAI_CORES_LIMIT", "0,40"}});
+  EXPECT_TRUE(config.warnings.empty());
+  EXPECT_EQ(config.CoresPercent(0), 100u);
+  EXPECT_EQ(config.CoresPercent(1), 40u);
+}
+
+TEST(HookConfigTest, CoresOutsideZeroToHundredThrottleToOnePercent) {
+  HookConfig config = Parse({{"FLEXAI_CORES_LIMIT", "-5,101,abc,100"}});
   EXPECT_EQ(config.CoresPercent(0), 1u);
   EXPECT_EQ(config.CoresPercent(1), 1u);
   EXPECT_EQ(config.CoresPercent(2), 1u);

@@ -54,7 +54,9 @@ void ParseCores(const char* raw, HookConfig& config) {
   config.cores_limited = true;
   for (std::string_view entry : SplitCommas(raw)) {
     std::uint64_t percent = 0;
-    if (ParseUnsigned(entry, percent) && percent >= 1 && percent <= 100) {
+    if (ParseUnsigned(entry, percent) && percent == 0) {
+      config.cores_percent.push_back(100);  // no compute reserved: best effort, not throttled
+    } else if (ParseUnsigned(entry, percent) && percent <= 100) {
       config.cores_percent.push_back(static_cast<std::uint32_t>(percent));
     } else {
       config.warnings.push_back("FLEXAI_CORES_LIMIT entry '" + std::string(entry) +

@@ -17,7 +17,7 @@ struct HookConfig {
   bool memory_limited = false;               // FLEXAI_MEMORY_LIMIT_MIB was set
   std::vector<std::uint64_t> memory_bytes;   // per visible device; kUnlimitedBytes = no quota
   bool cores_limited = false;                // FLEXAI_CORES_LIMIT was set
-  std::vector<std::uint32_t> cores_percent;  // per visible device, 1..100
+  std::vector<std::uint32_t> cores_percent;  // per visible device, 1..100 (0 given = 100)
   std::string shared_dir;                    // empty: accounting private to this process tree
   bool debug = false;
   std::vector<std::string> warnings;  // one line per malformed value, for stderr
