@@ -11,8 +11,11 @@ std::map<std::string, std::string> MpsClientEnvironment(const MpsClientSlice& sl
   if (slice.memory_limit_mib > 0) {
     env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = "0=" + std::to_string(slice.memory_limit_mib) + "M";
   }
-  std::uint32_t percent = std::clamp<std::uint32_t>(slice.thread_percentage, 1, 100);
-  env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = std::to_string(percent);
+  // 0 = no compute reserved (a memory-only slice): best effort, all SMs.
+  if (slice.thread_percentage > 0) {
+    std::uint32_t percent = std::min<std::uint32_t>(slice.thread_percentage, 100);
+    env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = std::to_string(percent);
+  }
   return env;
 }
 

@@ -11,7 +11,7 @@ namespace flexai::isolation {
 struct MpsClientSlice {
   std::string pipe_dir;             // daemon's pipe directory as mounted in the container
   std::uint64_t memory_limit_mib;   // 0 = no memory limit
-  std::uint32_t thread_percentage;  // 1..100
+  std::uint32_t thread_percentage;  // 1..100; 0 = no compute reserved (variable left out)
 };
 
 // CUDA_MPS_PIPE_DIRECTORY, CUDA_MPS_PINNED_DEVICE_MEM_LIMIT ("0=<N>M": the container sees its

@@ -137,6 +137,13 @@ TEST(MpsClientEnvironmentTest, GivesThePipeAndTheLimitsMpsEnforces) {
   EXPECT_EQ(env.at("FLEXAI_ISOLATION"), "mps");
 }
 
+TEST(MpsClientEnvironmentTest, AMemoryOnlySliceGetsNoThreadLimit) {
+  auto env =
+      MpsClientEnvironment({.pipe_dir = "/p", .memory_limit_mib = 2048, .thread_percentage = 0});
+  EXPECT_EQ(env.count("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"), 0u);
+  EXPECT_EQ(env.at("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"), "0=2048M");
+}
+
 TEST(MpsClientEnvironmentTest, NoMemoryLimitLeavesTheVariableOut) {
   auto env =
       MpsClientEnvironment({.pipe_dir = "/p", .memory_limit_mib = 0, .thread_percentage = 250});
