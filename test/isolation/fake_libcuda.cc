@@ -190,7 +190,12 @@ FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr_v1* dptr, unsigned bytes) {
 }
 FAKE_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, std::size_t* pitch, std::size_t width,
                                         std::size_t height, unsigned) {
-  *pitch = (width + 511) / 512 * 512;
+  // FAKE_CUDA_PITCH_ALIGN (default 512): the row alignment this "device" pads pitches to.
+  static const std::size_t align = [] {
+    const char* text = std::getenv("FAKE_CUDA_PITCH_ALIGN");
+    return text != nullptr ? std::strtoull(text, nullptr, 10) : 512ULL;
+  }();
+  *pitch = (width + align - 1) / align * align;
   return FakeAlloc("cuMemAllocPitch_v2", dptr, *pitch * height, t_device);
 }
 FAKE_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* dptr, std::size_t bytes, unsigned) {

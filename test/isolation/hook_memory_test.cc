@@ -80,6 +80,25 @@ TEST(HookMemoryTest, PitchedAllocationsCountTheirPitchTimesHeight) {
   EXPECT_EQ(lines, (std::vector<std::string>{"pitch ok", "pitch oom"}));
 }
 
+TEST(HookMemoryTest, APitchLargerThanExpectedIsChargedInFullOrRefused) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "72";
+  probe.env["FAKE_CUDA_PITCH_ALIGN"] = "2048";
+  // 1100-byte rows padded to 2048: 2048 x 20000 = 39 MiB, more than the hook's 512-aligned guess.
+  std::vector<std::string> lines = probe.Run(
+      {"pitch", "1100", "20000", "pitch", "1100", "20000", "calls", "cuMemFree_v2", "meminfo"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"pitch ok", "pitch oom", "calls cuMemFree_v2 1",
+                                             "meminfo ok free=32 total=72"}));
+}
+
+TEST(HookMemoryTest, WithoutASharedDirForkChildrenStillShareTheQuota) {
+  ProbeRunner probe;
+  probe.env.erase("FLEXAI_SHARED_DIR");
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  EXPECT_EQ(probe.Run({"alloc", "200", "child", "alloc", "100", "end"}),
+            (std::vector<std::string>{"alloc ok", "child: alloc oom"}));
+}
+
 TEST(HookMemoryTest, EachVisibleDeviceHasItsOwnQuota) {
   ProbeRunner probe;
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100,300";
