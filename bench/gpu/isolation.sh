@@ -105,6 +105,7 @@ stop_mps() {
   cp -r "$MPS_LOG" "$LOGS/mps-log" 2>/dev/null || true
 }
 trap stop_mps EXIT
+trap 'stop_mps; exit 143' TERM INT  # never leave our MPS daemon behind
 mps_probe() {  # mps_probe MEMORY_MIB THREAD_PERCENT ARGS...  (environment as MpsClientEnvironment)
   local mib=$1 percent=$2; shift 2
   local limit=()
