@@ -5,6 +5,7 @@
 #include <string>
 
 #include "partition/placement/fgd_policy.h"
+#include "partition/placement/hi_plan.h"
 #include "partition/placement/placement_policy.h"
 #include "partition/placement/simple_policies.h"
 
@@ -16,11 +17,21 @@ class HiPolicy : public PlacementPolicy {
   HiPolicy(TypicalWorkload workload, const std::map<std::string, double>& weights = {});
   std::string_view name() const override { return "hi"; }
   std::optional<NodeChoice> Evaluate(const NodeState& node, const PodRequest& pod) const override;
+  void OnNodeChanged(const NodeState& node) override { plan_.OnNodeChanged(node); }
 
  private:
+  // FGD's integer gradient for moving the node from `before` to `after`, plus best-fit
+  // tie-breakers below one step.
+  double Grade(double frag_before, const GpuNodeView& after) const;
+  std::optional<NodeChoice> EvaluateShared(const NodeState& node, const PodRequest& pod,
+                                           const GpuNodeView& before) const;
+
   FragmentationCache frag_;
+  PlanTracker plan_;
   double cpu_weight_ = 0.3;  // preference for nodes left with less free CPU, among equal grades
   double fit_weight_ = 0.5;  // preference for nodes left with less idle GPU, among equal grades
+  bool use_plan_ = true;     // route shared tasks by the bin-packing plan (else FGD only)
+  bool fill_first_ = false;  // any partial GPU before a fresh one (else only planned slots)
 };
 
 }  // namespace flexai::partition
