@@ -1,5 +1,6 @@
 // flexai-device-plugin: the node daemon. Parses flags, builds the backend, cluster client and
 // Daemon, and runs until SIGTERM/SIGINT. `--probe` prints the inventory as JSON and exits.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -89,6 +90,13 @@ int Run(const DaemonOptions& options) {
 int main(int argc, char** argv) {
   DaemonOptions options;
   options.node_name = DefaultNodeName();
+  // Library paths may also come from the environment (handy in containers); flags win.
+  if (const char* nvml = std::getenv("FLEXAI_NVML_LIBRARY"); nvml && *nvml) {
+    options.nvml_library = nvml;
+  }
+  if (const char* dcmi = std::getenv("FLEXAI_DCMI_LIBRARY"); dcmi && *dcmi) {
+    options.dcmi_library = dcmi;
+  }
   CLI::App app{"flexai-device-plugin: serves GPU/NPU slices to kubelet (device plugin v1beta1)"};
   app.add_option("--backend", options.backend, "chip backend: nvidia, ascend or sim")
       ->check(CLI::IsMember({"nvidia", "ascend", "sim"}))
@@ -115,6 +123,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  // Logs go to stderr so that --probe's stdout is pure JSON.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("flexai-device-plugin"));
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   if (options.probe) return Probe(options);
   return Run(options);

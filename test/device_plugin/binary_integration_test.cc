@@ -132,3 +132,52 @@ TEST_F(BinaryTest, BadSimFileFailsWithTheFieldInTheMessage) {
 
 }  // namespace
 }  // namespace flexai::device_plugin
+
+namespace flexai::device_plugin {
+namespace {
+
+TEST(BinaryVendorProbe, NvidiaProbeReadsTheNvmlLibraryGiven) {
+  testing::TempDir dir;
+  testing::WriteFileAtomically(
+      dir.File("nvml.json"),
+      R"({"devices": [{"uuid": "GPU-1234", "name": "NVIDIA H100 80GB HBM3", "numa": 0}]})");
+  int status = 0;
+  std::string out = testing::RunAndCapture("FAKE_NVML_CONFIG=" + dir.File("nvml.json") + " " +
+                                               kBinary + " --backend nvidia --nvml-library " +
+                                               FAKE_NVML_LIB + " --probe 2>/dev/null",
+                                           status);
+  ASSERT_EQ(status, 0) << out;
+  auto inventory = nlohmann::json::parse(out);
+  EXPECT_EQ(inventory["vendor"], "nvidia");
+  EXPECT_EQ(inventory["chips"][0]["uuid"], "GPU-1234");
+  EXPECT_EQ(inventory["chips"][0]["memoryMiB"], 81559);
+  EXPECT_EQ(inventory["chips"][0]["numa"], 0);
+}
+
+TEST(BinaryVendorProbe, AscendProbeReadsTheDcmiLibraryGiven) {
+  testing::TempDir dir;
+  testing::WriteFileAtomically(
+      dir.File("dcmi.json"),
+      R"({"cards": [{"id": 0, "chips": [{"name": "910B3", "hbmMiB": 65536, "die": [1,2,3,4,5]}]}]})");
+  int status = 0;
+  std::string out = testing::RunAndCapture("FAKE_DCMI_CONFIG=" + dir.File("dcmi.json") + " " +
+                                               kBinary + " --backend ascend --dcmi-library " +
+                                               FAKE_DCMI_LIB + " --probe 2>/dev/null",
+                                           status);
+  ASSERT_EQ(status, 0) << out;
+  auto inventory = nlohmann::json::parse(out);
+  EXPECT_EQ(inventory["vendor"], "ascend");
+  EXPECT_EQ(inventory["chips"][0]["model"], "910B3");
+}
+
+TEST(BinaryVendorProbe, NoDriverMeansAClearErrorAndExitCode) {
+  int status = 0;
+  std::string out = testing::RunAndCapture(
+      kBinary + " --backend nvidia --nvml-library /nonexistent/libnvidia-ml.so.1 --probe 2>&1",
+      status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("cannot load /nonexistent/libnvidia-ml.so.1"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin

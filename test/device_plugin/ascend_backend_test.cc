@@ -1,0 +1,102 @@
+// The DCMI backend against the fake libdcmi (test/fakes/fake_dcmi.cc).
+#include "device_plugin/backend/ascend/ascend_backend.h"
+
+#include <gtest/gtest.h>
+
+#include "sim_file.h"
+#include "test_kubelet.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+using testing::TempDir;
+
+const char* kTwoCards = R"({"cards": [
+  {"id": 3, "chips": [
+    {"logicId": 0, "name": "910B3", "aicore": 20, "hbmMiB": 65536, "die": [1, 2, 3, 4, 5]},
+    {"logicId": 1, "name": "910B3", "aicore": 20, "hbmMiB": 65536, "die": [6, 7, 8, 9, 10]}]},
+  {"id": 5, "chips": [
+    {"logicId": 2, "name": "310P3", "aicore": 8, "memoryMiB": 21527, "die": [11, 12, 13, 14, 15]}]}
+]})";
+
+class AscendBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = dir_.File("dcmi.json");
+    testing::WriteFileAtomically(config_, kTwoCards);
+    setenv("FAKE_DCMI_CONFIG", config_.c_str(), 1);
+  }
+  void TearDown() override { unsetenv("FAKE_DCMI_CONFIG"); }
+
+  TempDir dir_;
+  std::string config_;
+  AscendBackend backend_{FAKE_DCMI_LIB};
+};
+
+TEST_F(AscendBackendTest, DiscoversChipsOnEveryCard) {
+  auto chips = backend_.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  ASSERT_EQ(chips->size(), 3u);
+  EXPECT_EQ((*chips)[0].uuid, "Ascend-00000001-00000002-00000003-00000004-00000005");
+  EXPECT_EQ((*chips)[0].model, "910B3");
+  EXPECT_EQ((*chips)[0].memory_mib, 65536);  // HBM, not the small DDR figure
+  EXPECT_EQ((*chips)[0].vendor, partition::Vendor::kAscend);
+  EXPECT_EQ((*chips)[0].link_group, 0);
+  EXPECT_EQ((*chips)[1].link_group, 0);
+  EXPECT_EQ((*chips)[2].memory_mib, 21527);  // no HBM: device memory
+  EXPECT_EQ((*chips)[2].link_group, -1);
+  EXPECT_EQ((*chips)[2].index, 2);
+}
+
+TEST_F(AscendBackendTest, VisibleDevicesAreLogicIds) {
+  auto chips = backend_.Discover();
+  ASSERT_TRUE(chips.ok());
+  EXPECT_EQ(backend_.VisibleDevicesEnv({(*chips)[2], (*chips)[0]}).at("ASCEND_VISIBLE_DEVICES"),
+            "2,0");
+}
+
+TEST_F(AscendBackendTest, HealthFollowsDcmiAndRecovers) {
+  ASSERT_TRUE(backend_.Discover().ok());
+  std::string sick = kTwoCards;
+  sick.replace(sick.find(R"("logicId": 1,)"), 13, R"("logicId": 1, "health": 3,)");
+  testing::WriteFileAtomically(config_, sick);
+  auto report = backend_.CheckHealth();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->at("Ascend-00000006-00000007-00000008-00000009-0000000A"),
+            partition::Health::kUnhealthy);
+  EXPECT_EQ(report->at("Ascend-00000001-00000002-00000003-00000004-00000005"),
+            partition::Health::kHealthy);
+  testing::WriteFileAtomically(config_, kTwoCards);
+  EXPECT_EQ(backend_.CheckHealth()->at("Ascend-00000006-00000007-00000008-00000009-0000000A"),
+            partition::Health::kHealthy);
+}
+
+TEST_F(AscendBackendTest, DcmiErrorsNameTheCallAndChip) {
+  testing::WriteFileAtomically(
+      config_,
+      R"({"cards": [{"id": 0, "chips": [{"errors": {"dcmi_get_device_chip_info": -8005}}]}]})");
+  auto chips = backend_.Discover();
+  ASSERT_FALSE(chips.ok());
+  EXPECT_NE(chips.error().message.find(
+                "NPU card 0 device 0: dcmi_get_device_chip_info failed with -8005"),
+            std::string::npos)
+      << chips.error().message;
+}
+
+TEST_F(AscendBackendTest, InitFailureIsAClearError) {
+  testing::WriteFileAtomically(config_, R"({"init": -8012})");
+  auto chips = backend_.Discover();
+  ASSERT_FALSE(chips.ok());
+  EXPECT_NE(chips.error().message.find("dcmi_init failed with -8012"), std::string::npos);
+}
+
+TEST(AscendTopology, LinkGroupsByModel) {
+  EXPECT_EQ(AscendBackend::LinkGroupFor("910B4", 7), 0);
+  EXPECT_EQ(AscendBackend::LinkGroupFor("910", 5), 1);
+  EXPECT_EQ(AscendBackend::LinkGroupFor("310P3", 0), -1);
+  EXPECT_TRUE(AscendBackend::IsHealthy(1));
+  EXPECT_FALSE(AscendBackend::IsHealthy(2));
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin

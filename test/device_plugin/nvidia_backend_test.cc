@@ -1,0 +1,149 @@
+// The NVML backend against the fake libnvidia-ml (test/fakes/fake_nvml.cc).
+#include "device_plugin/backend/nvidia/nvidia_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sim_file.h"
+#include "test_kubelet.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+using testing::TempDir;
+
+// Two H100s joined by NVLink (directly), a third linked to an NVSwitch shared with a fourth.
+const char* kFourGpus = R"({"devices": [
+  {"uuid": "GPU-aaaa", "name": "NVIDIA H100 80GB HBM3", "memoryTotal": 85520809984, "numa": 0,
+   "busId": "00000000:18:00.0", "nvlinks": ["00000000:2A:00.0", "00000000:2A:00.0"]},
+  {"uuid": "GPU-bbbb", "name": "NVIDIA H100 80GB HBM3", "memoryTotal": 85520809984, "numa": 0,
+   "busId": "00000000:2A:00.0", "nvlinks": ["00000000:18:00.0"]},
+  {"uuid": "GPU-cccc", "name": "NVIDIA H100 80GB HBM3", "memoryTotal": 85520809984, "numa": 1,
+   "busId": "00000000:9A:00.0", "nvlinks": ["00000000:F0:00.0"]},
+  {"uuid": "GPU-dddd", "name": "NVIDIA H100 80GB HBM3", "memoryTotal": 85520809984,
+   "busId": "00000000:AB:00.0", "nvlinks": ["00000000:F0:00.0"], "mig": 1}
+]})";
+
+class NvidiaBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = dir_.File("nvml.json");
+    Write(kFourGpus);
+    setenv("FAKE_NVML_CONFIG", config_.c_str(), 1);
+    options_.library_path = FAKE_NVML_LIB;
+    options_.sysfs_root = dir_.File("sys");
+  }
+  void TearDown() override { unsetenv("FAKE_NVML_CONFIG"); }
+  void Write(const std::string& json) { testing::WriteFileAtomically(config_, json); }
+
+  TempDir dir_;
+  std::string config_;
+  NvidiaBackendOptions options_;
+};
+
+TEST_F(NvidiaBackendTest, DiscoversIdentityMemoryNumaAndNvlinkIslands) {
+  // GPU 3 has no NVML NUMA answer: sysfs says 1.
+  std::filesystem::create_directories(dir_.File("sys/bus/pci/devices/0000:ab:00.0"));
+  std::ofstream(dir_.File("sys/bus/pci/devices/0000:ab:00.0/numa_node")) << "1\n";
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  ASSERT_EQ(chips->size(), 4u);
+  const auto& first = (*chips)[0];
+  EXPECT_EQ(first.uuid, "GPU-aaaa");
+  EXPECT_EQ(first.model, "NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(first.memory_mib, 81559);  // what nvidia-smi shows for 85,520,809,984 bytes
+  EXPECT_EQ(first.vendor, partition::Vendor::kNvidia);
+  EXPECT_EQ((*chips)[2].numa_node, 1);
+  EXPECT_EQ((*chips)[3].numa_node, 1);
+  EXPECT_EQ((*chips)[0].link_group, (*chips)[1].link_group);
+  EXPECT_EQ((*chips)[2].link_group, (*chips)[3].link_group);
+  EXPECT_NE((*chips)[0].link_group, (*chips)[2].link_group);
+  EXPECT_EQ((*chips)[0].link_group, 0);
+}
+
+TEST_F(NvidiaBackendTest, GpusWithoutNvlinkHaveNoLinkGroupAndUnknownNuma) {
+  Write(R"({"devices": [{"uuid": "GPU-solo", "busId": "00000000:01:00.0"}]})");
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  EXPECT_EQ((*chips)[0].link_group, -1);
+  EXPECT_EQ((*chips)[0].numa_node, -1);
+}
+
+TEST_F(NvidiaBackendTest, NvmlErrorsAreReportedWithTheCallAndGpu) {
+  Write(
+      R"({"devices": [{"uuid": "GPU-a"}, {"uuid": "GPU-b", "errors": {"nvmlDeviceGetName": 999}}]})");
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_FALSE(chips.ok());
+  EXPECT_NE(chips.error().message.find("GPU 1: nvmlDeviceGetName: Unknown Error (999)"),
+            std::string::npos)
+      << chips.error().message;
+}
+
+TEST_F(NvidiaBackendTest, InitFailureIsAClearError) {
+  Write(R"({"init": 9})");
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_FALSE(chips.ok());
+  EXPECT_NE(chips.error().message.find("nvmlInit_v2: Driver Not Loaded (9)"), std::string::npos)
+      << chips.error().message;
+}
+
+TEST_F(NvidiaBackendTest, MissingLibraryIsAClearError) {
+  options_.library_path = dir_.File("libnvidia-ml.so.1");
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_FALSE(chips.ok());
+  EXPECT_NE(chips.error().message.find("cannot load"), std::string::npos);
+}
+
+TEST_F(NvidiaBackendTest, CriticalXidMakesTheGpuUnhealthyUntilTheHoldPasses) {
+  options_.xid_hold = std::chrono::milliseconds(0);
+  NvidiaBackend backend(options_);
+  ASSERT_TRUE(backend.Discover().ok());
+  auto healthy = backend.CheckHealth();
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_EQ(healthy->at("GPU-cccc"), partition::Health::kHealthy);
+
+  std::string with_xid = kFourGpus;
+  with_xid.insert(with_xid.rfind('}'), R"(, "xid": [{"id": 1, "device": 2, "xid": 79},
+                                          {"id": 2, "device": 0, "xid": 31}])");
+  Write(with_xid);
+  auto report = backend.CheckHealth();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->at("GPU-cccc"), partition::Health::kUnhealthy);
+  EXPECT_EQ(report->at("GPU-aaaa"), partition::Health::kHealthy);  // XID 31: application error
+  // The event is delivered once; with no hold the GPU recovers on the next check.
+  EXPECT_EQ(backend.CheckHealth()->at("GPU-cccc"), partition::Health::kHealthy);
+}
+
+TEST_F(NvidiaBackendTest, LostGpuIsUnhealthyAndRecoversWhenItAnswers) {
+  NvidiaBackend backend(options_);
+  ASSERT_TRUE(backend.Discover().ok());
+  std::string lost = kFourGpus;
+  lost.replace(lost.find(R"("uuid": "GPU-bbbb")"), 18, R"("uuid": "GPU-bbbb", "lost": true)");
+  Write(lost);
+  EXPECT_EQ(backend.CheckHealth()->at("GPU-bbbb"), partition::Health::kUnhealthy);
+  Write(kFourGpus);
+  EXPECT_EQ(backend.CheckHealth()->at("GPU-bbbb"), partition::Health::kHealthy);
+}
+
+TEST_F(NvidiaBackendTest, VisibleDevicesAreUuids) {
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok());
+  auto env = backend.VisibleDevicesEnv({(*chips)[2], (*chips)[0]});
+  EXPECT_EQ(env.at("NVIDIA_VISIBLE_DEVICES"), "GPU-cccc,GPU-aaaa");
+}
+
+TEST(SysfsBusId, ShortensTheDomainAndLowersHex) {
+  EXPECT_EQ(SysfsBusId("00000000:AB:00.0"), "0000:ab:00.0");
+  EXPECT_EQ(SysfsBusId("0000:ab:00.0"), "0000:ab:00.0");
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin
