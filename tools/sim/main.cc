@@ -13,12 +13,80 @@
 #include "sim/experiment.h"
 #include "sim/report.h"
 #include "sim/seeds.h"
+#include "sim/timeline.h"
+#include "sim/timeline_report.h"
 
 namespace {
 
 int Fail(const std::string& message) {
   std::cerr << "flexai-sim: " << message << "\n";
   return 2;
+}
+
+// Runs `work(i)` for i in [0, count) on `threads` threads; returns the first error, if any.
+template <typename Work>
+std::string ParallelFor(size_t count, unsigned threads, Work work) {
+  std::mutex mu;
+  std::string first_error;
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < count; i = next++) {
+      std::string e = work(i);
+      std::lock_guard lock(mu);
+      if (!e.empty() && first_error.empty()) first_error = e;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < std::min<size_t>(threads, count); ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  return first_error;
+}
+
+int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& policies,
+                    uint64_t seed, double compression, bool capacity_test,
+                    const std::string& report_path, const std::string& plot_path,
+                    unsigned threads) {
+  using namespace flexai::sim;
+  if (!HasTimeline(trace)) {
+    if (!trace.source.starts_with("embedded")) {
+      return Fail("timeline mode needs creation_time and deletion_time for every task in " +
+                  trace.source);
+    }
+    SynthesiseTimeline(trace, seed);
+  }
+  ClusterInfo cluster{trace.source, static_cast<int64_t>(trace.nodes.size()), trace.total_gpus(),
+                      SharingBound(trace)};
+  std::vector<TimelineResult> results(policies.size());
+  std::string error = ParallelFor(policies.size(), threads, [&](size_t i) -> std::string {
+    auto r = RunTimeline(trace, policies[i], {compression, seed, 200});
+    if (!r.ok()) return policies[i] + ": " + r.error().message;
+    results[i] = std::move(r).value();
+    return {};
+  });
+  if (!error.empty()) return Fail(error);
+  PrintTimelineTable(std::cout, cluster, results);
+  std::vector<CapacityResult> capacity(capacity_test ? policies.size() : 0);
+  if (capacity_test) {
+    error = ParallelFor(policies.size(), threads, [&](size_t i) -> std::string {
+      auto r = FindSustainedRate(trace, policies[i], seed);
+      if (!r.ok()) return policies[i] + ": " + r.error().message;
+      capacity[i] = *r;
+      return {};
+    });
+    if (!error.empty()) return Fail(error);
+    PrintCapacityTable(std::cout, cluster, capacity);
+  }
+  if (!report_path.empty()) {
+    std::ofstream out(report_path);
+    if (!out) return Fail("cannot write " + report_path);
+    out << TimelineJson(cluster, results, capacity) << "\n";
+  }
+  if (!plot_path.empty()) {
+    std::ofstream out(plot_path);
+    if (!out) return Fail("cannot write " + plot_path);
+    out << TimelinePlotSvg(results);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -46,6 +114,21 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "runs in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));
+  std::string mode = "arrival";
+  double compression = 1.0;
+  bool capacity_test = false;
+  app.add_option("--mode", mode,
+                 "arrival: the FGD paper's protocol (tasks never leave); timeline: tasks run from "
+                 "creation to deletion, a queue retries what does not fit")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"arrival", "timeline"}));
+  app.add_option("--compression", compression,
+                 "timeline: divide inter-arrival times by this (durations are kept)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_flag(
+      "--capacity-test", capacity_test,
+      "timeline: find each policy's highest arrival rate with p99 queueing delay < 10 min");
   std::vector<std::string> weight_args;
   app.add_option("--weight", weight_args,
                  "placement policy knob NAME=VALUE (repeatable), as the slice policy's scheduler "
@@ -73,6 +156,11 @@ int main(int argc, char** argv) {
   auto policies = ParsePolicies(policy_list, KnownPolicies());
   if (!policies.ok()) return Fail(policies.error().message);
 
+  if (mode == "timeline") {
+    return RunTimelineMode(trace, *policies, seeds->front(), compression, capacity_test,
+                           report_path, plot_path, threads);
+  }
+
   struct Job {
     std::string policy;
     uint64_t seed;
@@ -82,25 +170,15 @@ int main(int argc, char** argv) {
     for (uint64_t s : *seeds) jobs.push_back({p, s});
   }
   std::vector<RunResult> results(jobs.size());
-  std::vector<std::string> errors;
-  std::mutex mu;
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i = next++; i < jobs.size(); i = next++) {
-      auto r = RunOnce(trace, jobs[i].policy, jobs[i].seed, {inflation, *weights});
-      std::lock_guard lock(mu);
-      if (r.ok()) {
-        results[i] = std::move(r).value();
-      } else {
-        errors.push_back(jobs[i].policy + " seed " + std::to_string(jobs[i].seed) + ": " +
-                         r.error().message);
-      }
+  std::string error = ParallelFor(jobs.size(), threads, [&](size_t i) -> std::string {
+    auto r = RunOnce(trace, jobs[i].policy, jobs[i].seed, {inflation, *weights});
+    if (!r.ok()) {
+      return jobs[i].policy + " seed " + std::to_string(jobs[i].seed) + ": " + r.error().message;
     }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < std::min<size_t>(threads, jobs.size()); ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (!errors.empty()) return Fail(errors.front());
+    results[i] = std::move(r).value();
+    return {};
+  });
+  if (!error.empty()) return Fail(error);
 
   ClusterInfo cluster{trace.source, static_cast<int64_t>(trace.nodes.size()), trace.total_gpus(),
                       SharingBound(trace)};

@@ -1,0 +1,245 @@
+#include "sim/timeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <queue>
+#include <random>
+#include <set>
+
+#include "partition/placement/gpu_ask.h"
+#include "partition/placement/policy_factory.h"
+#include "partition/placement/simple_policies.h"
+#include "sim/cluster_builder.h"
+
+namespace flexai::sim {
+namespace {
+
+// Task durations of the openb default trace (deletion - creation, seconds) at every 5%.
+constexpr double kDurationQuantiles[] = {1,    48,   80,   112,  146,  167,   202,
+                                         244,  301,  405,  540,  691,  883,   1122,
+                                         1418, 1971, 2697, 4005, 6568, 16377, 12537496};
+
+double SampleDuration(std::mt19937_64& rng) {
+  constexpr int n = sizeof kDurationQuantiles / sizeof *kDurationQuantiles;
+  double u = std::uniform_real_distribution<double>(0, n - 1)(rng);
+  int i = static_cast<int>(u);
+  double f = u - i;
+  double lo = std::log(kDurationQuantiles[i]), hi = std::log(kDurationQuantiles[i + 1]);
+  return std::exp(lo + (hi - lo) * f);
+}
+
+struct Pending {
+  int priority;
+  double arrival;
+  size_t task;
+  bool operator<(const Pending& o) const {
+    if (priority != o.priority) return priority > o.priority;
+    if (arrival != o.arrival) return arrival < o.arrival;
+    return task < o.task;
+  }
+};
+
+}  // namespace
+
+bool HasTimeline(const Trace& trace) {
+  return std::all_of(trace.tasks.begin(), trace.tasks.end(), [](const TraceTask& t) {
+    return t.creation_time >= 0 && t.deletion_time >= 0;
+  });
+}
+
+void SynthesiseTimeline(Trace& trace, uint64_t seed, double span_s) {
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> order(trace.tasks.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::exponential_distribution<double> gap(static_cast<double>(trace.tasks.size()) / span_s);
+  double t = 0;
+  for (size_t i : order) {
+    auto& task = trace.tasks[i];
+    task.creation_time = static_cast<int64_t>(t);
+    task.deletion_time = task.creation_time + static_cast<int64_t>(SampleDuration(rng));
+    t += gap(rng);
+  }
+}
+
+Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy_name,
+                                   const TimelineOptions& options) {
+  if (trace.tasks.empty()) return Error{"trace has no tasks"};
+  if (!HasTimeline(trace)) {
+    return Error{
+        "timeline mode needs creation_time and deletion_time for every task (the "
+        "multigpu files have none)"};
+  }
+  if (options.compression <= 0) return Error{"compression must be positive"};
+  const double capacity = static_cast<double>(trace.total_gpus()) * 1000;
+  if (capacity == 0) return Error{"trace cluster has no GPUs"};
+
+  std::vector<partition::TaskShape> shapes;
+  for (const auto& t : trace.tasks) shapes.push_back(ToTaskShape(t));
+  partition::PolicyContext context{options.seed, partition::BuildTypicalWorkload(shapes), {}};
+  const bool exclusive = policy_name == "exclusive";
+  auto made = partition::MakePlacementPolicy(exclusive ? "bestfit" : policy_name, context);
+  if (!made.ok()) return made.error();
+  auto policy = std::move(made).value();
+
+  std::vector<partition::NodeState> nodes = BuildCluster(trace.nodes);
+  std::mt19937_64 rng(options.seed);
+  std::shuffle(nodes.begin(), nodes.end(), rng);
+
+  const size_t n = trace.tasks.size();
+  std::vector<double> arrival(n), duration(n), start(n, -1);
+  std::vector<partition::PodRequest> pods(n);
+  std::vector<size_t> node_of(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& t = trace.tasks[i];
+    arrival[i] = static_cast<double>(t.creation_time) / options.compression;
+    duration[i] = std::max<double>(1, static_cast<double>(t.deletion_time - t.creation_time));
+    pods[i] = ToPodRequest(t, "t" + std::to_string(i));
+    if (exclusive) pods[i] = partition::AsExclusive(pods[i]);
+  }
+  std::vector<size_t> by_arrival(n);
+  std::iota(by_arrival.begin(), by_arrival.end(), 0);
+  std::stable_sort(by_arrival.begin(), by_arrival.end(),
+                   [&](size_t a, size_t b) { return arrival[a] < arrival[b]; });
+  const double window_end = arrival[by_arrival.back()];
+
+  // Departures as a min-heap of (time, task).
+  using Departure = std::pair<double, size_t>;
+  std::priority_queue<Departure, std::vector<Departure>, std::greater<>> departures;
+  std::set<Pending> queue;
+  double allocated = 0, last_t = 0, area = 0, served = 0;
+  TimelineResult result;
+  result.policy = policy_name;
+  result.compression = options.compression;
+  result.tasks = static_cast<int64_t>(n);
+  const double sample_every = std::max(window_end, 1.0) / options.curve_points;
+  double next_sample = 0;
+
+  auto advance = [&](double t) {
+    double until = std::min(t, window_end);
+    if (until > last_t) area += allocated * (until - last_t);
+    while (next_sample <= until && next_sample <= window_end) {
+      result.allocation_curve.push_back({next_sample / 3600, 100 * allocated / capacity});
+      next_sample += sample_every;
+    }
+    last_t = std::max(last_t, t);
+  };
+  auto start_on = [&](size_t i, size_t node_index, const partition::NodeChoice& choice, double t) {
+    auto& node = nodes[node_index];
+    int64_t before = partition::NodeLeftMilli(node);
+    (void)node.Apply(node.MakeAssignment(pods[i], choice.chips));
+    policy->OnNodeChanged(node);
+    allocated += static_cast<double>(before - partition::NodeLeftMilli(node));
+    start[i] = t;
+    node_of[i] = node_index;
+    departures.push({t + duration[i], i});
+    double ran = std::max(0.0, std::min(t + duration[i], window_end) - t);
+    served += static_cast<double>(trace.tasks[i].gpu_demand_milli()) / 1000 * ran / 3600;
+  };
+  auto try_place = [&](size_t i, double t) {
+    auto c = partition::ChooseNode(*policy, nodes, pods[i]);
+    if (!c) return false;
+    start_on(i, c->node_index, c->choice, t);
+    return true;
+  };
+  auto release = [&](size_t i, double t) {
+    auto& node = nodes[node_of[i]];
+    int64_t before = partition::NodeLeftMilli(node);
+    node.Release(pods[i].uid);
+    policy->OnNodeChanged(node);
+    allocated -= static_cast<double>(partition::NodeLeftMilli(node) - before);
+    // Only this node gained room, and every queued task fitted nowhere before: each queued task
+    // now either fits here or still fits nowhere. Serve them in priority, then arrival order.
+    for (auto it = queue.begin(); it != queue.end();) {
+      size_t q = it->task;
+      auto choice = policy->Evaluate(node, pods[q]);
+      if (choice) {
+        start_on(q, node_of[i], *choice, t);
+        it = queue.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+
+  size_t next_arrival = 0;
+  while (next_arrival < n || !departures.empty()) {
+    bool arrival_first =
+        next_arrival < n &&
+        (departures.empty() || arrival[by_arrival[next_arrival]] < departures.top().first);
+    if (!arrival_first && queue.empty() && next_arrival >= n) break;  // nothing left to serve
+    if (arrival_first) {
+      size_t i = by_arrival[next_arrival++];
+      advance(arrival[i]);
+      if (!try_place(i, arrival[i])) queue.insert({trace.tasks[i].priority, arrival[i], i});
+    } else {
+      auto [t, i] = departures.top();
+      departures.pop();
+      advance(t);
+      release(i, t);
+    }
+  }
+  advance(window_end);
+
+  std::vector<double> delays;
+  delays.reserve(n);
+  const double end = std::max(last_t, window_end);
+  int64_t over_10min = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double d = start[i] >= 0 ? start[i] - arrival[i] : end - arrival[i];
+    if (start[i] < 0) ++result.never_started;
+    delays.push_back(d);
+    over_10min += d > 600;
+  }
+  std::sort(delays.begin(), delays.end());
+  auto pct = [&](double p) {  // nearest rank
+    auto rank = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(delays.size())));
+    return delays[std::clamp<size_t>(rank, 1, delays.size()) - 1];
+  };
+  result.delay_p50_s = pct(50);
+  result.delay_p99_s = pct(99);
+  result.waited_over_10min_pct = 100.0 * static_cast<double>(over_10min) / static_cast<double>(n);
+  result.time_avg_allocated_pct = window_end > 0 ? 100 * area / (capacity * window_end) : 0;
+  result.served_gpu_hours = served;
+  result.arrival_rate_per_hour = window_end > 0 ? static_cast<double>(n) / (window_end / 3600) : 0;
+  return result;
+}
+
+Result<CapacityResult> FindSustainedRate(const Trace& trace, const std::string& policy,
+                                         uint64_t seed, double max_p99_s) {
+  auto ok_at = [&](double c) -> Result<std::pair<bool, double>> {
+    auto r = RunTimeline(trace, policy, {c, seed, 10});
+    if (!r.ok()) return r.error();
+    return std::pair<bool, double>{r->delay_p99_s < max_p99_s, r->arrival_rate_per_hour};
+  };
+  double good = 0, bad = 0, good_rate = 0;
+  for (double c = 1; c <= 1 << 20; c *= 2) {
+    auto r = ok_at(c);
+    if (!r.ok()) return r.error();
+    if (r->first) {
+      good = c;
+      good_rate = r->second;
+    } else {
+      bad = c;
+      break;
+    }
+  }
+  if (bad == 0) return Error{"p99 delay stayed under the limit at every compression tried"};
+  if (good == 0) return CapacityResult{policy, 0, 0};
+  for (int step = 0; step < 7; ++step) {
+    double mid = std::sqrt(good * bad);
+    auto r = ok_at(mid);
+    if (!r.ok()) return r.error();
+    if (r->first) {
+      good = mid;
+      good_rate = r->second;
+    } else {
+      bad = mid;
+    }
+  }
+  return CapacityResult{policy, good, good_rate};
+}
+
+}  // namespace flexai::sim

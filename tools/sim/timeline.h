@@ -1,0 +1,53 @@
+// Timeline replay: tasks arrive at their creation time and run for their duration; a task that
+// does not fit waits in a queue and is retried as soon as capacity frees, in priority then arrival
+// order. Measures what a live cluster cares about: allocation over time and queueing delay.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "partition/result.h"
+#include "sim/trace.h"
+
+namespace flexai::sim {
+
+struct TimelineOptions {
+  double compression = 1.0;  // inter-arrival times are divided by this (durations are kept)
+  uint64_t seed = 42;        // node ranking for ties
+  int curve_points = 200;    // samples of allocation over time
+};
+
+struct TimelineResult {
+  std::string policy;
+  double compression = 1;
+  double arrival_rate_per_hour = 0;
+  double time_avg_allocated_pct = 0;  // over the arrival window
+  double served_gpu_hours = 0;        // GPU demand x run time inside the arrival window
+  double delay_p50_s = 0, delay_p99_s = 0;
+  double waited_over_10min_pct = 0;
+  int64_t tasks = 0;
+  int64_t never_started = 0;
+  std::vector<std::pair<double, double>> allocation_curve;  // (hours, allocated %)
+};
+
+Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy,
+                                   const TimelineOptions& options);
+
+// Gives every task of an untimed trace (the embedded default) a creation time and a duration:
+// Poisson arrivals over `span_s` and durations drawn from the openb default trace's duration
+// quantiles (embedded).
+void SynthesiseTimeline(Trace& trace, uint64_t seed, double span_s = 12.9e6);
+bool HasTimeline(const Trace& trace);
+
+// Highest compression (arrival rate) at which the policy keeps p99 queueing delay under
+// `max_p99_s`, found by doubling then bisection.
+struct CapacityResult {
+  std::string policy;
+  double compression = 0;
+  double arrival_rate_per_hour = 0;
+};
+Result<CapacityResult> FindSustainedRate(const Trace& trace, const std::string& policy,
+                                         uint64_t seed, double max_p99_s = 600);
+
+}  // namespace flexai::sim
