@@ -142,8 +142,8 @@ current-context: fake
         for proc in cls.procs:
             proc.terminate()
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:  # do not let a slow shutdown hold the suite
                 proc.kill()
                 proc.wait()
         cls.tmp.cleanup()
