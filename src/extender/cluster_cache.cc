@@ -66,8 +66,7 @@ void ClusterCache::ReplaceNodes(const std::vector<Json>& nodes) {
 
 void ClusterCache::UpsertNode(const Json& node) {
   std::unique_lock lock(mu_);
-  UpsertNodeLocked(node);
-  ++generation_;
+  if (UpsertNodeLocked(node)) ++generation_;
 }
 
 void ClusterCache::RemoveNode(const Json& node) {
@@ -76,38 +75,48 @@ void ClusterCache::RemoveNode(const Json& node) {
   ++generation_;
 }
 
-void ClusterCache::UpsertNodeLocked(const Json& object) {
+bool ClusterCache::UpsertNodeLocked(const Json& object) {
   std::string name = kube::NameOf(object);
-  if (name.empty()) return;
-  CachedNode& node = nodes_[name];
+  if (name.empty()) return false;
+  auto [it, created] = nodes_.try_emplace(name);
+  CachedNode& node = it->second;
   node.name = name;
-  node.labels.clear();
+  std::map<std::string, std::string> labels;
   if (object.contains("metadata") && object["metadata"].contains("labels") &&
       object["metadata"]["labels"].is_object()) {
-    for (auto it = object["metadata"]["labels"].begin(); it != object["metadata"]["labels"].end();
-         ++it) {
-      if (it->is_string()) node.labels[it.key()] = it->get<std::string>();
+    for (auto l = object["metadata"]["labels"].begin(); l != object["metadata"]["labels"].end();
+         ++l) {
+      if (l->is_string()) labels[l.key()] = l->get<std::string>();
     }
   }
   const Json spec = object.value("spec", Json::object());
   node.unschedulable = spec.is_object() && spec.value("unschedulable", false);
-  node.allocatable = {kUnlimited, kUnlimited};
+  partition::HostResources allocatable{kUnlimited, kUnlimited};
   if (object.contains("status") && object["status"].contains("allocatable")) {
     const Json& alloc = object["status"]["allocatable"];
     if (alloc.contains("cpu")) {
-      if (auto v = ParseCpuMilli(alloc["cpu"])) node.allocatable.cpu_milli = *v;
+      if (auto v = ParseCpuMilli(alloc["cpu"])) allocatable.cpu_milli = *v;
     }
     if (alloc.contains("memory")) {
-      if (auto v = ParseMemoryMib(alloc["memory"])) node.allocatable.memory_mib = *v;
+      if (auto v = ParseMemoryMib(alloc["memory"])) allocatable.memory_mib = *v;
     }
   }
   std::string beat = kube::AnnotationOf(object, std::string(kube::kHeartbeatAnnotation));
   node.heartbeat = beat.empty() ? std::nullopt : kube::ParseTime(beat);
   std::string text = kube::AnnotationOf(object, std::string(kube::kInventoryAnnotation));
-  // Labels and allocatable feed capacities and host fit: rebuild on any change of them too. The
-  // ledgers are rebuilt from pod assignments, so a rebuild loses nothing.
+  // Heartbeats arrive every few seconds from every node: only a change of what placement reads
+  // (inventory, labels, allocatable) rebuilds the node. A rebuild loses nothing: the ledgers are
+  // replayed from pod assignments.
+  if (!created && text == node.inventory_text && labels == node.labels &&
+      allocatable.cpu_milli == node.allocatable.cpu_milli &&
+      allocatable.memory_mib == node.allocatable.memory_mib) {
+    return false;
+  }
+  node.labels = std::move(labels);
+  node.allocatable = allocatable;
   node.inventory_text = text;
   RebuildNodeLocked(node);
+  return true;
 }
 
 void ClusterCache::RebuildNodeLocked(CachedNode& node) {
@@ -139,6 +148,7 @@ void ClusterCache::RebuildNodeLocked(CachedNode& node) {
   for (const auto& e : node.state.Rebuild(assignments)) {
     spdlog::warn("node {}: {}", node.name, e.message);
   }
+  node.epoch = ++epochs_;
 }
 
 void ClusterCache::ReplacePods(const std::vector<Json>& pods) {
@@ -172,7 +182,10 @@ void ClusterCache::ForgetPodLocked(const std::string& uid) {
   auto it = pods_.find(uid);
   if (it == pods_.end()) return;
   const std::string& node = it->second.node;
-  if (auto n = nodes_.find(node); n != nodes_.end()) n->second.state.Release(uid);
+  if (auto n = nodes_.find(node); n != nodes_.end()) {
+    n->second.state.Release(uid);
+    n->second.epoch = ++epochs_;
+  }
   if (auto b = by_node_.find(node); b != by_node_.end()) {
     b->second.erase(uid);
     if (b->second.empty()) by_node_.erase(b);
@@ -229,6 +242,7 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
   if (auto n = nodes_.find(entry.node); n != nodes_.end()) {
     if (n->second.has_inventory) {
       // Fill chip indexes from UUIDs and take the slices.
+      n->second.epoch = ++epochs_;
       if (auto s = n->second.state.Apply(entry.assignment); !s.ok()) {
         spdlog::warn("pod {}/{}: cannot restore its slices: {}", entry.ns, entry.name, s.message());
       }
@@ -273,6 +287,7 @@ Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,
                  existing->second.node};
   }
   if (auto s = n->second.state.Apply(*chosen); !s.ok()) return Error{s.message()};
+  n->second.epoch = ++epochs_;
   CachedPod entry{uid,
                   ns,
                   name,
@@ -306,6 +321,12 @@ void ClusterCache::Read(
     const std::function<void(const std::unordered_map<std::string, CachedNode>&)>& read) const {
   std::shared_lock lock(mu_);
   read(nodes_);
+}
+
+void ClusterCache::Read(const std::function<void(const std::unordered_map<std::string, CachedNode>&,
+                                                 uint64_t)>& read) const {
+  std::shared_lock lock(mu_);
+  read(nodes_, generation_);
 }
 
 std::optional<partition::PodAssignment> ClusterCache::AssignmentOf(const std::string& uid) const {

@@ -33,6 +33,9 @@ struct CachedNode {
   std::optional<kube::WallTime> heartbeat;
   bool unschedulable = false;
   partition::HostResources allocatable;
+  // Changes whenever anything a placement decision reads changes (chips, ledgers, labels);
+  // unique across the cache's life, so scores can be memoised per (node, epoch).
+  uint64_t epoch = 0;
 };
 
 // A pod that holds (or is being given) slices.
@@ -92,11 +95,16 @@ class ClusterCache {
     int64_t memory_mib_total = 0, memory_mib_used = 0, cores_total = 0, cores_used = 0;
   };
   Stats stats() const;
-  // Bumped by every change; lets callers cache per-generation work.
+  // Bumped by every change placement could see (heartbeat-only updates do not count); lets
+  // callers reuse work done at the same generation.
   uint64_t generation() const;
+  // Like Read, also passing the generation the nodes are at.
+  void Read(const std::function<void(const std::unordered_map<std::string, CachedNode>& nodes,
+                                     uint64_t generation)>& read) const;
 
  private:
-  void UpsertNodeLocked(const nlohmann::json& node);
+  // False when only the heartbeat changed (nothing placement reads).
+  bool UpsertNodeLocked(const nlohmann::json& node);
   void RebuildNodeLocked(CachedNode& node);
   void UpsertPodLocked(const nlohmann::json& pod);
   void ForgetPodLocked(const std::string& uid);
@@ -107,6 +115,7 @@ class ClusterCache {
   std::unordered_map<std::string, CachedPod> pods_;                 // by uid
   std::unordered_map<std::string, std::set<std::string>> by_node_;  // node -> pod uids
   uint64_t generation_ = 0;
+  uint64_t epochs_ = 0;  // source of CachedNode::epoch
 };
 
 }  // namespace flexai::extender

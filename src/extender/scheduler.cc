@@ -51,7 +51,47 @@ double IdleShareAfter(const NodeState& node, const partition::PodRequest& pod) {
   return static_cast<double>(free - pod.ChipSharePercent()) / static_cast<double>(total);
 }
 
+std::string Fingerprint(const PodIntent& pod) {
+  std::string f = pod.uid + "|" + pod.error + "|";
+  for (const auto& c : pod.request.containers) {
+    const auto& r = c.slice;
+    f += c.name + ":" + std::to_string(r.chips) + ":" + std::to_string(r.memory_mib) + ":" +
+         std::to_string(r.memory_percent) + ":" + std::to_string(r.cores) + ":" +
+         std::to_string(r.vendor ? static_cast<int>(*r.vendor) : -1);
+    for (const auto* list :
+         {&r.allowed_models, &r.excluded_models, &r.allowed_uuids, &r.excluded_uuids}) {
+      f += "[";
+      for (const auto& item : *list) f += item + ",";
+      f += "]";
+    }
+    f += ";";
+  }
+  f += std::to_string(pod.request.host.cpu_milli) + ":" +
+       std::to_string(pod.request.host.memory_mib);
+  f += "|" + std::to_string(static_cast<int>(pod.hints.node_mode)) +
+       std::to_string(static_cast<int>(pod.hints.chip_mode)) + (pod.hints.numa_bind ? "n" : "-");
+  for (const auto& m : pod.hints.prefer_models) f += m + ",";
+  return f;
+}
+
+constexpr size_t kMemoPods = 32;
+
 }  // namespace
+
+std::shared_ptr<const Scheduler::Memo> Scheduler::FindMemo(const std::string& fingerprint) const {
+  std::lock_guard lock(memo_mu_);
+  for (const auto& m : memos_) {
+    if (m->fingerprint == fingerprint) return m;
+  }
+  return nullptr;
+}
+
+void Scheduler::KeepMemo(std::shared_ptr<const Memo> memo) const {
+  std::lock_guard lock(memo_mu_);
+  memos_.remove_if([&](const auto& m) { return m->fingerprint == memo->fingerprint; });
+  memos_.push_front(std::move(memo));
+  if (memos_.size() > kMemoPods) memos_.pop_back();
+}
 
 Scheduler::Scheduler(const ClusterCache& cache,
                      std::shared_ptr<const partition::PlacementPolicy> policy,
@@ -157,12 +197,18 @@ FilterOutcome Scheduler::Filter(const PodIntent& pod, const std::vector<std::str
       out.unresolvable[n] = "pod " + pod.display_name() + ": " + pod.error;
     return out;
   }
-  cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached) {
+  auto memo = std::make_shared<Memo>();
+  memo->fingerprint = Fingerprint(pod);
+  cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached, uint64_t generation) {
+    memo->generation = generation;
     for (const auto& name : nodes) {
       auto it = cached.find(name);
-      Evaluation e = Evaluate(pod, it == cached.end() ? nullptr : &it->second, name, true);
+      const CachedNode* node = it == cached.end() ? nullptr : &it->second;
+      Evaluation e = Evaluate(pod, node, name, true);
       if (e.choice) {
         out.passed.push_back(name);
+        memo->scores.push_back({e.choice->score, AllChosenPreferred(node->state, e.choice->chips,
+                                                                    pod.hints.prefer_models)});
       } else if (e.unresolvable) {
         out.unresolvable[name] = e.reason;
       } else {
@@ -170,6 +216,8 @@ FilterOutcome Scheduler::Filter(const PodIntent& pod, const std::vector<std::str
       }
     }
   });
+  memo->passed = out.passed;
+  KeepMemo(std::move(memo));
   return out;
 }
 
@@ -183,7 +231,15 @@ std::vector<HostScore> Scheduler::Prioritize(const PodIntent& pod,
   }
   std::vector<std::optional<double>> raw(nodes.size());
   std::vector<bool> preferred(nodes.size(), false);
-  cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached) {
+  auto memo = FindMemo(Fingerprint(pod));
+  cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached, uint64_t generation) {
+    if (memo && memo->generation == generation && memo->passed == nodes) {
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        raw[i] = memo->scores[i].score;
+        preferred[i] = memo->scores[i].preferred;
+      }
+      return;
+    }
     for (size_t i = 0; i < nodes.size(); ++i) {
       auto it = cached.find(nodes[i]);
       if (it == cached.end()) continue;

@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "extender/cluster_cache.h"
@@ -61,10 +63,27 @@ class Scheduler {
                                                            const partition::NodeState& node) const;
   std::shared_ptr<const partition::PlacementPolicy> policy() const;
 
+  // kube-scheduler calls prioritize right after filter, for the same pod and the nodes filter
+  // passed: filter's scores are kept and reused when the cache has not changed in between.
+  struct Scored {
+    double score = 0;
+    bool preferred = false;
+  };
+  struct Memo {
+    std::string fingerprint;  // pod uid + request + hints
+    uint64_t generation = 0;
+    std::vector<std::string> passed;
+    std::vector<Scored> scores;  // aligned with `passed`
+  };
+  std::shared_ptr<const Memo> FindMemo(const std::string& fingerprint) const;
+  void KeepMemo(std::shared_ptr<const Memo> memo) const;
+
   const ClusterCache& cache_;
   mutable std::mutex policy_mu_;
   std::shared_ptr<const partition::PlacementPolicy> policy_;
   SchedulerOptions options_;
+  mutable std::mutex memo_mu_;
+  mutable std::list<std::shared_ptr<const Memo>> memos_;  // most recent first
 };
 
 }  // namespace flexai::extender
