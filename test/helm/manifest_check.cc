@@ -1,13 +1,17 @@
-// Checks deploy/ manifests with the domain core itself: every slice policy (the example ConfigMap,
-// the chart's `policy` value) must load with ParseSlicePolicy, and every container of the example
-// workloads must make a valid slice request (SliceRequestFromResources) under that policy.
+// Checks deploy/ manifests with flexai's own readers: every slice policy (the example ConfigMap,
+// the chart's `policy` value) must load with ParseSlicePolicy, and every example workload's pod
+// must read cleanly with the Hi Scheduler's ParsePodIntent (resources and annotations) under it.
 //   flexai_manifest_check FILE.yaml...   -> prints one line per finding, exit 1 if any failed
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "extender/pod_intent.h"
 #include "partition/policy/slice_policy.h"
 
 namespace {
@@ -21,37 +25,54 @@ void Report(const std::string& where, const std::string& what, bool ok) {
   if (!ok) ++failures;
 }
 
-YAML::Node PodSpecOf(const YAML::Node& doc) {
-  const std::string kind = doc["kind"] ? doc["kind"].as<std::string>() : "";
-  if (kind == "Pod") return doc["spec"];
-  if (kind == "Job" || kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet") {
-    return doc["spec"]["template"]["spec"];
+// YAML to JSON the way the API server would store it: integers and booleans as such, other
+// scalars as strings.
+nlohmann::json ToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json object = nlohmann::json::object();
+    for (const auto& item : node) object[item.first.as<std::string>()] = ToJson(item.second);
+    return object;
   }
-  return YAML::Node();
+  if (node.IsSequence()) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const auto& item : node) array.push_back(ToJson(item));
+    return array;
+  }
+  if (!node.IsScalar()) return nullptr;
+  const std::string text = node.Scalar();
+  if (node.Tag() != "!") {  // unquoted: may be a number or a boolean
+    int64_t number = 0;
+    bool flag = false;
+    if (YAML::convert<int64_t>::decode(node, number)) return number;
+    if (YAML::convert<bool>::decode(node, flag)) return flag;
+  }
+  return text;
 }
 
-void CheckWorkload(const YAML::Node& spec, const SlicePolicy& policy, const std::string& where) {
-  for (const auto& container : spec["containers"]) {
-    const std::string name = container["name"].as<std::string>("?");
-    std::map<std::string, int64_t> quantities;
-    const YAML::Node limits = container["resources"]["limits"];
-    if (limits && limits.IsMap()) {
-      for (const auto& item : limits) {
-        const std::string resource = item.first.as<std::string>();
-        if (!flexai::partition::IsFlexaiResource(policy, resource)) continue;
-        try {
-          quantities[resource] = item.second.as<int64_t>();
-        } catch (const YAML::Exception&) {
-          Report(where + " container " + name, resource + " is not a whole number", false);
-          return;
-        }
-      }
-    }
-    if (quantities.empty()) continue;
-    auto request = flexai::partition::SliceRequestFromResources(policy, quantities);
-    Report(where + " container " + name,
-           request.ok() ? "valid slice request" : request.error().message, request.ok());
+// The pod a manifest makes: a Pod itself, or a workload's pod template.
+std::optional<nlohmann::json> PodOf(const YAML::Node& doc) {
+  const std::string kind = doc["kind"] ? doc["kind"].as<std::string>() : "";
+  if (kind == "Pod") return ToJson(doc);
+  if (kind == "Job" || kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet") {
+    nlohmann::json pod = ToJson(doc["spec"]["template"]);
+    pod["apiVersion"] = "v1";
+    pod["kind"] = "Pod";
+    pod["metadata"]["name"] = doc["metadata"]["name"].as<std::string>("?");
+    return pod;
   }
+  return std::nullopt;
+}
+
+void CheckPod(const nlohmann::json& pod, const SlicePolicy& policy, const std::string& where) {
+  flexai::extender::PodIntent intent = flexai::extender::ParsePodIntent(pod, policy);
+  if (!intent.wants_chips) return;
+  std::string what = intent.error.empty() ? "valid request" : intent.error;
+  if (intent.error.empty()) {
+    for (const auto& c : intent.request.containers) {
+      what += ", container " + c.name + " " + std::to_string(c.slice.chips) + " chip(s)";
+    }
+  }
+  Report(where, what, intent.error.empty());
 }
 
 void CheckFile(const std::string& path) {
@@ -82,7 +103,7 @@ void CheckFile(const std::string& path) {
       if (parsed.ok()) policy = *parsed;
       continue;
     }
-    if (YAML::Node spec = PodSpecOf(doc)) CheckWorkload(spec, policy, where);
+    if (auto pod = PodOf(doc)) CheckPod(*pod, policy, where);
   }
 }
 
