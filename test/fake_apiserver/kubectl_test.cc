@@ -91,5 +91,20 @@ spec:
   std::filesystem::remove(manifest);
 }
 
+TEST_F(KubectlAgainstFakeTest, AppliesTheExampleManifests) {
+  std::filesystem::path examples = std::filesystem::path(FLEXAI_SOURCE_DIR) / "deploy/examples";
+  if (!std::filesystem::exists(examples)) GTEST_SKIP() << "no deploy/examples in this checkout";
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(examples)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    auto applied = RunCommand(kubectl_ + "apply --validate=false -f " + entry.path().string());
+    EXPECT_EQ(applied.status, 0) << entry.path() << ":\n" << applied.output;
+  }
+  EXPECT_GT(files, 0u);
+  auto listed = RunCommand(kubectl_ + "get pods,jobs,configmaps -A");
+  EXPECT_EQ(listed.status, 0) << listed.output;
+}
+
 }  // namespace
 }  // namespace flexai::fake
