@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "device_plugin/device_id.h"
@@ -59,15 +61,46 @@ AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& dev
 
   std::lock_guard lock(mu_);
   auto match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
+  if (!match) {
+    // The watch cache may lag the scheduler's patch by a moment: ask the API server itself.
+    auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
+    if (!fresh) {
+      return {AllocateFailure::kClusterUnavailable,
+              "listing pods on node " + node_name_ + ": " + fresh.error().message,
+              {}};
+    }
+    match = MatchAssignment(*fresh, node_name_, device_ids.size(), node_chips, AllocatedLocked());
+  }
   if (!match) return {AllocateFailure::kNoAssignment, match.error().message, {}};
 
   const auto& container = match->container();
-  std::vector<partition::Chip> chips;
-  for (const auto& grant : container.grants)
-    chips.push_back(*inventory_.FindByUuid(grant.chip_uuid));
-  outcome.setup = BuildContainerSetup(backend_, settings_, chips, container.grants);
-
   const std::string pod_ref = match->pod.namespace_name + "/" + match->pod.name;
+  // The container sees its chips in index order (how the runtime exposes devices).
+  std::vector<std::pair<partition::Chip, partition::ChipGrant>> placed;
+  for (const auto& grant : container.grants) {
+    placed.emplace_back(*inventory_.FindByUuid(grant.chip_uuid), grant);
+  }
+  std::sort(placed.begin(), placed.end(),
+            [](const auto& a, const auto& b) { return a.first.index < b.first.index; });
+  std::vector<partition::Chip> chips;
+  std::vector<partition::ChipGrant> grants;
+  for (const auto& [chip, grant] : placed) {
+    if (!chip.healthy()) {
+      // The assignment cannot be honoured: say so on the pod (for the scheduler) and to kubelet.
+      std::string why = "chip " + chip.uuid + " assigned to " + pod_ref + " container " +
+                        container.container + " is Unhealthy";
+      Status marked = cluster_->PatchPodAnnotations(
+          match->pod.namespace_name, match->pod.name,
+          {{kBindPhaseAnnotation, kBindPhaseFailed}, {kBindErrorAnnotation, why}});
+      if (!marked) spdlog::warn("marking {} failed: {}", pod_ref, marked.message());
+      return {AllocateFailure::kNoAssignment, why, {}};
+    }
+    chips.push_back(chip);
+    grants.push_back(grant);
+  }
+  outcome.setup = BuildContainerSetup(backend_, settings_, chips, grants,
+                                      PrepareHostPaths(match->pod.uid, container.container, chips));
+
   PodRecord& record = pods_[match->pod.uid];
   record.assignment = match->assignment;
   record.allocated_containers.push_back(container.container);
@@ -89,6 +122,31 @@ AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& dev
   return outcome;
 }
 
+ContainerHostPaths Allocator::PrepareHostPaths(const std::string& pod_uid,
+                                               const std::string& container,
+                                               const std::vector<partition::Chip>& chips) const {
+  ContainerHostPaths paths;
+  paths.shared_dir = settings_.shared_host_dir + "/" + pod_uid + "/" + container;
+  // Same layout as the MPS supervisor: <base>/<gpu uuid>/pipe, or <base>/all/pipe for the
+  // node-wide daemon that serves multi-GPU containers.
+  paths.mps_pipe_dir = settings_.mps_host_dir + "/" +
+                       (chips.size() == 1 ? chips.front().uuid : std::string("all")) + "/pipe";
+  if (settings_.isolation == IsolationMode::kHook) {
+    std::error_code error;
+    std::filesystem::create_directories(paths.shared_dir, error);
+    // Container processes may run as any user: all of them must be able to create usage.bin.
+    std::filesystem::permissions(paths.shared_dir, std::filesystem::perms::all,
+                                 std::filesystem::perm_options::replace, error);
+    if (error) {
+      spdlog::warn(
+          "cannot prepare accounting directory {}: {} (the hook falls back to "
+          "per-process accounting)",
+          paths.shared_dir, error.message());
+    }
+  }
+  return paths;
+}
+
 std::vector<std::string> Allocator::PendingChips(size_t device_count) {
   if (cluster_ == nullptr) return {};
   auto pods = cluster_->ListPodsOnNode(node_name_);
@@ -106,7 +164,7 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
   std::map<std::string, PodRecord> next;
   for (const auto& pod : pods) {
     auto phase = pod.annotations.find(kBindPhaseAnnotation);
-    if (phase == pod.annotations.end()) continue;
+    if (phase == pod.annotations.end() || pod.terminal()) continue;
     auto known = pods_.find(pod.uid);
     if (phase->second == kBindPhaseAllocating && known != pods_.end()) {
       next[pod.uid] = known->second;  // partly allocated, still in progress

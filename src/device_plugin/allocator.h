@@ -62,6 +62,8 @@ class Allocator {
   };
 
   std::set<std::string> NodeChipUuids() const;
+  ContainerHostPaths PrepareHostPaths(const std::string& pod_uid, const std::string& container,
+                                      const std::vector<partition::Chip>& chips) const;
   AllocatedContainers AllocatedLocked() const;
 
   const std::string node_name_;

@@ -12,6 +12,7 @@ namespace {
 struct Candidate {
   MatchedContainer match;
   std::optional<std::chrono::system_clock::time_point> bind_time;
+  std::optional<std::chrono::system_clock::time_point> created;
 };
 
 std::string Annotation(const PodSummary& pod, const char* key) {
@@ -19,12 +20,19 @@ std::string Annotation(const PodSummary& pod, const char* key) {
   return it == pod.annotations.end() ? "" : it->second;
 }
 
+// Present times before absent ones, then earlier first; 0 when equal.
+int CompareTimes(const std::optional<std::chrono::system_clock::time_point>& a,
+                 const std::optional<std::chrono::system_clock::time_point>& b) {
+  if (a.has_value() != b.has_value()) return a.has_value() ? -1 : 1;
+  if (!a || *a == *b) return 0;
+  return *a < *b ? -1 : 1;
+}
+
 bool Earlier(const Candidate& a, const Candidate& b) {
-  // Pods without a bind time go last; ties by namespace/name keep the order stable.
-  if (a.bind_time.has_value() != b.bind_time.has_value()) return a.bind_time.has_value();
-  if (a.bind_time && *a.bind_time != *b.bind_time) return *a.bind_time < *b.bind_time;
-  return std::tie(a.match.pod.namespace_name, a.match.pod.name) <
-         std::tie(b.match.pod.namespace_name, b.match.pod.name);
+  if (int c = CompareTimes(a.bind_time, b.bind_time)) return c < 0;
+  if (int c = CompareTimes(a.created, b.created)) return c < 0;
+  return std::tie(a.match.pod.namespace_name, a.match.pod.name, a.match.pod.uid) <
+         std::tie(b.match.pod.namespace_name, b.match.pod.name, b.match.pod.uid);
 }
 
 }  // namespace
@@ -36,7 +44,7 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
   std::vector<Candidate> candidates;
   std::vector<std::string> skipped;
   for (const auto& pod : pods) {
-    if (Annotation(pod, kBindPhaseAnnotation) != kBindPhaseAllocating) continue;
+    if (pod.terminal() || Annotation(pod, kBindPhaseAnnotation) != kBindPhaseAllocating) continue;
     std::string pod_ref = pod.namespace_name + "/" + pod.name;
     auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
     if (!assignment) {
@@ -47,19 +55,27 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
       skipped.push_back(pod_ref + ": assigned to node " + assignment->node);
       continue;
     }
+    std::string foreign;
+    for (const auto& container : assignment->containers) {
+      for (const auto& grant : container.grants) {
+        if (!node_chips.contains(grant.chip_uuid)) foreign = grant.chip_uuid;
+      }
+    }
+    if (!foreign.empty()) {
+      skipped.push_back(pod_ref + ": names chip " + foreign + ", not on this node");
+      continue;
+    }
+    // Containers are handed to kubelet in assignment order: only the first pending one can be
+    // next, and its chip count must match.
     for (size_t c = 0; c < assignment->containers.size(); ++c) {
       const auto& container = assignment->containers[c];
       if (allocated.contains({pod.uid, container.container})) continue;
-      if (container.grants.size() != device_count) continue;
-      bool on_node = std::all_of(container.grants.begin(), container.grants.end(),
-                                 [&](const auto& g) { return node_chips.contains(g.chip_uuid); });
-      if (!on_node) {
-        skipped.push_back(pod_ref + "/" + container.container + ": names a chip not on this node");
-        continue;
+      if (container.grants.size() == device_count) {
+        candidates.push_back({MatchedContainer{pod, *assignment, c},
+                              ParseRfc3339(Annotation(pod, kBindTimeAnnotation)),
+                              ParseRfc3339(pod.creation_timestamp)});
       }
-      candidates.push_back({MatchedContainer{pod, *assignment, c},
-                            ParseRfc3339(Annotation(pod, kBindTimeAnnotation))});
-      break;  // containers are allocated in order: only the first pending one can be next
+      break;
     }
   }
   if (candidates.empty()) {

@@ -1,7 +1,9 @@
 // Allocate carries only device IDs, not the pod. This finds which pending pod a request is for,
-// by the annotation contract: among pods on this node in bind-phase `allocating`, the oldest
-// (bind-time) with a not-yet-allocated container whose chip count equals the number of devices
-// kubelet passed. Never guesses: no such pod is an error.
+// by the annotation contract (docs/protocol.md section 3): among non-terminal pods on this node in
+// bind-phase `allocating` whose assignment names this node and only its chips, take each pod's
+// first container not yet handed to kubelet; it must have as many grants as kubelet passed
+// devices; the oldest such pod wins (bind-time, creationTimestamp, namespace/name, UID). Never
+// guesses: no such pod is an error.
 #pragma once
 
 #include <chrono>

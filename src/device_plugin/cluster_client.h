@@ -15,6 +15,7 @@ namespace flexai::device_plugin {
 inline constexpr char kAssignmentAnnotation[] = "flexai.io/assignment";
 inline constexpr char kBindPhaseAnnotation[] = "flexai.io/bind-phase";
 inline constexpr char kBindTimeAnnotation[] = "flexai.io/bind-time";
+inline constexpr char kBindErrorAnnotation[] = "flexai.io/bind-error";
 inline constexpr char kBindPhaseAllocating[] = "allocating";
 inline constexpr char kBindPhaseSuccess[] = "success";
 inline constexpr char kBindPhaseFailed[] = "failed";
@@ -27,15 +28,24 @@ struct PodSummary {
   std::string name;
   std::string uid;
   std::string node_name;
+  std::string creation_timestamp;  // metadata.creationTimestamp, RFC 3339
+  std::string phase;               // status.phase: Pending, Running, Succeeded, Failed
   std::map<std::string, std::string> annotations;
+
+  bool terminal() const { return phase == "Succeeded" || phase == "Failed"; }
 };
 
 class ClusterClient {
  public:
   virtual ~ClusterClient() = default;
-  // Pods whose spec.nodeName is `node`, in any phase.
+  // Pods whose spec.nodeName is `node`, in any phase; may come from a watch cache.
   virtual Result<std::vector<PodSummary>> ListPodsOnNode(const std::string& node) = 0;
-  // Merge-patches the pod's annotations (existing keys not named stay).
+  // The same, read from the API server now (used when the cache has no match yet).
+  virtual Result<std::vector<PodSummary>> ListPodsOnNodeFresh(const std::string& node) {
+    return ListPodsOnNode(node);
+  }
+  // Merge-patches the pod's annotations (existing keys not named stay), conditionally on the
+  // pod's current resourceVersion and retried on conflict.
   virtual Status PatchPodAnnotations(const std::string& namespace_name, const std::string& name,
                                      const std::map<std::string, std::string>& annotations) = 0;
   virtual Status PatchNodeAnnotations(const std::string& node,

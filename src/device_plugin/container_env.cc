@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "isolation/mps_client_env.h"
+
 namespace flexai::device_plugin {
 namespace {
 
@@ -13,38 +15,46 @@ std::string JoinComma(const std::vector<T>& items, F&& to_text) {
   return out;
 }
 
-void AddHookSetup(const PluginSettings& settings, ContainerSetup& setup) {
+void AddHookSetup(const PluginSettings& settings, const ContainerHostPaths& paths,
+                  ContainerSetup& setup) {
   setup.env["LD_PRELOAD"] = std::string(kHookLibraryPath);
   setup.env["FLEXAI_SHARED_DIR"] = std::string(kSharedDirInContainer);
   setup.mounts.push_back(
       {std::string(kHookLibraryDir), settings.hook_library_host_dir, /*read_only=*/true});
   setup.mounts.push_back(
-      {std::string(kSharedDirInContainer), settings.shared_host_dir, /*read_only=*/false});
+      {std::string(kSharedDirInContainer), paths.shared_dir, /*read_only=*/false});
 }
 
-void AddMpsSetup(const PluginSettings& settings, const std::vector<partition::ChipGrant>& grants,
+void AddMpsSetup(const std::vector<partition::ChipGrant>& grants, const ContainerHostPaths& paths,
                  ContainerSetup& setup) {
-  // Device numbers are the container's own (0..n-1, in NVIDIA_VISIBLE_DEVICES order).
-  std::string memory;
-  for (size_t i = 0; i < grants.size(); ++i) {
-    memory += (i ? "," : "") + std::to_string(i) + "=" + std::to_string(grants[i].memory_mib) + "M";
-  }
-  // MPS takes one thread percentage per client: the smallest grant bounds every chip.
+  // MPS takes one thread percentage per client: the smallest grant bounds every chip (0, a
+  // memory-only slice, reserves none and leaves the variable out).
   int cores = partition::kCoresPerChip;
   for (const auto& grant : grants) cores = std::min(cores, grant.cores);
-  setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = memory;
-  setup.env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = std::to_string(cores);
-  setup.env["CUDA_MPS_PIPE_DIRECTORY"] = std::string(kMpsPipeDirInContainer);
+  isolation::MpsClientSlice slice{std::string(kMpsPipeDirInContainer),
+                                  static_cast<uint64_t>(grants.front().memory_mib),
+                                  static_cast<uint32_t>(std::max(cores, 0))};
+  for (auto& [key, value] : isolation::MpsClientEnvironment(slice)) setup.env[key] = value;
+  if (grants.size() > 1) {
+    // Device numbers are the container's own (0..n-1, in visible-device order).
+    std::string memory;
+    for (size_t i = 0; i < grants.size(); ++i) {
+      memory +=
+          (i ? "," : "") + std::to_string(i) + "=" + std::to_string(grants[i].memory_mib) + "M";
+    }
+    setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = memory;
+  }
   setup.mounts.push_back(
-      {std::string(kMpsPipeDirInContainer), settings.mps_pipe_host_dir, /*read_only=*/false});
+      {std::string(kMpsPipeDirInContainer), paths.mps_pipe_dir, /*read_only=*/false});
 }
 
 }  // namespace
 
 ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings& settings,
                                    const std::vector<partition::Chip>& chips,
-                                   const std::vector<partition::ChipGrant>& grants) {
-  assert(chips.size() == grants.size());
+                                   const std::vector<partition::ChipGrant>& grants,
+                                   const ContainerHostPaths& paths) {
+  assert(chips.size() == grants.size() && !grants.empty());
   ContainerSetup setup;
   setup.env = backend.VisibleDevicesEnv(chips);
   setup.env["FLEXAI_VISIBLE_DEVICES"] =
@@ -58,8 +68,8 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
   // Whole chips need no enforcement; slices get the policy's isolation mode.
   IsolationMode mode = all_exclusive ? IsolationMode::kNone : settings.isolation;
   setup.env["FLEXAI_ISOLATION"] = std::string(IsolationModeName(mode));
-  if (mode == IsolationMode::kHook) AddHookSetup(settings, setup);
-  if (mode == IsolationMode::kMps) AddMpsSetup(settings, grants, setup);
+  if (mode == IsolationMode::kHook) AddHookSetup(settings, paths, setup);
+  if (mode == IsolationMode::kMps) AddMpsSetup(grants, paths, setup);
   return setup;
 }
 

@@ -24,9 +24,17 @@ struct ContainerSetup {
   std::vector<MountSpec> mounts;
 };
 
-// `chips[i]` is the chip of `grants[i]`; the container sees them in that order (device i).
+// Host directories prepared for one container.
+struct ContainerHostPaths {
+  std::string shared_dir;    // its own accounting directory (hook mode), mounted read-write
+  std::string mps_pipe_dir;  // the pipe directory of the MPS daemon serving its chips (mps mode)
+};
+
+// `chips[i]` is the chip of `grants[i]`, sorted by chip index: the container sees them in that
+// order (device i), which is how the NVIDIA runtime orders the devices it exposes.
 ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings& settings,
                                    const std::vector<partition::Chip>& chips,
-                                   const std::vector<partition::ChipGrant>& grants);
+                                   const std::vector<partition::ChipGrant>& grants,
+                                   const ContainerHostPaths& paths);
 
 }  // namespace flexai::device_plugin

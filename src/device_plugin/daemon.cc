@@ -10,6 +10,8 @@
 #include "device_plugin/health_monitor.h"
 #include "device_plugin/inventory_publisher.h"
 #include "device_plugin/kubelet_connection.h"
+#include "device_plugin/periodic_task.h"
+#include "isolation/mps_supervisor.h"
 
 namespace flexai::device_plugin {
 
@@ -42,6 +44,23 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
 
 Daemon::~Daemon() { Stop(); }
 
+void Daemon::StartMpsDaemons() {
+  // One MPS control daemon per GPU for single-GPU slices, plus a node-wide one for containers
+  // with several GPUs; pipes under settings_.mps_host_dir (what Allocate mounts).
+  std::vector<std::string> gpus;
+  for (const auto& chip : inventory_->chips()) gpus.push_back(chip.uuid);
+  gpus.push_back(isolation::kAllGpus);
+  isolation::MpsSupervisorOptions options;
+  options.base_dir = settings_.mps_host_dir;
+  mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
+  if (Status s = mps_->StartAll(); !s) {
+    spdlog::error("MPS isolation: {}; slices will fail to start until the daemons run",
+                  s.message());
+  }
+  mps_checks_ = std::make_unique<PeriodicTask>(std::chrono::seconds(5), [this] { mps_->Check(); });
+  mps_checks_->Start();
+}
+
 Status Daemon::Start() {
   for (const auto& chip : inventory_->chips()) {
     spdlog::info("chip {}: {} {} {} MiB numa {} link group {} {}", chip.index, chip.uuid,
@@ -61,6 +80,10 @@ Status Daemon::Start() {
     exposer_->RegisterCollectable(metrics_);
     spdlog::info("metrics on http://{}/metrics", options_.metrics_listen);
   }
+  if (settings_.isolation == IsolationMode::kMps &&
+      backend_->vendor() == partition::Vendor::kNvidia) {
+    StartMpsDaemons();
+  }
   if (Status s = kubelet_->Start(); !s) return s;
   health_->Start();
   publisher_->Start();
@@ -73,6 +96,10 @@ void Daemon::Stop() {
   if (service_) service_->StopStreams();
   if (kubelet_) kubelet_->Stop();
   exposer_.reset();
+  if (mps_checks_) mps_checks_->Stop();
+  if (mps_) mps_->StopAll();
+  mps_checks_.reset();
+  mps_.reset();
 }
 
 int Daemon::metrics_port() const {

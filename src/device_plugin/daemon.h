@@ -17,6 +17,9 @@
 namespace prometheus {
 class Exposer;
 }
+namespace flexai::isolation {
+class MpsSupervisor;
+}
 
 namespace flexai::device_plugin {
 
@@ -25,6 +28,7 @@ class DevicePluginService;
 class HealthMonitor;
 class InventoryPublisher;
 class KubeletConnection;
+class PeriodicTask;
 
 class Daemon {
  public:
@@ -51,6 +55,7 @@ class Daemon {
 
  private:
   Daemon() = default;
+  void StartMpsDaemons();
 
   DaemonOptions options_;
   PluginSettings settings_;
@@ -64,6 +69,8 @@ class Daemon {
   std::unique_ptr<InventoryPublisher> publisher_;
   std::shared_ptr<ChipMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<isolation::MpsSupervisor> mps_;
+  std::unique_ptr<PeriodicTask> mps_checks_;
 };
 
 }  // namespace flexai::device_plugin

@@ -14,7 +14,7 @@ nlohmann::json InventoryJson(partition::Vendor vendor, const std::vector<partiti
                     {"health", partition::HealthName(chip.health)},
                     {"vendor", partition::VendorName(chip.vendor)}});
   }
-  return {{"vendor", partition::VendorName(vendor)}, {"chips", list}};
+  return {{"version", 1}, {"vendor", partition::VendorName(vendor)}, {"chips", list}};
 }
 
 }  // namespace flexai::device_plugin

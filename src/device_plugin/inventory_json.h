@@ -1,6 +1,6 @@
 // The node inventory as JSON, the value of the node annotation `flexai.io/inventory` and the
 // output of `--probe`:
-//   {"vendor":"nvidia","chips":[{"index":0,"uuid":"GPU-…","model":"…","memoryMiB":81559,
+//   {"version":1,"vendor":"nvidia","chips":[{"index":0,"uuid":"GPU-…","model":"…","memoryMiB":81559,
 //     "numa":0,"linkGroup":0,"health":"Healthy","vendor":"nvidia"}]}
 #pragma once
 

@@ -22,10 +22,12 @@ struct PluginSettings {
   IsolationMode isolation = IsolationMode::kHook;
   // Host directory holding libflexai-cuda.so, mounted read-only at kHookLibraryDir.
   std::string hook_library_host_dir = "/usr/local/flexai/lib";
-  // Host directory for the hook's shared accounting files, mounted at kSharedDirInContainer.
+  // Host directory for the hook's accounting files: each container gets
+  // <shared_host_dir>/<pod uid>/<container>, mounted at kSharedDirInContainer.
   std::string shared_host_dir = "/var/lib/flexai/shared";
-  // Host directory of the MPS control daemon's pipes, mounted at kMpsPipeDirInContainer.
-  std::string mps_pipe_host_dir = "/var/run/flexai/mps";
+  // Host directory under which the MPS supervisor keeps each daemon's pipe and log directories;
+  // a container's daemon pipe directory is mounted at kMpsPipeDirInContainer.
+  std::string mps_host_dir = "/var/run/flexai/mps";
 };
 
 inline constexpr std::string_view kHookLibraryDir = "/usr/local/flexai/lib";

@@ -5,6 +5,9 @@
 #include "device_plugin/backend/sim/sim_backend.h"
 #include "device_plugin/device_id.h"
 #include "fake_cluster_client.h"
+#include "test_kubelet.h"
+
+#include <filesystem>
 
 namespace flexai::device_plugin {
 namespace {
@@ -17,7 +20,13 @@ class AllocatorTest : public ::testing::Test {
   SimBackend backend_{"", "n1"};
   ChipInventory inventory_{partition::Vendor::kSim, *backend_.Discover()};
   FakeClusterClient cluster_;
-  Allocator allocator_{"n1", inventory_, backend_, PluginSettings{}, &cluster_};
+  testing::TempDir dir_;
+  PluginSettings settings_ = [this] {
+    PluginSettings s;
+    s.shared_host_dir = dir_.File("shared");
+    return s;
+  }();
+  Allocator allocator_{"n1", inventory_, backend_, settings_, &cluster_};
 
   std::string Uuid(int i) const { return inventory_.chips()[static_cast<size_t>(i)].uuid; }
   std::string Id(int i, int slot = 0) const { return FormatDeviceId(Uuid(i), slot); }
@@ -30,13 +39,38 @@ TEST_F(AllocatorTest, AllocateReturnsTheAssignedChipsAndMarksThePodSuccessful) {
   // kubelet's device IDs only say how many chips; the assignment says which.
   AllocateOutcome outcome = allocator_.AllocateContainer({Id(0), Id(7)});
   ASSERT_TRUE(outcome.ok()) << outcome.message;
-  EXPECT_EQ(outcome.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(3) + "," + Uuid(1));
+  // Devices are numbered in chip order inside the container.
+  EXPECT_EQ(outcome.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(1) + "," + Uuid(3));
   EXPECT_EQ(outcome.setup.env["FLEXAI_MEMORY_LIMIT_MIB"], "4096,4096");
   EXPECT_EQ(cluster_.PodAnnotation("train", kBindPhaseAnnotation), kBindPhaseSuccess);
   auto usage = allocator_.UsageByChip();
   EXPECT_EQ(usage[Uuid(3)].memory_mib, 4096);
   EXPECT_EQ(usage[Uuid(3)].cores, 25);
   EXPECT_EQ(usage[Uuid(3)].slices, 1);
+}
+
+TEST_F(AllocatorTest, HookModePreparesAWritableAccountingDirectoryPerContainer) {
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  std::string expected = dir_.File("shared") + "/uid-p/worker";
+  EXPECT_TRUE(std::filesystem::is_directory(expected));
+  bool mounted = false;
+  for (const auto& m : outcome.setup.mounts) {
+    mounted = mounted || (m.host_path == expected && m.container_path == "/var/run/flexai/shared");
+  }
+  EXPECT_TRUE(mounted);
+}
+
+TEST_F(AllocatorTest, UnhealthyAssignedChipFailsThePodVisibly) {
+  cluster_.AddPod(
+      PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":1:1", "2026-11-28T03:00:00Z"));
+  inventory_.ApplyHealth({{Uuid(5), partition::Health::kUnhealthy}});
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseFailed);
+  EXPECT_NE(cluster_.PodAnnotation("p", kBindErrorAnnotation).find("Unhealthy"), std::string::npos);
 }
 
 TEST_F(AllocatorTest, RefusesARequestWithoutAssignment) {
@@ -57,7 +91,7 @@ TEST_F(AllocatorTest, RefusesDeviceIdsItDoesNotServe) {
 }
 
 TEST_F(AllocatorTest, WithoutClusterEveryAllocateFailsClearly) {
-  Allocator lonely{"n1", inventory_, backend_, PluginSettings{}, nullptr};
+  Allocator lonely{"n1", inventory_, backend_, settings_, nullptr};
   AllocateOutcome outcome = lonely.AllocateContainer({Id(0)});
   EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
   EXPECT_NE(outcome.message.find("no Kubernetes connection"), std::string::npos);

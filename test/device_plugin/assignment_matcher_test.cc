@@ -71,6 +71,30 @@ TEST(AssignmentMatcher, PodsWithoutBindTimeComeLast) {
   EXPECT_EQ(match->pod.name, "z-timed");
 }
 
+TEST(AssignmentMatcher, EqualBindTimesFallBackToCreationThenName) {
+  auto a = PendingPod("a", "n1", "node=n1;cpu=0;mem=0|m=GPU-0:1:1", "2026-11-28T03:00:00.000001Z");
+  auto b = PendingPod("b", "n1", "node=n1;cpu=0;mem=0|m=GPU-1:1:1", "2026-11-28T03:00:00.000001Z");
+  a.creation_timestamp = "2026-11-28T02:59:59Z";
+  b.creation_timestamp = "2026-11-28T02:59:58Z";
+  EXPECT_EQ(MatchAssignment({a, b}, "n1", 1, kChips, {})->pod.name, "b");
+  b.creation_timestamp = a.creation_timestamp;
+  EXPECT_EQ(MatchAssignment({b, a}, "n1", 1, kChips, {})->pod.name, "a");
+}
+
+TEST(AssignmentMatcher, TerminalPodsAreNeverMatched) {
+  auto done = PendingPod("done", "n1", "node=n1;cpu=0;mem=0|m=GPU-0:1:1", "2026-11-28T03:00:00Z");
+  done.phase = "Failed";
+  EXPECT_FALSE(MatchAssignment({done}, "n1", 1, kChips, {}).ok());
+}
+
+TEST(AssignmentMatcher, OnlyThePodsNextContainerCanMatch) {
+  // Container a (2 chips) comes first: a 1-device request must not jump to container b.
+  auto pod = PendingPod("p", "n1", "node=n1;cpu=0;mem=0|a=GPU-0:1:1,GPU-1:1:1|b=GPU-2:1:1",
+                        "2026-11-28T03:00:00Z");
+  EXPECT_FALSE(MatchAssignment({pod}, "n1", 1, kChips, {}).ok());
+  EXPECT_TRUE(MatchAssignment({pod}, "n1", 2, kChips, {}).ok());
+}
+
 TEST(Rfc3339, RoundTripsAndRejectsJunk) {
   auto t = ParseRfc3339("2026-11-28T03:31:06Z");
   ASSERT_TRUE(t.has_value());

@@ -43,6 +43,7 @@ class DaemonTest : public ::testing::Test {
     cluster_ = cluster.get();
     PluginSettings settings;
     settings.max_slices_per_chip = 4;
+    settings.shared_host_dir = dir_.File("shared");
     auto daemon =
         Daemon::Create(options, std::make_unique<SimBackend>(sim_file_, "n1"), std::move(cluster),
                        [&](partition::Vendor) { return Result<PluginSettings>(settings); });

@@ -1,0 +1,126 @@
+// The real binary against the fake API server (tools/fake_apiserver) and the test kubelet: the
+// inventory and heartbeat reach the node object, and Allocate completes the pod the Hi Scheduler
+// bound (bind-phase allocating -> success), or refuses without a matching assignment.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "child_process.h"
+#include "fake_apiserver.h"
+#include "sim_file.h"
+#include "test_kubelet.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::ChildProcess;
+using testing::Eventually;
+using testing::TempDir;
+using testing::TestKubelet;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto port = api_.Start();
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    api_.Create("nodes", "",
+                {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "n1"}}}});
+    std::ofstream(dir_.File("kubeconfig"))
+        << "apiVersion: v1\nkind: Config\n"
+        << "clusters: [{name: fake, cluster: {server: \"" << api_.url() << "\"}}]\n"
+        << "users: [{name: u, user: {}}]\n"
+        << "contexts: [{name: c, context: {cluster: fake, user: u}}]\n"
+        << "current-context: c\n";
+    testing::WriteFileAtomically(dir_.File("sim.yaml"), testing::FourChipSimFile());
+    kubelet_.Start();
+    daemon_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{FLEXAI_DEVICE_PLUGIN_BIN, "--backend", "sim", "--sim-config",
+                                 dir_.File("sim.yaml"), "--device-plugin-dir", dir_.path(),
+                                 "--node-name", "n1", "--kubeconfig", dir_.File("kubeconfig"),
+                                 "--metrics-listen", ""},
+        std::map<std::string, std::string>{}, dir_.File("daemon.log"));
+    ASSERT_TRUE(kubelet_.WaitForRegistrations(1, 20s)) << DaemonLog();
+  }
+
+  std::string DaemonLog() const {
+    std::ifstream in(dir_.File("daemon.log"));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  void AddPendingPod(const std::string& name, const std::string& assignment) {
+    api_.Create("pods", "default",
+                {{"apiVersion", "v1"},
+                 {"kind", "Pod"},
+                 {"metadata",
+                  {{"name", name},
+                   {"namespace", "default"},
+                   {"annotations",
+                    {{"flexai.io/assignment", assignment},
+                     {"flexai.io/bind-phase", "allocating"},
+                     {"flexai.io/bind-time", "2026-11-28T03:31:06.123456Z"}}}}},
+                 {"spec", {{"nodeName", "n1"}, {"containers", {{{"name", "main"}}}}}},
+                 {"status", {{"phase", "Pending"}}}});
+  }
+
+  std::string PodAnnotation(const std::string& name, const std::string& key) {
+    auto reply = api_.Get("pods", "default", name);
+    return reply.body["metadata"]["annotations"].value(key, "");
+  }
+
+  grpc::Status Allocate(const std::vector<std::string>& ids, v1beta1::AllocateResponse& response) {
+    v1beta1::AllocateRequest request;
+    auto* container = request.add_container_requests();
+    for (const auto& id : ids) container->add_devices_ids(id);
+    grpc::ClientContext context;
+    return kubelet_.PluginStub()->Allocate(&context, request, &response);
+  }
+
+  TempDir dir_;
+  fake::FakeApiServer api_;
+  TestKubelet kubelet_{dir_.path()};
+  std::unique_ptr<ChildProcess> daemon_;
+};
+
+TEST_F(ClusterTest, PublishesInventoryAndHeartbeatOnItsNode) {
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto node = api_.Get("nodes", "", "n1").body;
+        return node["metadata"].contains("annotations") &&
+               node["metadata"]["annotations"].contains("flexai.io/heartbeat");
+      },
+      20s))
+      << DaemonLog();
+  auto annotations = api_.Get("nodes", "", "n1").body["metadata"]["annotations"];
+  auto inventory = json::parse(annotations["flexai.io/inventory"].get<std::string>());
+  EXPECT_EQ(inventory["version"], 1);
+  ASSERT_EQ(inventory["chips"].size(), 4u);
+  EXPECT_EQ(inventory["chips"][1]["uuid"], "GPU-t-1");
+  EXPECT_EQ(inventory["chips"][1]["health"], "Healthy");
+}
+
+TEST_F(ClusterTest, AllocateCompletesTheBoundPod) {
+  AddPendingPod("infer", "node=n1;cpu=500;mem=1024|main=GPU-t-3:4096:25");
+  v1beta1::AllocateResponse response;
+  grpc::Status status = Allocate({"GPU-t-0::7"}, response);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << DaemonLog();
+  const auto& envs = response.container_responses(0).envs();
+  EXPECT_EQ(envs.at("NVIDIA_VISIBLE_DEVICES"), "GPU-t-3");
+  EXPECT_EQ(envs.at("FLEXAI_MEMORY_LIMIT_MIB"), "4096");
+  EXPECT_EQ(envs.at("FLEXAI_CORES_LIMIT"), "25");
+  EXPECT_EQ(PodAnnotation("infer", "flexai.io/bind-phase"), "success");
+}
+
+TEST_F(ClusterTest, AllocateWithoutMatchingAssignmentIsRefused) {
+  AddPendingPod("pair", "node=n1;cpu=500;mem=1024|main=GPU-t-0:4096:25,GPU-t-1:4096:25");
+  v1beta1::AllocateResponse response;
+  grpc::Status status = Allocate({"GPU-t-0::7"}, response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("1 chip(s)"), std::string::npos) << status.error_message();
+  EXPECT_EQ(PodAnnotation("pair", "flexai.io/bind-phase"), "allocating");
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin
