@@ -439,6 +439,10 @@ class DefaultRenderTest(unittest.TestCase):
         mount = [m for m in self.r.container("Deployment", "flexai-scheduler", "hi-scheduler")[
             "volumeMounts"] if m["name"] == "webhook-tls"][0]
         self.assertEqual(mount["mountPath"], "/tls")
+        spec = self.r.pod_spec("Deployment", "flexai-scheduler")
+        volume = [v for v in spec["volumes"] if v["name"] == "webhook-tls"][0]
+        self.assertEqual(volume["secret"]["defaultMode"], 0o440, "the key is not world-readable")
+        self.assertEqual(spec["securityContext"]["fsGroup"], spec["securityContext"]["runAsUser"])
 
     def test_notes_tell_the_next_step(self):
         notes = render.notes()
