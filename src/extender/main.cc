@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (options.lease_namespace.empty()) options.lease_namespace = DefaultLeaseNamespace();
+  if (const char* pod = std::getenv("POD_NAME")) options.self_pod_name = pod;
+  if (const char* ns = std::getenv("POD_NAMESPACE")) options.self_pod_namespace = ns;
 
   auto config = kubeconfig.empty() ? flexai::kube::InClusterConfig()
                                    : flexai::kube::LoadKubeconfig(kubeconfig);

@@ -7,6 +7,7 @@
 
 #include "extender/admission.h"
 #include "extender/placement_choice.h"
+#include "kube/operations.h"
 #include "kube/paths.h"
 #include "partition/placement/policy_factory.h"
 
@@ -163,6 +164,16 @@ bool HiSchedulerService::ReloadPolicy() {
   auto loaded = partition::LoadSlicePolicyFile(options_.policy_file, ParseOptions());
   if (!loaded.ok()) {
     spdlog::error("policy reload refused, keeping the previous policy: {}", loaded.error().message);
+    if (!options_.self_pod_name.empty() && !options_.self_pod_namespace.empty()) {
+      kube::Json self = {
+          {"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"name", options_.self_pod_name}, {"namespace", options_.self_pod_namespace}}}};
+      kube::RecordEvent(*client_, self,
+                        {"Warning", "FlexaiPolicyRejected",
+                         "policy reload refused, previous policy kept: " + loaded.error().message});
+    }
     return false;
   }
   auto policy = std::make_shared<partition::SlicePolicy>(std::move(*loaded));

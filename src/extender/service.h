@@ -38,6 +38,9 @@ struct ServiceOptions {
   std::string scheduler_name = "flexai-scheduler";
   size_t max_body_bytes = 32u << 20;
   std::chrono::seconds policy_poll{5};
+  // This process's own pod (POD_NAME / POD_NAMESPACE from the downward API): refused policy
+  // reloads are reported as Events on it. Empty = log only.
+  std::string self_pod_name, self_pod_namespace;
 };
 
 class HiSchedulerService {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "extender/service.h"
@@ -230,6 +232,37 @@ TEST_F(ServiceTest, HealthReadinessMetricsAndWebhookAreServed) {
   EXPECT_EQ(review.body["response"]["patchType"], "JSONPatch");
   EXPECT_EQ(http->Post("/preempt", Json::object()).status, 501);
   EXPECT_EQ(http->Post("/filter", Json("garbage")).status, 400);
+}
+
+TEST_F(ServiceTest, PolicyReloadAppliesGoodPoliciesAndRefusesBrokenOnes) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("flexai-policy-" + std::to_string(::getpid()) + ".yaml");
+  auto write = [&](const std::string& text) { std::ofstream(path) << text; };
+  const std::string header = "apiVersion: flexai.io/v1\nkind: SlicePolicy\n";
+  write(header + "sharing: {reservedMemoryMiB: 0}\n");
+  ServiceOptions options;
+  options.policy_file = path.string();
+  options.self_pod_name = "flexai-scheduler-0";
+  options.self_pod_namespace = "flexai-system";
+  auto http = StartService(options);
+  Json pod = CreatePod(GpuPod("big", 1, 35000));
+  EXPECT_EQ(Filter(*http, pod)["NodeNames"], Json({"n1"}));
+
+  write(header + "sharing: {reservedMemoryMiB: 10000}\n");
+  ASSERT_TRUE(services_.back()->ReloadPolicy());
+  EXPECT_EQ(Filter(*http, pod)["FailedAndUnresolvableNodes"]["n1"],
+            "node n1: asks 35000 MiB per chip, more than any chip has (30000 MiB)");
+
+  write(header + "sharing: {reservedMemoryMiB: -5}\n");
+  EXPECT_FALSE(services_.back()->ReloadPolicy());
+  EXPECT_EQ(Filter(*http, pod)["NodeNames"], Json::array());  // the previous policy still holds
+  Json events = apiserver_.store()
+                    .List(*fake::ResourceByPlural("events"), "flexai-system", {}, {})
+                    .body["items"];
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["reason"], "FlexaiPolicyRejected");
+  EXPECT_EQ(events[0]["involvedObject"]["name"], "flexai-scheduler-0");
+  std::filesystem::remove(path);
 }
 
 }  // namespace
