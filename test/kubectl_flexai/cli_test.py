@@ -113,10 +113,11 @@ current-context: fake
         lines = done.stdout.splitlines()
         self.assertEqual(lines[0].split(), ["NAMESPACE", "POD", "NODE", "PHASE", "BIND",
                                             "CONTAINER", "CHIP", "MEMORY", "CORES"])
-        self.assertEqual(lines[1].split(), ["team", "quarter", "gpu-1", "Running", "success",
-                                            "main", "#1", "GPU-1", "20389Mi", "25%"])
-        self.assertEqual(lines[2].split()[:2], ["team", "waiting"])
-        self.assertIn("(not assigned yet)", lines[2])
+        rows = {line.split()[1]: line for line in lines[1:]}
+        self.assertEqual(rows["quarter"].split(), ["team", "quarter", "gpu-1", "Running",
+                                                   "success", "main", "#1", "GPU-1", "20389Mi",
+                                                   "25%"])
+        self.assertIn("(not assigned yet)", rows["waiting"])
 
     def test_explain_says_why_a_pending_pod_waits(self):
         done = self.run_plugin("--server", self.url, "-n", "team", "explain", "waiting")
@@ -146,6 +147,26 @@ current-context: fake
         self.assertIn("/nonexistent/config", done.stderr)
         done = self.run_plugin("frobnicate")
         self.assertNotEqual(done.returncode, 0)
+
+    @unittest.skipUnless(KUBECTL, "no kubectl on this machine")
+    def test_an_example_applied_with_kubectl_waits_and_explain_says_where_it_fits(self):
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "examples",
+                               "quarter-gpu-pod.yaml")
+        env = {"KUBECONFIG": self.kubeconfig, "HOME": self.tmp.name}
+        done = self.run_plugin(env_extra=env, command=[KUBECTL, "apply", "--validate=false",
+                                                       "-n", "team", "-f", example])
+        self.assertEqual(done.returncode, 0, done.stderr)
+        done = self.run_plugin("pods", env_extra=env)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        row = [line for line in done.stdout.splitlines() if "quarter-gpu" in line]
+        self.assertEqual(len(row), 1, done.stdout)
+        self.assertIn("(not assigned yet)", row[0])
+        done = self.run_plugin("explain", "quarter-gpu", env_extra=env)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("asks  cuda: 1 chip (nvidia), each 25% of memory and 25% compute",
+                      done.stdout)
+        self.assertIn("fits  gpu-1", done.stdout)
+        self.assertNotIn("[info]", done.stdout, "log lines must not mix into the output")
 
     @unittest.skipUnless(KUBECTL, "no kubectl on this machine")
     def test_kubectl_finds_and_runs_the_plugin(self):

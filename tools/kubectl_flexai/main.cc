@@ -1,5 +1,6 @@
 // kubectl-flexai: the kubectl plugin (`kubectl flexai nodes|pods|explain POD`). Wiring only; the
 // views live in the flexai_kubectl library so the demo and tests reuse them.
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // the libraries' info lines are not for this output
 
   auto client = flexai::kubectl::Connect(source);
   if (!client) return Fail(client.error().message);
