@@ -47,6 +47,9 @@ TEST_F(NvidiaBackendTest, DiscoversIdentityMemoryNumaAndNvlinkIslands) {
   // GPU 3 has no NVML NUMA answer: sysfs says 1.
   std::filesystem::create_directories(dir_.File("sys/bus/pci/devices/0000:ab:00.0"));
   std::ofstream(dir_.File("sys/bus/pci/devices/0000:ab:00.0/numa_node")) << "1\n";
+  // GPU 1: sysfs (the CPU-side affinity) wins over NVML's answer of 0.
+  std::filesystem::create_directories(dir_.File("sys/bus/pci/devices/0000:2a:00.0"));
+  std::ofstream(dir_.File("sys/bus/pci/devices/0000:2a:00.0/numa_node")) << "1\n";
   NvidiaBackend backend(options_);
   auto chips = backend.Discover();
   ASSERT_TRUE(chips.ok()) << chips.error().message;
@@ -56,6 +59,8 @@ TEST_F(NvidiaBackendTest, DiscoversIdentityMemoryNumaAndNvlinkIslands) {
   EXPECT_EQ(first.model, "NVIDIA H100 80GB HBM3");
   EXPECT_EQ(first.memory_mib, 81559);  // what nvidia-smi shows for 85,520,809,984 bytes
   EXPECT_EQ(first.vendor, partition::Vendor::kNvidia);
+  EXPECT_EQ((*chips)[0].numa_node, 0);
+  EXPECT_EQ((*chips)[1].numa_node, 1);
   EXPECT_EQ((*chips)[2].numa_node, 1);
   EXPECT_EQ((*chips)[3].numa_node, 1);
   EXPECT_EQ((*chips)[0].link_group, (*chips)[1].link_group);

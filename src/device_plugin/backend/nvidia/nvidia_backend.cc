@@ -56,15 +56,18 @@ bool NvidiaBackend::IsApplicationXid(unsigned long long xid) {
 }
 
 int NvidiaBackend::NumaNodeOf(const Gpu& gpu) const {
+  // The PCI device's node in sysfs is the CPU-side affinity kubelet's topology manager wants;
+  // NVML's NUMA ID (on coherent platforms, the GPU memory's own node) is the fallback.
+  if (!gpu.bus_id.empty()) {
+    std::ifstream in(options_.sysfs_root + "/bus/pci/devices/" + gpu.bus_id + "/numa_node");
+    int node = -1;
+    if (in >> node && node >= 0) return node;
+  }
   if (nvml_->GetNumaNodeId) {
     unsigned int node = 0;
     if (nvml_->GetNumaNodeId(gpu.handle, &node) == NVML_SUCCESS) return static_cast<int>(node);
   }
-  if (gpu.bus_id.empty()) return -1;
-  std::ifstream in(options_.sysfs_root + "/bus/pci/devices/" + gpu.bus_id + "/numa_node");
-  int node = -1;
-  if (!(in >> node)) return -1;
-  return node;  // sysfs says -1 on single-node machines
+  return -1;  // unknown, or a single-node machine
 }
 
 Result<partition::Chip> NvidiaBackend::ReadGpu(unsigned int index, Gpu& gpu) {

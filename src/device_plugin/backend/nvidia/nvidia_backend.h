@@ -1,4 +1,4 @@
-// NVIDIA GPUs through NVML: identity, memory, NUMA node (NVML, else sysfs), NVLink islands
+// NVIDIA GPUs through NVML: identity, memory, NUMA node (sysfs, else NVML), NVLink islands
 // (GPUs joined directly or through the same NVSwitch), MIG mode (read only, reported), and health
 // from critical XID events plus whether the GPU still answers.
 #pragma once
