@@ -27,7 +27,12 @@ Status SliceRequest::Validate() const {
   return Status::Ok();
 }
 
+bool VendorServes(Vendor requested, Vendor chip) {
+  return requested == chip || (requested == Vendor::kNvidia && chip == Vendor::kSim);
+}
+
 bool SliceRequest::Accepts(const Chip& chip) const {
+  if (vendor && !VendorServes(*vendor, chip.vendor)) return false;
   if (!allowed_models.empty() && !Contains(allowed_models, chip.model)) return false;
   if (Contains(excluded_models, chip.model)) return false;
   if (!allowed_uuids.empty() && !Contains(allowed_uuids, chip.uuid)) return false;

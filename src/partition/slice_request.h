@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,14 +21,23 @@ struct SliceRequest {
   std::vector<std::string> excluded_models;
   std::vector<std::string> allowed_uuids;  // empty = any
   std::vector<std::string> excluded_uuids;
+  // The kind of chip asked for, from the resource names used (see SliceRequestFromResources):
+  // kNvidia for the gpu names (NVIDIA or simulated chips serve it), kAscend for the npu names,
+  // kSim for simulated chips only; nullopt = any vendor.
+  std::optional<Vendor> vendor;
 
   // Whole chips when neither memory nor cores is given.
   bool exclusive() const { return memory_mib == 0 && memory_percent == 0 && cores == 0; }
   // Checks ranges (chips >= 1, percents within 1..100, memory not negative, not both memory forms).
   Status Validate() const;
-  // True when `chip` passes the model and UUID constraints (capacity is the ledger's business).
+  // True when `chip` passes the vendor, model and UUID constraints (capacity is the ledger's
+  // business).
   bool Accepts(const Chip& chip) const;
 };
+
+// Whether a chip of vendor `chip` can serve a request for `requested`: the same vendor, and
+// simulated chips also stand in for NVIDIA GPUs (the simulator's trace asks for GPUs).
+bool VendorServes(Vendor requested, Vendor chip);
 
 // The concrete per-chip amounts a request takes on a given chip.
 struct ChipDemand {
