@@ -183,6 +183,31 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
   pods_ = std::move(next);
 }
 
+std::vector<Allocator::UsageSource> Allocator::UsageSources() const {
+  std::map<std::string, int> index_of;
+  for (const auto& chip : inventory_.chips()) index_of[chip.uuid] = chip.index;
+  std::lock_guard lock(mu_);
+  std::vector<UsageSource> sources;
+  for (const auto& [uid, record] : pods_) {
+    for (const auto& container : record.assignment.containers) {
+      if (std::find(record.allocated_containers.begin(), record.allocated_containers.end(),
+                    container.container) == record.allocated_containers.end()) {
+        continue;
+      }
+      UsageSource source;
+      source.usage_file =
+          settings_.shared_host_dir + "/" + uid + "/" + container.container + "/usage.bin";
+      for (const auto& grant : container.grants) source.chip_uuids.push_back(grant.chip_uuid);
+      // Same order as Allocate gave the container: by chip index.
+      std::sort(
+          source.chip_uuids.begin(), source.chip_uuids.end(),
+          [&](const std::string& a, const std::string& b) { return index_of[a] < index_of[b]; });
+      sources.push_back(std::move(source));
+    }
+  }
+  return sources;
+}
+
 std::map<std::string, ChipUsage> Allocator::UsageByChip() const {
   std::lock_guard lock(mu_);
   std::map<std::string, ChipUsage> usage;

@@ -55,6 +55,13 @@ class Allocator {
   void Reconcile(const std::vector<PodSummary>& pods);
   std::map<std::string, ChipUsage> UsageByChip() const;
 
+  // Where each allocated container's hook writes its live usage, and which chip is its device i.
+  struct UsageSource {
+    std::string usage_file;               // <shared dir>/usage.bin on the host
+    std::vector<std::string> chip_uuids;  // by device ordinal inside the container
+  };
+  std::vector<UsageSource> UsageSources() const;
+
  private:
   struct PodRecord {
     partition::PodAssignment assignment;

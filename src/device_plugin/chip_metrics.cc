@@ -3,14 +3,33 @@
 #include <functional>
 #include <utility>
 
+#include "isolation/usage_reader.h"
+
 namespace flexai::device_plugin {
 
 ChipMetrics::ChipMetrics(std::string node_name, const ChipInventory& inventory,
                          const Allocator& allocator)
     : node_name_(std::move(node_name)), inventory_(inventory), allocator_(allocator) {}
 
+std::map<std::string, LiveUsage> ChipMetrics::ReadLiveUsage() const {
+  std::map<std::string, LiveUsage> live;
+  for (const auto& source : allocator_.UsageSources()) {
+    auto snapshot = isolation::ReadUsageFile(source.usage_file);
+    if (!snapshot) continue;  // no hook in that container (yet): nothing to add
+    for (const auto& device : snapshot->devices) {
+      if (device.index < 0 || static_cast<size_t>(device.index) >= source.chip_uuids.size()) {
+        continue;
+      }
+      LiveUsage& usage = live[source.chip_uuids[static_cast<size_t>(device.index)]];
+      usage.memory_used_mib += static_cast<double>(device.used_bytes) / (1024.0 * 1024.0);
+      usage.compute_used_percent += device.sm_share * 100.0;
+    }
+  }
+  return live;
+}
+
 std::vector<prometheus::MetricFamily> ChipMetrics::Collect() const {
-  using Value = std::function<double(const partition::Chip&, const ChipUsage&)>;
+  using Value = std::function<double(const partition::Chip&, const ChipUsage&, const LiveUsage&)>;
   struct Gauge {
     const char* name;
     const char* help;
@@ -18,18 +37,39 @@ std::vector<prometheus::MetricFamily> ChipMetrics::Collect() const {
   };
   const std::vector<Gauge> gauges = {
       {"flexai_chip_memory_total_mib", "Device memory of the chip, MiB",
-       [](const partition::Chip& c, const ChipUsage&) { return double(c.memory_mib); }},
+       [](const partition::Chip& c, const ChipUsage&, const LiveUsage&) {
+         return double(c.memory_mib);
+       }},
       {"flexai_chip_memory_allocated_mib", "Device memory granted to running containers, MiB",
-       [](const partition::Chip&, const ChipUsage& u) { return double(u.memory_mib); }},
+       [](const partition::Chip&, const ChipUsage& u, const LiveUsage&) {
+         return double(u.memory_mib);
+       }},
       {"flexai_chip_cores_allocated_percent", "Compute granted to running containers, % of chip",
-       [](const partition::Chip&, const ChipUsage& u) { return double(u.cores); }},
+       [](const partition::Chip&, const ChipUsage& u, const LiveUsage&) {
+         return double(u.cores);
+       }},
       {"flexai_chip_slices_in_use", "Container slices allocated on the chip",
-       [](const partition::Chip&, const ChipUsage& u) { return double(u.slices); }},
+       [](const partition::Chip&, const ChipUsage& u, const LiveUsage&) {
+         return double(u.slices);
+       }},
       {"flexai_chip_healthy", "1 when the chip is Healthy, 0 when Unhealthy",
-       [](const partition::Chip& c, const ChipUsage&) { return c.healthy() ? 1.0 : 0.0; }},
+       [](const partition::Chip& c, const ChipUsage&, const LiveUsage&) {
+         return c.healthy() ? 1.0 : 0.0;
+       }},
+      {"flexai_chip_memory_used_mib",
+       "Device memory in use by hooked containers (from their usage.bin), MiB",
+       [](const partition::Chip&, const ChipUsage&, const LiveUsage& l) {
+         return l.memory_used_mib;
+       }},
+      {"flexai_chip_compute_used_percent",
+       "Estimated GPU time used by hooked containers (from their usage.bin), % of chip",
+       [](const partition::Chip&, const ChipUsage&, const LiveUsage& l) {
+         return l.compute_used_percent;
+       }},
   };
   const auto chips = inventory_.chips();
   const auto usage = allocator_.UsageByChip();
+  const auto live = ReadLiveUsage();
   std::vector<prometheus::MetricFamily> families;
   for (const auto& gauge : gauges) {
     prometheus::MetricFamily family{gauge.name, gauge.help, prometheus::MetricType::Gauge, {}};
@@ -41,7 +81,8 @@ std::vector<prometheus::MetricFamily> ChipMetrics::Collect() const {
                       {"chip", std::to_string(chip.index)},
                       {"uuid", chip.uuid},
                       {"model", chip.model}};
-      metric.gauge.value = gauge.value(chip, used);
+      auto l = live.find(chip.uuid);
+      metric.gauge.value = gauge.value(chip, used, l == live.end() ? LiveUsage{} : l->second);
       family.metric.push_back(std::move(metric));
     }
     families.push_back(std::move(family));

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -12,6 +14,7 @@
 #include "device_plugin/device_id.h"
 #include "device_plugin/kubelet_connection.h"
 #include "fake_cluster_client.h"
+#include "isolation/usage_layout.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -211,6 +214,24 @@ TEST_F(DaemonWithMetricsTest, MetricsShowPerChipAllocationAndHealth) {
   testing::WriteFileAtomically(sim_file_, testing::FourChipSimFile({3}));
   ASSERT_TRUE(Eventually([&] { return !daemon_->inventory().chips()[3].healthy(); }));
 
+  // The container's hook reports 3 GiB in use and 25% of the GPU's time.
+  auto file = std::make_unique<isolation::UsageFile>();
+  std::memcpy(file->header.magic, isolation::kUsageMagic, sizeof file->header.magic);
+  file->header.version = isolation::kUsageVersion;
+  file->header.header_bytes = sizeof(isolation::UsageHeader);
+  file->header.device_bytes = sizeof(isolation::UsageDevice);
+  file->header.process_bytes = sizeof(isolation::UsageProcess);
+  file->header.device_count = 1;
+  file->header.device_capacity = isolation::kUsageMaxDevices;
+  file->header.process_capacity = isolation::kUsageMaxProcesses;
+  file->header.mode = 1;
+  file->devices[0].limit_bytes = 8192ULL << 20;
+  file->devices[0].used_bytes = 3072ULL << 20;
+  file->devices[0].cores_percent = 40;
+  file->devices[0].sm_share_permille = 250;
+  std::ofstream(dir_.File("shared/uid-infer/main/usage.bin"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(file.get()), sizeof(isolation::UsageFile));
+
   ASSERT_GT(daemon_->metrics_port(), 0);
   httplib::Client client("127.0.0.1", daemon_->metrics_port());
   auto reply = client.Get("/metrics");
@@ -230,6 +251,11 @@ TEST_F(DaemonWithMetricsTest, MetricsShowPerChipAllocationAndHealth) {
   EXPECT_TRUE(has(R"(flexai_chip_healthy{node="n1",chip="3",uuid="GPU-t-3",model="H100"} 0)"));
   EXPECT_TRUE(
       has(R"(flexai_chip_memory_total_mib{node="n1",chip="3",uuid="GPU-t-3",model="H100"} 16384)"));
+  EXPECT_TRUE(
+      has(R"(flexai_chip_memory_used_mib{node="n1",chip="1",uuid="GPU-t-1",model="H100"} 3072)"))
+      << body;
+  EXPECT_TRUE(has(
+      R"(flexai_chip_compute_used_percent{node="n1",chip="1",uuid="GPU-t-1",model="H100"} 25)"));
 }
 
 }  // namespace
