@@ -99,8 +99,8 @@ class DefaultRenderTest(unittest.TestCase):
     def test_renders_exactly_the_expected_kinds(self):
         self.assertEqual(self.r.kinds(), sorted([
             "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment",
-            "MutatingWebhookConfiguration", "PodDisruptionBudget", "Role", "RoleBinding", "Secret",
-            "Service", "ServiceAccount"]))
+            "MutatingWebhookConfiguration", "Pod", "PodDisruptionBudget", "Role", "RoleBinding",
+            "Secret", "Service", "ServiceAccount"]))
         for kind, name in [("Deployment", "flexai-scheduler"),
                            ("DaemonSet", "flexai-device-plugin"),
                            ("ConfigMap", "flexai-policy"),
@@ -443,6 +443,16 @@ class DefaultRenderTest(unittest.TestCase):
         volume = [v for v in spec["volumes"] if v["name"] == "webhook-tls"][0]
         self.assertEqual(volume["secret"]["defaultMode"], 0o440, "the key is not world-readable")
         self.assertEqual(spec["securityContext"]["fsGroup"], spec["securityContext"]["runAsUser"])
+
+    def test_helm_test_checks_the_webhook_as_the_api_server_would(self):
+        (pod,) = self.r.all("Pod")
+        self.assertEqual(pod["metadata"]["annotations"]["helm.sh/hook"], "test")
+        command = pod["spec"]["containers"][0]["command"]
+        self.assertEqual(command[0], "curl")
+        self.assertNotIn("-k", command)
+        self.assertEqual(command[command.index("--cacert") + 1], "/etc/flexai-ca/ca.crt")
+        self.assertEqual(command[-1], f"https://flexai-webhook.{NAMESPACE}.svc:443/healthz")
+        self.assertEqual(pod["spec"]["volumes"][0]["secret"]["secretName"], "flexai-webhook-tls")
 
     def test_notes_tell_the_next_step(self):
         notes = render.notes()
