@@ -506,7 +506,7 @@ class AscendTest(unittest.TestCase):
 
     def test_ascend_needs_privilege_for_davinci_devices_and_nothing_else_changes(self):
         c = self.r.container("DaemonSet", "flexai-device-plugin", "device-plugin")
-        self.assertEqual(c["securityContext"], {"privileged": True})
+        self.assertEqual(c["securityContext"], {"privileged": True, "runAsUser": 0})
         self.assertEqual(sorted(self.r.extender()["managedResources"], key=str),
                          sorted(render.template().extender()["managedResources"], key=str))
 
