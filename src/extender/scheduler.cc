@@ -130,8 +130,9 @@ std::optional<std::vector<ChipSet>> Scheduler::PickChips(const PodIntent& pod,
   return std::nullopt;
 }
 
-Scheduler::Evaluation Scheduler::Evaluate(const PodIntent& pod, const CachedNode* node,
-                                          const std::string& name, bool explain) const {
+Scheduler::Evaluation Scheduler::Evaluate(const Context& ctx, const PodIntent& pod,
+                                          const CachedNode* node, const std::string& name,
+                                          bool explain) const {
   Evaluation e;
   if (!node) {
     e.reason = "node " + name + ": not known to flexai (not listed yet, or deleted)";
@@ -148,7 +149,7 @@ Scheduler::Evaluation Scheduler::Evaluate(const PodIntent& pod, const CachedNode
     e.unresolvable = true;
     return e;
   }
-  auto age = std::chrono::duration_cast<std::chrono::seconds>(options_.now() - *node->heartbeat);
+  auto age = std::chrono::duration_cast<std::chrono::seconds>(ctx.now - *node->heartbeat);
   if (age > options_.node_stale) {
     e.reason = "node " + name + ": device plugin heartbeat is " + std::to_string(age.count()) +
                " s old (limit " + std::to_string(options_.node_stale.count()) +
@@ -157,7 +158,7 @@ Scheduler::Evaluation Scheduler::Evaluate(const PodIntent& pod, const CachedNode
     return e;
   }
   const NodeState& state = node->state;
-  auto base = policy()->Evaluate(state, pod.request);
+  auto base = ctx.policy->Evaluate(state, pod.request);
   if (base) {
     bool custom_pick = pod.hints.numa_bind || pod.hints.chip_mode == PackMode::kSpread;
     if (custom_pick) {
@@ -197,6 +198,7 @@ FilterOutcome Scheduler::Filter(const PodIntent& pod, const std::vector<std::str
       out.unresolvable[n] = "pod " + pod.display_name() + ": " + pod.error;
     return out;
   }
+  const Context ctx = MakeContext();
   auto memo = std::make_shared<Memo>();
   memo->fingerprint = Fingerprint(pod);
   cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached, uint64_t generation) {
@@ -204,7 +206,7 @@ FilterOutcome Scheduler::Filter(const PodIntent& pod, const std::vector<std::str
     for (const auto& name : nodes) {
       auto it = cached.find(name);
       const CachedNode* node = it == cached.end() ? nullptr : &it->second;
-      Evaluation e = Evaluate(pod, node, name, true);
+      Evaluation e = Evaluate(ctx, pod, node, name, true);
       if (e.choice) {
         out.passed.push_back(name);
         memo->scores.push_back({e.choice->score, AllChosenPreferred(node->state, e.choice->chips,
@@ -231,6 +233,7 @@ std::vector<HostScore> Scheduler::Prioritize(const PodIntent& pod,
   }
   std::vector<std::optional<double>> raw(nodes.size());
   std::vector<bool> preferred(nodes.size(), false);
+  const Context ctx = MakeContext();
   auto memo = FindMemo(Fingerprint(pod));
   cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached, uint64_t generation) {
     if (memo && memo->generation == generation && memo->passed == nodes) {
@@ -243,7 +246,7 @@ std::vector<HostScore> Scheduler::Prioritize(const PodIntent& pod,
     for (size_t i = 0; i < nodes.size(); ++i) {
       auto it = cached.find(nodes[i]);
       if (it == cached.end()) continue;
-      Evaluation e = Evaluate(pod, &it->second, nodes[i], false);
+      Evaluation e = Evaluate(ctx, pod, &it->second, nodes[i], false);
       if (!e.choice) continue;
       raw[i] = e.choice->score;
       preferred[i] = AllChosenPreferred(it->second.state, e.choice->chips, pod.hints.prefer_models);
@@ -270,7 +273,7 @@ std::vector<HostScore> Scheduler::Prioritize(const PodIntent& pod,
 Result<partition::PodAssignment> Scheduler::Choose(const PodIntent& pod,
                                                    const CachedNode& node) const {
   if (!pod.error.empty()) return Error{"pod " + pod.display_name() + ": " + pod.error};
-  Evaluation e = Evaluate(pod, &node, node.name, true);
+  Evaluation e = Evaluate(MakeContext(), pod, &node, node.name, true);
   if (!e.choice) return Error{e.reason};
   return node.state.MakeAssignment(pod.request, e.choice->chips);
 }

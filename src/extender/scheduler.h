@@ -57,8 +57,14 @@ class Scheduler {
     std::string reason;  // when no choice
     bool unresolvable = false;
   };
-  Evaluation Evaluate(const PodIntent& pod, const CachedNode* node, const std::string& name,
-                      bool explain) const;
+  // What one request evaluates against: the policy and the clock, read once per request.
+  struct Context {
+    std::shared_ptr<const partition::PlacementPolicy> policy;
+    kube::WallTime now;
+  };
+  Context MakeContext() const { return {policy(), options_.now()}; }
+  Evaluation Evaluate(const Context& ctx, const PodIntent& pod, const CachedNode* node,
+                      const std::string& name, bool explain) const;
   std::optional<std::vector<partition::ChipSet>> PickChips(const PodIntent& pod,
                                                            const partition::NodeState& node) const;
   std::shared_ptr<const partition::PlacementPolicy> policy() const;
