@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "extender/fast_args.h"
 #include "extender/pod_intent.h"
 
 namespace flexai::extender {
@@ -76,42 +77,88 @@ ExtenderApi::ExtenderApi(const Scheduler& scheduler,
 
 HttpReply ExtenderApi::Filter(std::string_view body) const {
   ExtenderArgs args;
-  if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
+  bool fast = FastParseNodeNamesArgs(body, args.pod, args.names);
+  if (!fast) {
+    args = ExtenderArgs();
+    if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
+  }
   PodIntent intent = ParsePodIntent(args.pod, *policy_());
   FilterOutcome outcome = scheduler_.Filter(intent, args.names);
+  if (intent.wants_chips) {
+    spdlog::debug("filter {}: {} of {} nodes fit", intent.display_name(), outcome.passed.size(),
+                  args.names.size());
+  }
+  if (!args.node_list) {
+    // NodeNames in, NodeNames out: written directly (a DOM of thousands of names costs more
+    // than the scheduling).
+    std::string out = "{\"Nodes\":null,\"NodeNames\":[";
+    out.reserve(body.size() / 2 + 256);
+    for (size_t i = 0; i < outcome.passed.size(); ++i) {
+      if (i) out += ',';
+      AppendJsonString(out, outcome.passed[i]);
+    }
+    out += ']';
+    auto map = [&](const char* key, const std::map<std::string, std::string>& reasons) {
+      out += ",\"";
+      out += key;
+      out += "\":{";
+      bool first = true;
+      for (const auto& [n, why] : reasons) {
+        if (!first) out += ',';
+        first = false;
+        AppendJsonString(out, n);
+        out += ':';
+        AppendJsonString(out, why);
+      }
+      out += '}';
+    };
+    map("FailedNodes", outcome.failed);
+    map("FailedAndUnresolvableNodes", outcome.unresolvable);
+    out += ",\"Error\":\"\"}";
+    // Names from the slow path may hold any bytes: validate by round trip only then.
+    if (!fast && Json::parse(out, nullptr, false).is_discarded()) {
+      return BadRequest("NodeNames are not valid UTF-8");
+    }
+    return {200, std::move(out), "application/json"};
+  }
   Json result = {{"FailedNodes", Json::object()},
                  {"FailedAndUnresolvableNodes", Json::object()},
                  {"Error", ""}};
   for (const auto& [n, why] : outcome.failed) result["FailedNodes"][n] = why;
   for (const auto& [n, why] : outcome.unresolvable) result["FailedAndUnresolvableNodes"][n] = why;
-  if (args.node_list) {
-    Json items = Json::array();
-    std::set<std::string> passed(outcome.passed.begin(), outcome.passed.end());
-    for (auto& item : args.node_items) {
-      if (passed.count(item["metadata"].value("name", ""))) items.push_back(std::move(item));
-    }
-    result["Nodes"] = {{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", items}};
-    result["NodeNames"] = nullptr;
-  } else {
-    result["Nodes"] = nullptr;
-    result["NodeNames"] = outcome.passed;
+  Json items = Json::array();
+  std::set<std::string> passed(outcome.passed.begin(), outcome.passed.end());
+  for (auto& item : args.node_items) {
+    if (passed.count(item["metadata"].value("name", ""))) items.push_back(std::move(item));
   }
-  if (intent.wants_chips) {
-    spdlog::debug("filter {}: {} of {} nodes fit", intent.display_name(), outcome.passed.size(),
-                  args.names.size());
-  }
+  result["Nodes"] = {{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", items}};
+  result["NodeNames"] = nullptr;
   return JsonReply(result);
 }
 
 HttpReply ExtenderApi::Prioritize(std::string_view body) const {
   ExtenderArgs args;
-  if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
-  PodIntent intent = ParsePodIntent(args.pod, *policy_());
-  Json list = Json::array();
-  for (const auto& s : scheduler_.Prioritize(intent, args.names)) {
-    list.push_back({{"Host", s.host}, {"Score", s.score}});
+  bool fast = FastParseNodeNamesArgs(body, args.pod, args.names);
+  if (!fast) {
+    args = ExtenderArgs();
+    if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
   }
-  return JsonReply(list);
+  PodIntent intent = ParsePodIntent(args.pod, *policy_());
+  std::string out = "[";
+  out.reserve(args.names.size() * 32 + 2);
+  bool first = true;
+  for (const auto& s : scheduler_.Prioritize(intent, args.names)) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"Host\":";
+    AppendJsonString(out, s.host);
+    out += ",\"Score\":" + std::to_string(s.score) + "}";
+  }
+  out += ']';
+  if (!fast && Json::parse(out, nullptr, false).is_discarded()) {
+    return BadRequest("NodeNames are not valid UTF-8");
+  }
+  return {200, std::move(out), "application/json"};
 }
 
 HttpReply ExtenderApi::Bind(std::string_view body) const {
