@@ -17,6 +17,10 @@ class FakeClusterClient : public ClusterClient {
     std::lock_guard lock(mu_);
     pods_.push_back(std::move(pod));
   }
+  void RemovePod(const std::string& name) {
+    std::lock_guard lock(mu_);
+    std::erase_if(pods_, [&](const PodSummary& pod) { return pod.name == name; });
+  }
   void SetUnavailable(bool unavailable) {
     std::lock_guard lock(mu_);
     unavailable_ = unavailable;
