@@ -234,6 +234,16 @@ TEST_F(ServiceTest, HealthReadinessMetricsAndWebhookAreServed) {
   EXPECT_EQ(http->Post("/filter", Json("garbage")).status, 400);
 }
 
+TEST_F(ServiceTest, OversizedRequestBodiesAreRefused) {
+  ServiceOptions options;
+  options.max_body_bytes = 4096;
+  auto http = StartService(options);
+  Json big = {{"Pod", GpuPod("p", 1)}, {"NodeNames", Json::array()}};
+  for (int i = 0; i < 1000; ++i) big["NodeNames"].push_back("node-" + std::to_string(i));
+  EXPECT_EQ(http->Post("/filter", big).status, 413);
+  EXPECT_EQ(http->Get("/healthz").status, 200);  // still serving
+}
+
 TEST_F(ServiceTest, PolicyReloadAppliesGoodPoliciesAndRefusesBrokenOnes) {
   auto path = std::filesystem::temp_directory_path() /
               ("flexai-policy-" + std::to_string(::getpid()) + ".yaml");

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "fake_apiserver.h"
@@ -142,6 +144,24 @@ TEST_F(FakeApiServerTest, MalformedBodiesGetBadRequest) {
   auto r = client_->Post(kube::PodsPath("ns"), Json("not an object"));
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(client_->Get("/api/v1/widgets").status, 404);
+}
+
+TEST(FakeApiServerState, LoadsAListOfObjectsAndRefusesUnknownKinds) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("flexai-state-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << R"({"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}},
+      {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team"}}]})";
+  FakeApiServer server;
+  ASSERT_TRUE(server.LoadState(path.string()).ok());
+  EXPECT_EQ(server.Get("nodes", "", "n1").status, 200);
+  EXPECT_EQ(server.Get("pods", "team", "p").status, 200);
+  std::ofstream(path) << R"([{"apiVersion": "v9", "kind": "Widget", "metadata": {"name": "w"}}])";
+  FakeApiServer other;
+  auto refused = other.LoadState(path.string());
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("Widget"), std::string::npos);
+  std::filesystem::remove(path);
 }
 
 }  // namespace
