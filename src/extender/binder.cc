@@ -70,6 +70,9 @@ std::string Binder::Bind(const BindArgs& args) {
     return r.ok() ? "" : Fail(pod, r.Describe("binding " + who + " to " + args.node));
   }
 
+  // An unbound pod holds nothing legitimately: slices recorded by an earlier attempt whose
+  // rollback did not land are taken back before choosing again.
+  if (cache_.AssignmentOf(intent.uid)) cache_.Unreserve(intent.uid);
   AllocationGuard guard;
   guard.now = std::chrono::system_clock::now();
   guard.window = allocating_window_;

@@ -177,6 +177,15 @@ TEST_F(ServiceTest, SecondSameSizePodWaitsUntilTheFirstIsAllocated) {
   EXPECT_TRUE(Eventually([&] { return Bind(*http, b, "n1").empty(); }));
 }
 
+TEST_F(ServiceTest, LeftoverAssignmentOfAnUnboundPodDoesNotBlockItsBind) {
+  Json pod = GpuPod("leftover", 1, 30000);
+  pod["metadata"]["annotations"]["flexai.io/assignment"] = "node=n1;cpu=0;mem=0|main=GPU-a:30000:0";
+  pod = CreatePod(pod);
+  auto http = StartService();
+  EXPECT_EQ(Bind(*http, pod, "n1"), "");
+  EXPECT_EQ(apiserver_.Get("pods", "default", "leftover").body["spec"]["nodeName"], "n1");
+}
+
 TEST_F(ServiceTest, UnknownNodeIsRefusedAtBind) {
   auto http = StartService();
   Json pod = CreatePod(GpuPod("lost", 1, 1000));
