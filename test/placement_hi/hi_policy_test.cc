@@ -81,6 +81,39 @@ TEST(HiPolicy, KeepsAnIdle8GpuNodeFreeForAn8GpuTask) {
   EXPECT_LT(choice->choice.score, 63);
 }
 
+// A 470 on a node whose GPU 0 holds a 320 (planned as 320+320+320) and GPU 1 is free: by
+// default a fresh GPU opens with a 470 plan; where multi-GPU tasks carry most of the demand, free
+// GPUs are kept and the 470 fills GPU 0.
+ChipSet Where470Goes(const TypicalWorkload& w) {
+  HiPolicy hi(w);
+  NodeState a = GpuNode("a", 2, 64000);
+  hi.Evaluate(a, Task("seen", 320, 1, 4000));
+  Place(a, Task("old", 320, 1, 4000), ChipSet{0b01});
+  hi.OnNodeChanged(a);
+  auto c = hi.Evaluate(a, Task("new", 470, 1, 4000));
+  return c ? c->chips[0] : 0;
+}
+
+TEST(HiPolicy, FillsBeforeOpeningWhenMultiGpuTasksDominate) {
+  EXPECT_EQ(Where470Goes({{Share(470, 0.5), Share(320, 0.5)}}), ChipSet{0b10});
+  EXPECT_EQ(Where470Goes({{{{8000, 1000, 8, ""}, 0.5}, Share(470, 0.25), Share(320, 0.25)}}),
+            ChipSet{0b01});
+}
+
+TEST(PlanTracker, CountsWhollyFreeChips) {
+  PlanTracker t({});
+  NodeState a = GpuNode("a", 2, 64000), b = GpuNode("b", 2, 64000);
+  t.See(a);
+  t.See(b);
+  EXPECT_DOUBLE_EQ(t.FreeShare(), 1.0);
+  Place(a, Task("x", 500, 1, 1000), ChipSet{0b01});
+  t.OnNodeChanged(a);
+  EXPECT_DOUBLE_EQ(t.FreeShare(), 0.75);
+  ASSERT_TRUE(a.Release("x"));
+  t.OnNodeChanged(a);
+  EXPECT_DOUBLE_EQ(t.FreeShare(), 1.0);
+}
+
 // Replays a random stream of pods on a small cluster and records every choice.
 std::vector<std::pair<size_t, ChipSet>> Replay(uint64_t seed) {
   TypicalWorkload w{{Share(810, 0.3),

@@ -73,6 +73,7 @@ std::vector<BinConfig> MakeBinPlan(const TypicalWorkload& workload, int scale) {
 }
 
 const std::vector<int>& PlanTracker::Slots(const NodeState& node, int chip) const {
+  std::lock_guard lock(mu_);
   auto it = chips_.find(node.name());
   if (it == chips_.end() || static_cast<size_t>(chip) >= it->second.size()) return kNoSlots;
   return it->second[static_cast<size_t>(chip)].slots;
@@ -107,13 +108,35 @@ std::vector<int> PlanTracker::OpenBin(int milli) {
   return slots;
 }
 
-void PlanTracker::OnNodeChanged(const NodeState& node) {
+void PlanTracker::See(const NodeState& node) const {
+  std::lock_guard lock(mu_);
+  if (chips_.count(node.name())) return;
   auto& chips = chips_[node.name()];
-  chips.resize(static_cast<size_t>(node.chip_count()));
   for (int i = 0; i < node.chip_count(); ++i) {
+    chips.push_back({ChipLeftMilli(node, i), {}});
+    ++chips_seen_;
+    if (chips.back().left < kGpu) ++chips_used_;
+  }
+}
+
+double PlanTracker::FreeShare() const {
+  std::lock_guard lock(mu_);
+  return chips_seen_ ? 1 - static_cast<double>(chips_used_) / static_cast<double>(chips_seen_) : 1;
+}
+
+void PlanTracker::OnNodeChanged(const NodeState& node) {
+  std::lock_guard lock(mu_);
+  auto [entry, unseen] = chips_.try_emplace(node.name());
+  auto& chips = entry->second;
+  if (unseen) {  // changed before it was ever evaluated: take its chips as having been free
+    chips.assign(static_cast<size_t>(node.chip_count()), Chip{});
+    chips_seen_ += node.chip_count();
+  }
+  for (int i = 0; i < node.chip_count() && static_cast<size_t>(i) < chips.size(); ++i) {
     Chip& c = chips[static_cast<size_t>(i)];
     const int left = ChipLeftMilli(node, i);
     const int taken = c.left - left;
+    chips_used_ += (left < kGpu) - (c.left < kGpu);
     if (taken > 0 && left > 0) {
       auto slot = std::find(c.slots.begin(), c.slots.end(), taken);
       if (slot != c.slots.end()) {

@@ -4,7 +4,9 @@
 // to a GPU whose target still has a slot of their size. See hi_policy.cc for why.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,6 +42,10 @@ class PlanTracker {
   // slot (a fresh chip gets the least-used configuration holding `d`); a chip that got capacity
   // back forgets its plan.
   void OnNodeChanged(const NodeState& node);
+  // Learns a node's chips the first time it is seen (the cluster's size is not given up front).
+  void See(const NodeState& node) const;
+  // Share of the chips seen that are still wholly free.
+  double FreeShare() const;
 
  private:
   struct Chip {
@@ -50,7 +56,10 @@ class PlanTracker {
 
   std::vector<BinConfig> plan_;
   std::vector<int> opened_;  // per configuration, GPUs given it so far
-  std::unordered_map<std::string, std::vector<Chip>> chips_;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, std::vector<Chip>> chips_;
+  mutable int64_t chips_seen_ = 0;
+  mutable int64_t chips_used_ = 0;  // chips seen with less than a whole GPU free
 };
 
 }  // namespace flexai::partition

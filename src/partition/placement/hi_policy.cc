@@ -30,6 +30,17 @@ constexpr double kOpenBand = 2000;  // a fresh GPU, opened with a plan holding t
 constexpr double kGapBand = 1000;   // any other GPU with room, tightest first
 constexpr int kGpu = 1000;
 
+// Share of the typical workload's GPU demand that asks for several whole GPUs at once.
+double MultiGpuShare(const TypicalWorkload& workload) {
+  double multi = 0, all = 0;
+  for (const auto& t : workload.tasks) {
+    double demand = t.popularity * t.shape.num_gpu * t.shape.gpu_milli;
+    all += demand;
+    if (t.shape.num_gpu > 1) multi += demand;
+  }
+  return all > 0 ? multi / all : 0;
+}
+
 }  // namespace
 
 HiPolicy::HiPolicy(TypicalWorkload workload, const std::map<std::string, double>& weights)
@@ -37,7 +48,13 @@ HiPolicy::HiPolicy(TypicalWorkload workload, const std::map<std::string, double>
   cpu_weight_ = Knob(weights, "cpuFit", cpu_weight_);
   fit_weight_ = Knob(weights, "gpuFit", fit_weight_);
   use_plan_ = Knob(weights, "plan", use_plan_ ? 1 : 0) != 0;
-  fill_first_ = Knob(weights, "fillFirst", fill_first_ ? 1 : 0) != 0;
+  // Where multi-GPU tasks carry much of the demand, wholly free GPUs are worth more than a
+  // planned pairing: shared tasks then fill any GPU with room before opening a fresh one.
+  const double multi_limit = Knob(weights, "fillFirstMulti", 0.12);
+  fill_first_ = Knob(weights, "fillFirst", MultiGpuShare(workload) >= multi_limit ? 1 : 0) != 0;
+  fill_below_ = Knob(weights, "fillBelow", fill_below_);
+  band_grade_ = Knob(weights, "bandGrade", band_grade_);
+  demote_below_ = Knob(weights, "demoteBelow", demote_below_);
 }
 
 double HiPolicy::Grade(double frag_before, const GpuNodeView& after) const {
@@ -52,6 +69,9 @@ std::optional<NodeChoice> HiPolicy::EvaluateShared(const NodeState& node, const 
   const int milli = AskOf(pod).milli;
   const double frag_before = frag_.Of(before);
   const bool planned = use_plan_ && plan_.Planned(milli);
+  // Once wholly free GPUs run short, each one a shared task opens is a whole-GPU task lost:
+  // then any GPU with room comes before a fresh one.
+  const bool fill_first = fill_first_ || plan_.FreeShare() < fill_below_;
   GpuNodeView after = before;
   after.cpu_left_milli -= pod.host.cpu_milli;
   ChipSet feasible = node.FeasibleChips(pod.containers[0].slice);
@@ -61,16 +81,21 @@ std::optional<NodeChoice> HiPolicy::EvaluateShared(const NodeState& node, const 
     if (!(feasible & (ChipSet{1} << i))) continue;
     auto& left = after.gpu_left_milli[static_cast<size_t>(i)];
     const int gap = left - milli;
+    const bool fresh = left >= kGpu;
+    left -= milli;
+    const double grade = Grade(frag_before, after);
+    left += milli;
     double s;
     if (use_plan_ && plan_.HasSlot(node, i, milli)) {
-      s = kSlotBand - gap / 1000.0;
-    } else if (use_plan_ && left < kGpu) {
-      s = (fill_first_ ? kOpenBand + 500 : kGapBand) - gap / 1000.0;
+      s = kSlotBand - gap / 1000.0 + band_grade_ * grade;
+    } else if (use_plan_ && !fresh) {
+      s = (fill_first ? kOpenBand + 500 : kGapBand) - gap / 1000.0 + band_grade_ * grade;
     } else {
-      left -= milli;
-      s = (planned ? kOpenBand : 0) + Grade(frag_before, after);
-      left += milli;
+      s = (planned ? kOpenBand : 0) + grade;
     }
+    // A placement that fragments its node badly (typically: it eats the CPU its idle GPUs
+    // need) drops one band.
+    if (grade < demote_below_) s -= kGapBand;
     if (s > best) best = s, best_chip = i;
   }
   if (best_chip < 0) return std::nullopt;
@@ -78,6 +103,7 @@ std::optional<NodeChoice> HiPolicy::EvaluateShared(const NodeState& node, const 
 }
 
 std::optional<NodeChoice> HiPolicy::Evaluate(const NodeState& node, const PodRequest& pod) const {
+  plan_.See(node);
   if (!Fits(node, pod)) return std::nullopt;
   const GpuAsk ask = AskOf(pod);
   const GpuNodeView before = ViewOf(node);
