@@ -50,6 +50,8 @@ class ClusterClient {
                                      const std::map<std::string, std::string>& annotations) = 0;
   virtual Status PatchNodeAnnotations(const std::string& node,
                                       const std::map<std::string, std::string>& annotations) = 0;
+  // The node's labels (they select the policy's node overrides).
+  virtual Result<std::map<std::string, std::string>> NodeLabels(const std::string& node) = 0;
 };
 
 }  // namespace flexai::device_plugin

@@ -113,4 +113,16 @@ Status KubeClusterClient::PatchNodeAnnotations(
   return Status::Ok();
 }
 
+Result<std::map<std::string, std::string>> KubeClusterClient::NodeLabels(const std::string& node) {
+  kube::ApiResponse reply = client_->Get("/api/v1/nodes/" + node);
+  if (!reply.ok()) return Error{reply.Describe("GET node " + node)};
+  std::map<std::string, std::string> labels;
+  const kube::Json metadata = reply.body.value("metadata", kube::Json::object());
+  const kube::Json values = metadata.value("labels", kube::Json::object());
+  for (const auto& [key, value] : values.items()) {
+    if (value.is_string()) labels[key] = value.get<std::string>();
+  }
+  return labels;
+}
+
 }  // namespace flexai::device_plugin

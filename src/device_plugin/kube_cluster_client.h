@@ -26,6 +26,7 @@ class KubeClusterClient : public ClusterClient {
                              const std::map<std::string, std::string>& annotations) override;
   Status PatchNodeAnnotations(const std::string& node,
                               const std::map<std::string, std::string>& annotations) override;
+  Result<std::map<std::string, std::string>> NodeLabels(const std::string& node) override;
 
  private:
   KubeClusterClient(std::unique_ptr<kube::KubeClient> client, std::string node_name);

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "device_plugin/backend/backend_factory.h"
 #include "device_plugin/cluster_connection.h"
@@ -66,10 +67,22 @@ int Run(const DaemonOptions& options) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   // The backend's vendor is known only after discovery, so settings are resolved in Create.
-  auto daemon = flexai::device_plugin::Daemon::Create(
-      options, std::move(*backend), std::move(*cluster), [&](flexai::partition::Vendor vendor) {
-        return flexai::device_plugin::LoadPluginSettings(options.policy, vendor);
-      });
+  flexai::device_plugin::ClusterClient* cluster_client = cluster->get();
+  auto settings_for = [&](flexai::partition::Vendor vendor) {
+    std::map<std::string, std::string> labels;  // select the policy's node overrides
+    if (cluster_client != nullptr) {
+      auto got = cluster_client->NodeLabels(options.node_name);
+      if (got) {
+        labels = std::move(*got);
+      } else {
+        spdlog::warn("node labels unknown ({}); policy node overrides are not applied",
+                     got.error().message);
+      }
+    }
+    return flexai::device_plugin::LoadPluginSettings(options.policy, vendor, labels);
+  };
+  auto daemon = flexai::device_plugin::Daemon::Create(options, std::move(*backend),
+                                                      std::move(*cluster), settings_for);
   if (!daemon) {
     spdlog::critical("{}", daemon.error().message);
     return 1;

@@ -1,35 +1,39 @@
 #include "device_plugin/settings_loader.h"
 
-#include <yaml-cpp/yaml.h>
+#include "partition/policy/slice_policy.h"
 
 namespace flexai::device_plugin {
+namespace {
 
-// Reads only the fields the daemon uses; full validation belongs to the policy loader in
-// src/partition/policy, which replaces this once it is part of the build.
-Result<PluginSettings> LoadPluginSettings(const std::string& policy_path,
-                                          partition::Vendor vendor) {
-  PluginSettings settings = DefaultSettings(vendor);
-  if (policy_path.empty()) return settings;
-  try {
-    YAML::Node root = YAML::LoadFile(policy_path);
-    const bool npu = vendor == partition::Vendor::kAscend;
-    if (auto name = root["resources"][npu ? "npu" : "gpu"]["count"]) {
-      settings.resource_name = name.as<std::string>();
-    }
-    if (auto max = root["sharing"]["maxSlicesPerChip"]) {
-      settings.max_slices_per_chip = max.as<int>();
-      if (settings.max_slices_per_chip < 1) {
-        return Error{policy_path + ": sharing.maxSlicesPerChip: must be >= 1"};
-      }
-    }
-    if (auto mode = root["sharing"]["isolationMode"]) {
-      auto parsed = ParseIsolationMode(mode.as<std::string>());
-      if (!parsed) return Error{policy_path + ": sharing.isolationMode: must be mps, hook or none"};
-      if (!npu) settings.isolation = *parsed;
-    }
-  } catch (const YAML::Exception& e) {
-    return Error{policy_path + ": " + e.what()};
+IsolationMode FromPolicy(partition::IsolationMode mode) {
+  switch (mode) {
+    case partition::IsolationMode::kMps:
+      return IsolationMode::kMps;
+    case partition::IsolationMode::kHook:
+      return IsolationMode::kHook;
+    case partition::IsolationMode::kNone:
+      return IsolationMode::kNone;
   }
+  return IsolationMode::kHook;
+}
+
+}  // namespace
+
+Result<PluginSettings> LoadPluginSettings(const std::string& policy_path, partition::Vendor vendor,
+                                          const std::map<std::string, std::string>& node_labels) {
+  partition::SlicePolicy policy = partition::DefaultSlicePolicy();
+  if (!policy_path.empty()) {
+    auto loaded = partition::LoadSlicePolicyFile(policy_path);
+    if (!loaded) return loaded.error();
+    policy = std::move(*loaded);
+  }
+  PluginSettings settings = DefaultSettings(vendor);
+  const bool npu = vendor == partition::Vendor::kAscend;
+  settings.resource_name = npu ? policy.resources.npu.count : policy.resources.gpu.count;
+  partition::SharingSection sharing = partition::EffectiveSharing(policy, node_labels);
+  settings.max_slices_per_chip = sharing.max_slices_per_chip;
+  // The CUDA hook and MPS do not apply to NPUs.
+  if (!npu) settings.isolation = FromPolicy(sharing.isolation_mode);
   return settings;
 }
 

@@ -68,6 +68,15 @@ class FakeClusterClient : public ClusterClient {
     }
     return Error{"pod " + namespace_name + "/" + name + " not found"};
   }
+  Result<std::map<std::string, std::string>> NodeLabels(const std::string& node) override {
+    std::lock_guard lock(mu_);
+    if (unavailable_) return Error{"connection refused"};
+    return node_labels_[node];
+  }
+  void SetNodeLabels(const std::string& node, std::map<std::string, std::string> labels) {
+    std::lock_guard lock(mu_);
+    node_labels_[node] = std::move(labels);
+  }
   Status PatchNodeAnnotations(const std::string& node,
                               const std::map<std::string, std::string>& annotations) override {
     std::lock_guard lock(mu_);
@@ -80,6 +89,7 @@ class FakeClusterClient : public ClusterClient {
   mutable std::mutex mu_;
   std::vector<PodSummary> pods_;
   std::map<std::string, std::map<std::string, std::string>> nodes_;
+  std::map<std::string, std::map<std::string, std::string>> node_labels_;
   bool unavailable_ = false;
   bool patch_fails_ = false;
 };
