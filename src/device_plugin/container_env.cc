@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include <spdlog/spdlog.h>
+
 #include "isolation/mps_client_env.h"
 
 namespace flexai::device_plugin {
@@ -13,6 +15,30 @@ std::string JoinComma(const std::vector<T>& items, F&& to_text) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ",") + to_text(item);
   return out;
+}
+
+// An Ascend slice of one chip becomes a vNPU: the smallest template of the chip's model that
+// holds the grant. Ascend's container runtime creates it from ASCEND_VNPU_SPECS.
+void AddVnpuSetup(const PluginSettings& settings, const partition::Chip& chip,
+                  const partition::ChipGrant& grant, ContainerSetup& setup) {
+  auto model = settings.policy.ascend.models.find(chip.model);
+  if (model == settings.policy.ascend.models.end()) {
+    spdlog::warn("no vNPU templates for Ascend model {} in the policy; {} gets the whole chip",
+                 chip.model, chip.uuid);
+    return;
+  }
+  // Cores are a percentage of the chip; templates count AI cores.
+  int ai_cores = (grant.cores * model->second.ai_cores + partition::kCoresPerChip - 1) /
+                 partition::kCoresPerChip;
+  auto found =
+      partition::SmallestVnpuTemplate(settings.policy, chip.model, grant.memory_mib, ai_cores);
+  if (!found) {
+    spdlog::warn("no vNPU template of {} holds {} MiB and {} AI cores; {} gets the whole chip",
+                 chip.model, grant.memory_mib, ai_cores, chip.uuid);
+    return;
+  }
+  setup.env["ASCEND_VNPU_SPECS"] = found->name;
+  setup.env["FLEXAI_VNPU_TEMPLATE"] = found->name;
 }
 
 void AddHookSetup(const PluginSettings& settings, const ContainerHostPaths& paths,
@@ -68,6 +94,13 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
   // Whole chips need no enforcement; slices get the policy's isolation mode.
   IsolationMode mode = all_exclusive ? IsolationMode::kNone : settings.isolation;
   setup.env["FLEXAI_ISOLATION"] = std::string(IsolationModeName(mode));
+  if (backend.vendor() == partition::Vendor::kAscend && !all_exclusive) {
+    if (grants.size() == 1) {
+      AddVnpuSetup(settings, chips.front(), grants.front(), setup);
+    } else {
+      spdlog::warn("a multi-chip Ascend slice cannot be a vNPU; its chips are shared unenforced");
+    }
+  }
   if (mode == IsolationMode::kHook) AddHookSetup(settings, paths, setup);
   if (mode == IsolationMode::kMps) AddMpsSetup(grants, paths, setup);
   return setup;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "partition/chip.h"
+#include "partition/policy/slice_policy.h"
 #include "partition/result.h"
 
 namespace flexai::device_plugin {
@@ -28,6 +29,8 @@ struct PluginSettings {
   // Host directory under which the MPS supervisor keeps each daemon's pipe and log directories;
   // a container's daemon pipe directory is mounted at kMpsPipeDirInContainer.
   std::string mps_host_dir = "/var/run/flexai/mps";
+  // The whole policy, for what is decided per container (Ascend vNPU templates).
+  partition::SlicePolicy policy = partition::DefaultSlicePolicy();
 };
 
 inline constexpr std::string_view kHookLibraryDir = "/usr/local/flexai/lib";

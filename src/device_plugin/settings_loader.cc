@@ -34,6 +34,7 @@ Result<PluginSettings> LoadPluginSettings(const std::string& policy_path, partit
   settings.max_slices_per_chip = sharing.max_slices_per_chip;
   // The CUDA hook and MPS do not apply to NPUs.
   if (!npu) settings.isolation = FromPolicy(sharing.isolation_mode);
+  settings.policy = std::move(policy);
   return settings;
 }
 

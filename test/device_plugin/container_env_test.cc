@@ -75,3 +75,64 @@ TEST_F(ContainerEnvTest, VisibleDevicesVariableFollowsTheVendor) {
 
 }  // namespace
 }  // namespace flexai::device_plugin
+
+namespace flexai::device_plugin {
+namespace {
+
+// An Ascend node as the backend interface shows it (no DCMI needed).
+class AscendLikeBackend : public Backend {
+ public:
+  partition::Vendor vendor() const override { return partition::Vendor::kAscend; }
+  Result<std::vector<partition::Chip>> Discover() override {
+    return std::vector<partition::Chip>{};
+  }
+  Result<HealthReport> CheckHealth() override { return HealthReport{}; }
+  std::map<std::string, std::string> VisibleDevicesEnv(
+      const std::vector<partition::Chip>& chips) const override {
+    return {{"ASCEND_VISIBLE_DEVICES", std::to_string(chips.front().index)}};
+  }
+};
+
+partition::Chip Npu(const std::string& model) {
+  partition::Chip chip;
+  chip.vendor = partition::Vendor::kAscend;
+  chip.index = 3;
+  chip.uuid = "Ascend-x";
+  chip.model = model;
+  chip.memory_mib = 65536;
+  return chip;
+}
+
+class VnpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto policy = partition::LoadSlicePolicyFile(std::string(FLEXAI_SOURCE_DIR) +
+                                                 "/deploy/policy/policy.yaml");
+    ASSERT_TRUE(policy.ok()) << policy.error().message;
+    settings_.policy = *policy;
+    settings_.isolation = IsolationMode::kNone;
+  }
+  std::map<std::string, std::string> EnvFor(const std::string& model, int64_t mib, int cores) {
+    partition::Chip chip = Npu(model);
+    return BuildContainerSetup(backend_, settings_, {chip}, {{3, chip.uuid, mib, cores, false}}, {})
+        .env;
+  }
+  AscendLikeBackend backend_;
+  PluginSettings settings_;
+};
+
+TEST_F(VnpuTest, AscendSliceGetsTheSmallestTemplateThatHoldsIt) {
+  // 25% of a 910B3's 20 AI cores = 5 cores, 16 GiB: vir05_1c_16g.
+  auto env = EnvFor("910B3", 16384, 25);
+  EXPECT_EQ(env["ASCEND_VNPU_SPECS"], "vir05_1c_16g");
+  EXPECT_EQ(env["ASCEND_VISIBLE_DEVICES"], "3");
+  EXPECT_EQ(EnvFor("910B3", 20000, 25)["ASCEND_VNPU_SPECS"], "vir10_3c_32g");
+}
+
+TEST_F(VnpuTest, NoTemplateMeansNoVnpu) {
+  EXPECT_EQ(EnvFor("910B3", 40000, 25).count("ASCEND_VNPU_SPECS"), 0u);
+  EXPECT_EQ(EnvFor("UnknownModel", 1024, 10).count("ASCEND_VNPU_SPECS"), 0u);
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin
