@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "extender/pod_intent.h"
+#include "kube/operations.h"
 
 namespace flexai::extender {
 namespace {
@@ -47,7 +48,7 @@ HttpReply HandleAdmissionReview(std::string_view body, const partition::SlicePol
   auto object = request->find("object");
   std::string kind;
   if (auto k = request->find("kind"); k != request->end() && k->is_object()) {
-    kind = k->value("kind", "");
+    kind = kube::StringAt(*k, "kind");
   }
   if (object == request->end() || !object->is_object() || (!kind.empty() && kind != "Pod")) {
     response["status"] = {{"message", "flexai webhook: not a pod; left unchanged"}};
@@ -55,8 +56,8 @@ HttpReply HandleAdmissionReview(std::string_view body, const partition::SlicePol
   }
   PodIntent intent = ParsePodIntent(*object, policy);
   if (!intent.wants_chips) return Review(response);
-  Json spec = object->value("spec", Json::object());
-  std::string current = spec.is_object() ? spec.value("schedulerName", "") : "";
+  Json spec = kube::ObjectAt(*object, "spec");
+  std::string current = kube::StringAt(spec, "schedulerName");
   // Respect a pod that names some other custom scheduler on purpose.
   if (current == scheduler_name || (!current.empty() && current != "default-scheduler")) {
     return Review(response);
@@ -67,8 +68,9 @@ HttpReply HandleAdmissionReview(std::string_view body, const partition::SlicePol
   response["patchType"] = "JSONPatch";
   response["patch"] = Base64(patch.dump());
   spdlog::info("webhook: pod {}/{} asks for flexai resources; schedulerName set to {}",
-               request->value("namespace", ""),
-               intent.name.empty() ? request->value("name", "") : intent.name, scheduler_name);
+               kube::StringAt(*request, "namespace"),
+               intent.name.empty() ? kube::StringAt(*request, "name") : intent.name,
+               scheduler_name);
   return Review(response);
 }
 

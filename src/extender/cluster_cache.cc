@@ -29,7 +29,7 @@ int64_t VersionNumber(const std::string& rv) {
 std::string PhaseOf(const Json& pod) {
   auto status = pod.find("status");
   if (status == pod.end() || !status->is_object()) return "";
-  return status->value("phase", "");
+  return kube::StringAt(*status, "phase");
 }
 
 bool IsTerminal(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
@@ -89,8 +89,7 @@ bool ClusterCache::UpsertNodeLocked(const Json& object) {
       if (l->is_string()) labels[l.key()] = l->get<std::string>();
     }
   }
-  const Json spec = object.value("spec", Json::object());
-  node.unschedulable = spec.is_object() && spec.value("unschedulable", false);
+  node.unschedulable = kube::BoolAt(kube::ObjectAt(object, "spec"), "unschedulable");
   partition::HostResources allocatable{kUnlimited, kUnlimited};
   if (object.contains("status") && object["status"].contains("allocatable")) {
     const Json& alloc = object["status"]["allocatable"];

@@ -7,6 +7,7 @@
 
 #include "extender/fast_args.h"
 #include "extender/pod_intent.h"
+#include "kube/operations.h"
 
 namespace flexai::extender {
 namespace {
@@ -48,7 +49,7 @@ std::string ParseArgs(std::string_view body, ExtenderArgs& args) {
       for (const auto& item : args.node_items) {
         std::string name;
         if (item.is_object() && item.contains("metadata") && item["metadata"].is_object()) {
-          name = item["metadata"].value("name", "");
+          name = kube::StringAt(item["metadata"], "name");
         }
         if (name.empty()) return "ExtenderArgs.Nodes.items holds a node without metadata.name";
         args.names.push_back(name);
@@ -129,7 +130,7 @@ HttpReply ExtenderApi::Filter(std::string_view body) const {
   Json items = Json::array();
   std::set<std::string> passed(outcome.passed.begin(), outcome.passed.end());
   for (auto& item : args.node_items) {
-    if (passed.count(item["metadata"].value("name", ""))) items.push_back(std::move(item));
+    if (passed.count(kube::NameOf(item))) items.push_back(std::move(item));
   }
   result["Nodes"] = {{"apiVersion", "v1"}, {"kind", "NodeList"}, {"items", items}};
   result["NodeNames"] = nullptr;

@@ -93,7 +93,14 @@ void HttpServer::Route(httplib::Server& server, bool webhook_only) {
   auto timed = [this](const char* verb, std::function<HttpReply(const httplib::Request&)> fn) {
     return [this, verb, fn](const httplib::Request& req, httplib::Response& res) {
       auto start = std::chrono::steady_clock::now();
-      HttpReply reply = fn(req);
+      HttpReply reply;
+      try {
+        reply = fn(req);
+      } catch (const std::exception& e) {
+        // A safety net only: handlers return errors as values (the fuzz target checks that).
+        spdlog::error("{} {}: unexpected exception: {}", req.method, req.path, e.what());
+        reply = {500, "{\"Error\":\"internal error\"}", "application/json"};
+      }
       Reply(res, reply);
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

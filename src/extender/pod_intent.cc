@@ -75,7 +75,7 @@ PodIntent ParsePodIntent(const Json& pod, const partition::SlicePolicy& policy) 
 
   std::vector<std::string> errors;
   for (const Json& container : *containers) {
-    std::string cname = container.is_object() ? container.value("name", "") : "";
+    std::string cname = kube::StringAt(container, "name");
     std::map<std::string, Json> quantities;
     CollectResources(container, quantities);
     std::map<std::string, int64_t> flexai;

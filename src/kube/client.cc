@@ -274,9 +274,12 @@ WatchResult KubeClient::Watch(const std::string& path,
       spdlog::warn("kube: watch {}: skipping a line that is not a watch event", path);
       return true;
     }
-    WatchEvent event{doc["type"].get<std::string>(), doc.value("object", Json::object())};
+    auto object = doc.find("object");
+    WatchEvent event{doc["type"].get<std::string>(),
+                     object != doc.end() && object->is_object() ? *object : Json::object()};
     if (event.type == "ERROR") {
-      int code = event.object.value("code", 0);
+      auto c = event.object.find("code");
+      int code = c != event.object.end() && c->is_number_integer() ? c->get<int>() : 0;
       outcome = {code == 410 ? WatchEnd::kGone : WatchEnd::kFailed,
                  StatusMessage(event.object, code)};
       return false;

@@ -86,15 +86,15 @@ bool LeaderElector::TryAcquireOrRenew() {
     return false;
   }
   Json lease = got.body;
-  Json spec = lease.value("spec", Json::object());
-  std::string holder = spec.value("holderIdentity", "");
-  std::string renew = spec.value("renewTime", "");
+  Json spec = ObjectAt(lease, "spec");
+  std::string holder = StringAt(spec, "holderIdentity");
+  std::string renew = StringAt(spec, "renewTime");
   if (holder != observed_holder_ || renew != observed_renew_) {
     observed_holder_ = holder;
     observed_renew_ = renew;
     observed_at_ = now;
   }
-  int64_t duration = spec.value("leaseDurationSeconds", config_.lease_duration.count());
+  int64_t duration = IntAt(spec, "leaseDurationSeconds", config_.lease_duration.count());
   bool mine = holder == config_.identity;
   bool expired = holder.empty() || now >= observed_at_ + std::chrono::seconds(duration);
   if (!mine && !expired) return false;
@@ -102,7 +102,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   Json& s = lease["spec"];
   if (!mine) {
     s["acquireTime"] = stamp;
-    s["leaseTransitions"] = spec.value("leaseTransitions", 0) + (holder.empty() ? 0 : 1);
+    s["leaseTransitions"] = IntAt(spec, "leaseTransitions", 0) + (holder.empty() ? 0 : 1);
   }
   s["holderIdentity"] = config_.identity;
   s["leaseDurationSeconds"] = config_.lease_duration.count();
@@ -123,8 +123,7 @@ bool LeaderElector::TryAcquireOrRenew() {
 void LeaderElector::Release() {
   std::string path = LeasePath(config_.lease_namespace, config_.lease_name);
   ApiResponse got = client_.Get(path);
-  if (!got.ok() ||
-      got.body.value("spec", Json::object()).value("holderIdentity", "") != config_.identity) {
+  if (!got.ok() || StringAt(ObjectAt(got.body, "spec"), "holderIdentity") != config_.identity) {
     return;
   }
   Json lease = got.body;

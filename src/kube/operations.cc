@@ -39,6 +39,30 @@ std::string AnnotationOf(const Json& object, const std::string& key) {
   return it != annotations->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+std::string StringAt(const Json& object, const char* key, const std::string& fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+int64_t IntAt(const Json& object, const char* key, int64_t fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
+}
+
+bool BoolAt(const Json& object, const char* key, bool fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
+Json ObjectAt(const Json& object, const char* key) {
+  if (!object.is_object()) return Json::object();
+  auto it = object.find(key);
+  return it != object.end() && it->is_object() ? *it : Json::object();
+}
+
 PatchOutcome PatchWithRetry(KubeClient& client, const std::string& path, const PatchBuilder& build,
                             const Json* known, int max_attempts) {
   PatchOutcome outcome;
@@ -94,8 +118,8 @@ ApiResponse RecordEvent(KubeClient& client, const Json& involved, const EventRec
                {"kind", "Event"},
                {"metadata", {{"name", NameOf(involved) + suffix}, {"namespace", ns}}},
                {"involvedObject",
-                {{"apiVersion", involved.value("apiVersion", "v1")},
-                 {"kind", involved.value("kind", "Pod")},
+                {{"apiVersion", StringAt(involved, "apiVersion", "v1")},
+                 {"kind", StringAt(involved, "kind", "Pod")},
                  {"name", NameOf(involved)},
                  {"namespace", NamespaceOf(involved)},
                  {"uid", UidOf(involved)},

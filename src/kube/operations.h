@@ -17,6 +17,14 @@ std::string UidOf(const Json& object);
 std::string ResourceVersionOf(const Json& object);
 std::string AnnotationOf(const Json& object, const std::string& key);
 
+// Typed field reads that never throw: the fallback when `object` is not an object, lacks `key`,
+// or holds another type there (input from the network may be anything).
+std::string StringAt(const Json& object, const char* key, const std::string& fallback = "");
+int64_t IntAt(const Json& object, const char* key, int64_t fallback = 0);
+bool BoolAt(const Json& object, const char* key, bool fallback = false);
+// The object at `key`, or an empty object.
+Json ObjectAt(const Json& object, const char* key);
+
 // Builds the merge patch for `current` (the object as the server has it now), or nullopt to give
 // up (the object no longer qualifies). An error string in `why_not` is reported back.
 using PatchBuilder = std::function<std::optional<Json>(const Json& current, std::string& why_not)>;

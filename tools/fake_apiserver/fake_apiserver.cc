@@ -7,6 +7,8 @@
 #include <regex>
 #include <sstream>
 
+#include "kube/operations.h"
+
 namespace flexai::fake {
 namespace {
 
@@ -121,11 +123,12 @@ Status FakeApiServer::LoadState(const std::string& path) {
   buffer << in.rdbuf();
   Json doc = Json::parse(buffer.str(), nullptr, false);
   if (doc.is_discarded()) return Error{path + ": not valid JSON"};
-  Json items = doc.is_array() ? doc : doc.value("items", Json::array());
+  Json items = doc.is_array() ? doc : Json::array();
+  if (doc.is_object() && doc.contains("items") && doc["items"].is_array()) items = doc["items"];
   for (size_t i = 0; i < items.size(); ++i) {
     const Json& item = items[i];
-    std::string kind = item.value("kind", "");
-    std::string api_version = item.value("apiVersion", "v1");
+    std::string kind = kube::StringAt(item, "kind");
+    std::string api_version = kube::StringAt(item, "apiVersion", "v1");
     const ResourceType* type = nullptr;
     for (const auto& t : ResourceTypes()) {
       if (t.kind == kind && t.group_version() == api_version) type = &t;
@@ -133,11 +136,12 @@ Status FakeApiServer::LoadState(const std::string& path) {
     if (!type)
       return Error{path + ": items[" + std::to_string(i) + "]: kind " + kind + " (" + api_version +
                    ") is not served"};
-    std::string ns = item.contains("metadata") ? item["metadata"].value("namespace", "") : "";
+    std::string ns = kube::NamespaceOf(item);
     if (type->namespaced && ns.empty()) ns = "default";
     Reply r = store_.Create(*type, ns, item);
     if (r.status >= 300) {
-      return Error{path + ": items[" + std::to_string(i) + "]: " + r.body.value("message", "")};
+      return Error{path + ": items[" + std::to_string(i) +
+                   "]: " + kube::StringAt(r.body, "message")};
     }
   }
   return Status::Ok();
@@ -210,11 +214,11 @@ void FakeApiServer::Route() {
         return;
       }
       Faults f;
-      f.patch_conflicts = body.value("patchConflicts", 0);
-      f.watch_gone = body.value("watchGone", 0);
-      f.server_errors = body.value("serverErrors", 0);
-      f.latency_ms = body.value("latencyMs", 0);
-      f.binding_errors = body.value("bindingErrors", 0);
+      f.patch_conflicts = static_cast<int>(kube::IntAt(body, "patchConflicts"));
+      f.watch_gone = static_cast<int>(kube::IntAt(body, "watchGone"));
+      f.server_errors = static_cast<int>(kube::IntAt(body, "serverErrors"));
+      f.latency_ms = static_cast<int>(kube::IntAt(body, "latencyMs"));
+      f.binding_errors = static_cast<int>(kube::IntAt(body, "bindingErrors"));
       InjectFaults(f);
       Send(res, StatusReply(200, "", "faults set"));
       return;
@@ -333,7 +337,7 @@ void FakeApiServer::Route() {
             for (const auto& e : events) {
               state->rv = e.rv;
               const Json& o = e.object;
-              std::string ns = o["metadata"].value("namespace", "");
+              std::string ns = kube::NamespaceOf(o);
               if (!state->ns.empty() && ns != state->ns) continue;
               if (!MatchesLabels(state->labels, o) || !MatchesFields(state->fields, o)) continue;
               if (!write(EventLine(e.type_name, o))) return false;
@@ -404,11 +408,20 @@ void FakeApiServer::Route() {
     if (req.method == "DELETE") return Send(res, store_.Delete(type, rp.ns, rp.name));
     Send(res, StatusReply(405, "MethodNotAllowed", req.method + " is not supported"));
   };
-  server_->Get(R"(/.*)", handle);
-  server_->Post(R"(/.*)", handle);
-  server_->Put(R"(/.*)", handle);
-  server_->Patch(R"(/.*)", handle);
-  server_->Delete(R"(/.*)", handle);
+  // Objects of unexpected shape (a string where an object belongs) make the JSON library throw:
+  // answer 400 like the real server's validation would, never crash.
+  auto guarded = [handle](const httplib::Request& req, httplib::Response& res) {
+    try {
+      handle(req, res);
+    } catch (const Json::exception& e) {
+      Send(res, StatusReply(400, "BadRequest", std::string("malformed object: ") + e.what()));
+    }
+  };
+  server_->Get(R"(/.*)", guarded);
+  server_->Post(R"(/.*)", guarded);
+  server_->Put(R"(/.*)", guarded);
+  server_->Patch(R"(/.*)", guarded);
+  server_->Delete(R"(/.*)", guarded);
 }
 
 }  // namespace flexai::fake
