@@ -10,6 +10,16 @@
 #include "partition/assignment_codec.h"
 
 namespace flexai::device_plugin {
+namespace {
+
+AllocateOutcome Failed(AllocateFailure failure, std::string message) {
+  AllocateOutcome outcome;
+  outcome.failure = failure;
+  outcome.message = std::move(message);
+  return outcome;
+}
+
+}  // namespace
 
 Allocator::Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
                      PluginSettings settings, ClusterClient* cluster)
@@ -33,30 +43,28 @@ AllocatedContainers Allocator::AllocatedLocked() const {
   return allocated;
 }
 
-AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& device_ids) {
+AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device_ids) {
   AllocateOutcome outcome;
   std::set<std::string> node_chips = NodeChipUuids();
   if (device_ids.empty()) {
-    return {AllocateFailure::kBadDeviceIds, "no device IDs in the request", {}};
+    return Failed(AllocateFailure::kBadDeviceIds, "no device IDs in the request");
   }
   for (const auto& id : device_ids) {
     auto parsed = ParseDeviceId(id);
     if (!parsed || !node_chips.contains(parsed->chip_uuid) ||
         parsed->slot >= settings_.max_slices_per_chip) {
-      return {AllocateFailure::kBadDeviceIds, "device ID \"" + id + "\" is not served here", {}};
+      return Failed(AllocateFailure::kBadDeviceIds, "device ID \"" + id + "\" is not served here");
     }
   }
   if (cluster_ == nullptr) {
-    return {AllocateFailure::kNoAssignment,
-            "no Kubernetes connection configured: cannot find the pod's assignment for " +
-                std::to_string(device_ids.size()) + " device(s)",
-            {}};
+    return Failed(AllocateFailure::kNoAssignment,
+                  "no Kubernetes connection configured: cannot find the pod's assignment for " +
+                      std::to_string(device_ids.size()) + " device(s)");
   }
   auto pods = cluster_->ListPodsOnNode(node_name_);
   if (!pods) {
-    return {AllocateFailure::kClusterUnavailable,
-            "listing pods on node " + node_name_ + ": " + pods.error().message,
-            {}};
+    return Failed(AllocateFailure::kClusterUnavailable,
+                  "listing pods on node " + node_name_ + ": " + pods.error().message);
   }
 
   std::lock_guard lock(mu_);
@@ -65,13 +73,12 @@ AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& dev
     // The watch cache may lag the scheduler's patch by a moment: ask the API server itself.
     auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
     if (!fresh) {
-      return {AllocateFailure::kClusterUnavailable,
-              "listing pods on node " + node_name_ + ": " + fresh.error().message,
-              {}};
+      return Failed(AllocateFailure::kClusterUnavailable,
+                    "listing pods on node " + node_name_ + ": " + fresh.error().message);
     }
     match = MatchAssignment(*fresh, node_name_, device_ids.size(), node_chips, AllocatedLocked());
   }
-  if (!match) return {AllocateFailure::kNoAssignment, match.error().message, {}};
+  if (!match) return Failed(AllocateFailure::kNoAssignment, match.error().message);
 
   const auto& container = match->container();
   const std::string pod_ref = match->pod.namespace_name + "/" + match->pod.name;
@@ -93,7 +100,7 @@ AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& dev
           match->pod.namespace_name, match->pod.name,
           {{kBindPhaseAnnotation, kBindPhaseFailed}, {kBindErrorAnnotation, why}});
       if (!marked) spdlog::warn("marking {} failed: {}", pod_ref, marked.message());
-      return {AllocateFailure::kNoAssignment, why, {}};
+      return Failed(AllocateFailure::kNoAssignment, why);
     }
     chips.push_back(chip);
     grants.push_back(grant);
@@ -104,22 +111,55 @@ AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& dev
   PodRecord& record = pods_[match->pod.uid];
   record.assignment = match->assignment;
   record.allocated_containers.push_back(container.container);
-  if (record.allocated_containers.size() == match->assignment.containers.size()) {
-    Status patched = cluster_->PatchPodAnnotations(match->pod.namespace_name, match->pod.name,
-                                                   {{kBindPhaseAnnotation, kBindPhaseSuccess}});
-    if (!patched) {
-      // Undo so kubelet's retry finds the same container again.
-      record.allocated_containers.pop_back();
-      if (record.allocated_containers.empty()) pods_.erase(match->pod.uid);
-      return {AllocateFailure::kClusterUnavailable,
-              "marking " + pod_ref + " " + kBindPhaseAnnotation + "=success: " + patched.message(),
-              {}};
-    }
-  }
+  outcome.pod_namespace = match->pod.namespace_name;
+  outcome.pod_name = match->pod.name;
+  outcome.completes_pod = record.allocated_containers.size() == match->assignment.containers.size();
   outcome.message = pod_ref + " container " + container.container;
+  outcome.pod_uid = match->pod.uid;
+  outcome.container = container.container;
   spdlog::info("allocated {} device(s) to {}: {}", device_ids.size(), outcome.message,
                partition::EncodeAssignment(match->assignment));
   return outcome;
+}
+
+AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& device_ids) {
+  std::vector<AllocateOutcome> outcomes;
+  Status done = AllocateRequest({device_ids}, outcomes);
+  if (!done)
+    return outcomes.empty() ? Failed(AllocateFailure::kNoAssignment, done.message())
+                            : outcomes.back();
+  return outcomes.front();
+}
+
+Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& containers,
+                                  std::vector<AllocateOutcome>& outcomes) {
+  outcomes.clear();
+  auto take_back = [&] {
+    for (const auto& o : outcomes) {
+      if (o.ok()) Forget(o.pod_uid, o.container);
+    }
+  };
+  for (const auto& ids : containers) {
+    outcomes.push_back(MatchContainer(ids));
+    if (!outcomes.back().ok()) {
+      take_back();
+      return Error{outcomes.back().message};
+    }
+  }
+  // Only now, with every container of the request placed, are finished pods marked.
+  for (auto& outcome : outcomes) {
+    if (!outcome.completes_pod) continue;
+    Status patched = cluster_->PatchPodAnnotations(outcome.pod_namespace, outcome.pod_name,
+                                                   {{kBindPhaseAnnotation, kBindPhaseSuccess}});
+    if (!patched) {
+      take_back();  // kubelet's retry must find the same containers again
+      outcomes.push_back(Failed(AllocateFailure::kClusterUnavailable,
+                                "marking " + outcome.pod_namespace + "/" + outcome.pod_name + " " +
+                                    kBindPhaseAnnotation + "=success: " + patched.message()));
+      return Error{outcomes.back().message};
+    }
+  }
+  return Status::Ok();
 }
 
 ContainerHostPaths Allocator::PrepareHostPaths(const std::string& pod_uid,
@@ -145,6 +185,14 @@ ContainerHostPaths Allocator::PrepareHostPaths(const std::string& pod_uid,
     }
   }
   return paths;
+}
+
+void Allocator::Forget(const std::string& pod_uid, const std::string& container) {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(pod_uid);
+  if (it == pods_.end()) return;
+  std::erase(it->second.allocated_containers, container);
+  if (it->second.allocated_containers.empty()) pods_.erase(it);
 }
 
 std::vector<std::string> Allocator::PendingChips(size_t device_count) {

@@ -30,6 +30,11 @@ struct AllocateOutcome {
   AllocateFailure failure = AllocateFailure::kNone;
   std::string message;  // why it failed, or which pod/container it was for
   ContainerSetup setup;
+  std::string pod_uid;  // the container it was for, when ok()
+  std::string pod_namespace;
+  std::string pod_name;
+  std::string container;
+  bool completes_pod = false;  // it is the pod's last chip container
   bool ok() const { return failure == AllocateFailure::kNone; }
 };
 
@@ -46,7 +51,12 @@ class Allocator {
   Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
             PluginSettings settings, ClusterClient* cluster);
 
+  // One container's devices (kubelet's usual request).
   AllocateOutcome AllocateContainer(const std::vector<std::string>& device_ids);
+  // A whole AllocateRequest, all or nothing: `outcomes[i]` answers container i; on failure the
+  // last outcome says why and nothing stays allocated or marked.
+  Status AllocateRequest(const std::vector<std::vector<std::string>>& containers,
+                         std::vector<AllocateOutcome>& outcomes);
   // The chips (UUIDs) of the container the next Allocate of `device_count` devices is for, if a
   // pending assignment matches now; used to steer GetPreferredAllocation.
   std::vector<std::string> PendingChips(size_t device_count);
@@ -68,6 +78,10 @@ class Allocator {
     std::vector<std::string> allocated_containers;
   };
 
+  // Finds and records the container (no pod patch).
+  AllocateOutcome MatchContainer(const std::vector<std::string>& device_ids);
+  // Takes back a recorded container.
+  void Forget(const std::string& pod_uid, const std::string& container);
   std::set<std::string> NodeChipUuids() const;
   ContainerHostPaths PrepareHostPaths(const std::string& pod_uid, const std::string& container,
                                       const std::vector<partition::Chip>& chips) const;

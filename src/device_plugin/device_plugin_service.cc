@@ -99,13 +99,16 @@ grpc::Status DevicePluginService::GetPreferredAllocation(
 grpc::Status DevicePluginService::Allocate(grpc::ServerContext*,
                                            const v1beta1::AllocateRequest* request,
                                            v1beta1::AllocateResponse* response) {
+  std::vector<std::vector<std::string>> containers;
   for (const auto& container : request->container_requests()) {
-    std::vector<std::string> ids(container.devices_ids().begin(), container.devices_ids().end());
-    AllocateOutcome outcome = allocator_.AllocateContainer(ids);
-    if (!outcome.ok()) {
-      spdlog::warn("Allocate of {} device(s) refused: {}", ids.size(), outcome.message);
-      return grpc::Status(CodeFor(outcome.failure), outcome.message);
-    }
+    containers.emplace_back(container.devices_ids().begin(), container.devices_ids().end());
+  }
+  std::vector<AllocateOutcome> outcomes;
+  if (Status done = allocator_.AllocateRequest(containers, outcomes); !done) {
+    spdlog::warn("Allocate of {} container(s) refused: {}", containers.size(), done.message());
+    return grpc::Status(CodeFor(outcomes.back().failure), done.message());
+  }
+  for (const auto& outcome : outcomes) {
     auto* out = response->add_container_responses();
     for (const auto& [key, value] : outcome.setup.env) (*out->mutable_envs())[key] = value;
     for (const auto& mount : outcome.setup.mounts) {

@@ -175,6 +175,21 @@ TEST_F(DaemonTest, AllocateWithMatchingAssignmentReturnsEnvAndMounts) {
   EXPECT_EQ(cluster_->PodAnnotation("infer", kBindPhaseAnnotation), kBindPhaseSuccess);
 }
 
+TEST_F(DaemonTest, AFailedContainerInARequestTakesBackTheEarlierOnes) {
+  cluster_->AddPod(
+      PendingPod("one", "n1", "node=n1;cpu=0;mem=0|main=GPU-t-1:1024:10", "2026-11-28T03:00:00Z"));
+  v1beta1::AllocateRequest request;
+  request.add_container_requests()->add_devices_ids("GPU-t-0::0");
+  request.add_container_requests()->add_devices_ids("GPU-t-0::1");  // no second pod waits
+  v1beta1::AllocateResponse response;
+  grpc::ClientContext context;
+  EXPECT_FALSE(kubelet_.PluginStub()->Allocate(&context, request, &response).ok());
+  EXPECT_TRUE(daemon_->allocator().UsageByChip().empty());
+  // kubelet's retry with one container finds the pod again.
+  v1beta1::AllocateResponse retry;
+  EXPECT_TRUE(Allocate({"GPU-t-0::0"}, retry).ok());
+}
+
 TEST_F(DaemonTest, AllocateWithoutAssignmentFailsWithClearError) {
   v1beta1::AllocateResponse response;
   grpc::Status status = Allocate({"GPU-t-0::1"}, response);
