@@ -45,18 +45,32 @@ void ListWatcher::Backoff() {
 }
 
 bool ListWatcher::ListOnce() {
-  std::string path = collection_ + (options_.query.empty() ? "" : "?" + options_.query);
-  ApiResponse r = client_.Get(path);
-  if (!r.ok() || !r.body.is_object()) {
-    spdlog::warn("{}; retrying", r.Describe("list " + collection_));
-    return false;
-  }
+  // Paged (limit/continue) so 50,000 pods do not arrive as one huge reply; all pages belong to
+  // one snapshot. An expired continue token (410) starts over.
   std::vector<Json> items;
-  if (auto it = r.body.find("items"); it != r.body.end() && it->is_array()) {
-    items.reserve(it->size());
-    for (auto& item : *it) items.push_back(std::move(item));
-  }
-  std::string rv = ResourceVersionOf(r.body);
+  std::string rv, token;
+  do {
+    std::string query = "limit=" + std::to_string(options_.page_size);
+    if (!token.empty()) query += "&continue=" + UrlEncode(token);
+    if (!options_.query.empty()) query += "&" + options_.query;
+    ApiResponse r = client_.Get(collection_ + "?" + query);
+    if (r.gone() && !token.empty()) {
+      spdlog::info("kube: list {} continue token expired; listing again", collection_);
+      items.clear();
+      token.clear();
+      continue;
+    }
+    if (!r.ok() || !r.body.is_object()) {
+      spdlog::warn("{}; retrying", r.Describe("list " + collection_));
+      return false;
+    }
+    if (auto it = r.body.find("items"); it != r.body.end() && it->is_array()) {
+      for (auto& item : *it) items.push_back(std::move(item));
+    }
+    rv = ResourceVersionOf(r.body);
+    token = StringAt(ObjectAt(r.body, "metadata"), "continue");
+  } while (!token.empty() && !stopping_);
+  if (stopping_) return false;
   size_t count = items.size();
   handlers_.on_replace(std::move(items));
   {

@@ -26,6 +26,7 @@ struct ListWatchHandlers {
 struct ListWatchOptions {
   std::string query;  // extra selectors, e.g. "fieldSelector=spec.nodeName%3Dn1" (encoded)
   int watch_timeout_seconds = 300;  // asks the server to end each stream; then re-watch
+  int page_size = 500;              // objects per list page (limit/continue)
   std::chrono::milliseconds backoff_initial{200};
   std::chrono::milliseconds backoff_max{30000};
 };

@@ -86,6 +86,19 @@ TEST_F(ClientAgainstFakeTest, ListWatcherListsThenFollowsAddsAndDeletes) {
   watcher.Stop();
 }
 
+TEST_F(ClientAgainstFakeTest, ListWatcherReadsEveryPageOfALongList) {
+  for (int i = 0; i < 7; ++i) client_->Post(PodsPath("ns"), Pod("p" + std::to_string(i)));
+  NameCache cache;
+  ListWatchOptions options;
+  options.page_size = 3;
+  ListWatcher watcher(*client_, PodsPath(), cache.Handlers(), options);
+  watcher.Start();
+  ASSERT_TRUE(Eventually([&] { return watcher.synced(); }));
+  for (int i = 0; i < 7; ++i) EXPECT_TRUE(cache.Has("p" + std::to_string(i))) << i;
+  EXPECT_GE(server_.request_count("GET"), 3);
+  watcher.Stop();
+}
+
 TEST_F(ClientAgainstFakeTest, ListWatcherListsAgainAfterGone) {
   NameCache cache;
   ListWatchOptions options;

@@ -369,8 +369,10 @@ void FakeApiServer::Route() {
     }
     if (req.method == "GET") {
       if (collection) {
+        int64_t limit = std::atoll(Param(req, "limit").c_str());
         return Send(res, store_.List(type, rp.ns, ParseSelector(Param(req, "labelSelector")),
-                                     ParseSelector(Param(req, "fieldSelector"))));
+                                     ParseSelector(Param(req, "fieldSelector")), limit,
+                                     Param(req, "continue")));
       }
       return Send(res, store_.Get(type, rp.ns, rp.name));
     }

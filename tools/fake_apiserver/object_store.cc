@@ -1,6 +1,7 @@
 #include "object_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cstdio>
 #include <random>
 
@@ -136,20 +137,31 @@ Reply ObjectStore::Get(const ResourceType& type, const std::string& ns,
 }
 
 Reply ObjectStore::List(const ResourceType& type, const std::string& ns, const Selector& labels,
-                        const Selector& fields) const {
+                        const Selector& fields, int64_t limit,
+                        const std::string& continue_from) const {
   Json items = Json::array();
+  std::string next;
   std::lock_guard lock(mu_);
   if (auto bucket = objects_.find(type.key()); bucket != objects_.end()) {
-    for (const auto& [key, object] : bucket->second) {
+    auto it =
+        continue_from.empty() ? bucket->second.begin() : bucket->second.upper_bound(continue_from);
+    for (; it != bucket->second.end(); ++it) {
+      const auto& [key, object] = *it;
       if (!ns.empty() && MetaString(object, "namespace") != ns) continue;
       if (!MatchesLabels(labels, object) || !MatchesFields(fields, object)) continue;
+      if (limit > 0 && static_cast<int64_t>(items.size()) == limit) {
+        next = std::prev(it)->first;
+        break;
+      }
       items.push_back(object);
     }
   }
+  Json meta = {{"resourceVersion", std::to_string(rv_)}};
+  if (!next.empty()) meta["continue"] = next;
   return {200,
           {{"kind", type.kind + "List"},
            {"apiVersion", type.group_version()},
-           {"metadata", {{"resourceVersion", std::to_string(rv_)}}},
+           {"metadata", meta},
            {"items", std::move(items)}}};
 }
 

@@ -37,8 +37,11 @@ class ObjectStore {
 
   Reply Create(const ResourceType& type, const std::string& ns, Json object);
   Reply Get(const ResourceType& type, const std::string& ns, const std::string& name) const;
+  // `limit` > 0 pages the list: metadata.continue names where the next page starts (unlike the
+  // real server, later pages show the current state, not the first page's snapshot).
   Reply List(const ResourceType& type, const std::string& ns, const Selector& labels,
-             const Selector& fields) const;
+             const Selector& fields, int64_t limit = 0,
+             const std::string& continue_from = "") const;
   Reply Replace(const ResourceType& type, const std::string& ns, const std::string& name,
                 Json object);
   // content_type: merge-patch, strategic-merge-patch (treated as merge) or json-patch.
