@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -91,6 +93,182 @@ TEST_F(EndToEnd, EveryPodGetsTheChipsItWasAssignedAndSlicesAreReused) {
   // More pods than fit at once: later ones run on slices earlier ones gave back.
   Submit(RandomMix(120, 1, 81559, 300ms, 1200ms));
   ExpectCleanFinish();
+}
+
+TEST_F(EndToEnd, SchedulerKilledAtRandomPointsOfBindLosesNothing) {
+  // The test thread waits for a bind to start, kills hi-scheduler with SIGKILL a random few
+  // milliseconds later (before, inside or after its patch and binding), and restarts it.
+  std::mutex mu;
+  std::condition_variable bind_started;
+  bool armed = false, fired = false;
+  DriverOptions d;
+  d.on_bind_start = [&](const std::string&) {
+    std::lock_guard lock(mu);
+    if (armed && !fired) {
+      fired = true;
+      bind_started.notify_all();
+    }
+  };
+  StartCluster(Options(3, 4), d);
+  std::thread submitter([&] { Submit(RandomMix(100, 2, 81559, 300ms, 1000ms), 40ms); });
+  std::mt19937 rng(11);
+  for (int kill = 0; kill < 5; ++kill) {
+    {
+      std::unique_lock lock(mu);
+      armed = true;
+      fired = false;
+      ASSERT_TRUE(bind_started.wait_for(lock, 30s, [&] { return fired; })) << "no bind started";
+      armed = false;
+    }
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(std::uniform_int_distribution<int>(0, 6000)(rng)));
+    cluster_->KillScheduler(0);
+    cluster_->StartScheduler(0);
+    auto ready = cluster_->WaitSchedulerReady(0);
+    ASSERT_TRUE(ready.ok()) << ready.message();
+  }
+  submitter.join();
+  ExpectCleanFinish();
+}
+
+TEST_F(EndToEnd, DevicePluginsRestartedMidRunLoseNothing) {
+  StartCluster(Options(3, 4));
+  std::thread submitter([&] { Submit(RandomMix(90, 3, 81559, 300ms, 1500ms), 50ms); });
+  std::this_thread::sleep_for(1500ms);
+  // SIGKILL on one node, SIGTERM on another; both come back and must recover their pods.
+  int before = cluster_->node(0).kubelet.registrations();
+  cluster_->KillDevicePlugin(0);
+  std::this_thread::sleep_for(500ms);
+  cluster_->StartDevicePlugin(0);
+  ASSERT_TRUE(cluster_->WaitRegistered(0, before, 30s)) << cluster_->LogTails();
+  std::this_thread::sleep_for(1000ms);
+  before = cluster_->node(1).kubelet.registrations();
+  cluster_->node(1).plugin->Terminate();
+  cluster_->StartDevicePlugin(1);
+  ASSERT_TRUE(cluster_->WaitRegistered(1, before, 30s)) << cluster_->LogTails();
+  submitter.join();
+  ExpectCleanFinish();
+}
+
+TEST_F(EndToEnd, KubeletRestartMakesThePluginRegisterAgainAndLosesNothing) {
+  StartCluster(Options(3, 4));
+  std::thread submitter([&] { Submit(RandomMix(90, 4, 81559, 300ms, 1500ms), 50ms); });
+  for (int node : {0, 2}) {
+    std::this_thread::sleep_for(1500ms);
+    int before = cluster_->node(node).kubelet.registrations();
+    cluster_->RestartKubelet(node);  // deletes every socket, the plugin's included
+    ASSERT_TRUE(cluster_->WaitRegistered(node, before, 30s))
+        << "the device plugin of node" << node << " did not register again\n"
+        << cluster_->LogTails();
+  }
+  submitter.join();
+  ExpectCleanFinish();
+}
+
+TEST_F(EndToEnd, ApiServerConflictsGoneErrorsAndSlownessLoseNothing) {
+  StartCluster(Options(3, 4));
+  std::thread submitter([&] { Submit(RandomMix(100, 5, 81559, 300ms, 1200ms), 40ms); });
+  std::this_thread::sleep_for(1s);
+  // 409 on patches, 410 on new watches, 500 on any call, failed bindings...
+  ASSERT_TRUE(cluster_
+                  ->SetFaults({{"patchConflicts", 40},
+                               {"watchGone", 6},
+                               {"serverErrors", 40},
+                               {"bindingErrors", 6}})
+                  .ok());
+  // ... a restarted plugin opens a new watch that meets the 410s, and compacted history ends
+  // running watches that fall behind with 410 too.
+  int before = cluster_->node(1).kubelet.registrations();
+  cluster_->KillDevicePlugin(1);
+  cluster_->StartDevicePlugin(1);
+  for (int i = 0; i < 10; ++i) {
+    HttpPostJson(cluster_->api_url(), "/fake/compact", Json::object());
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(cluster_->WaitRegistered(1, before, 30s)) << cluster_->LogTails();
+  // Then every call slow for a while.
+  ASSERT_TRUE(cluster_->SetFaults({{"latencyMs", 250}}).ok());
+  std::this_thread::sleep_for(4s);
+  ASSERT_TRUE(cluster_->SetFaults(Json::object()).ok());
+  submitter.join();
+  ExpectCleanFinish();
+}
+
+TEST_F(EndToEnd, NodeWhoseHeartbeatStopsIsNotUsedAndItsPodsKeepTheirSlices) {
+  ClusterOptions options = Options(3, 4);
+  options.node_stale_seconds = 15;  // the plugin refreshes its heartbeat every 10 s
+  StartCluster(options);
+  // Long pods pinned to node2's chips, half of each chip.
+  std::vector<PodPlan> pinned;
+  std::string node2_chips;
+  for (int c = 0; c < 4; ++c) {
+    node2_chips += (c ? "," : "") + cluster_->chip_uuid(2, c);
+  }
+  for (int i = 0; i < 4; ++i) {
+    PodPlan p{"pinned-" + std::to_string(i), {{1, 40000, 50}}, 45s, {}};
+    p.annotations["flexai.io/use-uuids"] = node2_chips;
+    pinned.push_back(p);
+  }
+  Submit(pinned);
+  for (int i = 0; i < 200 && driver_->running() < 4; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(driver_->running(), 4) << driver_->Unfinished();
+
+  cluster_->PauseDevicePlugin(2);  // frozen: no heartbeat, no Allocate
+  Json probe = PodObject({"probe", {{1, 1000, 5}}, 1s, {}});
+  std::string reason;
+  for (int i = 0; i < 400 && reason.find("heartbeat") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto reply = HttpPostJson(cluster_->scheduler_urls()[0], "/filter",
+                              {{"Pod", probe}, {"NodeNames", cluster_->node_names()}});
+    Json result = Json::parse(reply.body, nullptr, false);
+    if (!result.is_discarded()) {
+      reason = result.value("FailedAndUnresolvableNodes", Json::object()).value("node2", "");
+    }
+  }
+  ASSERT_NE(reason.find("heartbeat"), std::string::npos) << "node2 never judged stale";
+
+  // While node2 is lost, new pods go elsewhere only.
+  Submit(RandomMix(40, 6, 81559, 200ms, 800ms, "while-lost"), 30ms);
+  for (int i = 0; i < 400 && driver_->Report().succeeded < 40; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  DriverReport mid = driver_->Report();
+  EXPECT_EQ(mid.succeeded, 40) << driver_->Unfinished();
+
+  // Back: node2's pinned pods still hold their halves, so new pods must fit around them.
+  cluster_->ResumeDevicePlugin(2);
+  for (int i = 0; i < 4; ++i) {
+    PodPlan p{"after-" + std::to_string(i), {{1, 40000, 50}}, 1s, {}};
+    p.annotations["flexai.io/use-uuids"] = node2_chips;
+    driver_->Submit(p);
+  }
+  Submit(RandomMix(30, 7, 81559, 200ms, 800ms, "after-mix"), 30ms);
+  ExpectCleanFinish();
+}
+
+TEST_F(EndToEnd, LeaderKilledFollowerTakesOverAndNothingIsLost) {
+  ClusterOptions options = Options(3, 4);
+  options.schedulers = 2;
+  StartCluster(options);
+  int leader = -1;
+  for (int i = 0; i < 300 && leader < 0; ++i) {
+    leader = cluster_->LeaderIndex();
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_GE(leader, 0) << "no replica became leader\n" << cluster_->LogTails();
+  std::thread submitter([&] { Submit(RandomMix(80, 8, 81559, 300ms, 1000ms), 60ms); });
+  std::this_thread::sleep_for(2s);
+  cluster_->KillScheduler(leader);  // SIGKILL: the lease is not released, it must expire
+  int successor = -1;
+  for (int i = 0; i < 400 && successor < 0; ++i) {
+    successor = cluster_->LeaderIndex();
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(successor, 1 - leader);
+  cluster_->StartScheduler(leader);  // comes back as a follower
+  submitter.join();
+  ExpectCleanFinish();
+  EXPECT_EQ(cluster_->LeaderIndex(), 1 - leader);
 }
 
 }  // namespace
