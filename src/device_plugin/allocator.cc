@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <utility>
 
@@ -207,7 +208,33 @@ std::vector<std::string> Allocator::PendingChips(size_t device_count) {
   return uuids;
 }
 
+void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) const {
+  // A directory is removed only when its pod is gone from the node and it has not been touched
+  // for a while, so a pod allocated after the list was taken keeps its directory.
+  constexpr auto kGrace = std::chrono::minutes(10);
+  std::set<std::string> live;
+  for (const auto& pod : pods) live.insert(pod.uid);
+  std::error_code error;
+  std::filesystem::directory_iterator entries(settings_.shared_host_dir, error);
+  if (error) return;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& entry : entries) {
+    const std::string uid = entry.path().filename().string();
+    if (!entry.is_directory(error) || live.contains(uid)) continue;
+    auto touched = std::filesystem::last_write_time(entry.path(), error);
+    if (error || now - touched < kGrace) continue;
+    std::filesystem::remove_all(entry.path(), error);
+    if (error) {
+      spdlog::warn("cannot remove accounting directory {}: {}", entry.path().string(),
+                   error.message());
+    } else {
+      spdlog::info("removed accounting directory of departed pod {}", uid);
+    }
+  }
+}
+
 void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
+  RemoveStaleAccountingDirs(pods);
   std::lock_guard lock(mu_);
   std::map<std::string, PodRecord> next;
   for (const auto& pod : pods) {

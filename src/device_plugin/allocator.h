@@ -60,8 +60,9 @@ class Allocator {
   // The chips (UUIDs) of the container the next Allocate of `device_count` devices is for, if a
   // pending assignment matches now; used to steer GetPreferredAllocation.
   std::vector<std::string> PendingChips(size_t device_count);
-  // Brings usage in line with the pods now on the node: forgets pods that are gone or failed, and
-  // recovers pods already marked `success` (after a daemon restart).
+  // Brings usage in line with the pods now on the node: forgets pods that are gone or failed,
+  // recovers pods already marked `success` (after a daemon restart), and removes the accounting
+  // directories of pods that left more than 10 minutes ago.
   void Reconcile(const std::vector<PodSummary>& pods);
   std::map<std::string, ChipUsage> UsageByChip() const;
 
@@ -80,6 +81,8 @@ class Allocator {
 
   // Finds and records the container (no pod patch).
   AllocateOutcome MatchContainer(const std::vector<std::string>& device_ids);
+  // Deletes accounting directories of pods no longer on the node (after a grace period).
+  void RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) const;
   // Takes back a recorded container.
   void Forget(const std::string& pod_uid, const std::string& container);
   std::set<std::string> NodeChipUuids() const;

@@ -137,6 +137,22 @@ TEST_F(AllocatorTest, ReconcileRecoversSuccessfulPodsAndForgetsDeletedOnes) {
   EXPECT_TRUE(allocator_.UsageByChip().empty());
 }
 
+TEST_F(AllocatorTest, ReconcileRemovesAccountingDirectoriesOfPodsLongGone) {
+  namespace fs = std::filesystem;
+  for (const char* uid : {"uid-gone-long", "uid-gone-now", "uid-running"}) {
+    fs::create_directories(dir_.File("shared") + "/" + uid + "/main");
+  }
+  auto old = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  fs::last_write_time(dir_.File("shared") + "/uid-gone-long", old);
+  fs::last_write_time(dir_.File("shared") + "/uid-running", old);
+  auto running = PendingPod("running", "n1", "node=n1;cpu=0;mem=0|main=" + Uuid(0) + ":1:1",
+                            "2026-11-28T03:00:00Z");
+  allocator_.Reconcile({running});
+  EXPECT_FALSE(fs::exists(dir_.File("shared") + "/uid-gone-long"));
+  EXPECT_TRUE(fs::exists(dir_.File("shared") + "/uid-gone-now"));  // within the grace period
+  EXPECT_TRUE(fs::exists(dir_.File("shared") + "/uid-running"));
+}
+
 TEST_F(AllocatorTest, PendingChipsNamesTheNextAssignmentWithoutConsumingIt) {
   cluster_.AddPod(
       PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(6) + ":1:1", "2026-11-28T03:00:00Z"));
