@@ -1,8 +1,8 @@
 #include "object_store.h"
 
 #include <algorithm>
-#include <iterator>
 #include <cstdio>
+#include <iterator>
 #include <random>
 
 #include "kube/time_format.h"
