@@ -100,6 +100,18 @@ TEST(HiPolicy, FillsBeforeOpeningWhenMultiGpuTasksDominate) {
             ChipSet{0b01});
 }
 
+TEST(HiPolicy, ModelRestrictedWorkloadsFollowFgd) {
+  // Same as PairsAn810WithA160Gap, but half the demand is pinned to V100: no plan, no slot band.
+  TypicalWorkload w{{Share(810, 0.5), {{4000, 160, 1, "V100M16"}, 0.5}}};
+  HiPolicy hi(w);
+  NodeState a = GpuNode("a", 2, 32000);
+  Place(a, Task("big", 810, 1, 4000), ChipSet{0b01});
+  hi.OnNodeChanged(a);
+  auto on_a = hi.Evaluate(a, Task("small", 160, 1, 4000));
+  ASSERT_TRUE(on_a);
+  EXPECT_LT(on_a->score, 102);
+}
+
 TEST(PlanTracker, CountsWhollyFreeChips) {
   PlanTracker t({});
   NodeState a = GpuNode("a", 2, 64000), b = GpuNode("b", 2, 64000);
