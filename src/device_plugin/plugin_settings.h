@@ -12,10 +12,10 @@
 
 namespace flexai::device_plugin {
 
-enum class IsolationMode { kHook, kMps, kNone };
-
-std::string_view IsolationModeName(IsolationMode mode);
-std::optional<IsolationMode> ParseIsolationMode(std::string_view name);
+// The slice policy's isolation mode: one enum and one parser for the whole project.
+using partition::IsolationMode;
+using partition::IsolationModeName;
+using partition::ParseIsolationMode;
 
 struct PluginSettings {
   std::string resource_name = "flexai.io/gpu";

@@ -3,22 +3,6 @@
 #include "partition/policy/slice_policy.h"
 
 namespace flexai::device_plugin {
-namespace {
-
-IsolationMode FromPolicy(partition::IsolationMode mode) {
-  switch (mode) {
-    case partition::IsolationMode::kMps:
-      return IsolationMode::kMps;
-    case partition::IsolationMode::kHook:
-      return IsolationMode::kHook;
-    case partition::IsolationMode::kNone:
-      return IsolationMode::kNone;
-  }
-  return IsolationMode::kHook;
-}
-
-}  // namespace
-
 Result<PluginSettings> LoadPluginSettings(const std::string& policy_path, partition::Vendor vendor,
                                           const std::map<std::string, std::string>& node_labels) {
   partition::SlicePolicy policy = partition::DefaultSlicePolicy();
@@ -33,7 +17,7 @@ Result<PluginSettings> LoadPluginSettings(const std::string& policy_path, partit
   partition::SharingSection sharing = partition::EffectiveSharing(policy, node_labels);
   settings.max_slices_per_chip = sharing.max_slices_per_chip;
   // The CUDA hook and MPS do not apply to NPUs.
-  if (!npu) settings.isolation = FromPolicy(sharing.isolation_mode);
+  if (!npu) settings.isolation = sharing.isolation_mode;
   settings.policy = std::move(policy);
   return settings;
 }
