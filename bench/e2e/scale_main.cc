@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
       "  %d filter calls, %d binds (%d refused), %d unschedulable retries, %d Allocate "
       "retries\n",
       r.filter_calls, r.bind_calls, r.bind_errors, r.unschedulable_retries, r.allocate_retries);
+  std::printf("  time in extender calls: filter %.1f s, prioritize %.1f s, bind %.1f s\n",
+              r.filter_ms / 1000, r.prioritize_ms / 1000, r.bind_ms / 1000);
   std::printf("  violations: %zu, stuck: %zu%s\n", r.violations.size(), r.stuck.size(),
               done ? "" : " (NOT all pods finished)");
   if (!r.violations.empty() || !r.stuck.empty() || !done) {

@@ -148,6 +148,19 @@ void Driver::Submit(const PodPlan& plan) {
 
 std::optional<Json> Driver::CallExtender(const std::string& verb, const Json& body, bool& refused) {
   refused = false;
+  auto t0 = Clock::now();
+  struct Timer {
+    Driver* self;
+    const std::string& verb;
+    Clock::time_point t0;
+    ~Timer() {
+      double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      std::lock_guard lock(self->mu_);
+      (verb == "filter" ? self->counters_.filter_ms
+       : verb == "bind" ? self->counters_.bind_ms
+                        : self->counters_.prioritize_ms) += ms;
+    }
+  } timer{this, verb, t0};
   for (size_t k = 0; k < urls_.size(); ++k) {
     size_t i = (preferred_url_ + k) % urls_.size();
     HttpReply reply = HttpPostJson(urls_[i], "/" + verb, body, 10000);

@@ -52,6 +52,7 @@ struct DriverReport {
   std::vector<std::string> violations;  // over-allocation, wrong grants, double admission
   std::vector<std::string> stuck;       // pods over the stuck limit
   std::vector<double> create_to_admit_ms;
+  double filter_ms = 0, prioritize_ms = 0, bind_ms = 0;  // time spent waiting on each verb
   double elapsed_s = 0;
   // One line per problem, or "ok".
   std::string Summary() const;
