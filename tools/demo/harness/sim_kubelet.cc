@@ -5,10 +5,13 @@
 namespace flexai::e2e {
 namespace {
 
+// kubelet puts no deadline on Allocate: an answer given up on while the plugin completes the pod
+// would make the retry take the next pod's assignment. Only a hung plugin hits this one.
+constexpr auto kAllocateDeadline = std::chrono::seconds(120);
 constexpr auto kRpcDeadline = std::chrono::seconds(5);
 
-void SetDeadline(grpc::ClientContext& context) {
-  context.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+void SetDeadline(grpc::ClientContext& context, std::chrono::seconds after = kRpcDeadline) {
+  context.set_deadline(std::chrono::system_clock::now() + after);
 }
 
 }  // namespace
@@ -153,7 +156,7 @@ bool SimKubelet::AllocateContainer(const std::string& owner, int count, Containe
   for (const auto& id : chosen) c->add_devices_ids(id);
   v1beta1::AllocateResponse response;
   grpc::ClientContext context;
-  SetDeadline(context);
+  SetDeadline(context, kAllocateDeadline);
   grpc::Status status = stub->Allocate(&context, request, &response);
   if (!status.ok()) {
     error = "Allocate: " + status.error_message();
