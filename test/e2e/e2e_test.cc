@@ -81,7 +81,11 @@ class EndToEnd : public ::testing::Test {
         "retries, %d Allocate retries, %d extender calls unanswered\n",
         r.submitted, r.elapsed_s, r.filter_calls, r.bind_calls, r.bind_errors,
         r.unschedulable_retries, r.allocate_retries, r.extender_unreachable);
-    if (HasFailure()) std::printf("%s\n", cluster_->LogTails().c_str());
+    if (HasFailure()) {
+      cluster_->KeepDir();
+      std::printf("%s\nevery log kept in %s\n", cluster_->LogTails().c_str(),
+                  cluster_->dir().c_str());
+    }
   }
 
   std::unique_ptr<Cluster> cluster_;

@@ -59,6 +59,8 @@ class Cluster {
 
   const ClusterOptions& options() const { return options_; }
   const std::string& dir() const { return dir_.path(); }
+  // Keep the temp dir (every process's log) after the cluster stops, e.g. when a test failed.
+  void KeepDir() { dir_.keep(); }
   std::string api_url() const { return api_url_; }
   std::string kubeconfig() const { return dir_.File("kubeconfig"); }
   kube::KubeClient& api() { return *api_; }
