@@ -517,6 +517,13 @@ DriverReport Driver::Report() const {
   std::lock_guard lock(mu_);
   DriverReport r = counters_;
   r.elapsed_s = std::chrono::duration<double>(Clock::now() - started_at_).count();
+  std::optional<Clock::time_point> first, last;
+  for (const auto& [name, pod] : pods_) {
+    if (!first || pod.created < *first) first = pod.created;
+    if (pod.admitted && (!last || *pod.admitted > *last)) last = pod.admitted;
+  }
+  if (first && last)
+    r.first_create_to_last_admit_s = std::chrono::duration<double>(*last - *first).count();
   return r;
 }
 

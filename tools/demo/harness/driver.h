@@ -54,6 +54,7 @@ struct DriverReport {
   std::vector<double> create_to_admit_ms;
   double filter_ms = 0, prioritize_ms = 0, bind_ms = 0;  // time spent waiting on each verb
   double elapsed_s = 0;
+  double first_create_to_last_admit_s = 0;  // the span throughput is measured over
   // One line per problem, or "ok".
   std::string Summary() const;
 };
