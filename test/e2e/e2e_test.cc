@@ -8,7 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
-#include <thread>
+#include <thread>  // std::jthread: a failed ASSERT still joins the submitter
 
 #include "harness/cluster.h"
 #include "harness/driver.h"
@@ -114,7 +114,7 @@ TEST_F(EndToEnd, SchedulerKilledAtRandomPointsOfBindLosesNothing) {
     }
   };
   StartCluster(Options(3, 4), d);
-  std::thread submitter([&] { Submit(RandomMix(100, 2, 81559, 300ms, 1000ms), 40ms); });
+  std::jthread submitter([&] { Submit(RandomMix(100, 2, 81559, 300ms, 1000ms), 40ms); });
   std::mt19937 rng(11);
   for (int kill = 0; kill < 5; ++kill) {
     {
@@ -137,7 +137,7 @@ TEST_F(EndToEnd, SchedulerKilledAtRandomPointsOfBindLosesNothing) {
 
 TEST_F(EndToEnd, DevicePluginsRestartedMidRunLoseNothing) {
   StartCluster(Options(3, 4));
-  std::thread submitter([&] { Submit(RandomMix(90, 3, 81559, 300ms, 1500ms), 50ms); });
+  std::jthread submitter([&] { Submit(RandomMix(90, 3, 81559, 300ms, 1500ms), 50ms); });
   std::this_thread::sleep_for(1500ms);
   // SIGKILL on one node, SIGTERM on another; both come back and must recover their pods.
   int before = cluster_->node(0).kubelet.registrations();
@@ -156,7 +156,7 @@ TEST_F(EndToEnd, DevicePluginsRestartedMidRunLoseNothing) {
 
 TEST_F(EndToEnd, KubeletRestartMakesThePluginRegisterAgainAndLosesNothing) {
   StartCluster(Options(3, 4));
-  std::thread submitter([&] { Submit(RandomMix(90, 4, 81559, 300ms, 1500ms), 50ms); });
+  std::jthread submitter([&] { Submit(RandomMix(90, 4, 81559, 300ms, 1500ms), 50ms); });
   for (int node : {0, 2}) {
     std::this_thread::sleep_for(1500ms);
     int before = cluster_->node(node).kubelet.registrations();
@@ -171,7 +171,7 @@ TEST_F(EndToEnd, KubeletRestartMakesThePluginRegisterAgainAndLosesNothing) {
 
 TEST_F(EndToEnd, ApiServerConflictsGoneErrorsAndSlownessLoseNothing) {
   StartCluster(Options(3, 4));
-  std::thread submitter([&] { Submit(RandomMix(100, 5, 81559, 300ms, 1200ms), 40ms); });
+  std::jthread submitter([&] { Submit(RandomMix(100, 5, 81559, 300ms, 1200ms), 40ms); });
   std::this_thread::sleep_for(1s);
   // 409 on patches, 410 on new watches, 500 on any call, failed bindings...
   ASSERT_TRUE(cluster_
@@ -260,7 +260,7 @@ TEST_F(EndToEnd, LeaderKilledFollowerTakesOverAndNothingIsLost) {
     std::this_thread::sleep_for(100ms);
   }
   ASSERT_GE(leader, 0) << "no replica became leader\n" << cluster_->LogTails();
-  std::thread submitter([&] { Submit(RandomMix(80, 8, 81559, 300ms, 1000ms), 60ms); });
+  std::jthread submitter([&] { Submit(RandomMix(80, 8, 81559, 300ms, 1000ms), 60ms); });
   std::this_thread::sleep_for(2s);
   cluster_->KillScheduler(leader);  // SIGKILL: the lease is not released, it must expire
   int successor = -1;
