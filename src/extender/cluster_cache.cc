@@ -34,6 +34,11 @@ std::string PhaseOf(const Json& pod) {
 
 bool IsTerminal(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
 
+bool IsBound(const Json& pod) {
+  auto spec = pod.find("spec");
+  return spec != pod.end() && spec->is_object() && !kube::StringAt(*spec, "nodeName").empty();
+}
+
 }  // namespace
 
 ClusterCache::ClusterCache(std::shared_ptr<const partition::SlicePolicy> policy)
@@ -140,9 +145,15 @@ void ClusterCache::RebuildNodeLocked(CachedNode& node) {
   }
   node.state = partition::NodeState(node.name, node.allocatable, std::move(chips),
                                     std::move(capacities), node.labels);
+  // Bound pods first: their slices are real, while an unbound pod's assignment may be the
+  // leftover of a bind that died between its patch and the binding.
   std::vector<partition::PodAssignment> assignments;
   if (auto it = by_node_.find(node.name); it != by_node_.end()) {
-    for (const auto& uid : it->second) assignments.push_back(pods_.at(uid).assignment);
+    for (bool bound : {true, false}) {
+      for (const auto& uid : it->second) {
+        if (pods_.at(uid).bound == bound) assignments.push_back(pods_.at(uid).assignment);
+      }
+    }
   }
   for (const auto& e : node.state.Rebuild(assignments)) {
     spdlog::warn("node {}: {}", node.name, e.message);
@@ -224,6 +235,7 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
     // Same assignment already held (typically our own reservation echoed back): keep it.
     if (EncodeAssignment(existing->second.assignment) == text) {
       existing->second.binding = false;
+      existing->second.bound = existing->second.bound || IsBound(pod);
       existing->second.bind_phase = phase;
       existing->second.bind_time = kube::ParseTime(stamp);
       return;
@@ -238,17 +250,42 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
   entry.assignment = std::move(*decoded);
   entry.bind_phase = phase;
   entry.bind_time = kube::ParseTime(stamp);
+  entry.bound = IsBound(pod);
   if (auto n = nodes_.find(entry.node); n != nodes_.end()) {
     if (n->second.has_inventory) {
       // Fill chip indexes from UUIDs and take the slices.
       n->second.epoch = ++epochs_;
-      if (auto s = n->second.state.Apply(entry.assignment); !s.ok()) {
+      auto s = n->second.state.Apply(entry.assignment);
+      if (!s.ok() && entry.bound) {
+        // A bound pod's slices are real: displace reservations of unbound pods (a bind that
+        // died after its patch), which their next bind replaces.
+        DropUnboundReservationsLocked(entry.node, uid);
+        s = n->second.state.Apply(entry.assignment);
+      }
+      if (!s.ok()) {
         spdlog::warn("pod {}/{}: cannot restore its slices: {}", entry.ns, entry.name, s.message());
       }
     }
   }
   by_node_[entry.node].insert(uid);
   pods_.emplace(uid, std::move(entry));
+}
+
+void ClusterCache::DropUnboundReservationsLocked(const std::string& node_name,
+                                                 const std::string& keep_uid) {
+  auto b = by_node_.find(node_name);
+  auto n = nodes_.find(node_name);
+  if (b == by_node_.end() || n == nodes_.end()) return;
+  std::vector<std::string> stale;
+  for (const auto& uid : b->second) {
+    const CachedPod& p = pods_.at(uid);
+    if (uid != keep_uid && !p.bound && !p.binding) stale.push_back(uid);
+  }
+  for (const auto& uid : stale) {
+    spdlog::warn("pod {}/{}: dropping its unbound reservation on {}: a bound pod needs the room",
+                 pods_.at(uid).ns, pods_.at(uid).name, node_name);
+    ForgetPodLocked(uid);
+  }
 }
 
 Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,

@@ -46,6 +46,7 @@ struct CachedPod {
   int64_t min_version = 0;  // events older than this (our own patch) are stale
   std::string bind_phase;   // flexai.io/bind-phase
   std::optional<kube::WallTime> bind_time;
+  bool bound = false;  // spec.nodeName is set: kubelet runs it, its slices are real
 };
 
 // Keeps the device plugin's Allocate match unambiguous (docs/protocol.md): no second pod is
@@ -108,6 +109,8 @@ class ClusterCache {
   void RebuildNodeLocked(CachedNode& node);
   void UpsertPodLocked(const nlohmann::json& pod);
   void ForgetPodLocked(const std::string& uid);
+  // Forgets the assignments of pods on `node_name` that are neither bound nor being bound here.
+  void DropUnboundReservationsLocked(const std::string& node_name, const std::string& keep_uid);
 
   mutable std::shared_mutex mu_;
   std::shared_ptr<const partition::SlicePolicy> policy_;

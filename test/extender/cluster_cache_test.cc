@@ -76,6 +76,22 @@ TEST_F(ClusterCacheTest, InventoryChangesKeepExistingSlices) {
   EXPECT_EQ(cache_.stats().chips, 2u);
 }
 
+// A bind killed between its annotation patch and the binding leaves an assignment on a pod that
+// never got a node. A bound pod's slices are real and must never be the ones dropped.
+TEST_F(ClusterCacheTest, BoundPodsWinOverLeftoverReservationsOfUnboundPods) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  Json stale = Assigned("stale", "node=n1;cpu=0;mem=0|main=GPU-a:1000:80");
+  stale["spec"].erase("nodeName");
+  stale["status"]["phase"] = "Pending";
+  Json bound = Assigned("bound", "node=n1;cpu=0;mem=0|main=GPU-a:2000:80");
+  // The leftover arrives first (as after a restart's list), then the bound pod.
+  cache_.ReplacePods({stale, bound});
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 2000);
+  // A node rebuild replays bound pods first, whatever the order of the pods.
+  cache_.UpsertNode(NodeWithChips("n1", {{"GPU-a"}, {"GPU-new"}}));
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 2000);
+}
+
 TEST_F(ClusterCacheTest, MalformedAnnotationsAreIgnoredNotFatal) {
   Json node = NodeWithChips("n1", {{"GPU-a"}});
   node["metadata"]["annotations"]["flexai.io/inventory"] = "{broken";

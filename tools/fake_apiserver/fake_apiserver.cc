@@ -82,6 +82,8 @@ FakeApiServer::FakeApiServer() : server_(std::make_unique<httplib::Server>()) {
   // httplib's API wants a raw pointer it then owns.
   server_->new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   server_->set_payload_max_length(16 << 20);
+  // Small request/response pairs (patch, binding) would otherwise wait on Nagle + delayed ACK.
+  server_->set_tcp_nodelay(true);
   Route();
 }
 
