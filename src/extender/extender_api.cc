@@ -76,13 +76,23 @@ ExtenderApi::ExtenderApi(const Scheduler& scheduler,
                          BindFunction bind)
     : scheduler_(scheduler), policy_(std::move(policy)), bind_(std::move(bind)) {}
 
+namespace {
+
+// The usual NodeNames request takes the fast path (no JSON object model for thousands of
+// names); anything else goes through the full parser. `fast` says which one answered.
+std::string ParseAnyArgs(std::string_view body, ExtenderArgs& args, bool& fast) {
+  fast = FastParseNodeNamesArgs(body, args.pod, args.names);
+  if (fast) return {};
+  args = ExtenderArgs();
+  return ParseArgs(body, args);
+}
+
+}  // namespace
+
 HttpReply ExtenderApi::Filter(std::string_view body) const {
   ExtenderArgs args;
-  bool fast = FastParseNodeNamesArgs(body, args.pod, args.names);
-  if (!fast) {
-    args = ExtenderArgs();
-    if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
-  }
+  bool fast = false;
+  if (std::string error = ParseAnyArgs(body, args, fast); !error.empty()) return BadRequest(error);
   PodIntent intent = ParsePodIntent(args.pod, *policy_());
   FilterOutcome outcome = scheduler_.Filter(intent, args.names);
   if (intent.wants_chips) {
@@ -139,11 +149,8 @@ HttpReply ExtenderApi::Filter(std::string_view body) const {
 
 HttpReply ExtenderApi::Prioritize(std::string_view body) const {
   ExtenderArgs args;
-  bool fast = FastParseNodeNamesArgs(body, args.pod, args.names);
-  if (!fast) {
-    args = ExtenderArgs();
-    if (std::string error = ParseArgs(body, args); !error.empty()) return BadRequest(error);
-  }
+  bool fast = false;
+  if (std::string error = ParseAnyArgs(body, args, fast); !error.empty()) return BadRequest(error);
   PodIntent intent = ParsePodIntent(args.pod, *policy_());
   std::string out = "[";
   out.reserve(args.names.size() * 32 + 2);

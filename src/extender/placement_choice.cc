@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "partition/placement/best_fit.h"
 #include "partition/placement/policy_factory.h"
+#include "partition/placement/simple_policies.h"
 
 namespace flexai::extender {
 
