@@ -81,5 +81,54 @@ TEST(Timeline, SynthesisIsDeterministicPerSeed) {
   }
 }
 
+TEST(Timeline, TilingRepeatsTheTraceOneSpanLater) {
+  // Span 0..300 over 3 tasks: each copy starts 300 + 300/3 = 400 s after the previous one.
+  Trace t = OneGpu({Timed("a", 500, 0, 50), Timed("b", 500, 100, 150), Timed("c", 500, 300, 310)});
+  TileTimeline(t, 3);
+  ASSERT_EQ(t.tasks.size(), 9u);
+  EXPECT_EQ(t.tasks[3].name, "a~1");
+  EXPECT_EQ(t.tasks[3].creation_time, 400);
+  EXPECT_EQ(t.tasks[3].deletion_time, 450);
+  EXPECT_EQ(t.tasks[8].name, "c~2");
+  EXPECT_EQ(t.tasks[8].creation_time, 1100);
+  EXPECT_EQ(t.tasks[8].deletion_time, 1110);
+}
+
+TEST(Timeline, ANewTaskOfAQueuedShapeWaitsBehindIt) {
+  // a holds the GPU; b and c (same shape) queue in arrival order: c is not tried before b, and
+  // starts only when b ends.
+  Trace t = OneGpu({Timed("a", 1000, 0, 100), Timed("b", 1000, 10, 60), Timed("c", 1000, 20, 70)});
+  auto r = RunTimeline(t, "bestfit", {});
+  ASSERT_TRUE(r.ok());
+  // b waits 90 s (starts at 100, runs 50), c waits from 20 until 150: 130 s.
+  EXPECT_DOUBLE_EQ(r->delay_p99_s, 130);
+  EXPECT_DOUBLE_EQ(r->delay_p50_s, 90);
+}
+
+TEST(Timeline, ReplayIsDeterministicPerSeed) {
+  Trace t = EmbeddedDefaultTrace();
+  SynthesiseTimeline(t, 3);
+  t.tasks.resize(400);
+  TileTimeline(t, 2);
+  auto a = RunTimeline(t, "hi", {50000, 9, 20});
+  auto b = RunTimeline(t, "hi", {50000, 9, 20});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->delay_p99_s, b->delay_p99_s);
+  EXPECT_EQ(a->time_avg_allocated_pct, b->time_avg_allocated_pct);
+  EXPECT_EQ(a->allocation_curve, b->allocation_curve);
+}
+
+TEST(Timeline, CapacityTestFindsTheRateWhereTheQueueBuildsUp) {
+  // 40 one-GPU tasks of 100 s, one every 100 s, on one GPU: fine until arrivals come faster than
+  // one per 100 s, i.e. compression 1; the queue then grows by one task per arrival.
+  std::vector<TraceTask> tasks;
+  for (int i = 0; i < 40; ++i)
+    tasks.push_back(Timed("t" + std::to_string(i), 1000, 100 * i, 100 * i + 100));
+  auto r = FindSustainedRate(OneGpu(tasks), "bestfit", 42, /*max_p99_s=*/600);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_GE(r->compression, 1.0);
+  EXPECT_LT(r->compression, 1.3);
+}
+
 }  // namespace
 }  // namespace flexai::sim

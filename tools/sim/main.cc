@@ -43,7 +43,7 @@ std::string ParallelFor(size_t count, unsigned threads, Work work) {
 }
 
 int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& policies,
-                    uint64_t seed, double compression, bool capacity_test,
+                    uint64_t seed, double compression, int repeat, bool capacity_test,
                     const std::string& report_path, const std::string& plot_path,
                     unsigned threads) {
   using namespace flexai::sim;
@@ -54,6 +54,7 @@ int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& po
     }
     SynthesiseTimeline(trace, seed);
   }
+  TileTimeline(trace, repeat);
   ClusterInfo cluster{trace.source, static_cast<int64_t>(trace.nodes.size()), trace.total_gpus(),
                       SharingBound(trace)};
   std::vector<TimelineResult> results(policies.size());
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   std::string mode = "arrival";
   double compression = 1.0;
   bool capacity_test = false;
+  int repeat = 1;
   app.add_option("--mode", mode,
                  "arrival: the FGD paper's protocol (tasks never leave); timeline: tasks run from "
                  "creation to deletion, a queue retries what does not fit")
@@ -126,6 +128,11 @@ int main(int argc, char** argv) {
                  "timeline: divide inter-arrival times by this (durations are kept)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--repeat", repeat,
+                 "timeline: replay the trace this many times back to back (one pass of openb "
+                 "never fills its cluster, so a capacity test needs several)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   app.add_flag(
       "--capacity-test", capacity_test,
       "timeline: find each policy's highest arrival rate with p99 queueing delay < 10 min");
@@ -157,7 +164,7 @@ int main(int argc, char** argv) {
   if (!policies.ok()) return Fail(policies.error().message);
 
   if (mode == "timeline") {
-    return RunTimelineMode(trace, *policies, seeds->front(), compression, capacity_test,
+    return RunTimelineMode(trace, *policies, seeds->front(), compression, repeat, capacity_test,
                            report_path, plot_path, threads);
   }
 
