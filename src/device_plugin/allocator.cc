@@ -23,12 +23,17 @@ AllocateOutcome Failed(AllocateFailure failure, std::string message) {
 }  // namespace
 
 Allocator::Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
-                     PluginSettings settings, ClusterClient* cluster)
+                     std::shared_ptr<const SettingsStore> settings, ClusterClient* cluster)
     : node_name_(std::move(node_name)),
       inventory_(inventory),
       backend_(backend),
       settings_(std::move(settings)),
       cluster_(cluster) {}
+
+Allocator::Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
+                     PluginSettings settings, ClusterClient* cluster)
+    : Allocator(std::move(node_name), inventory, backend,
+                std::make_shared<const SettingsStore>(std::move(settings)), cluster) {}
 
 std::set<std::string> Allocator::NodeChipUuids() const {
   std::set<std::string> uuids;
@@ -44,6 +49,63 @@ AllocatedContainers Allocator::AllocatedLocked() const {
   return allocated;
 }
 
+AnsweredDeviceIds Allocator::AnsweredLocked() const {
+  AnsweredDeviceIds answered;
+  for (const auto& [uid, record] : pods_) {
+    for (const auto& [container, ids] : record.device_ids) answered[{uid, container}] = ids;
+  }
+  return answered;
+}
+
+void Allocator::PlaceChips(const partition::ContainerAssignment& container,
+                           std::vector<partition::Chip>& chips,
+                           std::vector<partition::ChipGrant>& grants) const {
+  std::vector<std::pair<partition::Chip, partition::ChipGrant>> placed;
+  for (const auto& grant : container.grants) {
+    placed.emplace_back(*inventory_.FindByUuid(grant.chip_uuid), grant);
+  }
+  std::sort(placed.begin(), placed.end(),
+            [](const auto& a, const auto& b) { return a.first.index < b.first.index; });
+  chips.clear();
+  grants.clear();
+  for (const auto& [chip, grant] : placed) {
+    chips.push_back(chip);
+    grants.push_back(grant);
+  }
+}
+
+AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
+                                        const std::vector<std::string>& sorted_ids,
+                                        const PluginSettings& settings) {
+  const auto& container = match.container();
+  std::vector<partition::Chip> chips;
+  std::vector<partition::ChipGrant> grants;
+  PlaceChips(container, chips, grants);
+  AllocateOutcome outcome;
+  // Built from the assignment as the first answer was; the chips are the pod's already, so their
+  // health is not checked again.
+  outcome.setup =
+      BuildContainerSetup(backend_, settings, chips, grants,
+                          PrepareHostPaths(settings, match.pod.uid, container.container, chips));
+  // After a restart only the annotation knew of it: record the pod as Reconcile would.
+  PodRecord& record = pods_[match.pod.uid];
+  record.assignment = match.assignment;
+  if (std::find(record.allocated_containers.begin(), record.allocated_containers.end(),
+                container.container) == record.allocated_containers.end()) {
+    record.allocated_containers.push_back(container.container);
+  }
+  record.device_ids[container.container] = sorted_ids;
+  outcome.repeated = true;
+  outcome.pod_namespace = match.pod.namespace_name;
+  outcome.pod_name = match.pod.name;
+  outcome.pod_uid = match.pod.uid;
+  outcome.container = container.container;
+  outcome.message = match.pod.namespace_name + "/" + match.pod.name + " container " +
+                    container.container + " (repeated Allocate)";
+  spdlog::info("Allocate repeated for {}: same answer as before", outcome.message);
+  return outcome;
+}
+
 AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device_ids) {
   AllocateOutcome outcome;
   std::set<std::string> node_chips = NodeChipUuids();
@@ -52,8 +114,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   }
   for (const auto& id : device_ids) {
     auto parsed = ParseDeviceId(id);
-    if (!parsed || !node_chips.contains(parsed->chip_uuid) ||
-        parsed->slot >= settings_.max_slices_per_chip) {
+    if (!parsed || !node_chips.contains(parsed->chip_uuid)) {
       return Failed(AllocateFailure::kBadDeviceIds, "device ID \"" + id + "\" is not served here");
     }
   }
@@ -68,7 +129,19 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
                   "listing pods on node " + node_name_ + ": " + pods.error().message);
   }
 
+  const std::shared_ptr<const PluginSettings> settings = settings_->Current();
+  std::vector<std::string> sorted_ids = device_ids;
+  std::sort(sorted_ids.begin(), sorted_ids.end());
   std::lock_guard lock(mu_);
+  // A repeat first: its IDs may be from before a policy reload lowered max slices.
+  if (auto repeat = FindAnsweredContainer(*pods, node_name_, sorted_ids, AnsweredLocked())) {
+    return RepeatLocked(*repeat, sorted_ids, *settings);
+  }
+  for (const auto& id : device_ids) {
+    if (ParseDeviceId(id)->slot >= settings->max_slices_per_chip) {
+      return Failed(AllocateFailure::kBadDeviceIds, "device ID \"" + id + "\" is not served here");
+    }
+  }
   auto match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
   if (!match) {
     // The watch cache may lag the scheduler's patch by a moment: ask the API server itself.
@@ -83,16 +156,10 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
 
   const auto& container = match->container();
   const std::string pod_ref = match->pod.namespace_name + "/" + match->pod.name;
-  // The container sees its chips in index order (how the runtime exposes devices).
-  std::vector<std::pair<partition::Chip, partition::ChipGrant>> placed;
-  for (const auto& grant : container.grants) {
-    placed.emplace_back(*inventory_.FindByUuid(grant.chip_uuid), grant);
-  }
-  std::sort(placed.begin(), placed.end(),
-            [](const auto& a, const auto& b) { return a.first.index < b.first.index; });
   std::vector<partition::Chip> chips;
   std::vector<partition::ChipGrant> grants;
-  for (const auto& [chip, grant] : placed) {
+  PlaceChips(container, chips, grants);
+  for (const auto& chip : chips) {
     if (!chip.healthy()) {
       // The assignment cannot be honoured: say so on the pod (for the scheduler) and to kubelet.
       std::string why = "chip " + chip.uuid + " assigned to " + pod_ref + " container " +
@@ -103,18 +170,20 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
       if (!marked) spdlog::warn("marking {} failed: {}", pod_ref, marked.message());
       return Failed(AllocateFailure::kNoAssignment, why);
     }
-    chips.push_back(chip);
-    grants.push_back(grant);
   }
-  outcome.setup = BuildContainerSetup(backend_, settings_, chips, grants,
-                                      PrepareHostPaths(match->pod.uid, container.container, chips));
+  outcome.setup =
+      BuildContainerSetup(backend_, *settings, chips, grants,
+                          PrepareHostPaths(*settings, match->pod.uid, container.container, chips));
 
   PodRecord& record = pods_[match->pod.uid];
   record.assignment = match->assignment;
   record.allocated_containers.push_back(container.container);
+  record.device_ids[container.container] = sorted_ids;
   outcome.pod_namespace = match->pod.namespace_name;
   outcome.pod_name = match->pod.name;
   outcome.completes_pod = record.allocated_containers.size() == match->assignment.containers.size();
+  if (outcome.completes_pod)
+    outcome.device_ids_annotation = EncodeContainerDeviceIds(record.device_ids);
   outcome.message = pod_ref + " container " + container.container;
   outcome.pod_uid = match->pod.uid;
   outcome.container = container.container;
@@ -137,7 +206,7 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
   outcomes.clear();
   auto take_back = [&] {
     for (const auto& o : outcomes) {
-      if (o.ok()) Forget(o.pod_uid, o.container);
+      if (o.ok() && !o.repeated) Forget(o.pod_uid, o.container);
     }
   };
   for (const auto& ids : containers) {
@@ -150,8 +219,10 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
   // Only now, with every container of the request placed, are finished pods marked.
   for (auto& outcome : outcomes) {
     if (!outcome.completes_pod) continue;
-    Status patched = cluster_->PatchPodAnnotations(outcome.pod_namespace, outcome.pod_name,
-                                                   {{kBindPhaseAnnotation, kBindPhaseSuccess}});
+    Status patched =
+        cluster_->PatchPodAnnotations(outcome.pod_namespace, outcome.pod_name,
+                                      {{kBindPhaseAnnotation, kBindPhaseSuccess},
+                                       {kDeviceIdsAnnotation, outcome.device_ids_annotation}});
     if (!patched) {
       take_back();  // kubelet's retry must find the same containers again
       outcomes.push_back(Failed(AllocateFailure::kClusterUnavailable,
@@ -163,16 +234,17 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
   return Status::Ok();
 }
 
-ContainerHostPaths Allocator::PrepareHostPaths(const std::string& pod_uid,
+ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
+                                               const std::string& pod_uid,
                                                const std::string& container,
                                                const std::vector<partition::Chip>& chips) const {
   ContainerHostPaths paths;
-  paths.shared_dir = settings_.shared_host_dir + "/" + pod_uid + "/" + container;
+  paths.shared_dir = settings.shared_host_dir + "/" + pod_uid + "/" + container;
   // Same layout as the MPS supervisor: <base>/<gpu uuid>/pipe, or <base>/all/pipe for the
   // node-wide daemon that serves multi-GPU containers.
-  paths.mps_pipe_dir = settings_.mps_host_dir + "/" +
+  paths.mps_pipe_dir = settings.mps_host_dir + "/" +
                        (chips.size() == 1 ? chips.front().uuid : std::string("all")) + "/pipe";
-  if (settings_.isolation == IsolationMode::kHook) {
+  if (settings.isolation == IsolationMode::kHook) {
     std::error_code error;
     std::filesystem::create_directories(paths.shared_dir, error);
     // Container processes may run as any user: all of them must be able to create usage.bin.
@@ -215,7 +287,7 @@ void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) c
   std::set<std::string> live;
   for (const auto& pod : pods) live.insert(pod.uid);
   std::error_code error;
-  std::filesystem::directory_iterator entries(settings_.shared_host_dir, error);
+  std::filesystem::directory_iterator entries(settings_->Current()->shared_host_dir, error);
   if (error) return;
   const auto now = std::filesystem::file_time_type::clock::now();
   for (const auto& entry : entries) {
@@ -253,6 +325,7 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
     PodRecord record;
     record.assignment = *assignment;
     for (const auto& c : assignment->containers) record.allocated_containers.push_back(c.container);
+    if (known != pods_.end()) record.device_ids = known->second.device_ids;
     next[pod.uid] = std::move(record);
   }
   pods_ = std::move(next);
@@ -261,6 +334,7 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
 std::vector<Allocator::UsageSource> Allocator::UsageSources() const {
   std::map<std::string, int> index_of;
   for (const auto& chip : inventory_.chips()) index_of[chip.uuid] = chip.index;
+  const std::string shared_host_dir = settings_->Current()->shared_host_dir;
   std::lock_guard lock(mu_);
   std::vector<UsageSource> sources;
   for (const auto& [uid, record] : pods_) {
@@ -270,8 +344,7 @@ std::vector<Allocator::UsageSource> Allocator::UsageSources() const {
         continue;
       }
       UsageSource source;
-      source.usage_file =
-          settings_.shared_host_dir + "/" + uid + "/" + container.container + "/usage.bin";
+      source.usage_file = shared_host_dir + "/" + uid + "/" + container.container + "/usage.bin";
       for (const auto& grant : container.grants) source.chip_uuids.push_back(grant.chip_uuid);
       // Same order as Allocate gave the container: by chip index.
       std::sort(

@@ -1,10 +1,12 @@
 // Answers kubelet's Allocate for one container: checks the device IDs, finds the pod's
 // assignment (AssignmentMatcher), builds the container's environment and mounts, and marks the
-// pod's bind phase `success` once all its chip containers are allocated. Also keeps the per-chip
-// usage the metrics report.
+// pod's bind phase `success` once all its chip containers are allocated (with the device IDs
+// kubelet passed, so a repeated Allocate gets the same answer). Also keeps the per-chip usage the
+// metrics report.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include "device_plugin/cluster_client.h"
 #include "device_plugin/container_env.h"
 #include "device_plugin/plugin_settings.h"
+#include "device_plugin/settings_store.h"
 
 namespace flexai::device_plugin {
 
@@ -35,6 +38,10 @@ struct AllocateOutcome {
   std::string pod_name;
   std::string container;
   bool completes_pod = false;  // it is the pod's last chip container
+  // kubelet repeated an Allocate already answered: same answer, nothing new recorded or patched.
+  bool repeated = false;
+  // With completes_pod: the pod's `flexai.io/device-ids` annotation to write with `success`.
+  std::string device_ids_annotation;
   bool ok() const { return failure == AllocateFailure::kNone; }
 };
 
@@ -48,10 +55,15 @@ struct ChipUsage {
 class Allocator {
  public:
   // `cluster` may be null (no Kubernetes configured): every Allocate then fails, clearly.
+  // `settings` may be replaced while serving (policy reload): each Allocate uses one snapshot.
+  Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
+            std::shared_ptr<const SettingsStore> settings, ClusterClient* cluster);
+  // Fixed settings (tests, benchmarks).
   Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
             PluginSettings settings, ClusterClient* cluster);
 
-  // One container's devices (kubelet's usual request).
+  // One container's devices (kubelet's usual request). The same device IDs again, while the
+  // container they were answered for lives, get the same answer (kubelet retried).
   AllocateOutcome AllocateContainer(const std::vector<std::string>& device_ids);
   // A whole AllocateRequest, all or nothing: `outcomes[i]` answers container i; on failure the
   // last outcome says why and nothing stays allocated or marked.
@@ -77,23 +89,34 @@ class Allocator {
   struct PodRecord {
     partition::PodAssignment assignment;
     std::vector<std::string> allocated_containers;
+    ContainerDeviceIds device_ids;  // what kubelet passed, by container (sorted)
   };
 
   // Finds and records the container (no pod patch).
   AllocateOutcome MatchContainer(const std::vector<std::string>& device_ids);
+  // The answer to a repeated Allocate of `match` (found by FindAnsweredContainer).
+  AllocateOutcome RepeatLocked(const MatchedContainer& match,
+                               const std::vector<std::string>& sorted_ids,
+                               const PluginSettings& settings);
+  // The container's chips in index order (how the runtime exposes devices) and their grants.
+  void PlaceChips(const partition::ContainerAssignment& container,
+                  std::vector<partition::Chip>& chips,
+                  std::vector<partition::ChipGrant>& grants) const;
   // Deletes accounting directories of pods no longer on the node (after a grace period).
   void RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) const;
   // Takes back a recorded container.
   void Forget(const std::string& pod_uid, const std::string& container);
   std::set<std::string> NodeChipUuids() const;
-  ContainerHostPaths PrepareHostPaths(const std::string& pod_uid, const std::string& container,
+  ContainerHostPaths PrepareHostPaths(const PluginSettings& settings, const std::string& pod_uid,
+                                      const std::string& container,
                                       const std::vector<partition::Chip>& chips) const;
   AllocatedContainers AllocatedLocked() const;
+  AnsweredDeviceIds AnsweredLocked() const;
 
   const std::string node_name_;
   const ChipInventory& inventory_;
   const Backend& backend_;
-  const PluginSettings settings_;
+  const std::shared_ptr<const SettingsStore> settings_;
   ClusterClient* const cluster_;
   mutable std::mutex mu_;
   std::map<std::string, PodRecord> pods_;  // by pod uid

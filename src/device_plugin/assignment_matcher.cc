@@ -88,6 +88,32 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
   return std::min_element(candidates.begin(), candidates.end(), Earlier)->match;
 }
 
+std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSummary>& pods,
+                                                      const std::string& node,
+                                                      const std::vector<std::string>& device_ids,
+                                                      const AnsweredDeviceIds& answered) {
+  std::vector<std::string> wanted = device_ids;
+  std::sort(wanted.begin(), wanted.end());
+  for (const auto& pod : pods) {
+    const std::string phase = Annotation(pod, kBindPhaseAnnotation);
+    if (pod.terminal() || (phase != kBindPhaseAllocating && phase != kBindPhaseSuccess)) continue;
+    auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
+    if (!assignment || assignment->node != node) continue;
+    auto recorded = DecodeContainerDeviceIds(Annotation(pod, kDeviceIdsAnnotation));
+    for (size_t c = 0; c < assignment->containers.size(); ++c) {
+      const std::string& name = assignment->containers[c].container;
+      const std::vector<std::string>* ids = nullptr;
+      if (auto known = answered.find({pod.uid, name}); known != answered.end()) {
+        ids = &known->second;
+      } else if (recorded) {
+        if (auto it = recorded->find(name); it != recorded->end()) ids = &it->second;
+      }
+      if (ids != nullptr && *ids == wanted) return MatchedContainer{pod, *assignment, c};
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text) {
   std::tm tm{};
   int consumed = 0;

@@ -4,9 +4,14 @@
 // first container not yet handed to kubelet; it must have as many grants as kubelet passed
 // devices; the oldest such pod wins (bind-time, creationTimestamp, namespace/name, UID). Never
 // guesses: no such pod is an error.
+//
+// kubelet may also repeat an Allocate it already had answered (its deadline passed, or it retries
+// after a failure of its own). FindAnsweredContainer recognises that by the device IDs, so the
+// repeat gets the same container instead of the next pod's assignment.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,6 +19,7 @@
 #include <vector>
 
 #include "device_plugin/cluster_client.h"
+#include "device_plugin/device_id.h"
 #include "partition/assignment.h"
 #include "partition/result.h"
 
@@ -37,6 +43,18 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
                                          const std::string& node, size_t device_count,
                                          const std::set<std::string>& node_chips,
                                          const AllocatedContainers& allocated);
+
+// (pod uid, container name) -> the sorted device IDs it was answered for, as this process knows.
+using AnsweredDeviceIds = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
+
+// The container of a live pod on `node` (not terminal, bind phase `allocating` or `success`)
+// that was already answered for exactly `device_ids` (in any order): known from `answered`, or
+// else from the pod's `flexai.io/device-ids` annotation. kubelet never gives a device ID to two
+// live containers, so at most one container can hold the same IDs. nullopt: not a repeat.
+std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSummary>& pods,
+                                                      const std::string& node,
+                                                      const std::vector<std::string>& device_ids,
+                                                      const AnsweredDeviceIds& answered);
 
 // Parses an RFC 3339 UTC time ("2026-11-28T03:31:06Z", optional fraction); nullopt when bad.
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text);

@@ -47,6 +47,14 @@ uint64_t ChipInventory::WaitForChange(uint64_t seen, std::chrono::milliseconds t
   return version_;
 }
 
+void ChipInventory::MarkChanged() {
+  {
+    std::lock_guard lock(mu_);
+    ++version_;
+  }
+  changed_.notify_all();
+}
+
 void ChipInventory::WakeAll() const { changed_.notify_all(); }
 
 }  // namespace flexai::device_plugin

@@ -23,8 +23,11 @@ class ChipInventory {
   partition::Vendor vendor() const { return vendor_; }
   std::vector<partition::Chip> chips() const;
   std::optional<partition::Chip> FindByUuid(const std::string& uuid) const;
-  // Bumped on every health change; streams compare it to know when to resend.
+  // Bumped on every health change (and by MarkChanged); streams compare it to know when to resend.
   uint64_t version() const;
+  // Something else of the device list changed (a policy reload changed max slices): bumps the
+  // version and wakes waiters, so every stream resends.
+  void MarkChanged();
 
   // Applies a health report; returns the chips whose health changed (and wakes waiters).
   std::vector<partition::Chip> ApplyHealth(const HealthReport& report);

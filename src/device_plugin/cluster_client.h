@@ -16,6 +16,9 @@ inline constexpr char kAssignmentAnnotation[] = "flexai.io/assignment";
 inline constexpr char kBindPhaseAnnotation[] = "flexai.io/bind-phase";
 inline constexpr char kBindTimeAnnotation[] = "flexai.io/bind-time";
 inline constexpr char kBindErrorAnnotation[] = "flexai.io/bind-error";
+// Written by the device plugin with bind-phase=success: the device IDs kubelet passed for each
+// container, so a repeated Allocate is recognised even after a plugin restart.
+inline constexpr char kDeviceIdsAnnotation[] = "flexai.io/device-ids";
 inline constexpr char kBindPhaseAllocating[] = "allocating";
 inline constexpr char kBindPhaseSuccess[] = "success";
 inline constexpr char kBindPhaseFailed[] = "failed";
@@ -52,6 +55,9 @@ class ClusterClient {
                                       const std::map<std::string, std::string>& annotations) = 0;
   // The node's labels (they select the policy's node overrides).
   virtual Result<std::map<std::string, std::string>> NodeLabels(const std::string& node) = 0;
+  // Posts a core/v1 Event about the node (`type` Normal or Warning), e.g. a refused policy.
+  virtual Status RecordNodeEvent(const std::string& node, const std::string& type,
+                                 const std::string& reason, const std::string& message) = 0;
 };
 
 }  // namespace flexai::device_plugin

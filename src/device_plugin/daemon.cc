@@ -12,6 +12,7 @@
 #include "device_plugin/kubelet_connection.h"
 #include "device_plugin/periodic_task.h"
 #include "isolation/mps_supervisor.h"
+#include "kube/config_file_watcher.h"
 
 namespace flexai::device_plugin {
 
@@ -26,19 +27,27 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   if (chips->empty()) spdlog::warn("no chips found on this node; serving an empty device list");
   std::unique_ptr<Daemon> d(new Daemon());
   d->options_ = options;
-  d->settings_ = std::move(*settings);
+  d->settings_for_ = settings_for;
+  const std::string resource = settings->resource_name;
+  d->settings_ = std::make_shared<SettingsStore>(std::move(*settings));
   d->backend_ = std::move(backend);
   d->cluster_ = std::move(cluster);
   d->inventory_ = std::make_unique<ChipInventory>(d->backend_->vendor(), std::move(*chips));
   d->allocator_ = std::make_unique<Allocator>(options.node_name, *d->inventory_, *d->backend_,
                                               d->settings_, d->cluster_.get());
   d->service_ = std::make_unique<DevicePluginService>(*d->inventory_, *d->allocator_, d->settings_);
-  d->kubelet_ = std::make_unique<KubeletConnection>(options.plugin_dir,
-                                                    SocketNameFor(d->settings_.resource_name),
-                                                    d->settings_.resource_name, d->service_.get());
+  d->kubelet_ = std::make_unique<KubeletConnection>(options.plugin_dir, SocketNameFor(resource),
+                                                    resource, d->service_.get());
   d->health_ = std::make_unique<HealthMonitor>(*d->backend_, *d->inventory_);
   d->publisher_ = std::make_unique<InventoryPublisher>(options.node_name, *d->inventory_,
                                                        *d->allocator_, d->cluster_.get());
+  if (!options.policy.empty() && options.policy_poll_seconds > 0) {
+    // Created now, so the content just loaded is the baseline; polling starts with Start().
+    Daemon* self = d.get();
+    d->policy_watcher_ = std::make_unique<kube::ConfigFileWatcher>(
+        options.policy, std::chrono::seconds(options.policy_poll_seconds),
+        [self] { self->ReloadPolicy(); });
+  }
   return d;
 }
 
@@ -46,12 +55,12 @@ Daemon::~Daemon() { Stop(); }
 
 void Daemon::StartMpsDaemons() {
   // One MPS control daemon per GPU for single-GPU slices, plus a node-wide one for containers
-  // with several GPUs; pipes under settings_.mps_host_dir (what Allocate mounts).
+  // with several GPUs; pipes under the settings' mps_host_dir (what Allocate mounts).
   std::vector<std::string> gpus;
   for (const auto& chip : inventory_->chips()) gpus.push_back(chip.uuid);
   gpus.push_back(isolation::kAllGpus);
   isolation::MpsSupervisorOptions options;
-  options.base_dir = settings_.mps_host_dir;
+  options.base_dir = settings_->Current()->mps_host_dir;
   mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
   if (Status s = mps_->StartAll(); !s) {
     spdlog::error("MPS isolation: {}; slices will fail to start until the daemons run",
@@ -67,8 +76,9 @@ Status Daemon::Start() {
                  chip.model, chip.memory_mib, chip.numa_node, chip.link_group,
                  partition::HealthName(chip.health));
   }
-  spdlog::info("resource {}: {} virtual devices per chip, isolation {}", settings_.resource_name,
-               settings_.max_slices_per_chip, IsolationModeName(settings_.isolation));
+  const auto settings = settings_->Current();
+  spdlog::info("resource {}: {} virtual devices per chip, isolation {}", settings->resource_name,
+               settings->max_slices_per_chip, IsolationModeName(settings->isolation));
   health_->CheckOnce();  // start from the live health, not the discovery snapshot
   if (!options_.metrics_listen.empty()) {
     try {
@@ -80,17 +90,64 @@ Status Daemon::Start() {
     exposer_->RegisterCollectable(metrics_);
     spdlog::info("metrics on http://{}/metrics", options_.metrics_listen);
   }
-  if (settings_.isolation == IsolationMode::kMps &&
+  if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {
     StartMpsDaemons();
   }
   if (Status s = kubelet_->Start(); !s) return s;
   health_->Start();
   publisher_->Start();
+  if (policy_watcher_) {
+    policy_watcher_->Start();
+    spdlog::info("watching {} for policy changes every {} s", options_.policy,
+                 options_.policy_poll_seconds);
+  }
+  return Status::Ok();
+}
+
+Status Daemon::ReloadPolicy() {
+  std::lock_guard lock(reload_mu_);
+  auto loaded = settings_for_(backend_->vendor());
+  if (!loaded) {
+    const std::string why =
+        "policy reload refused, previous policy kept: " + loaded.error().message;
+    spdlog::error("{}", why);
+    if (cluster_) {
+      Status posted =
+          cluster_->RecordNodeEvent(options_.node_name, "Warning", "FlexaiPolicyRejected", why);
+      if (!posted) spdlog::warn("{}", posted.message());
+    }
+    return Error{why};
+  }
+  const auto current = settings_->Current();
+  PluginSettings next = std::move(*loaded);
+  if (next.resource_name != current->resource_name) {
+    spdlog::warn(
+        "the policy now names resource {}, but {} is registered with kubelet: a resource "
+        "change takes a restart; other settings are applied",
+        next.resource_name, current->resource_name);
+    next.resource_name = current->resource_name;
+  }
+  // Host paths are the daemon's own layout, not the policy's.
+  next.hook_library_host_dir = current->hook_library_host_dir;
+  next.shared_host_dir = current->shared_host_dir;
+  next.mps_host_dir = current->mps_host_dir;
+  const bool slices_changed = next.max_slices_per_chip != current->max_slices_per_chip;
+  const bool mps_now = next.isolation == IsolationMode::kMps &&
+                       current->isolation != IsolationMode::kMps &&
+                       backend_->vendor() == partition::Vendor::kNvidia;
+  spdlog::info(
+      "policy reloaded from {}: {} virtual devices per chip (was {}), isolation {} (was {})",
+      options_.policy, next.max_slices_per_chip, current->max_slices_per_chip,
+      IsolationModeName(next.isolation), IsolationModeName(current->isolation));
+  settings_->Replace(std::move(next));
+  if (slices_changed) inventory_->MarkChanged();  // every ListAndWatch stream sends the new list
+  if (mps_now && !mps_) StartMpsDaemons();
   return Status::Ok();
 }
 
 void Daemon::Stop() {
+  if (policy_watcher_) policy_watcher_->Stop();
   if (publisher_) publisher_->Stop();
   if (health_) health_->Stop();
   if (service_) service_->StopStreams();

@@ -1,10 +1,12 @@
 // The whole node daemon, wired: backend -> chip inventory -> health monitor; allocator + gRPC
-// service served to kubelet; inventory publisher to the node object; Prometheus metrics.
+// service served to kubelet; inventory publisher to the node object; Prometheus metrics; the
+// policy file watcher that reloads the settings without a restart.
 // main.cc only parses flags and builds one of these; tests build it in-process with fakes.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "device_plugin/allocator.h"
@@ -13,12 +15,16 @@
 #include "device_plugin/cluster_client.h"
 #include "device_plugin/daemon_options.h"
 #include "device_plugin/plugin_settings.h"
+#include "device_plugin/settings_store.h"
 
 namespace prometheus {
 class Exposer;
 }
 namespace flexai::isolation {
 class MpsSupervisor;
+}
+namespace flexai::kube {
+class ConfigFileWatcher;
 }
 
 namespace flexai::device_plugin {
@@ -32,7 +38,8 @@ class PeriodicTask;
 
 class Daemon {
  public:
-  // Settings depend on the vendor, known only once the backend has discovered its chips.
+  // Settings depend on the vendor, known only once the backend has discovered its chips. Called
+  // again on every change of the policy file (options.policy), so it must outlive the daemon.
   using SettingsFor = std::function<Result<PluginSettings>(partition::Vendor)>;
 
   // Discovers the chips (an error when none can be read). `cluster` may be null.
@@ -42,13 +49,18 @@ class Daemon {
                                                 const SettingsFor& settings_for);
   ~Daemon();
 
-  // Serves kubelet, starts health checks, inventory publishing and metrics.
+  // Serves kubelet, starts health checks, inventory publishing, metrics and the policy watcher.
   Status Start();
   void Stop();
+  // Reads the policy again and applies it (the watcher calls this when the file changes). A
+  // policy that does not load is refused: the old settings stay, an error is logged and a
+  // Warning Event FlexaiPolicyRejected is posted on the node. The resource name and host paths
+  // are fixed at start; a new max slices per chip is streamed to kubelet.
+  Status ReloadPolicy();
 
   ChipInventory& inventory() { return *inventory_; }
   Allocator& allocator() { return *allocator_; }
-  const PluginSettings& settings() const { return settings_; }
+  std::shared_ptr<const PluginSettings> settings() const { return settings_->Current(); }
   KubeletConnection& kubelet() { return *kubelet_; }
   // Port the metrics endpoint listens on (0 when disabled).
   int metrics_port() const;
@@ -58,7 +70,9 @@ class Daemon {
   void StartMpsDaemons();
 
   DaemonOptions options_;
-  PluginSettings settings_;
+  SettingsFor settings_for_;
+  std::shared_ptr<SettingsStore> settings_;
+  std::mutex reload_mu_;  // one reload at a time
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<ClusterClient> cluster_;
   std::unique_ptr<ChipInventory> inventory_;
@@ -71,6 +85,7 @@ class Daemon {
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<isolation::MpsSupervisor> mps_;
   std::unique_ptr<PeriodicTask> mps_checks_;
+  std::unique_ptr<kube::ConfigFileWatcher> policy_watcher_;
 };
 
 }  // namespace flexai::device_plugin

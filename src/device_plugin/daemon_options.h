@@ -10,9 +10,10 @@ struct DaemonOptions {
   std::string backend = "nvidia";  // nvidia | ascend | sim
   std::string sim_config;          // sim backend's chip file; empty = built-in H100 box
   std::string plugin_dir = "/var/lib/kubelet/device-plugins";
-  std::string node_name;   // default $NODE_NAME
-  std::string kubeconfig;  // empty = in-cluster when KUBERNETES_SERVICE_HOST is set
-  std::string policy;      // slice policy file; empty = built-in defaults
+  std::string node_name;        // default $NODE_NAME
+  std::string kubeconfig;       // empty = in-cluster when KUBERNETES_SERVICE_HOST is set
+  std::string policy;           // slice policy file; empty = built-in defaults
+  int policy_poll_seconds = 5;  // how often the policy file is checked for changes; 0 = never
   std::string metrics_listen = "0.0.0.0:9400";  // empty = no metrics endpoint
   std::string nvml_library = "libnvidia-ml.so.1";
   std::string dcmi_library = "libdcmi.so";

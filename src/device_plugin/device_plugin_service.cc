@@ -30,8 +30,8 @@ grpc::StatusCode CodeFor(AllocateFailure failure) {
 }  // namespace
 
 DevicePluginService::DevicePluginService(const ChipInventory& inventory, Allocator& allocator,
-                                         const PluginSettings& settings)
-    : inventory_(inventory), allocator_(allocator), settings_(settings) {}
+                                         std::shared_ptr<const SettingsStore> settings)
+    : inventory_(inventory), allocator_(allocator), settings_(std::move(settings)) {}
 
 void DevicePluginService::StopStreams() {
   stopping_ = true;
@@ -42,8 +42,9 @@ void DevicePluginService::ResumeStreams() { stopping_ = false; }
 
 v1beta1::ListAndWatchResponse DevicePluginService::DeviceList() const {
   v1beta1::ListAndWatchResponse response;
+  const int max_slices = settings_->Current()->max_slices_per_chip;
   for (const auto& chip : inventory_.chips()) {
-    for (int slot = 0; slot < settings_.max_slices_per_chip; ++slot) {
+    for (int slot = 0; slot < max_slices; ++slot) {
       v1beta1::Device* device = response.add_devices();
       device->set_id(FormatDeviceId(chip.uuid, slot));
       device->set_health(std::string(partition::HealthName(chip.health)));
@@ -65,16 +66,17 @@ grpc::Status DevicePluginService::ListAndWatch(
     grpc::ServerContext* context, const v1beta1::Empty*,
     grpc::ServerWriter<v1beta1::ListAndWatchResponse>* writer) {
   uint64_t sent_version = inventory_.version();
-  spdlog::info("kubelet opened ListAndWatch for {}", settings_.resource_name);
+  const std::string resource = settings_->Current()->resource_name;
+  spdlog::info("kubelet opened ListAndWatch for {}", resource);
   if (!writer->Write(DeviceList())) return grpc::Status::OK;
   while (!stopping_ && !context->IsCancelled()) {
     uint64_t now = inventory_.WaitForChange(sent_version, kStreamPoll);
     if (now == sent_version || stopping_) continue;
     sent_version = now;
     if (!writer->Write(DeviceList())) break;
-    spdlog::info("sent updated device list for {} to kubelet", settings_.resource_name);
+    spdlog::info("sent updated device list for {} to kubelet", resource);
   }
-  spdlog::info("ListAndWatch for {} ended", settings_.resource_name);
+  spdlog::info("ListAndWatch for {} ended", resource);
   return grpc::Status::OK;
 }
 

@@ -1,13 +1,16 @@
 // The DevicePlugin gRPC service kubelet talks to for one resource: lists virtual devices with
 // health and NUMA topology, streams changes, picks preferred devices, and answers Allocate.
 // Holds no state of its own beyond references: a kubelet restart re-serves the same object.
+// The device list follows the current settings: after a policy reload changes max slices, the
+// daemon bumps the inventory version and every open stream sends the new list.
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "device_plugin/allocator.h"
 #include "device_plugin/chip_inventory.h"
-#include "device_plugin/plugin_settings.h"
+#include "device_plugin/settings_store.h"
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
 
 namespace flexai::device_plugin {
@@ -15,7 +18,7 @@ namespace flexai::device_plugin {
 class DevicePluginService final : public v1beta1::DevicePlugin::Service {
  public:
   DevicePluginService(const ChipInventory& inventory, Allocator& allocator,
-                      const PluginSettings& settings);
+                      std::shared_ptr<const SettingsStore> settings);
 
   // Ends every ListAndWatch stream (daemon shutdown or socket re-serve).
   void StopStreams();
@@ -40,7 +43,7 @@ class DevicePluginService final : public v1beta1::DevicePlugin::Service {
  private:
   const ChipInventory& inventory_;
   Allocator& allocator_;
-  const PluginSettings& settings_;
+  const std::shared_ptr<const SettingsStore> settings_;
   std::atomic<bool> stopping_{false};
 };
 

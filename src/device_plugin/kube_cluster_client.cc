@@ -126,3 +126,23 @@ Result<std::map<std::string, std::string>> KubeClusterClient::NodeLabels(const s
 }
 
 }  // namespace flexai::device_plugin
+
+namespace flexai::device_plugin {
+
+Status KubeClusterClient::RecordNodeEvent(const std::string& node, const std::string& type,
+                                          const std::string& reason, const std::string& message) {
+  // The node object as the server has it gives the Event its uid (kubectl describe matches it);
+  // without it, the name alone still places the Event.
+  kube::ApiResponse got = client_->Get("/api/v1/nodes/" + node);
+  kube::Json involved =
+      got.ok() ? got.body
+               : kube::Json{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", node}}}};
+  involved["apiVersion"] = "v1";
+  involved["kind"] = "Node";
+  kube::ApiResponse posted =
+      kube::RecordEvent(*client_, involved, {type, reason, message, "flexai-device-plugin"});
+  if (!posted.ok()) return Error{posted.Describe("posting event " + reason)};
+  return Status::Ok();
+}
+
+}  // namespace flexai::device_plugin

@@ -27,6 +27,8 @@ class KubeClusterClient : public ClusterClient {
   Status PatchNodeAnnotations(const std::string& node,
                               const std::map<std::string, std::string>& annotations) override;
   Result<std::map<std::string, std::string>> NodeLabels(const std::string& node) override;
+  Status RecordNodeEvent(const std::string& node, const std::string& type,
+                         const std::string& reason, const std::string& message) override;
 
  private:
   KubeClusterClient(std::unique_ptr<kube::KubeClient> client, std::string node_name);

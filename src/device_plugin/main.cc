@@ -66,16 +66,18 @@ int Run(const DaemonOptions& options) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  // The backend's vendor is known only after discovery, so settings are resolved in Create.
+  // The backend's vendor is known only after discovery, so settings are resolved in Create; the
+  // daemon calls this again on every policy change. Node labels are read each time; when they
+  // cannot be, the last ones known keep the node overrides from flipping.
   flexai::device_plugin::ClusterClient* cluster_client = cluster->get();
+  std::map<std::string, std::string> labels;  // select the policy's node overrides
   auto settings_for = [&](flexai::partition::Vendor vendor) {
-    std::map<std::string, std::string> labels;  // select the policy's node overrides
     if (cluster_client != nullptr) {
       auto got = cluster_client->NodeLabels(options.node_name);
       if (got) {
         labels = std::move(*got);
       } else {
-        spdlog::warn("node labels unknown ({}); policy node overrides are not applied",
+        spdlog::warn("node labels unknown ({}); policy node overrides use the last labels known",
                      got.error().message);
       }
     }
@@ -123,6 +125,11 @@ int main(int argc, char** argv) {
   app.add_option("--kubeconfig", options.kubeconfig,
                  "kubeconfig file; omit for in-cluster config (KUBERNETES_SERVICE_HOST)");
   app.add_option("--policy", options.policy, "slice policy file (policy.yaml)");
+  app.add_option("--policy-poll-seconds", options.policy_poll_seconds,
+                 "how often the policy file is checked for changes (reloaded without a restart); "
+                 "0 = never")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--metrics-listen", options.metrics_listen,
                  "HOST:PORT of the Prometheus /metrics endpoint; empty disables it")
       ->capture_default_str();

@@ -49,6 +49,67 @@ TEST_F(AllocatorTest, AllocateReturnsTheAssignedChipsAndMarksThePodSuccessful) {
   EXPECT_EQ(usage[Uuid(3)].slices, 1);
 }
 
+TEST_F(AllocatorTest, SuccessRecordsTheDeviceIdsKubeletPassedPerContainer) {
+  cluster_.AddPod(PendingPod("two", "n1",
+                             "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":1024:10|b=" + Uuid(1) +
+                                 ":1024:10," + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(4, 2)}).ok());
+  EXPECT_EQ(cluster_.PodAnnotation("two", kDeviceIdsAnnotation), "");  // not complete yet
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(6, 1), Id(5, 3)}).ok());
+  EXPECT_EQ(cluster_.PodAnnotation("two", kDeviceIdsAnnotation),
+            "a=" + Id(4, 2) + ";b=" + Id(5, 3) + "," + Id(6, 1));
+}
+
+TEST_F(AllocatorTest, RepeatedAllocateGetsTheSameAnswerInsteadOfTheNextPodsAssignment) {
+  cluster_.AddPod(PendingPod("first", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  cluster_.AddPod(PendingPod("next", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":2048:20",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome first = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(first.ok()) << first.message;
+  AllocateOutcome repeat = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(repeat.ok()) << repeat.message;
+  EXPECT_TRUE(repeat.repeated);
+  EXPECT_EQ(repeat.pod_name, "first");
+  EXPECT_EQ(repeat.setup.env, first.setup.env);
+  EXPECT_EQ(cluster_.PodAnnotation("next", kBindPhaseAnnotation), kBindPhaseAllocating);
+  EXPECT_EQ(allocator_.UsageByChip()[Uuid(2)].slices, 1);  // counted once
+  // Other devices are a new container: the next pod's.
+  AllocateOutcome next = allocator_.AllocateContainer({Id(0, 2)});
+  ASSERT_TRUE(next.ok()) << next.message;
+  EXPECT_FALSE(next.repeated);
+  EXPECT_EQ(next.pod_name, "next");
+}
+
+TEST_F(AllocatorTest, RepeatedAllocateIsRecognisedAfterARestartFromThePodAnnotation) {
+  cluster_.AddPod(PendingPod("first", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  cluster_.AddPod(PendingPod("next", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":2048:20",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome first = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(first.ok()) << first.message;
+  Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
+  AllocateOutcome repeat = restarted.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(repeat.ok()) << repeat.message;
+  EXPECT_TRUE(repeat.repeated);
+  EXPECT_EQ(repeat.setup.env, first.setup.env);
+  EXPECT_EQ(cluster_.PodAnnotation("next", kBindPhaseAnnotation), kBindPhaseAllocating);
+}
+
+TEST_F(AllocatorTest, SameDeviceIdsOfAFinishedPodAreANewContainer) {
+  cluster_.AddPod(PendingPod("done", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  cluster_.RemovePod("done");  // kubelet frees its devices and may hand them out again
+  cluster_.AddPod(PendingPod("new", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(4) + ":1024:10",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_FALSE(outcome.repeated);
+  EXPECT_EQ(outcome.pod_name, "new");
+}
+
 TEST_F(AllocatorTest, HookModePreparesAWritableAccountingDirectoryPerContainer) {
   cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
                              "2026-11-28T03:00:00Z"));

@@ -95,6 +95,45 @@ TEST(AssignmentMatcher, OnlyThePodsNextContainerCanMatch) {
   EXPECT_TRUE(MatchAssignment({pod}, "n1", 2, kChips, {}).ok());
 }
 
+PodSummary AnsweredPod(const std::string& name, const std::string& devices) {
+  auto pod = PendingPod(name, "n1", "node=n1;cpu=0;mem=0|a=GPU-0:1:1|b=GPU-1:1:1,GPU-2:1:1",
+                        "2026-11-28T03:00:00Z");
+  pod.annotations[kBindPhaseAnnotation] = kBindPhaseSuccess;
+  pod.annotations[kDeviceIdsAnnotation] = devices;
+  return pod;
+}
+
+TEST(FindAnsweredContainer, RecognisesTheDeviceIdsOfTheAnnotationInAnyOrder) {
+  auto pod = AnsweredPod("p", "a=GPU-0::4;b=GPU-1::0,GPU-2::7");
+  auto found = FindAnsweredContainer({pod}, "n1", {"GPU-2::7", "GPU-1::0"}, {});
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->pod.name, "p");
+  EXPECT_EQ(found->container().container, "b");
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-1::0"}, {}));
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::5"}, {}));
+}
+
+TEST(FindAnsweredContainer, KnowsWhatThisProcessAnsweredBeforeThePodShowsIt) {
+  auto pod = PendingPod("p", "n1", "node=n1;cpu=0;mem=0|a=GPU-0:1:1|b=GPU-1:1:1",
+                        "2026-11-28T03:00:00Z");  // still allocating: container b is not done
+  AnsweredDeviceIds answered = {{{pod.uid, "a"}, {"GPU-0::4"}}};
+  auto found = FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, answered);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->container().container, "a");
+}
+
+TEST(FindAnsweredContainer, PodsThatEndedOrFailedOrLeftAreNoRepeat) {
+  auto ended = AnsweredPod("ended", "a=GPU-0::4");
+  ended.phase = "Succeeded";
+  auto failed = AnsweredPod("failed", "a=GPU-0::4");
+  failed.annotations[kBindPhaseAnnotation] = kBindPhaseFailed;
+  auto elsewhere = AnsweredPod("elsewhere", "a=GPU-0::4");
+  elsewhere.annotations[kAssignmentAnnotation] = "node=n2;cpu=0;mem=0|a=GPU-0:1:1";
+  EXPECT_FALSE(FindAnsweredContainer({ended, failed, elsewhere}, "n1", {"GPU-0::4"}, {}));
+  // Known to this process but gone from the node: kubelet may reuse its IDs.
+  EXPECT_FALSE(FindAnsweredContainer({}, "n1", {"GPU-0::4"}, {{{"uid-gone", "a"}, {"GPU-0::4"}}}));
+}
+
 TEST(Rfc3339, RoundTripsAndRejectsJunk) {
   auto t = ParseRfc3339("2026-11-28T03:31:06Z");
   ASSERT_TRUE(t.has_value());

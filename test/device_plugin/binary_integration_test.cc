@@ -3,6 +3,8 @@
 // without a Kubernetes connection, and --probe.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "child_process.h"
@@ -29,12 +31,14 @@ class BinaryTest : public ::testing::Test {
     kubelet_.Start();
   }
 
-  std::unique_ptr<ChildProcess> StartDaemon() {
+  std::unique_ptr<ChildProcess> StartDaemon(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {kBinary,   "--backend",           "sim",       "--sim-config",
+                                     sim_file_, "--device-plugin-dir", dir_.path(), "--node-name",
+                                     "n1",      "--metrics-listen",    "",          "--log-level",
+                                     "debug"};
+    args.insert(args.end(), extra.begin(), extra.end());
     auto child = std::make_unique<ChildProcess>(
-        std::vector<std::string>{kBinary, "--backend", "sim", "--sim-config", sim_file_,
-                                 "--device-plugin-dir", dir_.path(), "--node-name", "n1",
-                                 "--metrics-listen", "", "--log-level", "debug"},
-        std::map<std::string, std::string>{{"KUBERNETES_SERVICE_HOST", ""}},
+        args, std::map<std::string, std::string>{{"KUBERNETES_SERVICE_HOST", ""}},
         dir_.File("daemon.log"));
     return child;
   }
@@ -96,6 +100,37 @@ TEST_F(BinaryTest, ServesKubeletFromRegistrationToHealthFlipAndRestart) {
   EXPECT_NE(status.error_message().find("no Kubernetes connection"), std::string::npos);
 
   EXPECT_EQ(daemon->Stop(), 0);
+}
+
+TEST_F(BinaryTest, PolicyFileChangeReStreamsTheDeviceListWithoutARestart) {
+  const std::string policy = dir_.File("policy.yaml");
+  auto write_policy = [&](const std::string& max_slices) {
+    testing::WriteFileAtomically(policy,
+                                 "apiVersion: flexai.io/v1\nkind: SlicePolicy\nsharing:\n"
+                                 "  maxSlicesPerChip: " +
+                                     max_slices + "\n");
+  };
+  write_policy("4");
+  auto daemon = StartDaemon({"--policy", policy, "--policy-poll-seconds", "1"});
+  ASSERT_TRUE(daemon->started());
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(1, 20s));
+  DeviceListWatcher watcher(kubelet_.PluginStub());
+  ASSERT_TRUE(watcher.WaitFor([](const auto& l) { return l.devices_size() == 16; }));
+  write_policy("2");
+  EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return l.devices_size() == 8; }, 20s));
+  write_policy("0");  // refused: the log says why, the stream keeps the last good list
+  auto log_says_refused = [&] {
+    std::ifstream in(dir_.File("daemon.log"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("policy reload refused, previous policy kept") != std::string::npos;
+  };
+  EXPECT_TRUE(testing::Eventually(log_says_refused, 20s));
+  EXPECT_EQ(watcher.WaitFor([](const auto&) { return true; })->devices_size(), 8);
+  write_policy("6");
+  EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return l.devices_size() == 24; }, 20s));
+  EXPECT_FALSE(watcher.ended());
+  EXPECT_EQ(daemon->Stop(), 0);
+  EXPECT_EQ(kubelet_.registrations().size(), 1u);  // served on, never re-registered
 }
 
 TEST_F(BinaryTest, ProbePrintsTheInventoryAsJson) {

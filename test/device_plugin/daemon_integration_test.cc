@@ -49,7 +49,7 @@ class DaemonTest : public ::testing::Test {
     settings.shared_host_dir = dir_.File("shared");
     auto daemon =
         Daemon::Create(options, std::make_unique<SimBackend>(sim_file_, "n1"), std::move(cluster),
-                       [&](partition::Vendor) { return Result<PluginSettings>(settings); });
+                       [settings](partition::Vendor) { return Result<PluginSettings>(settings); });
     ASSERT_TRUE(daemon.ok()) << daemon.error().message;
     daemon_ = std::move(*daemon);
     Status started = daemon_->Start();
@@ -188,6 +188,36 @@ TEST_F(DaemonTest, AFailedContainerInARequestTakesBackTheEarlierOnes) {
   // kubelet's retry with one container finds the pod again.
   v1beta1::AllocateResponse retry;
   EXPECT_TRUE(Allocate({"GPU-t-0::0"}, retry).ok());
+}
+
+TEST_F(DaemonTest, RepeatedAllocateGetsTheSameAnswerAndLeavesTheNextPodItsOwn) {
+  cluster_->AddPod(PendingPod("first", "n1", "node=n1;cpu=0;mem=0|main=GPU-t-1:2048:20",
+                              "2026-11-28T03:00:00Z"));
+  cluster_->AddPod(PendingPod("second", "n1", "node=n1;cpu=0;mem=0|main=GPU-t-3:4096:30",
+                              "2026-11-28T03:00:01Z"));
+  v1beta1::AllocateResponse answer;
+  ASSERT_TRUE(Allocate({"GPU-t-1::0"}, answer).ok());
+  ASSERT_EQ(cluster_->PodAnnotation("first", kBindPhaseAnnotation), kBindPhaseSuccess);
+  // kubelet gave up waiting and asks again for the same container, with the same devices.
+  v1beta1::AllocateResponse repeat;
+  grpc::Status status = Allocate({"GPU-t-1::0"}, repeat);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(repeat.container_responses_size(), 1);
+  const auto& first = answer.container_responses(0);
+  const auto& again = repeat.container_responses(0);
+  EXPECT_EQ((std::map<std::string, std::string>(again.envs().begin(), again.envs().end())),
+            (std::map<std::string, std::string>(first.envs().begin(), first.envs().end())));
+  EXPECT_EQ(again.envs().at("NVIDIA_VISIBLE_DEVICES"), "GPU-t-1");
+  ASSERT_EQ(again.mounts_size(), first.mounts_size());
+  for (int i = 0; i < first.mounts_size(); ++i) {
+    EXPECT_EQ(again.mounts(i).SerializeAsString(), first.mounts(i).SerializeAsString());
+  }
+  EXPECT_EQ(cluster_->PodAnnotation("second", kBindPhaseAnnotation), kBindPhaseAllocating);
+  // The next pod's own Allocate still finds its assignment.
+  v1beta1::AllocateResponse next;
+  ASSERT_TRUE(Allocate({"GPU-t-3::0"}, next).ok());
+  EXPECT_EQ(next.container_responses(0).envs().at("NVIDIA_VISIBLE_DEVICES"), "GPU-t-3");
+  EXPECT_EQ(cluster_->PodAnnotation("second", kBindPhaseAnnotation), kBindPhaseSuccess);
 }
 
 TEST_F(DaemonTest, AllocateWithoutAssignmentFailsWithClearError) {

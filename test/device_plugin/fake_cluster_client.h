@@ -77,6 +77,20 @@ class FakeClusterClient : public ClusterClient {
     std::lock_guard lock(mu_);
     node_labels_[node] = std::move(labels);
   }
+  struct Event {
+    std::string node, type, reason, message;
+  };
+  Status RecordNodeEvent(const std::string& node, const std::string& type,
+                         const std::string& reason, const std::string& message) override {
+    std::lock_guard lock(mu_);
+    if (unavailable_) return Error{"connection refused"};
+    events_.push_back({node, type, reason, message});
+    return Status::Ok();
+  }
+  std::vector<Event> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
   Status PatchNodeAnnotations(const std::string& node,
                               const std::map<std::string, std::string>& annotations) override {
     std::lock_guard lock(mu_);
@@ -90,6 +104,7 @@ class FakeClusterClient : public ClusterClient {
   std::vector<PodSummary> pods_;
   std::map<std::string, std::map<std::string, std::string>> nodes_;
   std::map<std::string, std::map<std::string, std::string>> node_labels_;
+  std::vector<Event> events_;
   bool unavailable_ = false;
   bool patch_fails_ = false;
 };

@@ -1,0 +1,110 @@
+// The daemon, in-process, reloading its slice policy: a good policy is applied and its device
+// count streamed to kubelet; a broken one is refused with the old settings kept, an error and a
+// Warning Event on the node.
+#include <gtest/gtest.h>
+
+#include "device_plugin/backend/sim/sim_backend.h"
+#include "device_plugin/daemon.h"
+#include "device_plugin/settings_loader.h"
+#include "fake_cluster_client.h"
+#include "sim_file.h"
+#include "test_kubelet.h"
+
+namespace flexai::device_plugin {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DeviceListWatcher;
+using testing::FakeClusterClient;
+using testing::TempDir;
+using testing::TestKubelet;
+
+std::string Policy(const std::string& sharing) {
+  return "apiVersion: flexai.io/v1\nkind: SlicePolicy\nsharing:\n" + sharing;
+}
+
+class PolicyReloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sim_file_ = dir_.File("sim.yaml");
+    policy_file_ = dir_.File("policy.yaml");
+    testing::WriteFileAtomically(sim_file_, testing::FourChipSimFile());
+    testing::WriteFileAtomically(policy_file_, Policy("  maxSlicesPerChip: 4\n"));
+    kubelet_.Start();
+    DaemonOptions options;
+    options.backend = "sim";
+    options.sim_config = sim_file_;
+    options.plugin_dir = dir_.path();
+    options.node_name = "n1";
+    options.metrics_listen = "";
+    options.policy = policy_file_;
+    options.policy_poll_seconds = 0;  // the tests reload by hand
+    auto cluster = std::make_unique<FakeClusterClient>();
+    cluster_ = cluster.get();
+    const std::string policy = policy_file_;
+    const std::string shared = dir_.File("shared");
+    auto daemon = Daemon::Create(options, std::make_unique<SimBackend>(sim_file_, "n1"),
+                                 std::move(cluster), [policy, shared](partition::Vendor vendor) {
+                                   auto settings = LoadPluginSettings(policy, vendor, {});
+                                   if (settings) settings->shared_host_dir = shared;
+                                   return settings;
+                                 });
+    ASSERT_TRUE(daemon.ok()) << daemon.error().message;
+    daemon_ = std::move(*daemon);
+    ASSERT_TRUE(daemon_->Start().ok());
+    ASSERT_TRUE(kubelet_.WaitForRegistrations(1, 10s));
+  }
+
+  TempDir dir_;
+  std::string sim_file_, policy_file_;
+  TestKubelet kubelet_{dir_.path()};
+  FakeClusterClient* cluster_ = nullptr;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(PolicyReloadTest, NewMaxSlicesIsAppliedAndStreamedToKubelet) {
+  DeviceListWatcher watcher(kubelet_.PluginStub());
+  ASSERT_TRUE(watcher.WaitFor([](const auto& l) { return l.devices_size() == 16; }));
+  testing::WriteFileAtomically(policy_file_,
+                               Policy("  maxSlicesPerChip: 2\n  isolationMode: none\n"));
+  Status reloaded = daemon_->ReloadPolicy();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.message();
+  EXPECT_EQ(daemon_->settings()->max_slices_per_chip, 2);
+  EXPECT_EQ(daemon_->settings()->isolation, IsolationMode::kNone);
+  EXPECT_EQ(daemon_->settings()->shared_host_dir, dir_.File("shared"));  // host paths stay
+  auto list = watcher.WaitFor([](const auto& l) { return l.devices_size() == 8; });
+  ASSERT_TRUE(list.has_value());
+  EXPECT_EQ(list->devices(7).id(), "GPU-t-3::1");
+  EXPECT_TRUE(cluster_->events().empty());
+}
+
+TEST_F(PolicyReloadTest, BrokenPolicyIsRefusedAndTheOldOneKeptWithAnEventOnTheNode) {
+  testing::WriteFileAtomically(policy_file_, Policy("  maxSlicesPerChip: 0\n"));
+  Status reloaded = daemon_->ReloadPolicy();
+  ASSERT_FALSE(reloaded.ok());
+  EXPECT_NE(reloaded.message().find("previous policy kept"), std::string::npos);
+  EXPECT_NE(reloaded.message().find("maxSlicesPerChip"), std::string::npos) << reloaded.message();
+  EXPECT_EQ(daemon_->settings()->max_slices_per_chip, 4);
+  auto events = cluster_->events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].node, "n1");
+  EXPECT_EQ(events[0].type, "Warning");
+  EXPECT_EQ(events[0].reason, "FlexaiPolicyRejected");
+  EXPECT_EQ(events[0].message, reloaded.message());
+  // Device IDs of the kept policy are still served.
+  DeviceListWatcher watcher(kubelet_.PluginStub());
+  EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return l.devices_size() == 16; }));
+}
+
+TEST_F(PolicyReloadTest, AResourceRenameWaitsForARestartTheRestApplies) {
+  testing::WriteFileAtomically(policy_file_,
+                               "apiVersion: flexai.io/v1\nkind: SlicePolicy\nresources:\n  gpu:\n"
+                               "    count: example.com/gpu\nsharing:\n  maxSlicesPerChip: 3\n");
+  Status reloaded = daemon_->ReloadPolicy();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.message();
+  EXPECT_EQ(daemon_->settings()->resource_name, "flexai.io/gpu");
+  EXPECT_EQ(daemon_->settings()->max_slices_per_chip, 3);
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin
