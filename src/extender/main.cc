@@ -39,6 +39,15 @@ int main(int argc, char** argv) {
                "take part in leader election; followers answer 503 on /bind");
   app.add_option("--lease-name", options.lease_name, "Lease used for leader election")
       ->capture_default_str();
+  auto* follow = app.add_option(
+      "--follow-lease", options.follow_lease,
+      "lead while this Lease (kube-scheduler's own, in --lease-namespace) is held by "
+      "--follow-partner: for the sidecar of kube-scheduler, so both leaders share one pod");
+  app.add_option("--follow-partner", options.follow_partner,
+                 "holder identity (or its prefix before '_') that makes this process leader; "
+                 "default: the POD_NAME env")
+      ->needs(follow);
+  follow->excludes("--leader-elect");
   app.add_option("--lease-namespace", options.lease_namespace,
                  "namespace of the Lease (default: the service account's, else kube-system)");
   app.add_option("--tls-cert", options.tls_cert, "serve HTTPS with this certificate (PEM)");
@@ -67,6 +76,13 @@ int main(int argc, char** argv) {
   if (options.lease_namespace.empty()) options.lease_namespace = DefaultLeaseNamespace();
   if (const char* pod = std::getenv("POD_NAME")) options.self_pod_name = pod;
   if (const char* ns = std::getenv("POD_NAMESPACE")) options.self_pod_namespace = ns;
+  if (!options.follow_lease.empty() && options.follow_partner.empty()) {
+    options.follow_partner = options.self_pod_name;
+    if (options.follow_partner.empty()) {
+      spdlog::error("--follow-lease needs --follow-partner or the POD_NAME env");
+      return 2;
+    }
+  }
 
   auto config = kubeconfig.empty() ? flexai::kube::InClusterConfig()
                                    : flexai::kube::LoadKubeconfig(kubeconfig);

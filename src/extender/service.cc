@@ -80,7 +80,11 @@ bool HiSchedulerService::ready() const {
   return node_watcher_ && pod_watcher_ && node_watcher_->synced() && pod_watcher_->synced();
 }
 
-bool HiSchedulerService::leader() const { return !elector_ || elector_->is_leader(); }
+bool HiSchedulerService::leader() const {
+  if (elector_) return elector_->is_leader();
+  if (follower_) return follower_->is_leader();
+  return true;
+}
 
 Result<int> HiSchedulerService::Start() {
   ClusterCache* cache = cache_.get();
@@ -115,6 +119,14 @@ Result<int> HiSchedulerService::Start() {
     config.retry_period = options_.lease_retry;
     elector_ = std::make_unique<kube::LeaderElector>(*client_, config);
     elector_->Start();
+  } else if (!options_.follow_lease.empty()) {
+    kube::LeaseFollowerConfig config;
+    config.lease_name = options_.follow_lease;
+    config.lease_namespace = options_.lease_namespace;
+    config.partner = options_.follow_partner;
+    config.poll_period = options_.lease_retry;
+    follower_ = std::make_unique<kube::LeaseFollower>(*client_, config);
+    follower_->Start();
   }
 
   HttpEndpoints endpoints;
@@ -156,6 +168,7 @@ void HiSchedulerService::Stop() {
   if (policy_thread_.joinable()) policy_thread_.join();
   if (http_) http_->Stop();
   if (elector_) elector_->Stop();
+  if (follower_) follower_->Stop();
   if (node_watcher_) node_watcher_->Stop();
   if (pod_watcher_) pod_watcher_->Stop();
 }

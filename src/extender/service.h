@@ -19,6 +19,7 @@
 #include "extender/scheduler.h"
 #include "kube/client.h"
 #include "kube/leader_election.h"
+#include "kube/lease_follower.h"
 #include "kube/list_watcher.h"
 
 namespace flexai::extender {
@@ -31,6 +32,10 @@ struct ServiceOptions {
   std::string lease_namespace = "kube-system";
   std::string identity;  // lease holder identity; empty = hostname_random
   std::chrono::milliseconds lease_retry{2000};
+  // Instead of electing: lead while kube-scheduler's Lease (this name, in lease_namespace) is
+  // held by follow_partner (the pod name: kube-scheduler's identity is "<hostname>_<uuid>").
+  std::string follow_lease;
+  std::string follow_partner;
   std::string tls_cert, tls_key;
   std::string webhook_listen;  // empty = no second listener
   int node_stale_seconds = 60;
@@ -77,6 +82,7 @@ class HiSchedulerService {
   std::unique_ptr<kube::ListWatcher> node_watcher_;
   std::unique_ptr<kube::ListWatcher> pod_watcher_;
   std::unique_ptr<kube::LeaderElector> elector_;
+  std::unique_ptr<kube::LeaseFollower> follower_;
   std::unique_ptr<HttpServer> http_;
   int webhook_port_ = 0;
   std::thread policy_thread_;

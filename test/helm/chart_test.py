@@ -24,13 +24,13 @@ VALUE_SETS = {
     "cert-manager": {"certManager.enabled": "true"},
     "ascend": {"devicePlugin.backend": "ascend"},
     "service-monitor": {"serviceMonitor.enabled": "true"},
-    "preempt": {"scheduler.extender.preempt": "true"},
+    "no-preempt": {"scheduler.extender.preempt": "false"},
     "sim": {"devicePlugin.backend": "sim"},
 }
 
 HI_SCHEDULER_ARGS = [
     "hi-scheduler", "--listen", "127.0.0.1:8888", "--policy", "/etc/flexai/policy.yaml",
-    "--leader-elect", "--lease-name", "flexai-hi-scheduler", "--lease-namespace", NAMESPACE,
+    "--follow-lease", "flexai-scheduler", "--lease-namespace", NAMESPACE,
     "--webhook-listen", "0.0.0.0:8443", "--tls-cert", "/tls/tls.crt", "--tls-key",
     "/tls/tls.key", "--scheduler-name", "flexai-scheduler", "--log-level", "info"]
 
@@ -83,7 +83,7 @@ class LintTest(unittest.TestCase):
             ("scheduler.extender.httpTimeout", "five"),
             ("policy.apiVersion", "flexai.io/v2"),
             ("scheduler.replicas", "0"),
-            ("scheduler.replicas", "2"),  # see values.yaml: split leaders would refuse binds
+            ("scheduler.replicas", "6"),
             ("unknownKey", "1"),
         ]
         for key, value in cases:
@@ -140,7 +140,7 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertEqual(ext["filterVerb"], "filter")
         self.assertEqual(ext["prioritizeVerb"], "prioritize")
         self.assertEqual(ext["bindVerb"], "bind")
-        self.assertNotIn("preemptVerb", ext)
+        self.assertEqual(ext["preemptVerb"], "preempt")
         self.assertIs(ext["nodeCacheCapable"], True)
         # hi-scheduler serves its --tls-cert on --listen too: kube-scheduler verifies it with the
         # webhook CA, by the webhook Service's name (the certificate's subject).
@@ -229,9 +229,8 @@ class DefaultRenderTest(unittest.TestCase):
             self.assertEqual(sc["capabilities"]["drop"], ["ALL"], c["name"])
             self.assertIn("limits", c["resources"], c["name"])
         deployment = self.r.get("Deployment", "flexai-scheduler")["spec"]
-        # One replica: two independent leader elections could put the kube-scheduler leader and
-        # the hi-scheduler leader in different pods (values.yaml).
-        self.assertEqual(deployment["replicas"], 1)
+        # Two replicas: hi-scheduler follows kube-scheduler's Lease, so one pod leads both.
+        self.assertEqual(deployment["replicas"], 2)
         self.assertEqual(deployment["strategy"]["rollingUpdate"], {"maxSurge": 1,
                                                                    "maxUnavailable": 0})
         anti = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
@@ -329,7 +328,8 @@ class DefaultRenderTest(unittest.TestCase):
         expected = (expand("", ["nodes"], ["get", "list", "watch"]) |
                     expand("", ["pods"], ["get", "list", "watch", "patch"]) |
                     expand("", ["pods/binding"], ["create"]) |
-                    expand("", ["events"], ["create", "patch"]))
+                    expand("", ["events"], ["create", "patch"]) |
+                    expand("policy", ["poddisruptionbudgets"], ["get", "list", "watch"]))
         self.assertEqual(rules, expected)
 
     def test_kube_scheduler_role_is_exactly_what_upstream_kube_scheduler_needs(self):
@@ -358,9 +358,12 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertEqual(rules_as_set(role["rules"]),
                          expand("coordination.k8s.io", ["leases"], ["create"]) |
                          expand("coordination.k8s.io", ["leases"], ["get", "update"],
-                                ["flexai-scheduler", "flexai-hi-scheduler"]))
+                                ["flexai-scheduler"]))
+        # hi-scheduler follows the Lease kube-scheduler elects with, in the same namespace.
+        election = self.r.scheduler_config()["leaderElection"]
         args = self.r.container("Deployment", "flexai-scheduler", "hi-scheduler")["command"]
-        self.assertEqual(args[args.index("--lease-name") + 1], "flexai-hi-scheduler")
+        self.assertEqual(args[args.index("--follow-lease") + 1], election["resourceName"])
+        self.assertEqual(args[args.index("--lease-namespace") + 1], election["resourceNamespace"])
 
     def test_device_plugin_role_is_exactly_inventory_pods_and_events(self):
         rules = rules_as_set(self.r.get("ClusterRole", "flexai-device-plugin")["rules"])
@@ -527,9 +530,9 @@ class ServiceMonitorTest(unittest.TestCase):
 
 
 class PreemptTest(unittest.TestCase):
-    def test_preempt_verb_is_added_on_request(self):
-        ext = render.template(VALUE_SETS["preempt"]).extender()
-        self.assertEqual(ext["preemptVerb"], "preempt")
+    def test_preempt_verb_can_be_left_out(self):
+        ext = render.template(VALUE_SETS["no-preempt"]).extender()
+        self.assertNotIn("preemptVerb", ext)
         self.assertEqual((ext["filterVerb"], ext["prioritizeVerb"], ext["bindVerb"]),
                          ("filter", "prioritize", "bind"))
 
@@ -560,7 +563,7 @@ class OverridesTest(unittest.TestCase):
         r = render.template(release="prod", namespace="gpu")
         r.get("Deployment", "prod-flexai-scheduler")
         args = r.container("Deployment", "prod-flexai-scheduler", "hi-scheduler")["command"]
-        self.assertEqual(args[args.index("--lease-name") + 1], "prod-flexai-hi-scheduler")
+        self.assertEqual(args[args.index("--follow-lease") + 1], "prod-flexai-scheduler")
         self.assertEqual(args[args.index("--lease-namespace") + 1], "gpu")
         self.assertEqual(r.scheduler_config("prod-flexai")["leaderElection"]["resourceName"],
                          "prod-flexai-scheduler")

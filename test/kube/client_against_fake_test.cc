@@ -11,6 +11,7 @@
 #include "fake_apiserver.h"
 #include "kube/client.h"
 #include "kube/leader_election.h"
+#include "kube/lease_follower.h"
 #include "kube/list_watcher.h"
 #include "kube/operations.h"
 #include "kube/paths.h"
@@ -202,6 +203,65 @@ TEST_F(ClientAgainstFakeTest, ReleasedLeaseIsTakenOverWithoutWaiting) {
   first.reset();  // stops and releases
   EXPECT_TRUE(Eventually([&] { return second.is_leader(); }));
   second.Stop();
+}
+
+TEST(HolderIsPartner, MatchesThePodNameBeforeKubeSchedulersUuid) {
+  EXPECT_TRUE(
+      HolderIsPartner("flexai-scheduler-7d9f-abcde_1b2c-33", "flexai-scheduler-7d9f-abcde"));
+  EXPECT_TRUE(HolderIsPartner("sched-1", "sched-1"));
+  EXPECT_FALSE(HolderIsPartner("sched-10_uuid", "sched-1"));  // another pod, longer name
+  EXPECT_FALSE(HolderIsPartner("sched-0_uuid", "sched-1"));
+  EXPECT_FALSE(HolderIsPartner("", "sched-1"));
+  EXPECT_FALSE(HolderIsPartner("sched-1_uuid", ""));
+}
+
+TEST_F(ClientAgainstFakeTest, FollowersLeadExactlyWhileTheirPartnerHoldsTheLease) {
+  // Two replicas: kube-scheduler "sched-0"/"sched-1" elect on the Lease, each sidecar follows it.
+  LeaderElectionConfig election;
+  election.lease_name = "flexai-scheduler";
+  election.identity = "sched-0_4f1c";
+  auto kube_scheduler0 = std::make_unique<LeaderElector>(*client_, election);
+  election.identity = "sched-1_9a0e";
+  LeaderElector kube_scheduler1(*client_, election);
+  LeaseFollowerConfig follow;
+  follow.lease_name = "flexai-scheduler";
+  follow.partner = "sched-0";
+  LeaseFollower sidecar0(*client_, follow);
+  follow.partner = "sched-1";
+  LeaseFollower sidecar1(*client_, follow);
+
+  sidecar0.Poll();
+  EXPECT_FALSE(sidecar0.is_leader());  // no Lease yet: nobody leads
+  kube_scheduler0->Start();
+  ASSERT_TRUE(Eventually([&] { return kube_scheduler0->is_leader(); }));
+  sidecar0.Poll();
+  sidecar1.Poll();
+  EXPECT_TRUE(sidecar0.is_leader());
+  EXPECT_FALSE(sidecar1.is_leader());
+
+  kube_scheduler0.reset();  // releases the Lease
+  ASSERT_TRUE(kube_scheduler1.TryAcquireOrRenew());
+  sidecar0.Poll();
+  sidecar1.Poll();
+  EXPECT_FALSE(sidecar0.is_leader());
+  EXPECT_TRUE(sidecar1.is_leader());
+}
+
+TEST_F(ClientAgainstFakeTest, FollowerKeepsItsAnswerWhenTheLeaseCannotBeRead) {
+  LeaderElectionConfig election;
+  election.lease_name = "flexai-scheduler";
+  election.identity = "sched-0_1";
+  LeaderElector kube_scheduler(*client_, election);
+  ASSERT_TRUE(kube_scheduler.TryAcquireOrRenew());
+  LeaseFollowerConfig follow;
+  follow.lease_name = "flexai-scheduler";
+  follow.partner = "sched-0";
+  LeaseFollower sidecar(*client_, follow);
+  sidecar.Poll();
+  ASSERT_TRUE(sidecar.is_leader());
+  server_.Stop();  // apiserver gone: a transport error, not a new holder
+  sidecar.Poll();
+  EXPECT_TRUE(sidecar.is_leader());
 }
 
 }  // namespace
