@@ -51,8 +51,9 @@ double IdleShareAfter(const NodeState& node, const partition::PodRequest& pod) {
   return static_cast<double>(free - pod.ChipSharePercent()) / static_cast<double>(total);
 }
 
-std::string Fingerprint(const PodIntent& pod) {
-  std::string f = pod.uid + "|" + pod.error + "|";
+// Everything about a pod that its placement evaluation reads (not its identity).
+std::string ShapeKey(const PodIntent& pod) {
+  std::string f = pod.error + "|";
   for (const auto& c : pod.request.containers) {
     const auto& r = c.slice;
     f += c.name + ":" + std::to_string(r.chips) + ":" + std::to_string(r.memory_mib) + ":" +
@@ -73,6 +74,8 @@ std::string Fingerprint(const PodIntent& pod) {
   for (const auto& m : pod.hints.prefer_models) f += m + ",";
   return f;
 }
+
+std::string Fingerprint(const PodIntent& pod) { return pod.uid + "|" + ShapeKey(pod); }
 
 constexpr size_t kMemoPods = 32;
 
@@ -133,6 +136,12 @@ std::optional<std::vector<ChipSet>> Scheduler::PickChips(const PodIntent& pod,
 Scheduler::Evaluation Scheduler::Evaluate(const Context& ctx, const PodIntent& pod,
                                           const CachedNode* node, const std::string& name,
                                           bool explain) const {
+  if (auto unusable = Unusable(ctx, node, name)) return std::move(*unusable);
+  return EvaluatePlacement(ctx, pod, *node, name, explain);
+}
+
+std::optional<Scheduler::Evaluation> Scheduler::Unusable(const Context& ctx, const CachedNode* node,
+                                                         const std::string& name) const {
   Evaluation e;
   if (!node) {
     e.reason = "node " + name + ": not known to flexai (not listed yet, or deleted)";
@@ -157,7 +166,14 @@ Scheduler::Evaluation Scheduler::Evaluate(const Context& ctx, const PodIntent& p
     e.unresolvable = true;
     return e;
   }
-  const NodeState& state = node->state;
+  return std::nullopt;
+}
+
+Scheduler::Evaluation Scheduler::EvaluatePlacement(const Context& ctx, const PodIntent& pod,
+                                                   const CachedNode& node, const std::string& name,
+                                                   bool explain) const {
+  Evaluation e;
+  const NodeState& state = node.state;
   auto base = ctx.policy->Evaluate(state, pod.request);
   if (base) {
     bool custom_pick = pod.hints.numa_bind || pod.hints.chip_mode == PackMode::kSpread;
@@ -187,6 +203,50 @@ Scheduler::Evaluation Scheduler::Evaluate(const Context& ctx, const PodIntent& p
   return e;
 }
 
+std::vector<NodeVerdict> Scheduler::Verdicts(
+    const Context& ctx, const PodIntent& pod,
+    const std::unordered_map<std::string, CachedNode>& cached,
+    const std::vector<std::string>& names, bool explain) const {
+  std::vector<NodeVerdict> out(names.size());
+  std::vector<const CachedNode*> usable(names.size(), nullptr);
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto it = cached.find(names[i]);
+    const CachedNode* node = it == cached.end() ? nullptr : &it->second;
+    if (auto unusable = Unusable(ctx, node, names[i])) {
+      out[i].explained = true;
+      out[i].unresolvable = unusable->unresolvable;
+      out[i].reason = std::move(unusable->reason);
+      continue;
+    }
+    usable[i] = node;
+  }
+  // Read before evaluating: a verdict is never kept under a newer policy state than it saw.
+  const std::optional<uint64_t> version = ctx.policy->StateVersion();
+  std::shared_ptr<ShapeVerdicts> table;
+  std::vector<bool> hit(names.size(), false);
+  if (version) {
+    table = scores_.For(ShapeKey(pod), ctx.policy);
+    table->Lookup(usable, *version, explain, out, hit);
+  }
+  std::vector<std::pair<const CachedNode*, NodeVerdict>> fresh;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!usable[i] || hit[i]) continue;
+    Evaluation e = EvaluatePlacement(ctx, pod, *usable[i], names[i], explain);
+    NodeVerdict& v = out[i];
+    v.fits = e.choice.has_value();
+    if (e.choice) {
+      v.score = e.choice->score;
+      v.preferred = AllChosenPreferred(usable[i]->state, e.choice->chips, pod.hints.prefer_models);
+    }
+    v.explained = explain;
+    v.unresolvable = e.unresolvable;
+    v.reason = std::move(e.reason);
+    if (table) fresh.emplace_back(usable[i], v);
+  }
+  if (table) table->Store(fresh, *version, cached.size());
+  return out;
+}
+
 FilterOutcome Scheduler::Filter(const PodIntent& pod, const std::vector<std::string>& nodes) const {
   FilterOutcome out;
   if (!pod.wants_chips) {
@@ -203,18 +263,18 @@ FilterOutcome Scheduler::Filter(const PodIntent& pod, const std::vector<std::str
   memo->fingerprint = Fingerprint(pod);
   cache_.Read([&](const std::unordered_map<std::string, CachedNode>& cached, uint64_t generation) {
     memo->generation = generation;
-    for (const auto& name : nodes) {
-      auto it = cached.find(name);
-      const CachedNode* node = it == cached.end() ? nullptr : &it->second;
-      Evaluation e = Evaluate(ctx, pod, node, name, true);
-      if (e.choice) {
-        out.passed.push_back(name);
-        memo->scores.push_back({e.choice->score, AllChosenPreferred(node->state, e.choice->chips,
-                                                                    pod.hints.prefer_models)});
-      } else if (e.unresolvable) {
-        out.unresolvable[name] = e.reason;
+    std::vector<NodeVerdict> verdicts = Verdicts(ctx, pod, cached, nodes, true);
+    out.passed.reserve(nodes.size());
+    memo->scores.reserve(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      NodeVerdict& v = verdicts[i];
+      if (v.fits) {
+        out.passed.push_back(nodes[i]);
+        memo->scores.push_back({v.score, v.preferred});
+      } else if (v.unresolvable) {
+        out.unresolvable[nodes[i]] = std::move(v.reason);
       } else {
-        out.failed[name] = e.reason;
+        out.failed[nodes[i]] = std::move(v.reason);
       }
     }
   });
@@ -243,13 +303,11 @@ std::vector<HostScore> Scheduler::Prioritize(const PodIntent& pod,
       }
       return;
     }
+    std::vector<NodeVerdict> verdicts = Verdicts(ctx, pod, cached, nodes, false);
     for (size_t i = 0; i < nodes.size(); ++i) {
-      auto it = cached.find(nodes[i]);
-      if (it == cached.end()) continue;
-      Evaluation e = Evaluate(ctx, pod, &it->second, nodes[i], false);
-      if (!e.choice) continue;
-      raw[i] = e.choice->score;
-      preferred[i] = AllChosenPreferred(it->second.state, e.choice->chips, pod.hints.prefer_models);
+      if (!verdicts[i].fits) continue;
+      raw[i] = verdicts[i].score;
+      preferred[i] = verdicts[i].preferred;
     }
   });
   // Scale the policy's scores linearly onto 0..10 (0..8 when preferred models can add 2).

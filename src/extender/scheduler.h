@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "extender/cluster_cache.h"
+#include "extender/node_score_cache.h"
 #include "extender/pod_intent.h"
 #include "partition/placement/placement_policy.h"
 
@@ -65,6 +66,17 @@ class Scheduler {
   Context MakeContext() const { return {policy(), options_.now()}; }
   Evaluation Evaluate(const Context& ctx, const PodIntent& pod, const CachedNode* node,
                       const std::string& name, bool explain) const;
+  // Why `node` cannot take any pod now (unknown, no inventory, stale heartbeat); nullopt if usable.
+  std::optional<Evaluation> Unusable(const Context& ctx, const CachedNode* node,
+                                     const std::string& name) const;
+  // The policy's answer for `pod` on a usable node (what the score cache keeps).
+  Evaluation EvaluatePlacement(const Context& ctx, const PodIntent& pod, const CachedNode& node,
+                               const std::string& name, bool explain) const;
+  // The verdict on each of `names` (under the cluster cache's read lock), from the score cache
+  // where neither the node nor the policy's state changed since it was worked out.
+  std::vector<NodeVerdict> Verdicts(const Context& ctx, const PodIntent& pod,
+                                    const std::unordered_map<std::string, CachedNode>& cached,
+                                    const std::vector<std::string>& names, bool explain) const;
   std::optional<std::vector<partition::ChipSet>> PickChips(const PodIntent& pod,
                                                            const partition::NodeState& node) const;
   std::shared_ptr<const partition::PlacementPolicy> policy() const;
@@ -90,6 +102,7 @@ class Scheduler {
   SchedulerOptions options_;
   mutable std::mutex memo_mu_;
   mutable std::list<std::shared_ptr<const Memo>> memos_;  // most recent first
+  mutable NodeScoreCache scores_;
 };
 
 }  // namespace flexai::extender

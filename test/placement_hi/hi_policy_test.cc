@@ -126,6 +126,25 @@ TEST(PlanTracker, CountsWhollyFreeChips) {
   EXPECT_DOUBLE_EQ(t.FreeShare(), 1.0);
 }
 
+TEST(HiPolicy, StateVersionMovesWhenAnAnswerForAnUnchangedNodeCan) {
+  TypicalWorkload w{{Share(810, 0.5), Share(160, 0.5)}};
+  NodeState a = GpuNode("a", 2, 32000), b = GpuNode("b", 2, 32000);
+  HiPolicy hi(w);
+  const auto start = hi.StateVersion();
+  ASSERT_TRUE(start);
+  hi.Evaluate(a, Task("small", 160, 1, 4000));  // first sight of a: no slot, FreeShare unread
+  EXPECT_EQ(hi.StateVersion(), start);
+  Place(a, Task("big", 810, 1, 4000), ChipSet{0b01});
+  hi.OnNodeChanged(a);  // a's chip 0 now plans a 160 slot
+  EXPECT_NE(hi.StateVersion(), start);
+
+  // With fillBelow, the share of wholly free chips seen is read: a new node moves it.
+  HiPolicy filling(w, {{"fillBelow", 0.5}});
+  const auto before = filling.StateVersion();
+  filling.Evaluate(b, Task("small", 160, 1, 4000));
+  EXPECT_NE(filling.StateVersion(), before);
+}
+
 // Replays a random stream of pods on a small cluster and records every choice.
 std::vector<std::pair<size_t, ChipSet>> Replay(uint64_t seed) {
   TypicalWorkload w{{Share(810, 0.3),

@@ -111,6 +111,7 @@ std::vector<int> PlanTracker::OpenBin(int milli) {
 void PlanTracker::See(const NodeState& node) const {
   std::lock_guard lock(mu_);
   if (chips_.count(node.name())) return;
+  ++version_;
   auto& chips = chips_[node.name()];
   for (int i = 0; i < node.chip_count(); ++i) {
     chips.push_back({ChipLeftMilli(node, i), {}});
@@ -124,8 +125,20 @@ double PlanTracker::FreeShare() const {
   return chips_seen_ ? 1 - static_cast<double>(chips_used_) / static_cast<double>(chips_seen_) : 1;
 }
 
+uint64_t PlanTracker::Version() const {
+  std::lock_guard lock(mu_);
+  return version_;
+}
+
+uint64_t PlanTracker::SlotsVersion() const {
+  std::lock_guard lock(mu_);
+  return slots_version_;
+}
+
 void PlanTracker::OnNodeChanged(const NodeState& node) {
   std::lock_guard lock(mu_);
+  ++version_;
+  ++slots_version_;
   auto [entry, unseen] = chips_.try_emplace(node.name());
   auto& chips = entry->second;
   if (unseen) {  // changed before it was ever evaluated: take its chips as having been free

@@ -46,6 +46,10 @@ class PlanTracker {
   void See(const NodeState& node) const;
   // Share of the chips seen that are still wholly free.
   double FreeShare() const;
+  // Bumped by every change of what Slots or FreeShare answer (a node seen first, a node changed).
+  uint64_t Version() const;
+  // Bumped by every change of what Slots answers (a node changed; seeing a node adds no slot).
+  uint64_t SlotsVersion() const;
 
  private:
   struct Chip {
@@ -60,6 +64,8 @@ class PlanTracker {
   mutable std::unordered_map<std::string, std::vector<Chip>> chips_;
   mutable int64_t chips_seen_ = 0;
   mutable int64_t chips_used_ = 0;  // chips seen with less than a whole GPU free
+  mutable uint64_t version_ = 0;
+  uint64_t slots_version_ = 0;
 };
 
 }  // namespace flexai::partition

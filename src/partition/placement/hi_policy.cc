@@ -129,6 +129,13 @@ std::optional<NodeChoice> HiPolicy::EvaluateShared(const NodeState& node, const 
   return NodeChoice{best, {ChipSet{1} << best_chip}};
 }
 
+std::optional<uint64_t> HiPolicy::StateVersion() const {
+  // Slots change only through OnNodeChanged. A node seen for the first time changes FreeShare
+  // alone, which only a fillBelow knob reads: without one, a cluster's first evaluation does not
+  // make every score it produced stale.
+  return fill_below_ > 0 ? plan_.Version() : plan_.SlotsVersion();
+}
+
 std::optional<NodeChoice> HiPolicy::Evaluate(const NodeState& node, const PodRequest& pod) const {
   plan_.See(node);
   if (!Fits(node, pod)) return std::nullopt;

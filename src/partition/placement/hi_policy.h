@@ -18,6 +18,8 @@ class HiPolicy : public PlacementPolicy {
   std::string_view name() const override { return "hi"; }
   std::optional<NodeChoice> Evaluate(const NodeState& node, const PodRequest& pod) const override;
   void OnNodeChanged(const NodeState& node) override { plan_.OnNodeChanged(node); }
+  // The bin-packing plan is the only state kept between calls (the fragmentation memo is pure).
+  std::optional<uint64_t> StateVersion() const override;
 
  private:
   // FGD's integer gradient for moving the node from `before` to `after`, plus best-fit

@@ -2,6 +2,7 @@
 // The same objects serve the simulator and the Hi Scheduler extender (filter/prioritize/bind).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,10 @@ class PlacementPolicy {
   // Tells the policy a pod was placed or released on `node` (policies with cluster-wide state use
   // this; most ignore it).
   virtual void OnNodeChanged(const NodeState& node) {}
+  // Callers may memoise Evaluate per (node state, pod) while this stays the same: it changes
+  // whenever state the policy keeps between calls changes in a way that can change an answer for
+  // an unchanged node. nullopt when answers do not repeat (random) and must not be memoised.
+  virtual std::optional<uint64_t> StateVersion() const { return 0; }
 };
 
 // Index into `nodes` of the best node for `pod` and its choice; ties go to the lowest index.

@@ -19,6 +19,7 @@ class RandomPolicy : public PlacementPolicy {
   explicit RandomPolicy(uint64_t seed) : rng_(seed) {}
   std::string_view name() const override { return "random"; }
   std::optional<NodeChoice> Evaluate(const NodeState& node, const PodRequest& pod) const override;
+  std::optional<uint64_t> StateVersion() const override { return std::nullopt; }
 
  private:
   mutable std::mutex mu_;
