@@ -128,7 +128,15 @@ bool FastParseNodeNamesArgs(std::string_view body, nlohmann::json& pod,
 void AppendJsonString(std::string& out, std::string_view text) {
   static const char* kHex = "0123456789abcdef";
   out += '"';
-  for (char ch : text) {
+  // Node names need no escapes: append the clean prefix in one go.
+  size_t clean = 0;
+  while (clean < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[clean]);
+    if (c == '"' || c == '\\' || c < 0x20) break;
+    ++clean;
+  }
+  out.append(text.data(), clean);
+  for (char ch : text.substr(clean)) {
     unsigned char c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {
       out += '\\';
