@@ -77,10 +77,21 @@ std::string Binder::Bind(const BindArgs& args) {
   guard.now = std::chrono::system_clock::now();
   guard.window = allocating_window_;
   for (const auto& c : intent.request.containers) guard.chip_counts.insert(c.slice.chips);
+  // Quota: usage is read and the chosen chips checked while the gate is held, so two binds of
+  // one namespace cannot both pass on the same room.
+  std::optional<QuotaGate::BindHold> quota_hold;
+  if (quota_) quota_hold.emplace(quota_->BeginBind(intent));
   auto reserved = cache_.Reserve(
       args.pod_namespace, args.pod_name, args.node,
-      [&](const CachedNode& node) { return scheduler_.Choose(intent, node); },
+      [&](const CachedNode& node) -> Result<partition::PodAssignment> {
+        auto chosen = scheduler_.Choose(intent, node);
+        if (chosen.ok() && quota_hold) {
+          if (Status s = quota_hold->Check(*chosen); !s.ok()) return Error{s.message()};
+        }
+        return chosen;
+      },
       allocating_window_.count() > 0 ? &guard : nullptr);
+  quota_hold.reset();
   if (!reserved.ok()) return Fail(pod, "cannot place " + who + ": " + reserved.error().message);
   const std::string uid = intent.uid;
   const std::string text = partition::EncodeAssignment(*reserved);

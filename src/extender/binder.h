@@ -10,6 +10,7 @@
 
 #include "extender/cluster_cache.h"
 #include "extender/extender_api.h"
+#include "extender/quota_gate.h"
 #include "extender/scheduler.h"
 #include "kube/client.h"
 
@@ -22,6 +23,8 @@ class Binder {
          std::chrono::seconds allocating_window = std::chrono::seconds(30));
   // "" on success, else the error for ExtenderBindingResult.Error.
   std::string Bind(const BindArgs& args);
+  // Namespace quotas are checked again with the chips chosen, atomically with the reservation.
+  void SetQuotaGate(const QuotaGate* quota) { quota_ = quota; }
 
  private:
   std::string Fail(const nlohmann::json& pod, const std::string& message);
@@ -30,6 +33,7 @@ class Binder {
   ClusterCache& cache_;
   const Scheduler& scheduler_;
   std::chrono::seconds allocating_window_;
+  const QuotaGate* quota_ = nullptr;
 };
 
 }  // namespace flexai::extender

@@ -34,6 +34,11 @@ std::string PhaseOf(const Json& pod) {
 
 bool IsTerminal(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
 
+// spec.priority as the admission plugin resolved it; 0 when absent (no PriorityClass).
+int32_t PriorityOf(const Json& pod) {
+  return static_cast<int32_t>(kube::IntAt(kube::ObjectAt(pod, "spec"), "priority", 0));
+}
+
 bool IsBound(const Json& pod) {
   auto spec = pod.find("spec");
   return spec != pod.end() && spec->is_object() && !kube::StringAt(*spec, "nodeName").empty();
@@ -238,6 +243,8 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
       existing->second.bound = existing->second.bound || IsBound(pod);
       existing->second.bind_phase = phase;
       existing->second.bind_time = kube::ParseTime(stamp);
+      existing->second.priority = PriorityOf(pod);
+      existing->second.labels = kube::StringMapAt(kube::ObjectAt(pod, "metadata"), "labels");
       return;
     }
     ForgetPodLocked(uid);
@@ -251,6 +258,8 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
   entry.bind_phase = phase;
   entry.bind_time = kube::ParseTime(stamp);
   entry.bound = IsBound(pod);
+  entry.priority = PriorityOf(pod);
+  entry.labels = kube::StringMapAt(kube::ObjectAt(pod, "metadata"), "labels");
   if (auto n = nodes_.find(entry.node); n != nodes_.end()) {
     if (n->second.has_inventory) {
       // Fill chip indexes from UUIDs and take the slices.
@@ -332,7 +341,10 @@ Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,
                   true,
                   0,
                   std::string(kube::kBindPhaseAllocating),
-                  guard ? std::optional<kube::WallTime>(guard->now) : std::nullopt};
+                  guard ? std::optional<kube::WallTime>(guard->now) : std::nullopt,
+                  /*bound=*/false,
+                  /*priority=*/0,
+                  /*labels=*/{}};  // both filled in by the pod's next event
   by_node_[node_name].insert(uid);
   pods_.emplace(uid, std::move(entry));
   ++generation_;
@@ -363,6 +375,13 @@ void ClusterCache::Read(const std::function<void(const std::unordered_map<std::s
                                                  uint64_t)>& read) const {
   std::shared_lock lock(mu_);
   read(nodes_, generation_);
+}
+
+void ClusterCache::ReadPods(
+    const std::function<void(const std::unordered_map<std::string, CachedNode>&, const PodMap&)>&
+        read) const {
+  std::shared_lock lock(mu_);
+  read(nodes_, pods_);
 }
 
 std::optional<partition::PodAssignment> ClusterCache::AssignmentOf(const std::string& uid) const {

@@ -46,7 +46,9 @@ struct CachedPod {
   int64_t min_version = 0;  // events older than this (our own patch) are stale
   std::string bind_phase;   // flexai.io/bind-phase
   std::optional<kube::WallTime> bind_time;
-  bool bound = false;  // spec.nodeName is set: kubelet runs it, its slices are real
+  bool bound = false;    // spec.nodeName is set: kubelet runs it, its slices are real
+  int32_t priority = 0;  // spec.priority (preemption picks victims by it)
+  std::map<std::string, std::string> labels;  // metadata.labels (disruption budgets select by them)
 };
 
 // Keeps the device plugin's Allocate match unambiguous (docs/protocol.md): no second pod is
@@ -88,6 +90,11 @@ class ClusterCache {
   // ---- read access for filter/prioritize (shared lock held during `read`) ----
   void Read(const std::function<void(const std::unordered_map<std::string, CachedNode>& nodes)>&
                 read) const;
+  // Like Read, also passing every pod holding (or being given) slices, by uid: preemption and
+  // quotas read pods with the nodes they sit on, consistently.
+  using PodMap = std::unordered_map<std::string, CachedPod>;
+  void ReadPods(const std::function<void(const std::unordered_map<std::string, CachedNode>& nodes,
+                                         const PodMap& pods)>& read) const;
   // Copy of a pod's cached assignment, for tests and bind idempotency.
   std::optional<partition::PodAssignment> AssignmentOf(const std::string& uid) const;
 

@@ -94,7 +94,14 @@ HttpReply ExtenderApi::Filter(std::string_view body) const {
   bool fast = false;
   if (std::string error = ParseAnyArgs(body, args, fast); !error.empty()) return BadRequest(error);
   PodIntent intent = ParsePodIntent(args.pod, *policy_());
+  // Over its namespace's quota: those nodes are out before placement, and no eviction helps.
+  std::map<std::string, std::string> over_quota;
+  if (quota_) over_quota = quota_->Screen(intent, args.names);
+  if (!over_quota.empty()) {
+    std::erase_if(args.names, [&](const std::string& n) { return over_quota.count(n) > 0; });
+  }
   FilterOutcome outcome = scheduler_.Filter(intent, args.names);
+  outcome.unresolvable.merge(over_quota);
   if (intent.wants_chips) {
     spdlog::debug("filter {}: {} of {} nodes fit", intent.display_name(), outcome.passed.size(),
                   args.names.size());

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "extender/quota_gate.h"
 #include "extender/scheduler.h"
 #include "partition/policy/slice_policy.h"
 
@@ -35,13 +36,16 @@ class ExtenderApi {
   HttpReply Filter(std::string_view body) const;
   HttpReply Prioritize(std::string_view body) const;
   HttpReply Bind(std::string_view body) const;
-  // POST /preempt is not served yet; the route answers 501 so kube-scheduler configs that name a
-  // preemptVerb fail loudly instead of silently.
+  // Namespace quotas: /filter fails a pod over quota on every node it names (FailedAndUnresolvable,
+  // with the reason) before placement is tried.
+  void SetQuotaGate(const QuotaGate* quota) { quota_ = quota; }
+  // POST /preempt is served by Preemptor (preemption.h).
 
  private:
   const Scheduler& scheduler_;
   std::function<std::shared_ptr<const partition::SlicePolicy>()> policy_;
   BindFunction bind_;
+  const QuotaGate* quota_ = nullptr;
 };
 
 // A 400 reply whose body says what was wrong with the request.

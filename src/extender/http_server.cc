@@ -156,11 +156,13 @@ void HttpServer::Route(httplib::Server& server, bool webhook_only) {
         }
         return reply;
       }));
-  // Preemption is future work (another issue): answer clearly instead of 404.
-  server.Post("/preempt", timed("preempt", [](const httplib::Request&) {
-                return HttpReply{501, "{\"Error\":\"preempt is not implemented by hi-scheduler\"}",
-                                 "application/json"};
-              }));
+  server.Post(
+      "/preempt", timed("preempt", [this](const httplib::Request& req) {
+        if (!endpoints_.preempt) {
+          return HttpReply{501, "{\"Error\":\"preempt is not served here\"}", "application/json"};
+        }
+        return endpoints_.preempt(req.body);
+      }));
 }
 
 }  // namespace flexai::extender

@@ -1,5 +1,5 @@
 // The Hi Scheduler's HTTP(S) endpoints: POST /filter, /prioritize, /bind (503 on followers),
-// /mutate (admission webhook), /preempt (501 for now); GET /healthz, /readyz, /metrics. A second,
+// /preempt, /mutate (admission webhook); GET /healthz, /readyz, /metrics. A second,
 // optional listener serves only /mutate and /healthz (the webhook's TLS port).
 #pragma once
 
@@ -23,6 +23,7 @@ struct HttpEndpoints {
   ExtenderApi* api = nullptr;
   ExtenderMetrics* metrics = nullptr;
   std::function<HttpReply(std::string_view body)> mutate;
+  std::function<HttpReply(std::string_view body)> preempt;  // unset: 501
   std::function<bool()> ready;
   std::function<bool()> leader;  // may bind now
   std::function<ClusterCache::Stats()> stats;

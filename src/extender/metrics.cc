@@ -56,6 +56,7 @@ std::string ExtenderMetrics::Render(const ClusterCache::Stats& s, bool leader, b
   set("memory_mib_allocated", static_cast<double>(s.memory_mib_used));
   set("cores_percent_total", static_cast<double>(s.cores_total));
   set("cores_percent_allocated", static_cast<double>(s.cores_used));
+  for (const auto& refresh : refreshes_) refresh();
   leader_.Set(leader ? 1 : 0);
   ready_.Set(ready ? 1 : 0);
   return prometheus::TextSerializer().Serialize(registry_->Collect());

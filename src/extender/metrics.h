@@ -2,8 +2,10 @@
 // bind outcomes, and the cache's view of chips, memory and compute allocated.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -22,6 +24,10 @@ class ExtenderMetrics {
   void CountBind(bool ok);
   // Text exposition format, with the cache gauges refreshed first.
   std::string Render(const ClusterCache::Stats& stats, bool leader, bool ready);
+  // For metrics kept elsewhere (preemption, quotas): their registry, and a refresh Render runs
+  // first. Refreshes are added while wiring, before serving.
+  prometheus::Registry& registry() { return *registry_; }
+  void AddRefresh(std::function<void()> refresh) { refreshes_.push_back(std::move(refresh)); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -31,6 +37,7 @@ class ExtenderMetrics {
   prometheus::Family<prometheus::Gauge>& cluster_;
   prometheus::Gauge& leader_;
   prometheus::Gauge& ready_;
+  std::vector<std::function<void()>> refreshes_;
 };
 
 }  // namespace flexai::extender

@@ -72,6 +72,13 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
       *scheduler_, [this] { return cache_->policy(); },
       [this](const BindArgs& args) { return binder_->Bind(args); });
   metrics_ = std::make_unique<ExtenderMetrics>();
+  quota_ = std::make_unique<QuotaGate>(*cache_);
+  api_->SetQuotaGate(quota_.get());
+  binder_->SetQuotaGate(quota_.get());
+  preemption_metrics_ = std::make_unique<PreemptionQuotaMetrics>(metrics_->registry());
+  metrics_->AddRefresh([this] { preemption_metrics_->SetQuotaUse(quota_->Use()); });
+  preemptor_ =
+      std::make_unique<Preemptor>(*cache_, *scheduler_, budgets_, preemption_metrics_.get());
 }
 
 HiSchedulerService::~HiSchedulerService() { Stop(); }
@@ -109,8 +116,23 @@ Result<int> HiSchedulerService::Start() {
                                   cache->UpsertPod(o);
                                 }
                               }});
+  // PodDisruptionBudgets only matter to preemption: readiness does not wait for them, and
+  // without them (no RBAC, no policy/v1) preemption sees no budgets (logged by the watcher).
+  DisruptionBudgetCache* budgets = &budgets_;
+  budget_watcher_ = std::make_unique<kube::ListWatcher>(
+      *client_, kube::PodDisruptionBudgetsPath(),
+      kube::ListWatchHandlers{
+          [budgets](std::vector<kube::Json> items) { budgets->Replace(items); },
+          [budgets](const std::string& type, const kube::Json& o) {
+            if (type == "DELETED") {
+              budgets->Remove(o);
+            } else {
+              budgets->Upsert(o);
+            }
+          }});
   node_watcher_->Start();
   pod_watcher_->Start();
+  budget_watcher_->Start();
   if (options_.leader_elect) {
     kube::LeaderElectionConfig config;
     config.lease_name = options_.lease_name;
@@ -138,6 +160,7 @@ Result<int> HiSchedulerService::Start() {
   endpoints.ready = [this] { return ready(); };
   endpoints.leader = [this] { return leader(); };
   endpoints.stats = [this] { return cache_->stats(); };
+  endpoints.preempt = [this](std::string_view body) { return preemptor_->Handle(body); };
   http_ = std::make_unique<HttpServer>(endpoints);
 
   ListenOptions main;
@@ -171,6 +194,7 @@ void HiSchedulerService::Stop() {
   if (follower_) follower_->Stop();
   if (node_watcher_) node_watcher_->Stop();
   if (pod_watcher_) pod_watcher_->Stop();
+  if (budget_watcher_) budget_watcher_->Stop();
 }
 
 bool HiSchedulerService::ReloadPolicy() {

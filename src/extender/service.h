@@ -13,9 +13,13 @@
 
 #include "extender/binder.h"
 #include "extender/cluster_cache.h"
+#include "extender/disruption_budgets.h"
 #include "extender/extender_api.h"
 #include "extender/http_server.h"
 #include "extender/metrics.h"
+#include "extender/preemption.h"
+#include "extender/preemption_quota_metrics.h"
+#include "extender/quota_gate.h"
 #include "extender/scheduler.h"
 #include "kube/client.h"
 #include "kube/leader_election.h"
@@ -79,6 +83,12 @@ class HiSchedulerService {
   std::unique_ptr<Binder> binder_;
   std::unique_ptr<ExtenderApi> api_;
   std::unique_ptr<ExtenderMetrics> metrics_;
+  // Preemption and quotas (docs/hi-scheduler.md "Preemption", docs/policy.md "quotas").
+  DisruptionBudgetCache budgets_;
+  std::unique_ptr<QuotaGate> quota_;
+  std::unique_ptr<PreemptionQuotaMetrics> preemption_metrics_;
+  std::unique_ptr<Preemptor> preemptor_;
+  std::unique_ptr<kube::ListWatcher> budget_watcher_;
   std::unique_ptr<kube::ListWatcher> node_watcher_;
   std::unique_ptr<kube::ListWatcher> pod_watcher_;
   std::unique_ptr<kube::LeaderElector> elector_;

@@ -63,6 +63,17 @@ Json ObjectAt(const Json& object, const char* key) {
   return it != object.end() && it->is_object() ? *it : Json::object();
 }
 
+std::map<std::string, std::string> StringMapAt(const Json& object, const char* key) {
+  std::map<std::string, std::string> out;
+  if (!object.is_object()) return out;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_object()) return out;
+  for (auto e = it->begin(); e != it->end(); ++e) {
+    if (e->is_string()) out[e.key()] = e->get<std::string>();
+  }
+  return out;
+}
+
 PatchOutcome PatchWithRetry(KubeClient& client, const std::string& path, const PatchBuilder& build,
                             const Json* known, int max_attempts) {
   PatchOutcome outcome;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,9 @@ int64_t IntAt(const Json& object, const char* key, int64_t fallback = 0);
 bool BoolAt(const Json& object, const char* key, bool fallback = false);
 // The object at `key`, or an empty object.
 Json ObjectAt(const Json& object, const char* key);
+// String pairs of the object at `key` (e.g. metadata.labels, a selector's matchLabels); other
+// value types are skipped.
+std::map<std::string, std::string> StringMapAt(const Json& object, const char* key);
 
 // Builds the merge patch for `current` (the object as the server has it now), or nullopt to give
 // up (the object no longer qualifies). An error string in `why_not` is reported back.

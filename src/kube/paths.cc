@@ -30,6 +30,7 @@ std::string PodPath(const std::string& ns, const std::string& name) {
 std::string PodBindingPath(const std::string& ns, const std::string& name) {
   return PodPath(ns, name) + "/binding";
 }
+std::string PodDisruptionBudgetsPath() { return "/apis/policy/v1/poddisruptionbudgets"; }
 std::string EventsPath(const std::string& ns) { return "/api/v1/namespaces/" + ns + "/events"; }
 std::string LeasesPath(const std::string& ns) {
   return "/apis/coordination.k8s.io/v1/namespaces/" + ns + "/leases";

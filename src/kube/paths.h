@@ -16,6 +16,8 @@ std::string PodsPath(const std::string& ns = "");
 std::string PodPath(const std::string& ns, const std::string& name);
 std::string PodBindingPath(const std::string& ns, const std::string& name);
 std::string EventsPath(const std::string& ns);
+// policy/v1 PodDisruptionBudgets of every namespace.
+std::string PodDisruptionBudgetsPath();
 std::string LeasesPath(const std::string& ns);
 std::string LeasePath(const std::string& ns, const std::string& name);
 

@@ -239,7 +239,7 @@ TEST_F(ServiceTest, HealthReadinessMetricsAndWebhookAreServed) {
        {"request", {{"uid", "r"}, {"kind", {{"kind", "Pod"}}}, {"object", GpuPod("w", 1)}}}});
   EXPECT_EQ(review.status, 200);
   EXPECT_EQ(review.body["response"]["patchType"], "JSONPatch");
-  EXPECT_EQ(http->Post("/preempt", Json::object()).status, 501);
+  EXPECT_EQ(http->Post("/preempt", Json::object()).status, 400);  // served; no Pod given
   EXPECT_EQ(http->Post("/filter", Json("garbage")).status, 400);
 }
 

@@ -1,6 +1,6 @@
-// Fuzz target for the extender's JSON handlers (/filter, /prioritize, /bind) and the admission
-// webhook: the first byte picks the handler, the rest is the request body. Nothing may crash,
-// and every reply must be 200 or 400 with a JSON body.
+// Fuzz target for the extender's JSON handlers (/filter, /prioritize, /bind, /preempt) and the
+// admission webhook: the first byte picks the handler, the rest is the request body. Nothing may
+// crash, and every reply must be 200 or 400 with a JSON body.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +12,7 @@
 #include "extender/admission.h"
 #include "extender/extender_api.h"
 #include "extender/placement_choice.h"
+#include "extender/preemption.h"
 #include "kube/protocol.h"
 #include "kube/time_format.h"
 
@@ -29,6 +30,8 @@ struct World {
   Scheduler scheduler{cache, flexai::extender::MakeExtenderPlacementPolicy(*policy)};
   ExtenderApi api{scheduler, [this] { return policy; },
                   [](const flexai::extender::BindArgs&) { return std::string(); }};
+  flexai::extender::DisruptionBudgetCache budgets;
+  flexai::extender::Preemptor preemptor{cache, scheduler, budgets};
 
   World() {
     flexai::kube::NodeInventory inv;
@@ -64,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World world;
   if (size == 0) return 0;
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0:
       Check(world.api.Filter(body));
       break;
@@ -73,6 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 2:
       Check(world.api.Bind(body));
+      break;
+    case 4:
+      Check(world.preemptor.Handle(body));
       break;
     default:
       Check(flexai::extender::HandleAdmissionReview(body, *world.policy, "flexai-scheduler"));
