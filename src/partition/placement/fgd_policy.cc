@@ -15,13 +15,16 @@ FragmentationCache::FragmentationCache(TypicalWorkload workload) : workload_(std
 }
 
 double FragmentationCache::Of(const GpuNodeView& view) const {
-  // Key: model, how many CPU thresholds fit, then the sorted chip leftovers.
-  std::vector<int> lefts = view.gpu_left_milli;
+  // Key: model, how many CPU thresholds fit, then the sorted chip leftovers. Built in per-thread
+  // buffers: this runs for every chip of every node scored, and a hit allocates nothing.
+  thread_local std::vector<int> lefts;
+  thread_local std::string key;
+  lefts.assign(view.gpu_left_milli.begin(), view.gpu_left_milli.end());
   std::sort(lefts.begin(), lefts.end());
   auto cpu_rank = static_cast<int32_t>(
       std::upper_bound(cpu_thresholds_.begin(), cpu_thresholds_.end(), view.cpu_left_milli) -
       cpu_thresholds_.begin());
-  std::string key = view.model;
+  key.assign(view.model);
   key.push_back('\0');
   key.append(reinterpret_cast<const char*>(&cpu_rank), sizeof cpu_rank);
   for (int l : lefts) key.append(reinterpret_cast<const char*>(&l), sizeof l);
@@ -31,7 +34,7 @@ double FragmentationCache::Of(const GpuNodeView& view) const {
   }
   double frag = NodeFragmentation(view, workload_);
   std::lock_guard lock(mu_);
-  memo_.emplace(std::move(key), frag);
+  memo_.emplace(key, frag);
   return frag;
 }
 

@@ -26,6 +26,9 @@
 // tie-breakers (cpu0/cpu050/cpu100/gpushare* worse, gpuspec much worse).
 #include "partition/placement/hi_policy.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "partition/placement/gpu_ask.h"
 
 namespace flexai::partition {
@@ -104,14 +107,25 @@ std::optional<NodeChoice> HiPolicy::EvaluateShared(const NodeState& node, const 
   ChipSet feasible = node.FeasibleChips(pod.containers[0].slice);
   double best = -1e300;
   int best_chip = -1;
+  // Chips with equal room grade equally (fragmentation reads the multiset of leftovers): each
+  // distinct room is graded once.
+  std::vector<std::pair<int, double>> graded;
+  graded.reserve(static_cast<size_t>(node.chip_count()));
   for (int i = 0; i < node.chip_count(); ++i) {
     if (!(feasible & (ChipSet{1} << i))) continue;
     auto& left = after.gpu_left_milli[static_cast<size_t>(i)];
     const int gap = left - milli;
     const bool fresh = left >= kGpu;
-    left -= milli;
-    const double grade = Grade(frag_before, after);
-    left += milli;
+    const int room = left;
+    auto seen =
+        std::find_if(graded.begin(), graded.end(), [&](const auto& g) { return g.first == room; });
+    if (seen == graded.end()) {
+      left -= milli;
+      graded.emplace_back(room, Grade(frag_before, after));
+      left += milli;
+      seen = std::prev(graded.end());
+    }
+    const double grade = seen->second;
     double s;
     if (use_plan_ && plan_.HasSlot(node, i, milli)) {
       s = kSlotBand - gap / 1000.0 + band_grade_ * grade;
