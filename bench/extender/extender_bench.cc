@@ -3,6 +3,7 @@
 // per second, and resident memory. Prints its figures; the default size is the target
 // (5,000 nodes x 8 chips, 50,000 pods).
 #include <malloc.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <CLI/CLI.hpp>
 
@@ -49,6 +50,16 @@ double ThreadCpuMs() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+// CPU time of the whole process (all threads, user + system).
+double ProcessCpuMs() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3;
+  };
+  return ms(u.ru_utime) + ms(u.ru_stime);
 }
 
 std::string NodeName(int i) { return "node-" + std::to_string(i); }
@@ -239,6 +250,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   auto run_start = Clock::now();
+  const double run_cpu_start = ProcessCpuMs();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
       httplib::Client client("127.0.0.1", *port);
@@ -258,6 +270,10 @@ int main(int argc, char** argv) {
   stop = true;
   for (auto& t : threads) t.join();
   double run_s = std::chrono::duration<double>(Clock::now() - run_start).count();
+  // Server and clients together: what one request costs on this machine's cores, whoever else
+  // is using them.
+  const double cpu_per_request =
+      (ProcessCpuMs() - run_cpu_start) / static_cast<double>(std::max<long>(done.load(), 1));
   server.Stop();
   long rss_end = RssKiB();
 
@@ -278,6 +294,7 @@ int main(int argc, char** argv) {
               hp.p50, hp.p99, hp.max, requests);
   std::printf("throughput (keep-alive, %d clients): %.0f requests/s over %.1f s\n", clients,
               static_cast<double>(done.load()) / run_s, run_s);
+  std::printf("  process CPU per request (server + clients): %.3f ms\n", cpu_per_request);
   std::printf("RSS: start %.1f MiB, after cache load %.1f MiB, at end %.1f MiB\n",
               static_cast<double>(rss_start) / 1024, static_cast<double>(rss_cache) / 1024,
               static_cast<double>(rss_end) / 1024);

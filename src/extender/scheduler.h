@@ -69,7 +69,10 @@ class Scheduler {
   // Why `node` cannot take any pod now (unknown, no inventory, stale heartbeat); nullopt if usable.
   std::optional<Evaluation> Unusable(const Context& ctx, const CachedNode* node,
                                      const std::string& name) const;
-  // The policy's answer for `pod` on a usable node (what the score cache keeps).
+  // The policy's answer for `pod` on a usable node (what the score cache keeps). It must read
+  // only the node's state (covered by CachedNode::epoch), the pod's shape (ShapeKey in
+  // scheduler.cc: a new field read here goes there too) and the policy (StateVersion); checks on
+  // anything else (the clock, quotas, gangs, the pod's namespace) belong outside it.
   Evaluation EvaluatePlacement(const Context& ctx, const PodIntent& pod, const CachedNode& node,
                                const std::string& name, bool explain) const;
   // The verdict on each of `names` (under the cluster cache's read lock), from the score cache
