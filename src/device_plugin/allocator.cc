@@ -244,6 +244,7 @@ ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
   // node-wide daemon that serves multi-GPU containers.
   paths.mps_pipe_dir = settings.mps_host_dir + "/" +
                        (chips.size() == 1 ? chips.front().uuid : std::string("all")) + "/pipe";
+  paths.mps_shm_dir = MpsSharedMemoryDir(settings);
   if (settings.isolation == IsolationMode::kHook) {
     std::error_code error;
     std::filesystem::create_directories(paths.shared_dir, error);

@@ -72,6 +72,8 @@ void AddMpsSetup(const std::vector<partition::ChipGrant>& grants, const Containe
   }
   setup.mounts.push_back(
       {std::string(kMpsPipeDirInContainer), paths.mps_pipe_dir, /*read_only=*/false});
+  setup.mounts.push_back(
+      {std::string(kMpsShmDirInContainer), paths.mps_shm_dir, /*read_only=*/false});
 }
 
 }  // namespace

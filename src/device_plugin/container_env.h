@@ -28,6 +28,7 @@ struct ContainerSetup {
 struct ContainerHostPaths {
   std::string shared_dir;    // its own accounting directory (hook mode), mounted read-write
   std::string mps_pipe_dir;  // the pipe directory of the MPS daemon serving its chips (mps mode)
+  std::string mps_shm_dir;   // the /dev/shm shared with the MPS daemons (mps mode)
 };
 
 // `chips[i]` is the chip of `grants[i]`, sorted by chip index: the container sees them in that

@@ -10,6 +10,7 @@
 #include "device_plugin/health_monitor.h"
 #include "device_plugin/inventory_publisher.h"
 #include "device_plugin/kubelet_connection.h"
+#include "device_plugin/mps_shared_memory.h"
 #include "device_plugin/periodic_task.h"
 #include "isolation/mps_supervisor.h"
 #include "kube/config_file_watcher.h"
@@ -59,6 +60,9 @@ void Daemon::StartMpsDaemons() {
   std::vector<std::string> gpus;
   for (const auto& chip : inventory_->chips()) gpus.push_back(chip.uuid);
   gpus.push_back(isolation::kAllGpus);
+  if (Status shm = PrepareMpsSharedMemory(MpsSharedMemoryDir(*settings_->Current())); !shm) {
+    spdlog::error("MPS isolation: {}", shm.message());
+  }
   isolation::MpsSupervisorOptions options;
   options.base_dir = settings_->Current()->mps_host_dir;
   mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);

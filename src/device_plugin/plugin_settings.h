@@ -27,7 +27,8 @@ struct PluginSettings {
   // <shared_host_dir>/<pod uid>/<container>, mounted at kSharedDirInContainer.
   std::string shared_host_dir = "/var/lib/flexai/shared";
   // Host directory under which the MPS supervisor keeps each daemon's pipe and log directories;
-  // a container's daemon pipe directory is mounted at kMpsPipeDirInContainer.
+  // a container's daemon pipe directory is mounted at kMpsPipeDirInContainer. Its `shm` folder is
+  // the /dev/shm that the MPS daemons and all their clients share (MpsSharedMemoryDir).
   std::string mps_host_dir = "/var/run/flexai/mps";
   // The whole policy, for what is decided per container (Ascend vNPU templates).
   partition::SlicePolicy policy = partition::DefaultSlicePolicy();
@@ -37,6 +38,14 @@ inline constexpr std::string_view kHookLibraryDir = "/usr/local/flexai/lib";
 inline constexpr std::string_view kHookLibraryPath = "/usr/local/flexai/lib/libflexai-cuda.so";
 inline constexpr std::string_view kSharedDirInContainer = "/var/run/flexai/shared";
 inline constexpr std::string_view kMpsPipeDirInContainer = "/var/run/flexai/mps";
+// MPS clients reach their server through POSIX shared memory as well as the pipe directory, so in
+// MPS mode a container's /dev/shm is the host folder the daemons' /dev/shm is (the chart mounts it
+// there in the device plugin's own container).
+inline constexpr std::string_view kMpsShmDirInContainer = "/dev/shm";
+
+inline std::string MpsSharedMemoryDir(const PluginSettings& settings) {
+  return settings.mps_host_dir + "/shm";
+}
 
 // Defaults for a vendor: GPUs are served as `flexai.io/gpu`, NPUs as `flexai.io/npu`.
 PluginSettings DefaultSettings(partition::Vendor vendor);

@@ -15,7 +15,7 @@ class ContainerEnvTest : public ::testing::Test {
   std::vector<partition::Chip> two_ = {chips_[2], chips_[5]};
   std::vector<partition::ChipGrant> grants_ = {{2, chips_[2].uuid, 20480, 30, false},
                                                {5, chips_[5].uuid, 10240, 50, false}};
-  ContainerHostPaths paths_{"/host/shared/uid-1/main", "/host/mps/all/pipe"};
+  ContainerHostPaths paths_{"/host/shared/uid-1/main", "/host/mps/all/pipe", "/host/mps/shm"};
 };
 
 TEST_F(ContainerEnvTest, HookModeGivesPerDeviceLimitsPreloadAndSharedDir) {
@@ -34,7 +34,7 @@ TEST_F(ContainerEnvTest, HookModeGivesPerDeviceLimitsPreloadAndSharedDir) {
   EXPECT_EQ(setup.mounts[1].host_path, "/host/shared/uid-1/main");
 }
 
-TEST_F(ContainerEnvTest, MpsModeGivesMpsLimitsAndPipeMount) {
+TEST_F(ContainerEnvTest, MpsModeGivesMpsLimitsPipeAndSharedMemoryMounts) {
   PluginSettings settings;
   settings.isolation = IsolationMode::kMps;
   ContainerSetup setup = BuildContainerSetup(backend_, settings, two_, grants_, paths_);
@@ -43,8 +43,13 @@ TEST_F(ContainerEnvTest, MpsModeGivesMpsLimitsAndPipeMount) {
   EXPECT_EQ(setup.env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"], "30");
   EXPECT_EQ(setup.env["CUDA_MPS_PIPE_DIRECTORY"], "/var/run/flexai/mps");
   EXPECT_EQ(setup.env.count("LD_PRELOAD"), 0u);
-  ASSERT_EQ(setup.mounts.size(), 1u);
+  ASSERT_EQ(setup.mounts.size(), 2u);
+  EXPECT_EQ(setup.mounts[0].container_path, "/var/run/flexai/mps");
   EXPECT_EQ(setup.mounts[0].host_path, "/host/mps/all/pipe");
+  // The server's /dev/shm: MPS clients and server share POSIX shared memory.
+  EXPECT_EQ(setup.mounts[1].container_path, "/dev/shm");
+  EXPECT_EQ(setup.mounts[1].host_path, "/host/mps/shm");
+  EXPECT_FALSE(setup.mounts[1].read_only);
 }
 
 TEST_F(ContainerEnvTest, MpsMemoryOnlySliceReservesNoThreads) {

@@ -26,6 +26,7 @@ VALUE_SETS = {
     "service-monitor": {"serviceMonitor.enabled": "true"},
     "no-preempt": {"scheduler.extender.preempt": "false"},
     "sim": {"devicePlugin.backend": "sim"},
+    "mps": {"devicePlugin.mps.enabled": "true"},
 }
 
 HI_SCHEDULER_ARGS = [
@@ -512,6 +513,39 @@ class AscendTest(unittest.TestCase):
         self.assertEqual(c["securityContext"], {"privileged": True, "runAsUser": 0})
         self.assertEqual(sorted(self.r.extender()["managedResources"], key=str),
                          sorted(render.template().extender()["managedResources"], key=str))
+
+
+class MpsTest(unittest.TestCase):
+    """MPS clients reach the daemons (in the device plugin's container) through /dev/shm too: the
+    plugin's /dev/shm is the host folder Allocate mounts at /dev/shm in MPS containers
+    (src/device_plugin/plugin_settings.h MpsSharedMemoryDir)."""
+
+    SHM = "/var/run/flexai/mps/shm"
+
+    def shm_mounts(self, values):
+        spec = render.template(values).pod_spec("DaemonSet", "flexai-device-plugin")
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        mounts = spec["containers"][0]["volumeMounts"]
+        return [(volumes[m["name"]]["hostPath"]["path"], spec) for m in mounts
+                if m["mountPath"] == "/dev/shm"]
+
+    def test_mps_mode_gives_the_plugin_the_shared_dev_shm_without_host_ipc(self):
+        (found,) = self.shm_mounts(VALUE_SETS["mps"])
+        host_path, spec = found
+        self.assertEqual(host_path, self.SHM)
+        self.assertNotIn("hostIPC", spec)
+        self.assertIs(spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"], False)
+
+    def test_a_policy_that_names_mps_turns_it_on_by_itself(self):
+        self.assertEqual(len(self.shm_mounts({"policy.sharing.isolationMode": "mps"})), 1)
+        override = {"policy.nodeOverrides[0].selector.matchLabels.pool": "training",
+                    "policy.nodeOverrides[0].isolationMode": "mps"}
+        self.assertEqual(len(self.shm_mounts(override)), 1)
+
+    def test_no_shared_dev_shm_without_mps_or_on_ascend(self):
+        self.assertEqual(self.shm_mounts({}), [])
+        self.assertEqual(self.shm_mounts({"devicePlugin.backend": "ascend",
+                                          "devicePlugin.mps.enabled": "true"}), [])
 
 
 class ServiceMonitorTest(unittest.TestCase):

@@ -56,6 +56,16 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Names of the component objects. */}}
 {{- define "flexai.schedulerName" -}}{{ include "flexai.fullname" . }}-scheduler{{- end -}}
 {{- define "flexai.devicePluginName" -}}{{ include "flexai.fullname" . }}-device-plugin{{- end -}}
+{{- /* "true" when the device plugin must share /dev/shm with MPS containers: devicePlugin.mps.enabled,
+or the policy's isolationMode (global or in a node override) is mps. */ -}}
+{{- define "flexai.mpsEnabled" -}}
+{{- $on := .Values.devicePlugin.mps.enabled -}}
+{{- if eq (toString (dig "sharing" "isolationMode" "" .Values.policy)) "mps" -}}{{- $on = true -}}{{- end -}}
+{{- range (.Values.policy.nodeOverrides | default list) -}}
+{{- if eq (toString (.isolationMode | default "")) "mps" -}}{{- $on = true -}}{{- end -}}
+{{- end -}}
+{{- if $on -}}true{{- end -}}
+{{- end -}}
 {{- define "flexai.policyName" -}}{{ include "flexai.fullname" . }}-policy{{- end -}}
 {{- define "flexai.webhookName" -}}{{ include "flexai.fullname" . }}-webhook{{- end -}}
 {{- define "flexai.webhookSecretName" -}}{{ include "flexai.fullname" . }}-webhook-tls{{- end -}}
