@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "extender/gang_binder.h"
 #include "extender/pod_intent.h"
 #include "kube/operations.h"
 #include "kube/paths.h"
@@ -69,6 +70,7 @@ std::string Binder::Bind(const BindArgs& args) {
         kube::BindPod(client_, args.pod_namespace, args.pod_name, kube::UidOf(pod), args.node);
     return r.ok() ? "" : Fail(pod, r.Describe("binding " + who + " to " + args.node));
   }
+  if (gangs_ && intent.gang) return gangs_->Bind(args, pod, intent);
 
   // An unbound pod holds nothing legitimately: slices recorded by an earlier attempt whose
   // rollback did not land are taken back before choosing again.

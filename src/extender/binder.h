@@ -16,6 +16,8 @@
 
 namespace flexai::extender {
 
+class GangBinder;
+
 class Binder {
  public:
   // `allocating_window`: see AllocationGuard (0 disables the guard).
@@ -23,6 +25,8 @@ class Binder {
          std::chrono::seconds allocating_window = std::chrono::seconds(30));
   // "" on success, else the error for ExtenderBindingResult.Error.
   std::string Bind(const BindArgs& args);
+  // Gang members (flexai.io/gang) are bound all-or-nothing by `gangs`.
+  void SetGangBinder(GangBinder* gangs) { gangs_ = gangs; }
   // Namespace quotas are checked again with the chips chosen, atomically with the reservation.
   void SetQuotaGate(const QuotaGate* quota) { quota_ = quota; }
 
@@ -33,6 +37,7 @@ class Binder {
   ClusterCache& cache_;
   const Scheduler& scheduler_;
   std::chrono::seconds allocating_window_;
+  GangBinder* gangs_ = nullptr;
   const QuotaGate* quota_ = nullptr;
 };
 

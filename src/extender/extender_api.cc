@@ -100,7 +100,8 @@ HttpReply ExtenderApi::Filter(std::string_view body) const {
   if (!over_quota.empty()) {
     std::erase_if(args.names, [&](const std::string& n) { return over_quota.count(n) > 0; });
   }
-  FilterOutcome outcome = scheduler_.Filter(intent, args.names);
+  FilterOutcome outcome =
+      filter_ ? filter_(intent, args.names) : scheduler_.Filter(intent, args.names);
   outcome.unresolvable.merge(over_quota);
   if (intent.wants_chips) {
     spdlog::debug("filter {}: {} of {} nodes fit", intent.display_name(), outcome.passed.size(),

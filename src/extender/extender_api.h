@@ -36,6 +36,10 @@ class ExtenderApi {
   HttpReply Filter(std::string_view body) const;
   HttpReply Prioritize(std::string_view body) const;
   HttpReply Bind(std::string_view body) const;
+  // Replaces Scheduler::Filter for /filter (the queue-aware filter wraps it).
+  using FilterFunction =
+      std::function<FilterOutcome(const PodIntent&, const std::vector<std::string>&)>;
+  void SetFilter(FilterFunction filter) { filter_ = std::move(filter); }
   // Namespace quotas: /filter fails a pod over quota on every node it names (FailedAndUnresolvable,
   // with the reason) before placement is tried.
   void SetQuotaGate(const QuotaGate* quota) { quota_ = quota; }
@@ -46,6 +50,7 @@ class ExtenderApi {
   std::function<std::shared_ptr<const partition::SlicePolicy>()> policy_;
   BindFunction bind_;
   const QuotaGate* quota_ = nullptr;
+  FilterFunction filter_;
 };
 
 // A 400 reply whose body says what was wrong with the request.

@@ -63,6 +63,16 @@ int main(int argc, char** argv) {
                  "for this long (keeps the device plugin's match unambiguous; 0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
+  app.add_option("--gang-timeout-seconds", options.gang_timeout_seconds,
+                 "release a gang's reserved chips when its members have not all arrived this long "
+                 "after the first (flexai.io/gang-timeout-seconds overrides it per gang)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--hold-seconds", options.hold_seconds,
+                 "longest time the oldest pending multi-chip pod may keep small pods off the node "
+                 "closest to fitting it (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

@@ -31,7 +31,26 @@ ExtenderMetrics::ExtenderMetrics()
                  .Name("flexai_extender_ready")
                  .Help("1 once the node and pod caches have synced")
                  .Register(*registry_)
-                 .Add({})) {}
+                 .Add({})),
+      pending_(prometheus::BuildGauge()
+                   .Name("flexai_pending_pods")
+                   .Help("Unbound pods asking for flexai resources (the queue)")
+                   .Register(*registry_)
+                   .Add({})),
+      gangs_waiting_(prometheus::BuildGauge()
+                         .Name("flexai_gangs_waiting")
+                         .Help("Gangs with members holding chips while others are missing")
+                         .Register(*registry_)
+                         .Add({})),
+      reserved_(prometheus::BuildGauge()
+                    .Name("flexai_reserved")
+                    .Help("Capacity held for waiting gang members and the pending multi-chip pod")
+                    .Register(*registry_)),
+      unblocked_(prometheus::BuildCounter()
+                     .Name("flexai_unblocked_pods_total")
+                     .Help("Pending pods that released slices made fit on their node")
+                     .Register(*registry_)
+                     .Add({})) {}
 
 void ExtenderMetrics::ObserveRequest(const std::string& verb, int status, double seconds) {
   requests_.Add({{"verb", verb}, {"code", std::to_string(status)}}).Increment();
@@ -57,6 +76,18 @@ std::string ExtenderMetrics::Render(const ClusterCache::Stats& s, bool leader, b
   set("cores_percent_total", static_cast<double>(s.cores_total));
   set("cores_percent_allocated", static_cast<double>(s.cores_used));
   for (const auto& refresh : refreshes_) refresh();
+  if (queue_source_) {
+    QueueStats q = queue_source_();
+    std::lock_guard lock(queue_mu_);
+    pending_.Set(static_cast<double>(q.pending_pods));
+    gangs_waiting_.Set(static_cast<double>(q.gangs_waiting));
+    reserved_.Add({{"quantity", "chips"}}).Set(static_cast<double>(q.reserved_chips));
+    reserved_.Add({{"quantity", "memory_mib"}}).Set(static_cast<double>(q.reserved_memory_mib));
+    if (q.unblocked_total > unblocked_seen_) {
+      unblocked_.Increment(static_cast<double>(q.unblocked_total - unblocked_seen_));
+      unblocked_seen_ = q.unblocked_total;
+    }
+  }
   leader_.Set(leader ? 1 : 0);
   ready_.Set(ready ? 1 : 0);
   return prometheus::TextSerializer().Serialize(registry_->Collect());

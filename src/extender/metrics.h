@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include <prometheus/registry.h>
 
 #include "extender/cluster_cache.h"
+#include "extender/queue_stats.h"
 
 namespace flexai::extender {
 
@@ -24,6 +26,8 @@ class ExtenderMetrics {
   void CountBind(bool ok);
   // Text exposition format, with the cache gauges refreshed first.
   std::string Render(const ClusterCache::Stats& stats, bool leader, bool ready);
+  // Where Render reads the queue gauges from (pending pods, gangs, reserved capacity).
+  void SetQueueSource(std::function<QueueStats()> source) { queue_source_ = std::move(source); }
   // For metrics kept elsewhere (preemption, quotas): their registry, and a refresh Render runs
   // first. Refreshes are added while wiring, before serving.
   prometheus::Registry& registry() { return *registry_; }
@@ -37,6 +41,13 @@ class ExtenderMetrics {
   prometheus::Family<prometheus::Gauge>& cluster_;
   prometheus::Gauge& leader_;
   prometheus::Gauge& ready_;
+  prometheus::Gauge& pending_;
+  prometheus::Gauge& gangs_waiting_;
+  prometheus::Family<prometheus::Gauge>& reserved_;
+  prometheus::Counter& unblocked_;
+  std::mutex queue_mu_;  // guards unblocked_seen_ (renders may overlap)
+  uint64_t unblocked_seen_ = 0;
+  std::function<QueueStats()> queue_source_;
   std::vector<std::function<void()>> refreshes_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "extender/gang_annotations.h"
 #include "extender/quantity.h"
 #include "kube/operations.h"
 #include "kube/protocol.h"
@@ -139,6 +140,14 @@ PodIntent ParsePodIntent(const Json& pod, const partition::SlicePolicy& policy) 
   } else if (!numa.empty() && numa != "false") {
     errors.push_back("annotation " + std::string(kube::kNumaBindAnnotation) + ": \"" + numa +
                      "\" is not true or false");
+  }
+  auto gang = partition::ParseGangSpec(intent.ns, annotation(kGangAnnotation),
+                                       annotation(kGangSizeAnnotation),
+                                       annotation(kGangTimeoutAnnotation), std::chrono::seconds(0));
+  if (gang.ok()) {
+    intent.gang = std::move(*gang);
+  } else {
+    errors.push_back(gang.error().message);
   }
   for (size_t i = 0; i < errors.size(); ++i) intent.error += (i ? "; " : "") + errors[i];
   return intent;

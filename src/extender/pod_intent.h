@@ -2,12 +2,14 @@
 // container (through the slice policy's resource names) and the user's placement hints.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "partition/assignment.h"
+#include "partition/gang/gang_spec.h"
 #include "partition/policy/slice_policy.h"
 
 namespace flexai::extender {
@@ -29,6 +31,8 @@ struct PodIntent {
   std::string error;         // why the request cannot be served (malformed quantities, hints)
   partition::PodRequest request;
   PlacementHints hints;
+  // Set for members of a gang (flexai.io/gang); timeout 0 = the hi-scheduler's default.
+  std::optional<partition::GangSpec> gang;
 
   std::string display_name() const { return ns + "/" + name; }
 };

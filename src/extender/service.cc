@@ -68,10 +68,21 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
   scheduler_ = std::make_unique<Scheduler>(*cache_, placement, sched);
   binder_ = std::make_unique<Binder>(*client_, *cache_, *scheduler_,
                                      std::chrono::seconds(options_.allocating_window_seconds));
+  QueueOptions queue;
+  queue.gang_timeout = std::chrono::seconds(options_.gang_timeout_seconds);
+  queue.hold = std::chrono::seconds(options_.hold_seconds);
+  queue_ = std::make_unique<QueueState>(*cache_, *scheduler_, queue);
+  gang_binder_ = std::make_unique<GangBinder>(*client_, *cache_, *scheduler_, *queue_);
+  binder_->SetGangBinder(gang_binder_.get());
+  queue_filter_ = std::make_unique<QueueAwareFilter>(*scheduler_, *queue_, *gang_binder_);
   api_ = std::make_unique<ExtenderApi>(
       *scheduler_, [this] { return cache_->policy(); },
       [this](const BindArgs& args) { return binder_->Bind(args); });
+  api_->SetFilter([this](const PodIntent& pod, const std::vector<std::string>& nodes) {
+    return queue_filter_->Filter(pod, nodes);
+  });
   metrics_ = std::make_unique<ExtenderMetrics>();
+  metrics_->SetQueueSource([this] { return queue_->stats(); });
   quota_ = std::make_unique<QuotaGate>(*cache_);
   api_->SetQuotaGate(quota_.get());
   binder_->SetQuotaGate(quota_.get());
@@ -106,30 +117,35 @@ Result<int> HiSchedulerService::Start() {
               cache->UpsertNode(o);
             }
           }});
+  // The queue sees every pod event around the cache's update (released slices, gangs).
+  QueueState* queue = queue_.get();
   pod_watcher_ = std::make_unique<kube::ListWatcher>(
       *client_, kube::PodsPath(),
-      kube::ListWatchHandlers{[cache](std::vector<kube::Json> items) { cache->ReplacePods(items); },
-                              [cache](const std::string& type, const kube::Json& o) {
-                                if (type == "DELETED") {
-                                  cache->RemovePod(o);
-                                } else {
-                                  cache->UpsertPod(o);
-                                }
+      kube::ListWatchHandlers{[cache, queue](std::vector<kube::Json> items) {
+                                queue->ReplacePods(items, [&] { cache->ReplacePods(items); });
+                              },
+                              [cache, queue](const std::string& type, const kube::Json& o) {
+                                queue->OnPodEvent(type, o, [&] {
+                                  if (type == "DELETED") {
+                                    cache->RemovePod(o);
+                                  } else {
+                                    cache->UpsertPod(o);
+                                  }
+                                });
                               }});
   // PodDisruptionBudgets only matter to preemption: readiness does not wait for them, and
   // without them (no RBAC, no policy/v1) preemption sees no budgets (logged by the watcher).
   DisruptionBudgetCache* budgets = &budgets_;
   budget_watcher_ = std::make_unique<kube::ListWatcher>(
       *client_, kube::PodDisruptionBudgetsPath(),
-      kube::ListWatchHandlers{
-          [budgets](std::vector<kube::Json> items) { budgets->Replace(items); },
-          [budgets](const std::string& type, const kube::Json& o) {
-            if (type == "DELETED") {
-              budgets->Remove(o);
-            } else {
-              budgets->Upsert(o);
-            }
-          }});
+      kube::ListWatchHandlers{[budgets](std::vector<kube::Json> items) { budgets->Replace(items); },
+                              [budgets](const std::string& type, const kube::Json& o) {
+                                if (type == "DELETED") {
+                                  budgets->Remove(o);
+                                } else {
+                                  budgets->Upsert(o);
+                                }
+                              }});
   node_watcher_->Start();
   pod_watcher_->Start();
   budget_watcher_->Start();
@@ -179,6 +195,7 @@ Result<int> HiSchedulerService::Start() {
     webhook_port_ = *hook_port;
   }
   if (!options_.policy_file.empty()) policy_thread_ = std::thread([this] { PollPolicy(); });
+  gang_binder_->StartSweeper([this] { return leader(); }, options_.gang_sweep);
   return port;
 }
 
@@ -189,6 +206,7 @@ void HiSchedulerService::Stop() {
     policy_wake_.notify_all();
   }
   if (policy_thread_.joinable()) policy_thread_.join();
+  if (gang_binder_) gang_binder_->Stop();
   if (http_) http_->Stop();
   if (elector_) elector_->Stop();
   if (follower_) follower_->Stop();

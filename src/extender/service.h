@@ -15,10 +15,13 @@
 #include "extender/cluster_cache.h"
 #include "extender/disruption_budgets.h"
 #include "extender/extender_api.h"
+#include "extender/gang_binder.h"
 #include "extender/http_server.h"
 #include "extender/metrics.h"
 #include "extender/preemption.h"
 #include "extender/preemption_quota_metrics.h"
+#include "extender/queue_filter.h"
+#include "extender/queue_state.h"
 #include "extender/quota_gate.h"
 #include "extender/scheduler.h"
 #include "kube/client.h"
@@ -50,6 +53,10 @@ struct ServiceOptions {
   // This process's own pod (POD_NAME / POD_NAMESPACE from the downward API): refused policy
   // reloads are reported as Events on it. Empty = log only.
   std::string self_pod_name, self_pod_namespace;
+  // Gangs and the queue (docs/hi-scheduler.md, "Gangs" and "Queue").
+  int gang_timeout_seconds = 120;  // when a member has no flexai.io/gang-timeout-seconds
+  int hold_seconds = 30;           // chip hold of the oldest pending multi-chip pod; 0 = off
+  std::chrono::milliseconds gang_sweep{1000};  // how often gang timeouts are checked
 };
 
 class HiSchedulerService {
@@ -67,6 +74,7 @@ class HiSchedulerService {
   bool leader() const;
   int webhook_port() const { return webhook_port_; }
   ClusterCache& cache() { return *cache_; }
+  QueueState& queue() { return *queue_; }
   kube::KubeClient& client() { return *client_; }
   // Re-reads the policy file now (the poller calls this on change); false when refused.
   bool ReloadPolicy();
@@ -81,6 +89,9 @@ class HiSchedulerService {
   std::unique_ptr<ClusterCache> cache_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Binder> binder_;
+  std::unique_ptr<QueueState> queue_;
+  std::unique_ptr<GangBinder> gang_binder_;
+  std::unique_ptr<QueueAwareFilter> queue_filter_;
   std::unique_ptr<ExtenderApi> api_;
   std::unique_ptr<ExtenderMetrics> metrics_;
   // Preemption and quotas (docs/hi-scheduler.md "Preemption", docs/policy.md "quotas").
