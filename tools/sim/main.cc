@@ -44,8 +44,8 @@ std::string ParallelFor(size_t count, unsigned threads, Work work) {
 
 int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& policies,
                     uint64_t seed, double compression, int repeat, bool capacity_test,
-                    const std::string& report_path, const std::string& plot_path,
-                    unsigned threads) {
+                    const std::map<std::string, double>& weights, const std::string& report_path,
+                    const std::string& plot_path, unsigned threads) {
   using namespace flexai::sim;
   if (!HasTimeline(trace)) {
     if (!trace.source.starts_with("embedded")) {
@@ -59,7 +59,7 @@ int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& po
                       SharingBound(trace)};
   std::vector<TimelineResult> results(policies.size());
   std::string error = ParallelFor(policies.size(), threads, [&](size_t i) -> std::string {
-    auto r = RunTimeline(trace, policies[i], {compression, seed, 200});
+    auto r = RunTimeline(trace, policies[i], {compression, seed, 200, weights});
     if (!r.ok()) return policies[i] + ": " + r.error().message;
     results[i] = std::move(r).value();
     return {};
@@ -69,7 +69,7 @@ int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& po
   std::vector<CapacityResult> capacity(capacity_test ? policies.size() : 0);
   if (capacity_test) {
     error = ParallelFor(policies.size(), threads, [&](size_t i) -> std::string {
-      auto r = FindSustainedRate(trace, policies[i], seed);
+      auto r = FindSustainedRate(trace, policies[i], seed, 600, weights);
       if (!r.ok()) return policies[i] + ": " + r.error().message;
       capacity[i] = *r;
       return {};
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
 
   if (mode == "timeline") {
     return RunTimelineMode(trace, *policies, seeds->front(), compression, repeat, capacity_test,
-                           report_path, plot_path, threads);
+                           *weights, report_path, plot_path, threads);
   }
 
   struct Job {

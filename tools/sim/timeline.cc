@@ -100,7 +100,8 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
 
   std::vector<partition::TaskShape> shapes;
   for (const auto& t : trace.tasks) shapes.push_back(ToTaskShape(t));
-  partition::PolicyContext context{options.seed, partition::BuildTypicalWorkload(shapes), {}};
+  partition::PolicyContext context{options.seed, partition::BuildTypicalWorkload(shapes),
+                                   options.weights};
   const bool exclusive = policy_name == "exclusive";
   auto made = partition::MakePlacementPolicy(exclusive ? "bestfit" : policy_name, context);
   if (!made.ok()) return made.error();
@@ -253,9 +254,10 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
 }
 
 Result<CapacityResult> FindSustainedRate(const Trace& trace, const std::string& policy,
-                                         uint64_t seed, double max_p99_s) {
+                                         uint64_t seed, double max_p99_s,
+                                         const std::map<std::string, double>& weights) {
   auto ok_at = [&](double c) -> Result<std::pair<bool, double>> {
-    auto r = RunTimeline(trace, policy, {c, seed, 10});
+    auto r = RunTimeline(trace, policy, {c, seed, 10, weights});
     if (!r.ok()) return r.error();
     return std::pair<bool, double>{r->delay_p99_s < max_p99_s, r->arrival_rate_per_hour};
   };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct TimelineOptions {
   double compression = 1.0;  // inter-arrival times are divided by this (durations are kept)
   uint64_t seed = 42;        // node ranking for ties
   int curve_points = 200;    // samples of allocation over time
+  std::map<std::string, double> weights;  // placement policy knobs (--weight)
 };
 
 struct TimelineResult {
@@ -53,6 +55,7 @@ struct CapacityResult {
   double arrival_rate_per_hour = 0;
 };
 Result<CapacityResult> FindSustainedRate(const Trace& trace, const std::string& policy,
-                                         uint64_t seed, double max_p99_s = 600);
+                                         uint64_t seed, double max_p99_s = 600,
+                                         const std::map<std::string, double>& weights = {});
 
 }  // namespace flexai::sim
