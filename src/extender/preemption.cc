@@ -15,6 +15,10 @@ namespace {
 
 using Json = nlohmann::json;
 
+// Fit checks the improving search may spend over all nodes of one call, and at least per node.
+constexpr int kFitChecksPerCall = 8192;
+constexpr int kMinFitChecksPerNode = 32;
+
 // What kube-scheduler proposed for one node.
 struct Proposal {
   std::vector<std::string> uids;
@@ -105,6 +109,14 @@ HttpReply Preemptor::Handle(std::string_view body) const {
 
   int64_t victims_named = 0;
   size_t kept = 0;
+  // The improving search shares one budget over the nodes proposed (kube-scheduler may propose a
+  // hundred), so an answer stays well inside its httpTimeout; the greedy pass always runs.
+  partition::VictimSearchLimits per_node = limits_;
+  if (!args.nodes.empty()) {
+    per_node.max_fit_checks = std::max(
+        kMinFitChecksPerNode,
+        std::min(limits_.max_fit_checks, kFitChecksPerCall / static_cast<int>(args.nodes.size())));
+  }
   if (intent.error.empty()) {
     cache_.ReadPods([&](const std::unordered_map<std::string, CachedNode>& nodes,
                         const ClusterCache::PodMap& pods) {
@@ -134,7 +146,7 @@ HttpReply Preemptor::Handle(std::string_view body) const {
           return scheduler_.Choose(intent, probe).ok();
         };
         auto chosen =
-            partition::SelectVictims(probe.state, priority, running, allowed, fits, limits_);
+            partition::SelectVictims(probe.state, priority, running, allowed, fits, per_node);
         if (!chosen) continue;
         if (chosen->uids.empty()) {
           // The slices fit already: what kube-scheduler proposed is for its own resources.
