@@ -78,9 +78,18 @@ std::string GangBinder::Bind(const BindArgs& args, const Json& pod, const PodInt
     // A reservation elsewhere (or a leftover) is replaced by this one.
     if (cached) cache_.Unreserve(uid);
     if (member) book.Forget(uid);
-    auto reserved = cache_.Reserve(intent.ns, intent.name, args.node, [&](const CachedNode& node) {
-      return scheduler_.Choose(intent, node);
-    });
+    std::optional<QuotaGate::BindHold> quota_hold;
+    if (quota_) quota_hold.emplace(quota_->BeginBind(intent));
+    auto reserved = cache_.Reserve(intent.ns, intent.name, args.node,
+                                   [&](const CachedNode& node) -> Result<partition::PodAssignment> {
+                                     auto chosen = scheduler_.Choose(intent, node);
+                                     if (chosen.ok() && quota_hold) {
+                                       if (Status s = quota_hold->Check(*chosen); !s.ok())
+                                         return Error{s.message()};
+                                     }
+                                     return chosen;
+                                   });
+    quota_hold.reset();
     if (!reserved.ok()) {
       std::string why = "cannot place " + who + ": " + reserved.error().message;
       spdlog::warn("bind {}: {}", who, why);

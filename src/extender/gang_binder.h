@@ -21,6 +21,7 @@
 #include "extender/extender_api.h"
 #include "extender/pod_intent.h"
 #include "extender/queue_state.h"
+#include "extender/quota_gate.h"
 #include "extender/scheduler.h"
 #include "kube/client.h"
 
@@ -42,6 +43,9 @@ class GangBinder {
   size_t ReleaseExpired(kube::WallTime now);
 
   // Checks timeouts every `period` while `leader()` holds.
+  // Namespace quotas are checked with the chips chosen, as for any bind.
+  void SetQuotaGate(const QuotaGate* quota) { quota_ = quota; }
+
   void StartSweeper(std::function<bool()> leader, std::chrono::milliseconds period);
   void Stop();
 
@@ -56,6 +60,7 @@ class GangBinder {
   ClusterCache& cache_;
   const Scheduler& scheduler_;
   QueueState& queue_;
+  const QuotaGate* quota_ = nullptr;
   std::mutex locks_mu_;
   std::map<std::string, std::unique_ptr<std::mutex>> locks_;  // per gang key
   std::thread sweeper_;

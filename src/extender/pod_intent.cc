@@ -141,6 +141,13 @@ PodIntent ParsePodIntent(const Json& pod, const partition::SlicePolicy& policy) 
     errors.push_back("annotation " + std::string(kube::kNumaBindAnnotation) + ": \"" + numa +
                      "\" is not true or false");
   }
+  std::string island = annotation(kIslandBindAnnotation);
+  if (island == "true") {
+    intent.hints.island_bind = true;
+  } else if (!island.empty() && island != "false") {
+    errors.push_back("annotation " + std::string(kIslandBindAnnotation) + ": \"" + island +
+                     "\" is not true or false");
+  }
   auto gang = partition::ParseGangSpec(intent.ns, annotation(kGangAnnotation),
                                        annotation(kGangSizeAnnotation),
                                        annotation(kGangTimeoutAnnotation), std::chrono::seconds(0));

@@ -22,6 +22,7 @@ struct PlacementHints {
   PackMode node_mode = PackMode::kBinpack;  // fill busy nodes first, or spread over idle ones
   PackMode chip_mode = PackMode::kBinpack;  // on a node: fill busy chips first, or idle ones
   bool numa_bind = false;                   // a container's chips must share one NUMA node
+  bool island_bind = false;  // the pod's chips must share one NVLink island / HCCS ring
 };
 
 struct PodIntent {

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "extender/misfit.h"
+#include "partition/placement/chip_groups.h"
 
 namespace flexai::extender {
 namespace {
@@ -14,11 +15,9 @@ using partition::ChipSet;
 using partition::NodeState;
 
 // Chip order for the per-node pick: busy chips first (binpack) or idle chips first (spread).
-std::vector<int> ChipOrder(const NodeState& node, PackMode mode, int numa = -2) {
-  std::vector<int> order;
-  for (int i = 0; i < node.chip_count(); ++i) {
-    if (numa == -2 || node.chip(i).numa_node == numa) order.push_back(i);
-  }
+std::vector<int> ChipOrder(const NodeState& node, PackMode mode) {
+  std::vector<int> order(static_cast<size_t>(node.chip_count()));
+  std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
     int fa = node.ledger(a).free_cores(), fb = node.ledger(b).free_cores();
     return mode == PackMode::kBinpack ? fa < fb : fa > fb;
@@ -70,7 +69,8 @@ std::string ShapeKey(const PodIntent& pod) {
   f += std::to_string(pod.request.host.cpu_milli) + ":" +
        std::to_string(pod.request.host.memory_mib);
   f += "|" + std::to_string(static_cast<int>(pod.hints.node_mode)) +
-       std::to_string(static_cast<int>(pod.hints.chip_mode)) + (pod.hints.numa_bind ? "n" : "-");
+       std::to_string(static_cast<int>(pod.hints.chip_mode)) + (pod.hints.numa_bind ? "n" : "-") +
+       (pod.hints.island_bind ? "i" : "-");
   for (const auto& m : pod.hints.prefer_models) f += m + ",";
   return f;
 }
@@ -113,24 +113,12 @@ std::shared_ptr<const partition::PlacementPolicy> Scheduler::policy() const {
 
 std::optional<std::vector<ChipSet>> Scheduler::PickChips(const PodIntent& pod,
                                                          const NodeState& node) const {
-  if (!pod.hints.numa_bind) {
-    return partition::PickChipsInOrder(node, pod.request, ChipOrder(node, pod.hints.chip_mode));
-  }
-  // NUMA binding: the whole pod on one NUMA node; try the NUMA nodes in pack order.
-  std::map<int, int> free_by_numa;
-  for (int i = 0; i < node.chip_count(); ++i) {
-    free_by_numa[node.chip(i).numa_node] += node.ledger(i).free_cores();
-  }
-  std::vector<std::pair<int, int>> groups(free_by_numa.begin(), free_by_numa.end());
-  std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
-    return pod.hints.chip_mode == PackMode::kBinpack ? a.second < b.second : a.second > b.second;
-  });
-  for (const auto& [numa, free] : groups) {
-    auto chips =
-        partition::PickChipsInOrder(node, pod.request, ChipOrder(node, pod.hints.chip_mode, numa));
-    if (chips) return chips;
-  }
-  return std::nullopt;
+  partition::ChipGrouping grouping{pod.hints.numa_bind, pod.hints.island_bind};
+  std::vector<int> order = ChipOrder(node, pod.hints.chip_mode);
+  if (!grouping.any()) return partition::PickChipsInOrder(node, pod.request, order);
+  // The whole pod inside one NUMA node and/or NVLink island; groups tried in pack order.
+  return partition::PickChipsInOneGroup(node, pod.request, order, grouping,
+                                        pod.hints.chip_mode == PackMode::kBinpack);
 }
 
 Scheduler::Evaluation Scheduler::Evaluate(const Context& ctx, const PodIntent& pod,
@@ -176,15 +164,20 @@ Scheduler::Evaluation Scheduler::EvaluatePlacement(const Context& ctx, const Pod
   const NodeState& state = node.state;
   auto base = ctx.policy->Evaluate(state, pod.request);
   if (base) {
-    bool custom_pick = pod.hints.numa_bind || pod.hints.chip_mode == PackMode::kSpread;
+    bool custom_pick =
+        pod.hints.numa_bind || pod.hints.island_bind || pod.hints.chip_mode == PackMode::kSpread;
     if (custom_pick) {
       auto chips = PickChips(pod, state);
       if (chips) {
         base->chips = std::move(*chips);
       } else {
         base.reset();
-        e.reason = "node " + name + ": no single NUMA node has room for the whole pod (" +
-                   std::string("flexai.io/numa-bind") + ")";
+        e.reason = pod.hints.island_bind
+                       ? "node " + name +
+                             ": no single NVLink island / HCCS ring has room for the whole pod "
+                             "(flexai.io/island-bind)"
+                       : "node " + name + ": no single NUMA node has room for the whole pod (" +
+                             std::string("flexai.io/numa-bind") + ")";
       }
     }
   }

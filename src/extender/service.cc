@@ -86,6 +86,7 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
   quota_ = std::make_unique<QuotaGate>(*cache_);
   api_->SetQuotaGate(quota_.get());
   binder_->SetQuotaGate(quota_.get());
+  gang_binder_->SetQuotaGate(quota_.get());
   preemption_metrics_ = std::make_unique<PreemptionQuotaMetrics>(metrics_->registry());
   metrics_->AddRefresh([this] { preemption_metrics_->SetQuotaUse(quota_->Use()); });
   preemptor_ =

@@ -235,6 +235,34 @@ TEST_F(QueueGangTest, ConcurrentBindsOfOneGangBindEveryMemberOnceWithoutOverbook
   EXPECT_EQ(chips.size(), static_cast<size_t>(kMembers));
 }
 
+TEST_F(QueueGangTest, IslandBoundGangMembersEachLandInsideOneIsland) {
+  std::vector<testing::ChipSpec> chips;
+  for (int i = 0; i < 8; ++i) {
+    chips.push_back({"NV-" + std::to_string(i), 80000, "H100", 0, i / 4});  // islands 0-3, 4-7
+  }
+  apiserver_.Create("nodes", "", NodeWithChips("nv", chips));
+  StartService();
+  std::vector<Json> members;
+  for (const char* name : {"x", "y"}) {
+    Json pod = GangPod(name, "job6", 2, 3);
+    pod["metadata"]["annotations"]["flexai.io/island-bind"] = "true";
+    members.push_back(CreatePod(pod));
+  }
+  ASSERT_NE(Bind(members[0], "nv").find("1 of 2"), std::string::npos);
+  EXPECT_EQ(Bind(members[1], "nv"), "");
+  std::set<int> islands;
+  for (const char* name : {"x", "y"}) {
+    std::string text = kube::AnnotationOf(Stored(name), "flexai.io/assignment");
+    std::set<int> own;
+    for (size_t at = text.find("NV-"); at != std::string::npos; at = text.find("NV-", at + 1)) {
+      own.insert((text[at + 3] - '0') / 4);
+    }
+    EXPECT_EQ(own.size(), 1u) << name << ": " << text;
+    islands.insert(own.begin(), own.end());
+  }
+  EXPECT_EQ(islands.size(), 2u);
+}
+
 TEST_F(QueueGangTest, BadGangAnnotationIsAClearFilterError) {
   StartService();
   Json pod = GangPod("odd", "job5", 2);

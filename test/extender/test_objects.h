@@ -20,6 +20,7 @@ struct ChipSpec {
   int64_t memory_mib = 81559;
   std::string model = "H100";
   int numa = 0;
+  int link_group = -1;  // NVLink island / HCCS ring
 };
 
 inline Json NodeWithChips(
@@ -34,6 +35,7 @@ inline Json NodeWithChips(
     c.model = chips[i].model;
     c.memory_mib = chips[i].memory_mib;
     c.numa_node = chips[i].numa;
+    c.link_group = chips[i].link_group;
     inv.chips.push_back(c);
   }
   return {{"apiVersion", "v1"},
