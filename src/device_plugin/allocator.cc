@@ -135,7 +135,19 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   std::lock_guard lock(mu_);
   // A repeat first: its IDs may be from before a policy reload lowered max slices.
   if (auto repeat = FindAnsweredContainer(*pods, node_name_, sorted_ids, AnsweredLocked())) {
-    return RepeatLocked(*repeat, sorted_ids, *settings);
+    // The watch cache may not show yet that the pod started (its IDs may then be reused): the
+    // API server must confirm the pod is still in admission.
+    auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
+    if (!fresh) {
+      return Failed(AllocateFailure::kClusterUnavailable,
+                    "listing pods on node " + node_name_ + ": " + fresh.error().message);
+    }
+    auto confirmed = FindAnsweredContainer(*fresh, node_name_, sorted_ids, AnsweredLocked());
+    if (confirmed && confirmed->pod.uid == repeat->pod.uid &&
+        confirmed->container_index == repeat->container_index) {
+      return RepeatLocked(*confirmed, sorted_ids, *settings);
+    }
+    pods = std::move(fresh);  // not a repeat after all: match against the fresher list
   }
   for (const auto& id : device_ids) {
     if (ParseDeviceId(id)->slot >= settings->max_slices_per_chip) {

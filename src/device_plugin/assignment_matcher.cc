@@ -96,7 +96,8 @@ std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSumma
   std::sort(wanted.begin(), wanted.end());
   for (const auto& pod : pods) {
     const std::string phase = Annotation(pod, kBindPhaseAnnotation);
-    if (pod.terminal() || (phase != kBindPhaseAllocating && phase != kBindPhaseSuccess)) continue;
+    if (!pod.phase.empty() && pod.phase != "Pending") continue;  // admitted, ran, or ended
+    if (phase != kBindPhaseAllocating && phase != kBindPhaseSuccess) continue;
     auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
     if (!assignment || assignment->node != node) continue;
     auto recorded = DecodeContainerDeviceIds(Annotation(pod, kDeviceIdsAnnotation));

@@ -47,10 +47,15 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
 // (pod uid, container name) -> the sorted device IDs it was answered for, as this process knows.
 using AnsweredDeviceIds = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
 
-// The container of a live pod on `node` (not terminal, bind phase `allocating` or `success`)
-// that was already answered for exactly `device_ids` (in any order): known from `answered`, or
-// else from the pod's `flexai.io/device-ids` annotation. kubelet never gives a device ID to two
-// live containers, so at most one container can hold the same IDs. nullopt: not a repeat.
+// The container of a pod on `node` still in admission that was already answered for exactly
+// `device_ids` (in any order): known from `answered`, or else from the pod's
+// `flexai.io/device-ids` annotation. nullopt: not a repeat.
+//
+// "Still in admission": status.phase `Pending` (or unknown) and bind phase `allocating` or
+// `success`. kubelet repeats an Allocate only while it admits the pod, before any container of
+// it starts, so the pod is still Pending. It hands the same device IDs to another container only
+// after the first pod ran and ended in kubelet, which may be before the API server shows the pod
+// ended, but never before it shows the pod Running: a pod past Pending is never a repeat.
 std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSummary>& pods,
                                                       const std::string& node,
                                                       const std::vector<std::string>& device_ids,

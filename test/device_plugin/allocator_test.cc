@@ -97,6 +97,25 @@ TEST_F(AllocatorTest, RepeatedAllocateIsRecognisedAfterARestartFromThePodAnnotat
   EXPECT_EQ(cluster_.PodAnnotation("next", kBindPhaseAnnotation), kBindPhaseAllocating);
 }
 
+TEST_F(AllocatorTest, SameDeviceIdsOfAPodThatRanAreANewContainerEvenBeforeItShowsEnded) {
+  cluster_.AddPod(PendingPod("ran", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  // kubelet started it, it ended, and kubelet reuses its device for the next pod while the API
+  // server still says Running.
+  PodSummary ran = cluster_.pods()[0];
+  cluster_.RemovePod("ran");
+  ran.phase = "Running";
+  cluster_.AddPod(ran);
+  cluster_.AddPod(PendingPod("new", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(4) + ":1024:10",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_FALSE(outcome.repeated);
+  EXPECT_EQ(outcome.pod_name, "new");
+  EXPECT_EQ(outcome.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(4));
+}
+
 TEST_F(AllocatorTest, SameDeviceIdsOfAFinishedPodAreANewContainer) {
   cluster_.AddPod(PendingPod("done", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
                              "2026-11-28T03:00:00Z"));

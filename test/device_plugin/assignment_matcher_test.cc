@@ -123,6 +123,13 @@ TEST(FindAnsweredContainer, KnowsWhatThisProcessAnsweredBeforeThePodShowsIt) {
 }
 
 TEST(FindAnsweredContainer, PodsThatEndedOrFailedOrLeftAreNoRepeat) {
+  // Running: kubelet admitted it, so a new container may get its IDs once it ends, even before
+  // the API server shows that.
+  auto running = AnsweredPod("running", "a=GPU-0::4");
+  running.phase = "Running";
+  EXPECT_FALSE(FindAnsweredContainer({running}, "n1", {"GPU-0::4"}, {}));
+  running.phase = "Pending";
+  EXPECT_TRUE(FindAnsweredContainer({running}, "n1", {"GPU-0::4"}, {}));
   auto ended = AnsweredPod("ended", "a=GPU-0::4");
   ended.phase = "Succeeded";
   auto failed = AnsweredPod("failed", "a=GPU-0::4");

@@ -137,6 +137,9 @@ TEST_F(EndToEnd, SchedulerKilledAtRandomPointsOfBindLosesNothing) {
 
 TEST_F(EndToEnd, DevicePluginsRestartedMidRunLoseNothing) {
   StartCluster(Options(3, 4));
+  // kubelet also repeats Allocates it had answered (as after its own deadline): each repeat must
+  // get the same answer, never the next pod's assignment.
+  for (int node = 0; node < 3; ++node) cluster_->node(node).kubelet.RepeatEveryAllocate(3);
   std::jthread submitter([&] { Submit(RandomMix(90, 3, 81559, 300ms, 1500ms), 50ms); });
   std::this_thread::sleep_for(1500ms);
   // SIGKILL on one node, SIGTERM on another; both come back and must recover their pods.
@@ -152,6 +155,15 @@ TEST_F(EndToEnd, DevicePluginsRestartedMidRunLoseNothing) {
   ASSERT_TRUE(cluster_->WaitRegistered(1, before, 30s)) << cluster_->LogTails();
   submitter.join();
   ExpectCleanFinish();
+  int repeats = 0;
+  for (int node = 0; node < 3; ++node) {
+    repeats += cluster_->node(node).kubelet.repeated_allocates();
+    for (const auto& mismatch : cluster_->node(node).kubelet.repeat_mismatches()) {
+      ADD_FAILURE() << "node" << node << " " << mismatch;
+    }
+  }
+  std::printf("[e2e] %d Allocates repeated by kubelet\n", repeats);
+  EXPECT_GT(repeats, 10);
 }
 
 TEST_F(EndToEnd, KubeletRestartMakesThePluginRegisterAgainAndLosesNothing) {

@@ -1,17 +1,27 @@
 #include "harness/sim_kubelet.h"
 
 #include <filesystem>
+#include <thread>
 
 namespace flexai::e2e {
 namespace {
 
-// kubelet puts no deadline on Allocate: an answer given up on while the plugin completes the pod
-// would make the retry take the next pod's assignment. Only a hung plugin hits this one.
-constexpr auto kAllocateDeadline = std::chrono::seconds(120);
+// Allocate gets a short deadline and is repeated with the same devices when it passes (or the
+// plugin is unreachable): an answer given up on while the plugin completes the pod must come back
+// the same on the repeat, never as the next pod's assignment (the plugin recognises a repeat by
+// its device IDs; docs/protocol.md).
+constexpr auto kAllocateDeadline = std::chrono::seconds(5);
+constexpr int kAllocateAttempts = 4;
 constexpr auto kRpcDeadline = std::chrono::seconds(5);
 
 void SetDeadline(grpc::ClientContext& context, std::chrono::seconds after = kRpcDeadline) {
   context.set_deadline(std::chrono::system_clock::now() + after);
+}
+
+// No answer came (deadline passed, plugin unreachable): kubelet sends the same request again.
+bool Unanswered(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         status.error_code() == grpc::StatusCode::UNAVAILABLE;
 }
 
 }  // namespace
@@ -155,9 +165,7 @@ bool SimKubelet::AllocateContainer(const std::string& owner, int count, Containe
   auto* c = request.add_container_requests();
   for (const auto& id : chosen) c->add_devices_ids(id);
   v1beta1::AllocateResponse response;
-  grpc::ClientContext context;
-  SetDeadline(context, kAllocateDeadline);
-  grpc::Status status = stub->Allocate(&context, request, &response);
+  grpc::Status status = CallAllocate(stub, request, response);
   if (!status.ok()) {
     error = "Allocate: " + status.error_message();
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
@@ -175,9 +183,74 @@ bool SimKubelet::AllocateContainer(const std::string& owner, int count, Containe
   grant.env.clear();
   for (const auto& [k, v] : response.container_responses(0).envs()) grant.env[k] = v;
   grant.device_ids = chosen;
-  std::lock_guard lock(mu_);
-  for (const auto& id : chosen) used_[id] = owner;
+  bool repeat = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& id : chosen) used_[id] = owner;
+    repeat = repeat_every_ > 0 && ++answered_ % repeat_every_ == 0;
+  }
+  if (repeat) {
+    v1beta1::AllocateResponse again;
+    grpc::Status repeated = CallAllocate(stub, request, again);
+    std::map<std::string, std::string> env;
+    if (repeated.ok() && again.container_responses_size() == 1) {
+      for (const auto& [k, v] : again.container_responses(0).envs()) env[k] = v;
+    }
+    std::lock_guard lock(mu_);
+    if (Unanswered(repeated)) return true;  // no plugin to answer (restarting): nothing to compare
+    ++repeated_;
+    if (!repeated.ok()) {
+      repeat_mismatches_.push_back(owner +
+                                   ": repeated Allocate refused: " + repeated.error_message());
+    } else if (env != grant.env) {
+      auto visible = [](const std::map<std::string, std::string>& e) {
+        auto it = e.find("FLEXAI_VISIBLE_DEVICES");
+        return it == e.end() ? std::string("?") : it->second;
+      };
+      repeat_mismatches_.push_back(owner + ": repeated Allocate answered " + visible(env) +
+                                   ", first answer " + visible(grant.env));
+    }
+  }
   return true;
+}
+
+grpc::Status SimKubelet::CallAllocate(std::shared_ptr<v1beta1::DevicePlugin::Stub>& stub,
+                                      const v1beta1::AllocateRequest& request,
+                                      v1beta1::AllocateResponse& response) {
+  grpc::Status status;
+  for (int attempt = 1; attempt <= kAllocateAttempts; ++attempt) {
+    response.Clear();
+    grpc::ClientContext context;
+    SetDeadline(context, kAllocateDeadline);
+    status = stub->Allocate(&context, request, &response);
+    if (!Unanswered(status) || attempt == kAllocateAttempts) break;
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      // The plugin may be restarting: dial its socket again after a moment.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      {
+        std::lock_guard lock(mu_);
+        stub_.reset();
+      }
+      std::string ignored;
+      if (auto again = Stub(ignored)) stub = std::move(again);
+    }
+  }
+  return status;
+}
+
+void SimKubelet::RepeatEveryAllocate(int n) {
+  std::lock_guard lock(mu_);
+  repeat_every_ = n;
+}
+
+int SimKubelet::repeated_allocates() const {
+  std::lock_guard lock(mu_);
+  return repeated_;
+}
+
+std::vector<std::string> SimKubelet::repeat_mismatches() const {
+  std::lock_guard lock(mu_);
+  return repeat_mismatches_;
 }
 
 void SimKubelet::Release(const std::string& owner) {

@@ -50,9 +50,21 @@ class SimKubelet : public v1beta1::Registration::Service {
   // Frees every device `owner` holds (the pod finished).
   void Release(const std::string& owner);
 
+  // Sends every `n`-th answered Allocate once more with the same devices, as kubelet does when it
+  // gave up waiting for an answer the plugin did give, and checks that the answer is the same.
+  // 0 = never.
+  void RepeatEveryAllocate(int n);
+  int repeated_allocates() const;
+  // One line per repeat answered differently from the first answer (or refused).
+  std::vector<std::string> repeat_mismatches() const;
+
  private:
   std::shared_ptr<v1beta1::DevicePlugin::Stub> Stub(std::string& error);
   bool RefreshDevices(v1beta1::DevicePlugin::Stub& stub, std::string& error);
+  // Allocate with a 5 s deadline, sent again (re-dialling the socket) while unanswered.
+  grpc::Status CallAllocate(std::shared_ptr<v1beta1::DevicePlugin::Stub>& stub,
+                            const v1beta1::AllocateRequest& request,
+                            v1beta1::AllocateResponse& response);
 
   const std::string dir_;
   std::unique_ptr<grpc::Server> server_;
@@ -63,6 +75,10 @@ class SimKubelet : public v1beta1::Registration::Service {
   std::shared_ptr<v1beta1::DevicePlugin::Stub> stub_;
   std::vector<std::string> healthy_devices_;
   std::map<std::string, std::string> used_;  // device id -> owner
+  int repeat_every_ = 0;
+  int answered_ = 0;
+  int repeated_ = 0;
+  std::vector<std::string> repeat_mismatches_;
 };
 
 }  // namespace flexai::e2e
