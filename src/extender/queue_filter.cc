@@ -13,7 +13,10 @@ FilterOutcome QueueAwareFilter::Filter(const PodIntent& pod,
   if (!chip_pod) return out;
   const auto now = std::chrono::system_clock::now();
   if (out.passed.empty()) {
-    queue_.MaybeHold(pod, nodes, now);
+    // Only nodes it could fit once pods leave are worth holding (not unresolvable ones).
+    std::vector<std::string> waitable;
+    for (const auto& [node, why] : out.failed) waitable.push_back(node);
+    if (!waitable.empty()) queue_.MaybeHold(pod, waitable, now);
     return out;
   }
   auto hold = queue_.ActiveHold(now);
