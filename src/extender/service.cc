@@ -2,9 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "extender/admission.h"
 #include "extender/placement_choice.h"
 #include "kube/operations.h"
@@ -13,13 +10,6 @@
 
 namespace flexai::extender {
 namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 partition::PolicyParseOptions ParseOptions() {
   partition::PolicyParseOptions options;
@@ -60,7 +50,10 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
                                        std::unique_ptr<kube::KubeClient> client,
                                        std::shared_ptr<const partition::SlicePolicy> policy)
     : options_(std::move(options)), client_(std::move(client)) {
-  if (!options_.policy_file.empty()) policy_text_ = ReadAll(options_.policy_file);
+  if (!options_.policy_file.empty()) {
+    policy_watcher_ = std::make_unique<kube::ConfigFileWatcher>(
+        options_.policy_file, options_.policy_poll, [this] { ReloadPolicy(); });
+  }
   auto placement = MakeExtenderPlacementPolicy(*policy);
   cache_ = std::make_unique<ClusterCache>(policy);
   SchedulerOptions sched;
@@ -195,18 +188,14 @@ Result<int> HiSchedulerService::Start() {
     if (!hook_port.ok()) return hook_port;
     webhook_port_ = *hook_port;
   }
-  if (!options_.policy_file.empty()) policy_thread_ = std::thread([this] { PollPolicy(); });
+  if (policy_watcher_) policy_watcher_->Start();
   gang_binder_->StartSweeper([this] { return leader(); }, options_.gang_sweep);
   return port;
 }
 
 void HiSchedulerService::Stop() {
   if (stopping_.exchange(true)) return;
-  {
-    std::lock_guard lock(policy_mu_);
-    policy_wake_.notify_all();
-  }
-  if (policy_thread_.joinable()) policy_thread_.join();
+  if (policy_watcher_) policy_watcher_->Stop();
   if (gang_binder_) gang_binder_->Stop();
   if (http_) http_->Stop();
   if (elector_) elector_->Stop();
@@ -237,21 +226,6 @@ bool HiSchedulerService::ReloadPolicy() {
   cache_->SetPolicy(policy);
   spdlog::info("policy reloaded from {}", options_.policy_file);
   return true;
-}
-
-void HiSchedulerService::PollPolicy() {
-  // ConfigMap volumes change by an atomic symlink swap; comparing content catches every form.
-  while (!stopping_) {
-    {
-      std::unique_lock lock(policy_mu_);
-      policy_wake_.wait_for(lock, options_.policy_poll, [this] { return stopping_.load(); });
-    }
-    if (stopping_) break;
-    std::string text = ReadAll(options_.policy_file);
-    if (text.empty() || text == policy_text_) continue;
-    policy_text_ = text;
-    ReloadPolicy();
-  }
 }
 
 }  // namespace flexai::extender

@@ -25,6 +25,7 @@
 #include "extender/quota_gate.h"
 #include "extender/scheduler.h"
 #include "kube/client.h"
+#include "kube/config_file_watcher.h"
 #include "kube/leader_election.h"
 #include "kube/lease_follower.h"
 #include "kube/list_watcher.h"
@@ -82,7 +83,6 @@ class HiSchedulerService {
  private:
   HiSchedulerService(ServiceOptions options, std::unique_ptr<kube::KubeClient> client,
                      std::shared_ptr<const partition::SlicePolicy> policy);
-  void PollPolicy();
 
   ServiceOptions options_;
   std::unique_ptr<kube::KubeClient> client_;
@@ -106,11 +106,9 @@ class HiSchedulerService {
   std::unique_ptr<kube::LeaseFollower> follower_;
   std::unique_ptr<HttpServer> http_;
   int webhook_port_ = 0;
-  std::thread policy_thread_;
-  std::mutex policy_mu_;
-  std::condition_variable policy_wake_;
+  // Reloads the policy when the file's content changes (ConfigMap symlink swaps included).
+  std::unique_ptr<kube::ConfigFileWatcher> policy_watcher_;
   std::atomic<bool> stopping_{false};
-  std::string policy_text_;  // last file content seen
 };
 
 }  // namespace flexai::extender
