@@ -65,6 +65,31 @@ TEST(HiPolicy, ReleaseForgetsThePlan) {
   EXPECT_LT(on_a->score, 3000);  // no slot any more: it is a fresh GPU again
 }
 
+TEST(HiPolicy, OnceTasksLeaveSharedTasksFollowTheGradientAlone) {
+  // Before any release a 160 goes to the 810's planned slot (slot band); after a task has left
+  // anywhere the cluster is live and the same choice is graded by FGD alone (below the bands),
+  // unless the planAfterRelease knob keeps the plan.
+  TypicalWorkload w{{Share(810, 0.5), Share(160, 0.5)}};
+  for (bool keep : {false, true}) {
+    HiPolicy hi(w, {{"planAfterRelease", keep ? 1.0 : 0.0}});
+    NodeState a = GpuNode("a", 2, 32000), b = GpuNode("b", 1, 32000);
+    Place(a, Task("big", 810, 1, 4000), ChipSet{0b01});
+    hi.OnNodeChanged(a);
+    ASSERT_GE(hi.Evaluate(a, Task("small", 160, 1, 4000))->score, 2000);
+    Place(b, Task("other", 500, 1, 4000), ChipSet{0b1});
+    hi.OnNodeChanged(b);
+    ASSERT_TRUE(b.Release("other"));
+    hi.OnNodeChanged(b);
+    auto on_a = hi.Evaluate(a, Task("small", 160, 1, 4000));
+    ASSERT_TRUE(on_a);
+    if (keep) {
+      EXPECT_DOUBLE_EQ(on_a->score, 3000 - 30 / 1000.0) << "the plan's slot is kept";
+    } else {
+      EXPECT_LT(on_a->score, 1000) << "no band: the gradient alone";
+    }
+  }
+}
+
 TEST(HiPolicy, KeepsAnIdle8GpuNodeFreeForAn8GpuTask) {
   // Typical: 8-GPU tasks (p 0.5) and 1-GPU tasks (p 0.5). One whole GPU:
   //   on the idle 8-GPU node, the 8-GPU task no longer fits: frag 0 -> 0.5*7000, grade 2;

@@ -58,8 +58,8 @@ TEST(Timeline, HigherPriorityLeavesTheQueueFirst) {
 
 TEST(Timeline, CompressionDividesInterArrivalTimes) {
   Trace t = OneGpu({Timed("a", 1000, 0, 100), Timed("b", 1000, 200, 300)});
-  EXPECT_DOUBLE_EQ(RunTimeline(t, "bestfit", {1.0, 42, 10})->delay_p99_s, 0);
-  EXPECT_DOUBLE_EQ(RunTimeline(t, "bestfit", {4.0, 42, 10})->delay_p99_s, 50);  // b at 50
+  EXPECT_DOUBLE_EQ(RunTimeline(t, "bestfit", {1.0, 42, 10, {}, 0})->delay_p99_s, 0);
+  EXPECT_DOUBLE_EQ(RunTimeline(t, "bestfit", {4.0, 42, 10, {}, 0})->delay_p99_s, 50);  // b at 50
 }
 
 TEST(Timeline, UntimedTraceIsAClearError) {
@@ -105,13 +105,33 @@ TEST(Timeline, ANewTaskOfAQueuedShapeWaitsBehindIt) {
   EXPECT_DOUBLE_EQ(r->delay_p50_s, 90);
 }
 
+TEST(Timeline, AHoldKeepsSmallTasksOffTheNodeAMultiGpuTaskWaitsFor) {
+  // One 2-GPU node. x holds a GPU until 100; big (2 GPUs) queues at 10; s (1 GPU, long) comes
+  // at 20. Without a hold s takes the free GPU and big waits for s (until 1020); with one, the node
+  // is big's: s waits until big has run (100..150).
+  Trace t;
+  t.source = "two-gpu";
+  t.nodes = {{"a", 8000, 8192, 2, "T4"}};
+  TraceTask big = Timed("big", 1000, 10, 60);
+  big.num_gpu = 2;
+  t.tasks = {Timed("x", 1000, 0, 100), big, Timed("s", 1000, 20, 1020)};
+  TimelineOptions no_hold, hold;
+  hold.hold_s = 3600;
+  auto without = RunTimeline(t, "bestfit", no_hold);
+  auto with = RunTimeline(t, "bestfit", hold);
+  ASSERT_TRUE(without.ok() && with.ok());
+  EXPECT_DOUBLE_EQ(without->delay_p99_s, 1010);  // big: 10 -> 1020
+  EXPECT_DOUBLE_EQ(with->delay_p99_s, 130);      // s: 20 -> 150
+  EXPECT_DOUBLE_EQ(with->delay_p50_s, 90);       // big: 10 -> 100
+}
+
 TEST(Timeline, ReplayIsDeterministicPerSeed) {
   Trace t = EmbeddedDefaultTrace();
   SynthesiseTimeline(t, 3);
   t.tasks.resize(400);
   TileTimeline(t, 2);
-  auto a = RunTimeline(t, "hi", {50000, 9, 20});
-  auto b = RunTimeline(t, "hi", {50000, 9, 20});
+  auto a = RunTimeline(t, "hi", {50000, 9, 20, {}, 0});
+  auto b = RunTimeline(t, "hi", {50000, 9, 20, {}, 0});
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->delay_p99_s, b->delay_p99_s);
   EXPECT_EQ(a->time_avg_allocated_pct, b->time_avg_allocated_pct);
@@ -124,7 +144,7 @@ TEST(Timeline, CapacityTestFindsTheRateWhereTheQueueBuildsUp) {
   std::vector<TraceTask> tasks;
   for (int i = 0; i < 40; ++i)
     tasks.push_back(Timed("t" + std::to_string(i), 1000, 100 * i, 100 * i + 100));
-  auto r = FindSustainedRate(OneGpu(tasks), "bestfit", 42, /*max_p99_s=*/600);
+  auto r = FindSustainedRate(OneGpu(tasks), "bestfit", {}, /*max_p99_s=*/600);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_GE(r->compression, 1.0);
   EXPECT_LT(r->compression, 1.3);

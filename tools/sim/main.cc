@@ -44,8 +44,9 @@ std::string ParallelFor(size_t count, unsigned threads, Work work) {
 
 int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& policies,
                     uint64_t seed, double compression, int repeat, bool capacity_test,
-                    const std::map<std::string, double>& weights, const std::string& report_path,
-                    const std::string& plot_path, unsigned threads) {
+                    const std::map<std::string, double>& weights, double hold_s,
+                    const std::string& report_path, const std::string& plot_path,
+                    unsigned threads) {
   using namespace flexai::sim;
   if (!HasTimeline(trace)) {
     if (!trace.source.starts_with("embedded")) {
@@ -57,9 +58,14 @@ int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& po
   TileTimeline(trace, repeat);
   ClusterInfo cluster{trace.source, static_cast<int64_t>(trace.nodes.size()), trace.total_gpus(),
                       SharingBound(trace)};
+  auto options_for = [&](const std::string& policy, double c) {
+    TimelineOptions options{c, seed, 200, weights};
+    if (policy == "hi") options.hold_s = hold_s;  // the Hi Scheduler's queue awareness
+    return options;
+  };
   std::vector<TimelineResult> results(policies.size());
   std::string error = ParallelFor(policies.size(), threads, [&](size_t i) -> std::string {
-    auto r = RunTimeline(trace, policies[i], {compression, seed, 200, weights});
+    auto r = RunTimeline(trace, policies[i], options_for(policies[i], compression));
     if (!r.ok()) return policies[i] + ": " + r.error().message;
     results[i] = std::move(r).value();
     return {};
@@ -69,7 +75,7 @@ int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& po
   std::vector<CapacityResult> capacity(capacity_test ? policies.size() : 0);
   if (capacity_test) {
     error = ParallelFor(policies.size(), threads, [&](size_t i) -> std::string {
-      auto r = FindSustainedRate(trace, policies[i], seed, 600, weights);
+      auto r = FindSustainedRate(trace, policies[i], options_for(policies[i], 1));
       if (!r.ok()) return policies[i] + ": " + r.error().message;
       capacity[i] = *r;
       return {};
@@ -119,6 +125,7 @@ int main(int argc, char** argv) {
   double compression = 1.0;
   bool capacity_test = false;
   int repeat = 1;
+  double hold_s = 30;
   app.add_option("--mode", mode,
                  "arrival: the FGD paper's protocol (tasks never leave); timeline: tasks run from "
                  "creation to deletion, a queue retries what does not fit")
@@ -133,6 +140,12 @@ int main(int argc, char** argv) {
                  "never fills its cluster, so a capacity test needs several)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  app.add_option("--hold-seconds", hold_s,
+                 "timeline, hi only: the Hi Scheduler's chip hold (hi-scheduler --hold-seconds): "
+                 "the oldest queued multi-chip task keeps others off the node closest to fitting "
+                 "it this long; 0 = placement alone")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   app.add_flag(
       "--capacity-test", capacity_test,
       "timeline: find each policy's highest arrival rate with p99 queueing delay < 10 min");
@@ -165,7 +178,7 @@ int main(int argc, char** argv) {
 
   if (mode == "timeline") {
     return RunTimelineMode(trace, *policies, seeds->front(), compression, repeat, capacity_test,
-                           *weights, report_path, plot_path, threads);
+                           *weights, hold_s, report_path, plot_path, threads);
   }
 
   struct Job {

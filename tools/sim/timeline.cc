@@ -12,6 +12,8 @@
 #include "partition/placement/gpu_ask.h"
 #include "partition/placement/policy_factory.h"
 #include "partition/placement/simple_policies.h"
+#include "partition/queue/chip_hold.h"
+#include "partition/queue/pending_queue.h"
 #include "sim/cluster_builder.h"
 
 namespace flexai::sim {
@@ -159,6 +161,41 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
     }
     last_t = std::max(last_t, t);
   };
+  // Chip hold (options.hold_s): at most one node held for the oldest queued multi-chip task.
+  partition::HoldBook holds(std::chrono::seconds(static_cast<int64_t>(options.hold_s)));
+  std::map<std::string, size_t> node_index_of;
+  std::vector<const partition::NodeState*> node_ptrs;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    node_index_of[nodes[k].name()] = k;
+    node_ptrs.push_back(&nodes[k]);
+  }
+  auto clock = [](double t) {
+    return partition::HoldClock::time_point(
+        std::chrono::duration_cast<partition::HoldClock::duration>(
+            std::chrono::duration<double>(t)));
+  };
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  size_t held_node = kNone, holder = kNone;  // the active hold, as last looked at
+  auto refresh_hold = [&](double t) {
+    auto active = holds.Active(clock(t));
+    held_node = active ? node_index_of.at(active->node) : kNone;
+    holder = active ? std::stoul(active->uid) : kNone;
+  };
+  std::vector<char> multi_chip(n);
+  for (size_t i = 0; i < n; ++i) {
+    multi_chip[i] = partition::WholeChipsAsked(pods[i]) >= partition::kMultiChipThreshold;
+  }
+  int64_t queued_multi_chip = 0;
+  auto enqueue = [&](size_t i) {
+    queue.insert({trace.tasks[i].priority, arrival[i], i});
+    ++queued_of_shape[shape_of[i]];
+    queued_multi_chip += multi_chip[i];
+  };
+  auto dequeued = [&](size_t i) {
+    --queued_of_shape[shape_of[i]];
+    queued_multi_chip -= multi_chip[i];
+  };
+
   auto start_on = [&](size_t i, size_t node_index, const partition::NodeChoice& choice, double t) {
     auto& node = nodes[node_index];
     int64_t before = partition::NodeLeftMilli(node);
@@ -170,23 +207,44 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
     departures.push({t + duration[i], i});
     double ran = std::max(0.0, std::min(t + duration[i], window_end) - t);
     served += static_cast<double>(trace.tasks[i].gpu_demand_milli()) / 1000 * ran / 3600;
+    if (i == holder) {
+      holds.Release(std::to_string(i), clock(t));
+      refresh_hold(t);
+    }
   };
   auto try_place = [&](size_t i, double t) {
-    auto c = partition::ChooseNode(*policy, nodes, pods[i]);
-    if (!c) return false;
-    start_on(i, c->node_index, c->choice, t);
+    std::optional<partition::ClusterChoice> best;
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      if (k == held_node && i != holder) continue;
+      auto choice = policy->Evaluate(nodes[k], pods[i]);
+      if (choice && (!best || choice->score > best->choice.score)) {
+        best = partition::ClusterChoice{k, std::move(*choice)};
+      }
+    }
+    if (!best) return false;
+    start_on(i, best->node_index, best->choice, t);
     return true;
   };
-  auto release = [&](size_t i, double t) {
-    auto& node = nodes[node_of[i]];
-    int64_t before = partition::NodeLeftMilli(node);
-    node.Release(pods[i].uid);
-    policy->OnNodeChanged(node);
-    allocated -= static_cast<double>(partition::NodeLeftMilli(node) - before);
-    // Only this node gained room, and every queued task fitted nowhere before: each queued task
-    // now either fits here or still fits nowhere. Serve them in priority, then arrival order.
-    // The node only fills during this pass, so a shape that did not fit stays unfit: remember it
-    // (a long queue holds few distinct shapes).
+  // Serves the queue on node `k`, which gained room (a release, or the end of its hold).
+  auto serve_queue_on = [&](size_t k, double t) {
+    auto& node = nodes[k];
+    if (k == held_node) {  // only the holder may use it
+      for (auto it = queue.begin(); it != queue.end(); ++it) {
+        if (it->task != holder) continue;
+        if (auto choice = policy->Evaluate(node, pods[holder])) {
+          size_t q = holder;
+          queue.erase(it);
+          dequeued(q);
+          start_on(q, k, *choice, t);
+        }
+        break;
+      }
+      if (k == held_node) return;
+    }
+    // Every queued task fitted nowhere before (but on a held node): each now either fits here or
+    // still fits nowhere. Serve them in priority, then arrival order. The node only fills during
+    // this pass, so a shape that did not fit stays unfit: remember it (a long queue holds few
+    // distinct shapes).
     std::vector<char> unfit(shape_count, 0);
     for (auto it = queue.begin(); it != queue.end();) {
       size_t q = it->task;
@@ -195,14 +253,48 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
         continue;
       }
       auto choice = policy->Evaluate(node, pods[q]);
-      if (!choice) unfit[shape_of[q]] = 1;
-      if (choice) {
-        start_on(q, node_of[i], *choice, t);
-        --queued_of_shape[shape_of[q]];
-        it = queue.erase(it);
-      } else {
+      if (!choice) {
+        unfit[shape_of[q]] = 1;
         ++it;
+        continue;
       }
+      it = queue.erase(it);
+      dequeued(q);
+      start_on(q, k, *choice, t);
+    }
+  };
+  auto release = [&](size_t i, double t) {
+    auto& node = nodes[node_of[i]];
+    int64_t before = partition::NodeLeftMilli(node);
+    node.Release(pods[i].uid);
+    policy->OnNodeChanged(node);
+    allocated -= static_cast<double>(partition::NodeLeftMilli(node) - before);
+    serve_queue_on(node_of[i], t);
+  };
+  // After each event: a hold that ran out gives its node back to the queue, and the oldest queued
+  // multi-chip task (or the next ones, if it is cooling down) may claim a new one.
+  auto update_hold = [&](double t) {
+    if (options.hold_s <= 0) return;
+    size_t was = held_node;
+    refresh_hold(t);
+    if (held_node != kNone) return;
+    if (was != kNone) serve_queue_on(was, t);
+    if (queued_multi_chip == 0) return;
+    int tries = 0;
+    for (const auto& p : queue) {
+      if (!multi_chip[p.task]) continue;
+      partition::ChipHold hold;
+      hold.uid = hold.key = std::to_string(p.task);
+      hold.chips = partition::WholeChipsAsked(pods[p.task]);
+      auto node = partition::NodeClosestToFitting(node_ptrs, pods[p.task], &hold.memory_mib);
+      if (node) {
+        hold.node = *node;
+        if (holds.Claim(hold, clock(t))) {
+          refresh_hold(t);
+          return;
+        }
+      }
+      if (++tries == 3) return;
     }
   };
 
@@ -212,20 +304,21 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
         next_arrival < n &&
         (departures.empty() || arrival[by_arrival[next_arrival]] < departures.top().first);
     if (!arrival_first && queue.empty() && next_arrival >= n) break;  // nothing left to serve
+    double now = 0;
     if (arrival_first) {
       size_t i = by_arrival[next_arrival++];
-      advance(arrival[i]);
+      now = arrival[i];
+      advance(now);
       // Every queued task fits nowhere, so neither does a new task of a queued shape.
-      if (queued_of_shape[shape_of[i]] > 0 || !try_place(i, arrival[i])) {
-        queue.insert({trace.tasks[i].priority, arrival[i], i});
-        ++queued_of_shape[shape_of[i]];
-      }
+      if (queued_of_shape[shape_of[i]] > 0 || !try_place(i, now)) enqueue(i);
     } else {
       auto [t, i] = departures.top();
       departures.pop();
-      advance(t);
-      release(i, t);
+      now = t;
+      advance(now);
+      release(i, now);
     }
+    update_hold(now);
   }
   advance(window_end);
 
@@ -254,10 +347,12 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
 }
 
 Result<CapacityResult> FindSustainedRate(const Trace& trace, const std::string& policy,
-                                         uint64_t seed, double max_p99_s,
-                                         const std::map<std::string, double>& weights) {
+                                         const TimelineOptions& base, double max_p99_s) {
   auto ok_at = [&](double c) -> Result<std::pair<bool, double>> {
-    auto r = RunTimeline(trace, policy, {c, seed, 10, weights});
+    TimelineOptions options = base;
+    options.compression = c;
+    options.curve_points = 10;
+    auto r = RunTimeline(trace, policy, options);
     if (!r.ok()) return r.error();
     return std::pair<bool, double>{r->delay_p99_s < max_p99_s, r->arrival_rate_per_hour};
   };

@@ -18,6 +18,10 @@ struct TimelineOptions {
   uint64_t seed = 42;        // node ranking for ties
   int curve_points = 200;    // samples of allocation over time
   std::map<std::string, double> weights;  // placement policy knobs (--weight)
+  // The Hi Scheduler's chip hold (hi-scheduler --hold-seconds, partition/queue/chip_hold.h): the
+  // oldest queued multi-chip task may keep other tasks off the node closest to fitting it for
+  // this long. 0 = off (a pure placement policy, as the published ones are).
+  double hold_s = 0;
 };
 
 struct TimelineResult {
@@ -54,8 +58,8 @@ struct CapacityResult {
   double compression = 0;
   double arrival_rate_per_hour = 0;
 };
+// `base` gives everything but the compression.
 Result<CapacityResult> FindSustainedRate(const Trace& trace, const std::string& policy,
-                                         uint64_t seed, double max_p99_s = 600,
-                                         const std::map<std::string, double>& weights = {});
+                                         const TimelineOptions& base, double max_p99_s = 600);
 
 }  // namespace flexai::sim

@@ -130,6 +130,11 @@ uint64_t PlanTracker::Version() const {
   return version_;
 }
 
+bool PlanTracker::ReleasesSeen() const {
+  std::lock_guard lock(mu_);
+  return releases_seen_;
+}
+
 uint64_t PlanTracker::SlotsVersion() const {
   std::lock_guard lock(mu_);
   return slots_version_;
@@ -158,6 +163,7 @@ void PlanTracker::OnNodeChanged(const NodeState& node) {
         c.slots = OpenBin(taken);
       }
     }
+    if (taken < 0) releases_seen_ = true;
     if (left <= 0 || taken < 0) c.slots.clear();
     // A slot that no longer fits (an unplanned ask took its room) is dropped, largest first.
     int planned = 0;

@@ -50,6 +50,8 @@ class PlanTracker {
   uint64_t Version() const;
   // Bumped by every change of what Slots answers (a node changed; seeing a node adds no slot).
   uint64_t SlotsVersion() const;
+  // Whether some chip ever got capacity back (a task left): the cluster is live, not filling.
+  bool ReleasesSeen() const;
 
  private:
   struct Chip {
@@ -66,6 +68,7 @@ class PlanTracker {
   mutable int64_t chips_used_ = 0;  // chips seen with less than a whole GPU free
   mutable uint64_t version_ = 0;
   uint64_t slots_version_ = 0;
+  bool releases_seen_ = false;
 };
 
 }  // namespace flexai::partition

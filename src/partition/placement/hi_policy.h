@@ -30,13 +30,14 @@ class HiPolicy : public PlacementPolicy {
 
   FragmentationCache frag_;
   PlanTracker plan_;
-  double cpu_weight_ = 0;     // preference for nodes left with less free CPU, among equal grades
-  double fit_weight_ = 0;     // preference for nodes left with less idle GPU, among equal grades
-  bool use_plan_ = true;      // route shared tasks by the bin-packing plan (else FGD only)
-  bool fill_first_ = false;   // any partial GPU before a fresh one (else only planned slots)
-  double fill_below_ = 0;     // ... and so once fewer than this share of GPUs is wholly free
-  double band_grade_ = 0;     // weight of FGD's grade within the slot and gap bands
-  double demote_below_ = 45;  // a shared placement graded below this drops one band
+  double cpu_weight_ = 0;  // preference for nodes left with less free CPU, among equal grades
+  double fit_weight_ = 0;  // preference for nodes left with less idle GPU, among equal grades
+  bool use_plan_ = true;   // route shared tasks by the bin-packing plan (else FGD only)
+  bool plan_after_release_ = false;  // ... even once tasks have started to leave
+  bool fill_first_ = false;          // any partial GPU before a fresh one (else only planned slots)
+  double fill_below_ = 0;            // ... and so once fewer than this share of GPUs is wholly free
+  double band_grade_ = 0;            // weight of FGD's grade within the slot and gap bands
+  double demote_below_ = 45;         // a shared placement graded below this drops one band
 };
 
 }  // namespace flexai::partition
