@@ -117,6 +117,35 @@ TEST_F(PreemptionQuotaTest, PreemptNamesTheLowestPriorityPodThatMakesRoom) {
   })) << Preempt(*http, urgent, {{"n1", Victims({mid})}}).dump();
 }
 
+TEST_F(PreemptionQuotaTest, PreemptAfterARestartSeesPrioritiesAndBudgetsFromTheCluster) {
+  // Only "top" alone would make room, but it outranks the preemptor; "low" and "mid" together do,
+  // at one budget violation. Lost priorities would pick "top", lost budgets would count none.
+  Json low, mid;
+  {
+    auto http = StartService();
+    low = CreatePod("low", 10000, 1, {{"app", "guarded"}});
+    mid = CreatePod("mid", 10000, 5);
+    Json top = CreatePod("top", 20000, 20);
+    ASSERT_EQ(Bind(*http, low, "n1"), "");
+    ASSERT_EQ(Bind(*http, mid, "n1"), "");
+    ASSERT_EQ(Bind(*http, top, "n1"), "");
+    http.reset();
+    services_.back()->Stop();
+  }
+  apiserver_.Create("poddisruptionbudgets", "default",
+                    {{"apiVersion", "policy/v1"},
+                     {"kind", "PodDisruptionBudget"},
+                     {"metadata", {{"name", "guard"}, {"namespace", "default"}}},
+                     {"spec", {{"selector", {{"matchLabels", {{"app", "guarded"}}}}}}},
+                     {"status", {{"disruptionsAllowed", 0}}}});
+  auto http = StartService();
+  Json urgent = CreatePod("urgent", 20000, 10);
+  Json expected = {{"n1", Victims({low, mid}, 1)}};
+  EXPECT_TRUE(Eventually([&] {
+    return Preempt(*http, urgent, {{"n1", Victims({mid})}}) == expected;
+  })) << Preempt(*http, urgent, {{"n1", Victims({mid})}}).dump();
+}
+
 TEST_F(PreemptionQuotaTest, PreemptSparesAPodItsDisruptionBudgetProtects) {
   auto http = StartService();
   Json low = CreatePod("low", 20000, 1, {{"app", "guarded"}});
