@@ -24,6 +24,8 @@ from render import NAMESPACE, load
 
 HI_SCHEDULER = os.environ.get("FLEXAI_HI_SCHEDULER", "")
 FAKE_APISERVER = os.environ.get("FLEXAI_FAKE_APISERVER", "")
+# The scheduler pod this hi-scheduler plays the sidecar of (its POD_NAME).
+POD_NAME = "flexai-scheduler-5c8d7b9f4-x2k7q"
 
 NODE = {
     "apiVersion": "v1", "kind": "Node",
@@ -106,7 +108,7 @@ class ExtenderUrlsTest(unittest.TestCase):
         listen_port, webhook_port = free_port(), free_port()
         cls.r = render.template({"scheduler.hiScheduler.listen": f"127.0.0.1:{listen_port}",
                                  "scheduler.hiScheduler.webhookPort": webhook_port,
-                                 "scheduler.extender.preempt": "true"})
+                                 })
         cls.extender = cls.r.extender()
         secret = cls.r.get("Secret", "flexai-webhook-tls")["data"]
         files = {name: base64.b64decode(secret[name]).decode()
@@ -121,9 +123,15 @@ class ExtenderUrlsTest(unittest.TestCase):
         node["metadata"]["annotations"] = {
             "flexai.io/inventory": inventory(),
             "flexai.io/heartbeat": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        # hi-scheduler follows kube-scheduler's Lease: let the kube-scheduler of "its" pod hold it.
+        election = cls.r.scheduler_config()["leaderElection"]
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": election["resourceName"],
+                              "namespace": election["resourceNamespace"]},
+                 "spec": {"holderIdentity": POD_NAME + "_0f3c9a2e", "leaseDurationSeconds": 15}}
         state = {"apiVersion": "v1", "kind": "List",
-                 "items": [node, pod("quarter", {"flexai.io/gpu": "1",
-                                                 "flexai.io/gpu-cores": "25"})]}
+                 "items": [node, lease, pod("quarter", {"flexai.io/gpu": "1",
+                                                        "flexai.io/gpu-cores": "25"})]}
         with open(cls.path("state.json"), "w") as f:
             json.dump(state, f)
         cls.api_url = cls.start_fake()
@@ -174,8 +182,10 @@ current-context: fake
                   "/tls/tls.crt": cls.path("tls.crt"), "/tls/tls.key": cls.path("tls.key")}
         args = [in_pod.get(a, a.replace("0.0.0.0:", "127.0.0.1:")) for a in command[1:]]
         with open(cls.path("hi-scheduler.log"), "w") as log:
+            # The env the chart gives the container (POD_NAME from the downward API).
+            env = dict(os.environ, POD_NAME=POD_NAME, POD_NAMESPACE=NAMESPACE)
             proc = subprocess.Popen([HI_SCHEDULER, *args, "--kubeconfig", cls.path("kubeconfig")],
-                                    stdout=log, stderr=subprocess.STDOUT)
+                                    stdout=log, stderr=subprocess.STDOUT, env=env)
         cls.procs.append(proc)
         server_name = cls.extender["tlsConfig"]["serverName"]
         ready_url = cls.extender["urlPrefix"].rstrip("/") + "/readyz"
@@ -246,7 +256,7 @@ current-context: fake
         status, _ = self.post_verb("preemptVerb", {"Pod": pod("quarter", {"flexai.io/gpu": "1"}),
                                                    "NodeNameToVictims": {},
                                                    "NodeNameToMetaVictims": {}})
-        self.assertNotEqual(status, 404, "the rendered preemptVerb names no endpoint")
+        self.assertEqual(status, 200, "the rendered preemptVerb names no served endpoint")
 
     def test_plain_http_is_refused_where_the_chart_says_https(self):
         host, port = self.extender["urlPrefix"][len("https://"):].rsplit(":", 1)
