@@ -14,23 +14,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-int64_t VersionNumber(const std::string& rv) {
-  int64_t v = 0;
-  for (char c : rv) {
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-std::string NodeNameOf(const Json& pod) {
-  if (!pod.contains("spec") || !pod["spec"].is_object()) return "";
-  const Json& spec = pod["spec"];
-  return spec.contains("nodeName") && spec["nodeName"].is_string()
-             ? spec["nodeName"].get<std::string>()
-             : "";
-}
-
 }  // namespace
 
 Binder::Binder(kube::KubeClient& client, ClusterCache& cache, const Scheduler& scheduler,
@@ -58,7 +41,7 @@ std::string Binder::Bind(const BindArgs& args) {
     return Fail(pod, "pod " + who + " was replaced (UID " + kube::UidOf(pod) + ", asked to bind " +
                          args.pod_uid + ")");
   }
-  std::string bound = NodeNameOf(pod);
+  std::string bound = kube::NodeNameOf(pod);
   if (!bound.empty()) {
     // kube-scheduler retried a bind that already went through: report success.
     if (bound == args.node) return "";
@@ -106,8 +89,8 @@ std::string Binder::Bind(const BindArgs& args) {
           why_not = "pod " + who + " was replaced while binding";
           return std::nullopt;
         }
-        if (!NodeNameOf(current).empty()) {
-          why_not = "pod " + who + " got bound to " + NodeNameOf(current) + " meanwhile";
+        if (!kube::NodeNameOf(current).empty()) {
+          why_not = "pod " + who + " got bound to " + kube::NodeNameOf(current) + " meanwhile";
           return std::nullopt;
         }
         return Json{
@@ -127,7 +110,7 @@ std::string Binder::Bind(const BindArgs& args) {
                           : patched.declined;
     return Fail(pod, why);
   }
-  cache_.ConfirmReservation(uid, VersionNumber(kube::ResourceVersionOf(patched.response.body)));
+  cache_.ConfirmReservation(uid, kube::ResourceVersionNumber(patched.response.body));
 
   kube::ApiResponse binding =
       kube::BindPod(client_, args.pod_namespace, args.pod_name, uid, args.node);
@@ -137,7 +120,7 @@ std::string Binder::Bind(const BindArgs& args) {
     std::string why = binding.Describe("binding " + who + " to " + args.node);
     kube::PatchWithRetry(client_, path,
                          [&](const Json& current, std::string& why_not) -> std::optional<Json> {
-                           if (kube::UidOf(current) != uid || !NodeNameOf(current).empty()) {
+                           if (kube::UidOf(current) != uid || !kube::NodeNameOf(current).empty()) {
                              why_not = "pod changed";
                              return std::nullopt;
                            }

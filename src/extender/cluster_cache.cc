@@ -17,15 +17,6 @@ using Json = nlohmann::json;
 // Host capacity when a node reports none: large enough never to be the limit.
 constexpr int64_t kUnlimited = int64_t{1} << 40;
 
-int64_t VersionNumber(const std::string& rv) {
-  int64_t v = 0;
-  for (char c : rv) {
-    if (c < '0' || c > '9') return 0;  // opaque version: no ordering known
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
 std::string PhaseOf(const Json& pod) {
   auto status = pod.find("status");
   if (status == pod.end() || !status->is_object()) return "";
@@ -213,7 +204,7 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
   if (uid.empty()) return;
   auto existing = pods_.find(uid);
   if (existing != pods_.end() && existing->second.min_version > 0) {
-    int64_t v = VersionNumber(kube::ResourceVersionOf(pod));
+    int64_t v = kube::ResourceVersionNumber(pod);
     if (v > 0 && v < existing->second.min_version) return;  // older than our own patch
   }
   if (IsTerminal(PhaseOf(pod))) {

@@ -13,19 +13,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-int64_t VersionNumber(const std::string& rv) {
-  int64_t v = 0;
-  for (char c : rv) {
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-std::string NodeNameOf(const Json& pod) {
-  return kube::StringAt(kube::ObjectAt(pod, "spec"), "nodeName");
-}
-
 Json Annotations(Json values) { return Json{{"metadata", {{"annotations", std::move(values)}}}}; }
 
 Json PodRef(const partition::GangMember& m) {
@@ -102,7 +89,7 @@ std::string GangBinder::Bind(const BindArgs& args, const Json& pod, const PodInt
     kube::PatchOutcome patched = kube::PatchWithRetry(
         client_, path,
         [&](const Json& current, std::string& why_not) -> std::optional<Json> {
-          if (kube::UidOf(current) != uid || !NodeNameOf(current).empty()) {
+          if (kube::UidOf(current) != uid || !kube::NodeNameOf(current).empty()) {
             why_not = "pod " + who + " was replaced or bound meanwhile";
             return std::nullopt;
           }
@@ -120,7 +107,7 @@ std::string GangBinder::Bind(const BindArgs& args, const Json& pod, const PodInt
                  ? patched.response.Describe("recording the gang reservation on " + who)
                  : patched.declined;
     }
-    int64_t version = VersionNumber(kube::ResourceVersionOf(patched.response.body));
+    int64_t version = kube::ResourceVersionNumber(patched.response.body);
     cache_.ConfirmReservation(uid, version);
     queue_.NoteOwnPatch(uid, version);
     auto progress = book.Reserve(spec, {uid, intent.ns, intent.name, args.node, now, false});
@@ -150,7 +137,7 @@ std::string GangBinder::BindAll(const std::string& gang, const std::string& uid)
     // The device plugin matches `allocating` pods: the member becomes one just before binding.
     kube::PatchOutcome patched = kube::PatchWithRetry(
         client_, path, [&](const Json& current, std::string& why_not) -> std::optional<Json> {
-          if (kube::UidOf(current) != m.uid || !NodeNameOf(current).empty()) {
+          if (kube::UidOf(current) != m.uid || !kube::NodeNameOf(current).empty()) {
             why_not = "pod " + who + " was replaced or bound meanwhile";
             return std::nullopt;
           }
@@ -164,7 +151,7 @@ std::string GangBinder::BindAll(const std::string& gang, const std::string& uid)
       error = patched.declined.empty() ? patched.response.Describe("marking " + who + " allocating")
                                        : patched.declined;
     } else {
-      int64_t version = VersionNumber(kube::ResourceVersionOf(patched.response.body));
+      int64_t version = kube::ResourceVersionNumber(patched.response.body);
       cache_.ConfirmReservation(m.uid, version);
       queue_.NoteOwnPatch(m.uid, version);
       kube::ApiResponse binding = kube::BindPod(client_, m.ns, m.name, m.uid, m.node);
@@ -191,7 +178,7 @@ void GangBinder::Release(const partition::GangMember& m, const std::string& why)
   kube::PatchOutcome patched = kube::PatchWithRetry(
       client_, kube::PodPath(m.ns, m.name),
       [&](const Json& current, std::string& why_not) -> std::optional<Json> {
-        if (kube::UidOf(current) != m.uid || !NodeNameOf(current).empty()) {
+        if (kube::UidOf(current) != m.uid || !kube::NodeNameOf(current).empty()) {
           why_not = "pod changed";
           return std::nullopt;
         }
@@ -202,7 +189,7 @@ void GangBinder::Release(const partition::GangMember& m, const std::string& why)
                             {std::string(kube::kBindErrorAnnotation), why}});
       });
   if (patched.ok()) {
-    queue_.NoteOwnPatch(m.uid, VersionNumber(kube::ResourceVersionOf(patched.response.body)));
+    queue_.NoteOwnPatch(m.uid, kube::ResourceVersionNumber(patched.response.body));
   }
 }
 

@@ -19,22 +19,9 @@ using Json = nlohmann::json;
 // cheap however long the queue).
 constexpr size_t kUnblockCheckedPods = 16;
 
-int64_t VersionNumber(const std::string& rv) {
-  int64_t v = 0;
-  for (char c : rv) {
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
 bool IsTerminal(const Json& pod) {
   std::string phase = kube::StringAt(kube::ObjectAt(pod, "status"), "phase");
   return phase == "Succeeded" || phase == "Failed";
-}
-
-std::string NodeNameOf(const Json& pod) {
-  return kube::StringAt(kube::ObjectAt(pod, "spec"), "nodeName");
 }
 
 // The node whose slices `pod` holds, from its assignment annotation ("" when none).
@@ -127,7 +114,7 @@ void QueueState::ObserveLocked(const Json& pod, bool gone) {
     return;
   }
   PodIntent intent = ParsePodIntent(pod, *cache_.policy());
-  std::string node = NodeNameOf(pod);
+  std::string node = kube::NodeNameOf(pod);
   std::string phase = kube::AnnotationOf(pod, std::string(kube::kBindPhaseAnnotation));
   kube::WallTime since =
       TimeOr(kube::AnnotationOf(pod, std::string(kube::kBindTimeAnnotation)), now);
@@ -161,7 +148,7 @@ void QueueState::ObserveLocked(const Json& pod, bool gone) {
   }
   if (!intent.gang) return;
   if (auto own = own_versions_.find(uid);
-      own != own_versions_.end() && VersionNumber(kube::ResourceVersionOf(pod)) < own->second) {
+      own != own_versions_.end() && kube::ResourceVersionNumber(pod) < own->second) {
     return;  // predates our own patch
   }
   std::string reserved_on = AssignedNode(pod);

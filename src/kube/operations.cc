@@ -29,6 +29,17 @@ std::string ResourceVersionOf(const Json& object) {
   return MetadataString(object, "resourceVersion");
 }
 
+int64_t ResourceVersionNumber(const Json& object) {
+  int64_t v = 0;
+  for (char c : ResourceVersionOf(object)) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string NodeNameOf(const Json& pod) { return StringAt(ObjectAt(pod, "spec"), "nodeName"); }
+
 std::string AnnotationOf(const Json& object, const std::string& key) {
   if (!object.is_object()) return "";
   auto meta = object.find("metadata");

@@ -16,6 +16,11 @@ std::string NameOf(const Json& object);
 std::string NamespaceOf(const Json& object);
 std::string UidOf(const Json& object);
 std::string ResourceVersionOf(const Json& object);
+// resourceVersion as a number, to order versions of one object; 0 when it is not decimal digits
+// (resourceVersion is opaque by contract: then no ordering is known).
+int64_t ResourceVersionNumber(const Json& object);
+// spec.nodeName of a pod ("" while unbound).
+std::string NodeNameOf(const Json& pod);
 std::string AnnotationOf(const Json& object, const std::string& key);
 
 // Typed field reads that never throw: the fallback when `object` is not an object, lacks `key`,

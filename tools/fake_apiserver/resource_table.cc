@@ -19,8 +19,14 @@ const std::vector<ResourceType>& ResourceTypes() {
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"status"}},
       {"apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}, {"status"}},
       {"batch", "v1", "jobs", "job", "Job", true, {}, {"status"}},
-      {"policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true,
-       {"pdb"}, {"status"}},
+      {"policy",
+       "v1",
+       "poddisruptionbudgets",
+       "poddisruptionbudget",
+       "PodDisruptionBudget",
+       true,
+       {"pdb"},
+       {"status"}},
   };
   return kTypes;
 }
