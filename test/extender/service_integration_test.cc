@@ -18,20 +18,10 @@ namespace flexai::extender {
 namespace {
 
 using fake::Faults;
+using testing::Eventually;
 using testing::GpuPod;
 using testing::Json;
 using testing::NodeWithChips;
-
-// Polls for up to 20 s (watch events arrive on other threads); a bound against hangs, not a
-// speed assertion.
-template <typename F>
-bool Eventually(F condition) {
-  for (int i = 0; i < 2000; ++i) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
 
 class ServiceTest : public ::testing::Test {
  protected:

@@ -1,9 +1,10 @@
 // Inline Kubernetes objects for the extender tests: nodes with a flexai inventory, pods asking
-// for flexai resources.
+// for flexai resources; and a poll for what watch threads deliver.
 #pragma once
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,6 +71,17 @@ inline Json PlainPod(const std::string& name) {
           {"kind", "Pod"},
           {"metadata", {{"name", name}, {"namespace", "default"}, {"uid", "uid-" + name}}},
           {"spec", {{"containers", {{{"name", "main"}, {"image", "nginx"}}}}}}};
+}
+
+// Polls for up to 20 s (watch events arrive on other threads); a bound against hangs, not a
+// speed assertion.
+template <typename F>
+bool Eventually(F condition) {
+  for (int i = 0; i < 2000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
 }
 
 }  // namespace flexai::extender::testing
