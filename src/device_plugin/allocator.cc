@@ -96,6 +96,13 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
   }
   record.device_ids[container.container] = sorted_ids;
   outcome.repeated = true;
+  // The first answer's `success` patch was lost (or never sent): send it again with this answer.
+  if (match.pod.annotations.contains(kBindPhaseAnnotation) &&
+      match.pod.annotations.at(kBindPhaseAnnotation) == kBindPhaseAllocating &&
+      record.allocated_containers.size() == match.assignment.containers.size()) {
+    outcome.completes_pod = true;
+    outcome.device_ids_annotation = EncodeContainerDeviceIds(record.device_ids);
+  }
   outcome.pod_namespace = match.pod.namespace_name;
   outcome.pod_name = match.pod.name;
   outcome.pod_uid = match.pod.uid;
@@ -135,6 +142,13 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   std::lock_guard lock(mu_);
   // A repeat first: its IDs may be from before a policy reload lowered max slices.
   if (auto repeat = FindAnsweredContainer(*pods, node_name_, sorted_ids, AnsweredLocked())) {
+    if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {
+      // Answering now could hand out a container that the failing patch then takes back.
+      return Failed(AllocateFailure::kClusterUnavailable,
+                    repeat->pod.namespace_name + "/" + repeat->pod.name + " container " +
+                        repeat->container().container +
+                        ": the first answer for these device IDs is still being recorded; retry");
+    }
     // The watch cache may not show yet that the pod started (its IDs may then be reused): the
     // API server must confirm the pod is still in admission.
     auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
@@ -191,6 +205,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   record.assignment = match->assignment;
   record.allocated_containers.push_back(container.container);
   record.device_ids[container.container] = sorted_ids;
+  record.unconfirmed.insert(container.container);
   outcome.pod_namespace = match->pod.namespace_name;
   outcome.pod_name = match->pod.name;
   outcome.completes_pod = record.allocated_containers.size() == match->assignment.containers.size();
@@ -243,7 +258,21 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
       return Error{outcomes.back().message};
     }
   }
+  Confirm(outcomes);
   return Status::Ok();
+}
+
+void Allocator::Confirm(const std::vector<AllocateOutcome>& outcomes) {
+  std::lock_guard lock(mu_);
+  for (const auto& o : outcomes) {
+    if (auto it = pods_.find(o.pod_uid); it != pods_.end())
+      it->second.unconfirmed.erase(o.container);
+  }
+}
+
+bool Allocator::UnconfirmedLocked(const std::string& pod_uid, const std::string& container) const {
+  auto it = pods_.find(pod_uid);
+  return it != pods_.end() && it->second.unconfirmed.contains(container);
 }
 
 ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
@@ -278,6 +307,9 @@ void Allocator::Forget(const std::string& pod_uid, const std::string& container)
   auto it = pods_.find(pod_uid);
   if (it == pods_.end()) return;
   std::erase(it->second.allocated_containers, container);
+  // Else kubelet's retry would look like a repeat of an answer that was never marked `success`.
+  it->second.device_ids.erase(container);
+  it->second.unconfirmed.erase(container);
   if (it->second.allocated_containers.empty()) pods_.erase(it);
 }
 

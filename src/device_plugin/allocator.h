@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,8 @@ struct AllocateOutcome {
   std::string pod_name;
   std::string container;
   bool completes_pod = false;  // it is the pod's last chip container
-  // kubelet repeated an Allocate already answered: same answer, nothing new recorded or patched.
+  // kubelet repeated an Allocate already answered: same answer, nothing new recorded (patched
+  // only when the pod still shows `allocating` although all its containers were answered).
   bool repeated = false;
   // With completes_pod: the pod's `flexai.io/device-ids` annotation to write with `success`.
   std::string device_ids_annotation;
@@ -90,6 +92,9 @@ class Allocator {
     partition::PodAssignment assignment;
     std::vector<std::string> allocated_containers;
     ContainerDeviceIds device_ids;  // what kubelet passed, by container (sorted)
+    // Containers answered by an AllocateRequest that has not finished yet: its `success` patch
+    // may still fail and take them back, so a repeat of one is refused (UNAVAILABLE) until then.
+    std::set<std::string> unconfirmed;
   };
 
   // Finds and records the container (no pod patch).
@@ -104,8 +109,11 @@ class Allocator {
                   std::vector<partition::ChipGrant>& grants) const;
   // Deletes accounting directories of pods no longer on the node (after a grace period).
   void RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) const;
-  // Takes back a recorded container.
+  // Takes back a recorded container (and the device IDs it was answered for).
   void Forget(const std::string& pod_uid, const std::string& container);
+  // The request that answered these outcomes finished: repeats of them may be answered now.
+  void Confirm(const std::vector<AllocateOutcome>& outcomes);
+  bool UnconfirmedLocked(const std::string& pod_uid, const std::string& container) const;
   std::set<std::string> NodeChipUuids() const;
   ContainerHostPaths PrepareHostPaths(const PluginSettings& settings, const std::string& pod_uid,
                                       const std::string& container,

@@ -97,6 +97,57 @@ TEST_F(AllocatorTest, RepeatedAllocateIsRecognisedAfterARestartFromThePodAnnotat
   EXPECT_EQ(cluster_.PodAnnotation("next", kBindPhaseAnnotation), kBindPhaseAllocating);
 }
 
+TEST_F(AllocatorTest, RepeatWhileTheSuccessPatchIsInFlightIsRetriedNotAnswered) {
+  cluster_.AddPod(PendingPod("first", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  cluster_.AddPod(PendingPod("next", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":2048:20",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome during_patch;
+  cluster_.SetDuringNextPatch([&] { during_patch = allocator_.AllocateContainer({Id(0, 1)}); });
+  cluster_.SetPatchFails(true);
+  EXPECT_EQ(allocator_.AllocateContainer({Id(0, 1)}).failure, AllocateFailure::kClusterUnavailable);
+  // The first answer was not confirmed yet: kubelet must retry, not get that answer.
+  EXPECT_EQ(during_patch.failure, AllocateFailure::kClusterUnavailable) << during_patch.message;
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+  // The failed patch took the answer back: the retry allocates the first pod anew and marks it.
+  cluster_.SetPatchFails(false);
+  AllocateOutcome retry = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(retry.ok()) << retry.message;
+  EXPECT_FALSE(retry.repeated);
+  EXPECT_EQ(retry.pod_name, "first");
+  EXPECT_EQ(cluster_.PodAnnotation("first", kBindPhaseAnnotation), kBindPhaseSuccess);
+  EXPECT_EQ(cluster_.PodAnnotation("first", kDeviceIdsAnnotation), "m=" + Id(0, 1));
+  EXPECT_EQ(cluster_.PodAnnotation("next", kBindPhaseAnnotation), kBindPhaseAllocating);
+}
+
+TEST_F(AllocatorTest, RetryAfterAFailedSuccessPatchWritesSuccess) {
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  cluster_.SetPatchFails(true);
+  EXPECT_FALSE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  cluster_.SetPatchFails(false);
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseSuccess);
+  EXPECT_EQ(cluster_.PodAnnotation("p", kDeviceIdsAnnotation), "m=" + Id(0, 1));
+}
+
+TEST_F(AllocatorTest, RepeatOfACompletePodStillAllocatingSendsSuccessAgain) {
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  // The pod lost its `success` (e.g. an earlier write reverted it): the repeat restores it.
+  PodSummary pod = cluster_.pods()[0];
+  cluster_.RemovePod("p");
+  pod.annotations[kBindPhaseAnnotation] = kBindPhaseAllocating;
+  pod.annotations.erase(kDeviceIdsAnnotation);
+  cluster_.AddPod(pod);
+  AllocateOutcome repeat = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(repeat.ok()) << repeat.message;
+  EXPECT_TRUE(repeat.repeated);
+  EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseSuccess);
+  EXPECT_EQ(cluster_.PodAnnotation("p", kDeviceIdsAnnotation), "m=" + Id(0, 1));
+}
+
 TEST_F(AllocatorTest, SameDeviceIdsOfAPodThatRanAreANewContainerEvenBeforeItShowsEnded) {
   cluster_.AddPod(PendingPod("ran", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
                              "2026-11-28T03:00:00Z"));

@@ -2,6 +2,7 @@
 // recorded; failures can be switched on.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -57,8 +58,20 @@ class FakeClusterClient : public ClusterClient {
     }
     return out;
   }
+  // Runs once, at the start of the next pod patch (outside the fake's lock): what happens while
+  // a patch is in flight.
+  void SetDuringNextPatch(std::function<void()> action) {
+    std::lock_guard lock(mu_);
+    during_next_patch_ = std::move(action);
+  }
   Status PatchPodAnnotations(const std::string& namespace_name, const std::string& name,
                              const std::map<std::string, std::string>& annotations) override {
+    std::function<void()> during;
+    {
+      std::lock_guard lock(mu_);
+      during.swap(during_next_patch_);
+    }
+    if (during) during();
     std::lock_guard lock(mu_);
     if (unavailable_ || patch_fails_) return Error{"patch refused"};
     for (auto& pod : pods_) {
@@ -105,6 +118,7 @@ class FakeClusterClient : public ClusterClient {
   std::map<std::string, std::map<std::string, std::string>> nodes_;
   std::map<std::string, std::map<std::string, std::string>> node_labels_;
   std::vector<Event> events_;
+  std::function<void()> during_next_patch_;
   bool unavailable_ = false;
   bool patch_fails_ = false;
 };
