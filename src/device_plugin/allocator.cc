@@ -52,7 +52,11 @@ AllocatedContainers Allocator::AllocatedLocked() const {
 AnsweredDeviceIds Allocator::AnsweredLocked() const {
   AnsweredDeviceIds answered;
   for (const auto& [uid, record] : pods_) {
-    for (const auto& [container, ids] : record.device_ids) answered[{uid, container}] = ids;
+    for (const auto& [container, ids] : record.device_ids) {
+      auto at = record.answered_at.find(container);
+      answered[{uid, container}] = {
+          ids, at == record.answered_at.end() ? std::chrono::system_clock::now() : at->second};
+    }
   }
   return answered;
 }
@@ -95,6 +99,12 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
     record.allocated_containers.push_back(container.container);
   }
   record.device_ids[container.container] = sorted_ids;
+  // After a restart the first answer's time is unknown: the bind time bounds it (it came later).
+  record.answered_at.try_emplace(container.container,
+                                 ParseRfc3339(match.pod.annotations.contains(kBindTimeAnnotation)
+                                                  ? match.pod.annotations.at(kBindTimeAnnotation)
+                                                  : "")
+                                     .value_or(std::chrono::system_clock::now()));
   outcome.repeated = true;
   // The first answer's `success` patch was lost (or never sent): send it again with this answer.
   if (match.pod.annotations.contains(kBindPhaseAnnotation) &&
@@ -141,7 +151,8 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   std::sort(sorted_ids.begin(), sorted_ids.end());
   std::lock_guard lock(mu_);
   // A repeat first: its IDs may be from before a policy reload lowered max slices.
-  if (auto repeat = FindAnsweredContainer(*pods, node_name_, sorted_ids, AnsweredLocked())) {
+  const auto now = std::chrono::system_clock::now();
+  if (auto repeat = FindAnsweredContainer(*pods, node_name_, sorted_ids, AnsweredLocked(), now)) {
     if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {
       // Answering now could hand out a container that the failing patch then takes back.
       return Failed(AllocateFailure::kClusterUnavailable,
@@ -156,7 +167,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
       return Failed(AllocateFailure::kClusterUnavailable,
                     "listing pods on node " + node_name_ + ": " + fresh.error().message);
     }
-    auto confirmed = FindAnsweredContainer(*fresh, node_name_, sorted_ids, AnsweredLocked());
+    auto confirmed = FindAnsweredContainer(*fresh, node_name_, sorted_ids, AnsweredLocked(), now);
     if (confirmed && confirmed->pod.uid == repeat->pod.uid &&
         confirmed->container_index == repeat->container_index) {
       return RepeatLocked(*confirmed, sorted_ids, *settings);
@@ -206,6 +217,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   record.allocated_containers.push_back(container.container);
   record.device_ids[container.container] = sorted_ids;
   record.unconfirmed.insert(container.container);
+  record.answered_at[container.container] = now;
   outcome.pod_namespace = match->pod.namespace_name;
   outcome.pod_name = match->pod.name;
   outcome.completes_pod = record.allocated_containers.size() == match->assignment.containers.size();
@@ -310,6 +322,7 @@ void Allocator::Forget(const std::string& pod_uid, const std::string& container)
   // Else kubelet's retry would look like a repeat of an answer that was never marked `success`.
   it->second.device_ids.erase(container);
   it->second.unconfirmed.erase(container);
+  it->second.answered_at.erase(container);
   if (it->second.allocated_containers.empty()) pods_.erase(it);
 }
 
@@ -370,7 +383,10 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
     PodRecord record;
     record.assignment = *assignment;
     for (const auto& c : assignment->containers) record.allocated_containers.push_back(c.container);
-    if (known != pods_.end()) record.device_ids = known->second.device_ids;
+    if (known != pods_.end()) {
+      record.device_ids = known->second.device_ids;
+      record.answered_at = known->second.answered_at;
+    }
     next[pod.uid] = std::move(record);
   }
   pods_ = std::move(next);

@@ -5,6 +5,7 @@
 // metrics report.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -95,6 +96,8 @@ class Allocator {
     // Containers answered by an AllocateRequest that has not finished yet: its `success` patch
     // may still fail and take them back, so a repeat of one is refused (UNAVAILABLE) until then.
     std::set<std::string> unconfirmed;
+    // When each container was first answered (repeats are recognised for kRepeatWindow).
+    std::map<std::string, std::chrono::system_clock::time_point> answered_at;
   };
 
   // Finds and records the container (no pod patch).

@@ -91,22 +91,27 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
 std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSummary>& pods,
                                                       const std::string& node,
                                                       const std::vector<std::string>& device_ids,
-                                                      const AnsweredDeviceIds& answered) {
+                                                      const AnsweredDeviceIds& answered,
+                                                      std::chrono::system_clock::time_point now) {
   std::vector<std::string> wanted = device_ids;
   std::sort(wanted.begin(), wanted.end());
   for (const auto& pod : pods) {
     const std::string phase = Annotation(pod, kBindPhaseAnnotation);
     if (!pod.phase.empty() && pod.phase != "Pending") continue;  // admitted, ran, or ended
+    if (pod.being_deleted) continue;  // its devices are on their way to another pod
     if (phase != kBindPhaseAllocating && phase != kBindPhaseSuccess) continue;
     auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
     if (!assignment || assignment->node != node) continue;
     auto recorded = DecodeContainerDeviceIds(Annotation(pod, kDeviceIdsAnnotation));
+    auto bound = ParseRfc3339(Annotation(pod, kBindTimeAnnotation));
+    const bool recorded_recent = bound && now - *bound <= kRepeatWindow;
     for (size_t c = 0; c < assignment->containers.size(); ++c) {
       const std::string& name = assignment->containers[c].container;
       const std::vector<std::string>* ids = nullptr;
       if (auto known = answered.find({pod.uid, name}); known != answered.end()) {
-        ids = &known->second;
-      } else if (recorded) {
+        if (now - known->second.answered_at > kRepeatWindow) continue;
+        ids = &known->second.device_ids;
+      } else if (recorded && recorded_recent) {
         if (auto it = recorded->find(name); it != recorded->end()) ids = &it->second;
       }
       if (ids != nullptr && *ids == wanted) return MatchedContainer{pod, *assignment, c};

@@ -44,22 +44,35 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
                                          const std::set<std::string>& node_chips,
                                          const AllocatedContainers& allocated);
 
-// (pod uid, container name) -> the sorted device IDs it was answered for, as this process knows.
-using AnsweredDeviceIds = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
+// A container this process answered: the sorted device IDs kubelet passed, and when.
+struct AnsweredContainer {
+  std::vector<std::string> device_ids;
+  std::chrono::system_clock::time_point answered_at;
+};
+// (pod uid, container name) -> what this process answered for it.
+using AnsweredDeviceIds = std::map<std::pair<std::string, std::string>, AnsweredContainer>;
+
+// kubelet repeats an Allocate within its admission of the pod (seconds, a few minutes at worst):
+// an answer older than this is no repeat source, so a pod stuck Pending cannot take the Allocate
+// of a new pod that got the same device IDs.
+inline constexpr std::chrono::minutes kRepeatWindow{10};
 
 // The container of a pod on `node` still in admission that was already answered for exactly
-// `device_ids` (in any order): known from `answered`, or else from the pod's
-// `flexai.io/device-ids` annotation. nullopt: not a repeat.
+// `device_ids` (in any order) at most kRepeatWindow before `now`: known from `answered`, or else
+// (after a plugin restart) from the pod's `flexai.io/device-ids` annotation, whose age is bounded
+// by the pod's `flexai.io/bind-time` (without one it is no repeat source). nullopt: not a repeat.
 //
-// "Still in admission": status.phase `Pending` (or unknown) and bind phase `allocating` or
-// `success`. kubelet repeats an Allocate only while it admits the pod, before any container of
-// it starts, so the pod is still Pending. It hands the same device IDs to another container only
-// after the first pod ran and ended in kubelet, which may be before the API server shows the pod
-// ended, but never before it shows the pod Running: a pod past Pending is never a repeat.
+// "Still in admission": status.phase `Pending` (or unknown), not being deleted, and bind phase
+// `allocating` or `success`. kubelet repeats an Allocate only while it admits the pod, before any
+// container of it starts, so the pod is still Pending. It hands the same device IDs to another
+// container only after the first pod ran and ended in kubelet, which may be before the API server
+// shows the pod ended, but never before it shows the pod Running: a pod past Pending is never a
+// repeat.
 std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSummary>& pods,
                                                       const std::string& node,
                                                       const std::vector<std::string>& device_ids,
-                                                      const AnsweredDeviceIds& answered);
+                                                      const AnsweredDeviceIds& answered,
+                                                      std::chrono::system_clock::time_point now);
 
 // Parses an RFC 3339 UTC time ("2026-11-28T03:31:06Z", optional fraction); nullopt when bad.
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text);

@@ -34,6 +34,7 @@ struct PodSummary {
   std::string creation_timestamp;  // metadata.creationTimestamp, RFC 3339
   std::string phase;               // status.phase: Pending, Running, Succeeded, Failed
   std::map<std::string, std::string> annotations;
+  bool being_deleted = false;  // metadata.deletionTimestamp is set
 
   bool terminal() const { return phase == "Succeeded" || phase == "Failed"; }
 };

@@ -26,6 +26,8 @@ PodSummary PodSummaryFromJson(const kube::Json& pod) {
   summary.uid = kube::UidOf(pod);
   const kube::Json metadata = pod.value("metadata", kube::Json::object());
   summary.creation_timestamp = metadata.value("creationTimestamp", "");
+  summary.being_deleted =
+      metadata.contains("deletionTimestamp") && !metadata["deletionTimestamp"].is_null();
   summary.node_name = pod.value("spec", kube::Json::object()).value("nodeName", "");
   summary.phase = pod.value("status", kube::Json::object()).value("phase", "");
   const kube::Json annotations = metadata.value("annotations", kube::Json::object());

@@ -83,10 +83,12 @@ TEST_F(AllocatorTest, RepeatedAllocateGetsTheSameAnswerInsteadOfTheNextPodsAssig
 }
 
 TEST_F(AllocatorTest, RepeatedAllocateIsRecognisedAfterARestartFromThePodAnnotation) {
+  // Bound just now: after a restart the bind time bounds how old the first answer can be.
+  const auto bound = std::chrono::system_clock::now();
   cluster_.AddPod(PendingPod("first", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
-                             "2026-11-28T03:00:00Z"));
+                             FormatRfc3339(bound)));
   cluster_.AddPod(PendingPod("next", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":2048:20",
-                             "2026-11-28T03:00:01Z"));
+                             FormatRfc3339(bound + std::chrono::seconds(1))));
   AllocateOutcome first = allocator_.AllocateContainer({Id(0, 1)});
   ASSERT_TRUE(first.ok()) << first.message;
   Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
@@ -165,6 +167,23 @@ TEST_F(AllocatorTest, SameDeviceIdsOfAPodThatRanAreANewContainerEvenBeforeItShow
   EXPECT_FALSE(outcome.repeated);
   EXPECT_EQ(outcome.pod_name, "new");
   EXPECT_EQ(outcome.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(4));
+}
+
+TEST_F(AllocatorTest, SameDeviceIdsOfAPodBeingDeletedAreANewContainer) {
+  cluster_.AddPod(PendingPod("leaving", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  // Deleted before it started: still Pending in the API, but kubelet frees its devices.
+  PodSummary leaving = cluster_.pods()[0];
+  cluster_.RemovePod("leaving");
+  leaving.being_deleted = true;
+  cluster_.AddPod(leaving);
+  cluster_.AddPod(PendingPod("new", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(4) + ":1024:10",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_FALSE(outcome.repeated);
+  EXPECT_EQ(outcome.pod_name, "new");
 }
 
 TEST_F(AllocatorTest, SameDeviceIdsOfAFinishedPodAreANewContainer) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.h"
+#include "device_plugin/assignment_matcher.h"
 #include "fake_apiserver.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
@@ -77,7 +78,8 @@ class ClusterTest : public ::testing::Test {
                    {"annotations",
                     {{"flexai.io/assignment", assignment},
                      {"flexai.io/bind-phase", "allocating"},
-                     {"flexai.io/bind-time", "2026-11-28T03:31:06.123456Z"}}}}},
+                     // Bound now: a repeat after a restart is bounded by the bind time.
+                     {"flexai.io/bind-time", FormatRfc3339(std::chrono::system_clock::now())}}}}},
                  {"spec", {{"nodeName", "n1"}, {"containers", {{{"name", "main"}}}}}},
                  {"status", {{"phase", "Pending"}}}});
   }
