@@ -102,7 +102,11 @@ std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSumma
     if (phase != kBindPhaseAllocating && phase != kBindPhaseSuccess) continue;
     auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
     if (!assignment || assignment->node != node) continue;
-    auto recorded = DecodeContainerDeviceIds(Annotation(pod, kDeviceIdsAnnotation));
+    // Only the plugin's own `success` patch writes device-ids: on an `allocating` pod they are
+    // stale (e.g. copied into a recreated pod) and name no answer.
+    auto recorded = phase == kBindPhaseSuccess
+                        ? DecodeContainerDeviceIds(Annotation(pod, kDeviceIdsAnnotation))
+                        : std::nullopt;
     auto bound = ParseRfc3339(Annotation(pod, kBindTimeAnnotation));
     const bool recorded_recent = bound && now - *bound <= kRepeatWindow;
     for (size_t c = 0; c < assignment->containers.size(); ++c) {

@@ -145,6 +145,14 @@ TEST(FindAnsweredContainer, PodsThatEndedOrFailedOrLeftAreNoRepeat) {
                                      {{{"uid-gone", "a"}, {{"GPU-0::4"}, kNow}}}, kNow));
 }
 
+TEST(FindAnsweredContainer, DeviceIdsOfAPodStillAllocatingAreNotTrusted) {
+  auto pod = AnsweredPod("recreated", "a=GPU-0::4");
+  ASSERT_TRUE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, {}, kNow));
+  // A recreated pod kept the old annotation, but this plugin never answered it.
+  pod.annotations[kBindPhaseAnnotation] = kBindPhaseAllocating;
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, {}, kNow));
+}
+
 TEST(FindAnsweredContainer, APodBeingDeletedIsNoRepeatSource) {
   auto pod = AnsweredPod("leaving", "a=GPU-0::4");
   ASSERT_TRUE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, {}, kNow));
