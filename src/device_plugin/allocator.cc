@@ -61,12 +61,17 @@ AnsweredDeviceIds Allocator::AnsweredLocked() const {
   return answered;
 }
 
-void Allocator::PlaceChips(const partition::ContainerAssignment& container,
-                           std::vector<partition::Chip>& chips,
-                           std::vector<partition::ChipGrant>& grants) const {
+Status Allocator::PlaceChips(const partition::ContainerAssignment& container,
+                             std::vector<partition::Chip>& chips,
+                             std::vector<partition::ChipGrant>& grants) const {
   std::vector<std::pair<partition::Chip, partition::ChipGrant>> placed;
   for (const auto& grant : container.grants) {
-    placed.emplace_back(*inventory_.FindByUuid(grant.chip_uuid), grant);
+    auto chip = inventory_.FindByUuid(grant.chip_uuid);
+    if (!chip) {
+      return Error{"container " + container.container + " is assigned chip " + grant.chip_uuid +
+                   ", which is not on this node"};
+    }
+    placed.emplace_back(*chip, grant);
   }
   std::sort(placed.begin(), placed.end(),
             [](const auto& a, const auto& b) { return a.first.index < b.first.index; });
@@ -76,6 +81,7 @@ void Allocator::PlaceChips(const partition::ContainerAssignment& container,
     chips.push_back(chip);
     grants.push_back(grant);
   }
+  return Status::Ok();
 }
 
 AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
@@ -84,7 +90,9 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
   const auto& container = match.container();
   std::vector<partition::Chip> chips;
   std::vector<partition::ChipGrant> grants;
-  PlaceChips(container, chips, grants);
+  if (Status placed = PlaceChips(container, chips, grants); !placed) {
+    return Failed(AllocateFailure::kNoAssignment, placed.message());
+  }
   AllocateOutcome outcome;
   // Built from the assignment as the first answer was; the chips are the pod's already, so their
   // health is not checked again.
@@ -152,7 +160,8 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   std::lock_guard lock(mu_);
   // A repeat first: its IDs may be from before a policy reload lowered max slices.
   const auto now = std::chrono::system_clock::now();
-  if (auto repeat = FindAnsweredContainer(*pods, node_name_, sorted_ids, AnsweredLocked(), now)) {
+  if (auto repeat =
+          FindAnsweredContainer(*pods, node_name_, sorted_ids, node_chips, AnsweredLocked(), now)) {
     if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {
       // Answering now could hand out a container that the failing patch then takes back.
       return Failed(AllocateFailure::kClusterUnavailable,
@@ -167,7 +176,8 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
       return Failed(AllocateFailure::kClusterUnavailable,
                     "listing pods on node " + node_name_ + ": " + fresh.error().message);
     }
-    auto confirmed = FindAnsweredContainer(*fresh, node_name_, sorted_ids, AnsweredLocked(), now);
+    auto confirmed =
+        FindAnsweredContainer(*fresh, node_name_, sorted_ids, node_chips, AnsweredLocked(), now);
     if (confirmed && confirmed->pod.uid == repeat->pod.uid &&
         confirmed->container_index == repeat->container_index) {
       return RepeatLocked(*confirmed, sorted_ids, *settings);
@@ -195,7 +205,9 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   const std::string pod_ref = match->pod.namespace_name + "/" + match->pod.name;
   std::vector<partition::Chip> chips;
   std::vector<partition::ChipGrant> grants;
-  PlaceChips(container, chips, grants);
+  if (Status placed = PlaceChips(container, chips, grants); !placed) {
+    return Failed(AllocateFailure::kNoAssignment, pod_ref + ": " + placed.message());
+  }
   for (const auto& chip : chips) {
     if (!chip.healthy()) {
       // The assignment cannot be honoured: say so on the pod (for the scheduler) and to kubelet.

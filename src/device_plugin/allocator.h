@@ -106,10 +106,11 @@ class Allocator {
   AllocateOutcome RepeatLocked(const MatchedContainer& match,
                                const std::vector<std::string>& sorted_ids,
                                const PluginSettings& settings);
-  // The container's chips in index order (how the runtime exposes devices) and their grants.
-  void PlaceChips(const partition::ContainerAssignment& container,
-                  std::vector<partition::Chip>& chips,
-                  std::vector<partition::ChipGrant>& grants) const;
+  // The container's chips in index order (how the runtime exposes devices) and their grants;
+  // an error when the assignment names a chip not on this node.
+  Status PlaceChips(const partition::ContainerAssignment& container,
+                    std::vector<partition::Chip>& chips,
+                    std::vector<partition::ChipGrant>& grants) const;
   // Deletes accounting directories of pods no longer on the node (after a grace period).
   void RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) const;
   // Takes back a recorded container (and the device IDs it was answered for).

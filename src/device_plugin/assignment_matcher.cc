@@ -35,6 +35,22 @@ bool Earlier(const Candidate& a, const Candidate& b) {
          std::tie(b.match.pod.namespace_name, b.match.pod.name, b.match.pod.uid);
 }
 
+// The first chip the assignment names that is not in `node_chips`; empty when none.
+std::string ChipNotIn(const partition::PodAssignment& assignment,
+                      const std::set<std::string>& node_chips) {
+  for (const auto& container : assignment.containers) {
+    for (const auto& grant : container.grants) {
+      if (!node_chips.contains(grant.chip_uuid)) return grant.chip_uuid;
+    }
+  }
+  return "";
+}
+
+bool NamesChipNotIn(const partition::PodAssignment& assignment,
+                    const std::set<std::string>& node_chips) {
+  return !ChipNotIn(assignment, node_chips).empty();
+}
+
 }  // namespace
 
 Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
@@ -55,13 +71,7 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
       skipped.push_back(pod_ref + ": assigned to node " + assignment->node);
       continue;
     }
-    std::string foreign;
-    for (const auto& container : assignment->containers) {
-      for (const auto& grant : container.grants) {
-        if (!node_chips.contains(grant.chip_uuid)) foreign = grant.chip_uuid;
-      }
-    }
-    if (!foreign.empty()) {
+    if (std::string foreign = ChipNotIn(*assignment, node_chips); !foreign.empty()) {
       skipped.push_back(pod_ref + ": names chip " + foreign + ", not on this node");
       continue;
     }
@@ -91,6 +101,7 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
 std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSummary>& pods,
                                                       const std::string& node,
                                                       const std::vector<std::string>& device_ids,
+                                                      const std::set<std::string>& node_chips,
                                                       const AnsweredDeviceIds& answered,
                                                       std::chrono::system_clock::time_point now) {
   std::vector<std::string> wanted = device_ids;
@@ -102,6 +113,7 @@ std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSumma
     if (phase != kBindPhaseAllocating && phase != kBindPhaseSuccess) continue;
     auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
     if (!assignment || assignment->node != node) continue;
+    if (NamesChipNotIn(*assignment, node_chips)) continue;  // annotations are user-editable
     // Only the plugin's own `success` patch writes device-ids: on an `allocating` pod they are
     // stale (e.g. copied into a recreated pod) and name no answer.
     auto recorded = phase == kBindPhaseSuccess
@@ -118,7 +130,10 @@ std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSumma
       } else if (recorded && recorded_recent) {
         if (auto it = recorded->find(name); it != recorded->end()) ids = &it->second;
       }
-      if (ids != nullptr && *ids == wanted) return MatchedContainer{pod, *assignment, c};
+      if (ids != nullptr && *ids == wanted &&
+          assignment->containers[c].grants.size() == wanted.size()) {
+        return MatchedContainer{pod, *assignment, c};
+      }
     }
   }
   return std::nullopt;

@@ -57,10 +57,12 @@ using AnsweredDeviceIds = std::map<std::pair<std::string, std::string>, Answered
 // of a new pod that got the same device IDs.
 inline constexpr std::chrono::minutes kRepeatWindow{10};
 
-// The container of a pod on `node` still in admission that was already answered for exactly
-// `device_ids` (in any order) at most kRepeatWindow before `now`: known from `answered`, or else
-// (after a plugin restart) from the pod's `flexai.io/device-ids` annotation, whose age is bounded
-// by the pod's `flexai.io/bind-time` (without one it is no repeat source). nullopt: not a repeat.
+// The container of a pod on `node` still in admission, whose assignment names only
+// `node_chips` and gives the container one grant per device ID, that was already answered for
+// exactly `device_ids` (in any order) at most kRepeatWindow before `now`: known from `answered`, or
+// else (after a plugin restart) from the pod's `flexai.io/device-ids` annotation, whose age is
+// bounded by the pod's `flexai.io/bind-time` (without one it is no repeat source). nullopt: not a
+// repeat.
 //
 // "Still in admission": status.phase `Pending` (or unknown), not being deleted, and bind phase
 // `allocating` or `success`. kubelet repeats an Allocate only while it admits the pod, before any
@@ -71,6 +73,7 @@ inline constexpr std::chrono::minutes kRepeatWindow{10};
 std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSummary>& pods,
                                                       const std::string& node,
                                                       const std::vector<std::string>& device_ids,
+                                                      const std::set<std::string>& node_chips,
                                                       const AnsweredDeviceIds& answered,
                                                       std::chrono::system_clock::time_point now);
 

@@ -199,6 +199,19 @@ TEST_F(AllocatorTest, SameDeviceIdsOfAFinishedPodAreANewContainer) {
   EXPECT_EQ(outcome.pod_name, "new");
 }
 
+TEST_F(AllocatorTest, AnsweredPodWhoseAssignmentNamesABogusChipFailsClearly) {
+  // A user edited the assignment of a pod already answered to name a chip not on this node.
+  auto pod = PendingPod("edited", "n1", "node=n1;cpu=0;mem=0|m=GPU-bogus:1024:10",
+                        FormatRfc3339(std::chrono::system_clock::now()));
+  pod.annotations[kBindPhaseAnnotation] = kBindPhaseSuccess;
+  pod.annotations[kDeviceIdsAnnotation] = "m=" + Id(0, 1);
+  cluster_.AddPod(pod);
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0, 1)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_FALSE(outcome.repeated);
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
 TEST_F(AllocatorTest, HookModePreparesAWritableAccountingDirectoryPerContainer) {
   cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
                              "2026-11-28T03:00:00Z"));

@@ -108,19 +108,19 @@ PodSummary AnsweredPod(const std::string& name, const std::string& devices) {
 
 TEST(FindAnsweredContainer, RecognisesTheDeviceIdsOfTheAnnotationInAnyOrder) {
   auto pod = AnsweredPod("p", "a=GPU-0::4;b=GPU-1::0,GPU-2::7");
-  auto found = FindAnsweredContainer({pod}, "n1", {"GPU-2::7", "GPU-1::0"}, {}, kNow);
+  auto found = FindAnsweredContainer({pod}, "n1", {"GPU-2::7", "GPU-1::0"}, kChips, {}, kNow);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->pod.name, "p");
   EXPECT_EQ(found->container().container, "b");
-  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-1::0"}, {}, kNow));
-  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::5"}, {}, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-1::0"}, kChips, {}, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::5"}, kChips, {}, kNow));
 }
 
 TEST(FindAnsweredContainer, KnowsWhatThisProcessAnsweredBeforeThePodShowsIt) {
   auto pod = PendingPod("p", "n1", "node=n1;cpu=0;mem=0|a=GPU-0:1:1|b=GPU-1:1:1",
                         "2026-11-28T03:00:00Z");  // still allocating: container b is not done
   AnsweredDeviceIds answered = {{{pod.uid, "a"}, {{"GPU-0::4"}, kNow}}};
-  auto found = FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, answered, kNow);
+  auto found = FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, answered, kNow);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->container().container, "a");
 }
@@ -130,51 +130,65 @@ TEST(FindAnsweredContainer, PodsThatEndedOrFailedOrLeftAreNoRepeat) {
   // the API server shows that.
   auto running = AnsweredPod("running", "a=GPU-0::4");
   running.phase = "Running";
-  EXPECT_FALSE(FindAnsweredContainer({running}, "n1", {"GPU-0::4"}, {}, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({running}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
   running.phase = "Pending";
-  EXPECT_TRUE(FindAnsweredContainer({running}, "n1", {"GPU-0::4"}, {}, kNow));
+  EXPECT_TRUE(FindAnsweredContainer({running}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
   auto ended = AnsweredPod("ended", "a=GPU-0::4");
   ended.phase = "Succeeded";
   auto failed = AnsweredPod("failed", "a=GPU-0::4");
   failed.annotations[kBindPhaseAnnotation] = kBindPhaseFailed;
   auto elsewhere = AnsweredPod("elsewhere", "a=GPU-0::4");
   elsewhere.annotations[kAssignmentAnnotation] = "node=n2;cpu=0;mem=0|a=GPU-0:1:1";
-  EXPECT_FALSE(FindAnsweredContainer({ended, failed, elsewhere}, "n1", {"GPU-0::4"}, {}, kNow));
+  EXPECT_FALSE(
+      FindAnsweredContainer({ended, failed, elsewhere}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
   // Known to this process but gone from the node: kubelet may reuse its IDs.
-  EXPECT_FALSE(FindAnsweredContainer({}, "n1", {"GPU-0::4"},
+  EXPECT_FALSE(FindAnsweredContainer({}, "n1", {"GPU-0::4"}, kChips,
                                      {{{"uid-gone", "a"}, {{"GPU-0::4"}, kNow}}}, kNow));
 }
 
 TEST(FindAnsweredContainer, DeviceIdsOfAPodStillAllocatingAreNotTrusted) {
   auto pod = AnsweredPod("recreated", "a=GPU-0::4");
-  ASSERT_TRUE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, {}, kNow));
+  ASSERT_TRUE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
   // A recreated pod kept the old annotation, but this plugin never answered it.
   pod.annotations[kBindPhaseAnnotation] = kBindPhaseAllocating;
-  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, {}, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
+}
+
+TEST(FindAnsweredContainer, AnAssignmentNamingAChipNotOnThisNodeIsNoRepeatSource) {
+  auto pod = AnsweredPod("edited", "a=GPU-0::4");
+  pod.annotations[kAssignmentAnnotation] = "node=n1;cpu=0;mem=0|a=GPU-bogus:1:1";
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
+}
+
+TEST(FindAnsweredContainer, TheContainerMustHaveOneGrantPerDeviceId) {
+  auto pod = AnsweredPod("edited", "a=GPU-0::4");
+  pod.annotations[kAssignmentAnnotation] = "node=n1;cpu=0;mem=0|a=GPU-0:1:1,GPU-1:1:1";
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
 }
 
 TEST(FindAnsweredContainer, APodBeingDeletedIsNoRepeatSource) {
   auto pod = AnsweredPod("leaving", "a=GPU-0::4");
-  ASSERT_TRUE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, {}, kNow));
+  ASSERT_TRUE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
   pod.being_deleted = true;  // still Pending, but kubelet may give its devices to a new pod
-  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, {}, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
   AnsweredDeviceIds answered = {{{pod.uid, "a"}, {{"GPU-0::4"}, kNow}}};
-  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, answered, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, answered, kNow));
 }
 
 TEST(FindAnsweredContainer, AnAnswerOlderThanTheRepeatWindowIsNoRepeatSource) {
   auto pod = PendingPod("stuck", "n1", "node=n1;cpu=0;mem=0|a=GPU-0:1:1", "2026-11-28T03:00:00Z");
   AnsweredDeviceIds answered = {{{pod.uid, "a"}, {{"GPU-0::4"}, kNow}}};
-  EXPECT_TRUE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, answered, kNow + kRepeatWindow));
-  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, answered,
+  EXPECT_TRUE(
+      FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, answered, kNow + kRepeatWindow));
+  EXPECT_FALSE(FindAnsweredContainer({pod}, "n1", {"GPU-0::4"}, kChips, answered,
                                      kNow + kRepeatWindow + std::chrono::seconds(1)));
   // After a restart the annotation's age is bounded by the bind time; without one, no repeat.
   auto annotated = AnsweredPod("stuck", "a=GPU-0::4");
-  EXPECT_TRUE(FindAnsweredContainer({annotated}, "n1", {"GPU-0::4"}, {}, kNow));
-  EXPECT_FALSE(FindAnsweredContainer({annotated}, "n1", {"GPU-0::4"}, {},
+  EXPECT_TRUE(FindAnsweredContainer({annotated}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({annotated}, "n1", {"GPU-0::4"}, kChips, {},
                                      kNow + kRepeatWindow + std::chrono::seconds(1)));
   annotated.annotations.erase(kBindTimeAnnotation);
-  EXPECT_FALSE(FindAnsweredContainer({annotated}, "n1", {"GPU-0::4"}, {}, kNow));
+  EXPECT_FALSE(FindAnsweredContainer({annotated}, "n1", {"GPU-0::4"}, kChips, {}, kNow));
 }
 
 TEST(Rfc3339, RoundTripsAndRejectsJunk) {
