@@ -350,8 +350,17 @@ void ClusterCache::ConfirmReservation(const std::string& uid, int64_t version) {
   }
 }
 
+void ClusterCache::MarkBound(const std::string& uid) {
+  std::unique_lock lock(mu_);
+  if (auto it = pods_.find(uid); it != pods_.end()) it->second.bound = true;
+}
+
 void ClusterCache::Unreserve(const std::string& uid) {
   std::unique_lock lock(mu_);
+  if (auto it = pods_.find(uid); it != pods_.end() && it->second.bound) {
+    spdlog::warn("pod {}/{} is bound: its slices are kept", it->second.ns, it->second.name);
+    return;
+  }
   ForgetPodLocked(uid);
   ++generation_;
 }

@@ -84,7 +84,9 @@ class ClusterCache {
                                            const AllocationGuard* guard = nullptr);
   // The patch landed at `version`: events before it are stale for this pod.
   void ConfirmReservation(const std::string& uid, int64_t version);
-  // Takes a reservation back (bind failed).
+  // The pod's binding landed: its slices are real before the watch says so.
+  void MarkBound(const std::string& uid);
+  // Takes a reservation back (bind failed). A bound pod's slices are real: kept.
   void Unreserve(const std::string& uid);
 
   // ---- read access for filter/prioritize (shared lock held during `read`) ----

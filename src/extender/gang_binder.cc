@@ -59,6 +59,12 @@ std::string GangBinder::Bind(const BindArgs& args, const Json& pod, const PodInt
   std::lock_guard gang_lock(LockFor(spec.key));
   partition::GangBook& book = queue_.gangs();
   auto member = book.Member(uid);
+  if (member && member->bound) {
+    // Another member's BindAll bound this one while this bind waited for the gang lock: its
+    // chips are real now and must not be taken back.
+    if (member->node == args.node) return "";
+    return "pod " + who + " is already bound to node " + member->node;
+  }
   auto cached = cache_.AssignmentOf(uid);
   bool reuse = member && !member->bound && cached && cached->node == args.node;
   if (!reuse) {
@@ -156,6 +162,7 @@ std::string GangBinder::BindAll(const std::string& gang, const std::string& uid)
       queue_.NoteOwnPatch(m.uid, version);
       kube::ApiResponse binding = kube::BindPod(client_, m.ns, m.name, m.uid, m.node);
       if (binding.ok()) {
+        cache_.MarkBound(m.uid);
         queue_.gangs().MarkBound(m.uid);
         spdlog::info("gang {}: bound {} to {}", gang, who, m.node);
       } else {

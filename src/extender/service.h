@@ -76,6 +76,7 @@ class HiSchedulerService {
   int webhook_port() const { return webhook_port_; }
   ClusterCache& cache() { return *cache_; }
   QueueState& queue() { return *queue_; }
+  GangBinder& gang_binder() { return *gang_binder_; }
   kube::KubeClient& client() { return *client_; }
   // Re-reads the policy file now (the poller calls this on change); false when refused.
   bool ReloadPolicy();

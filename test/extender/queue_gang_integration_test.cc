@@ -13,6 +13,7 @@
 #include "fake_apiserver.h"
 #include "kube/operations.h"
 #include "kube/paths.h"
+#include "partition/assignment_codec.h"
 #include "test_objects.h"
 
 namespace flexai::extender {
@@ -142,6 +143,32 @@ TEST_F(QueueGangTest, GangOfThreeIsBoundOnlyWhenTheThirdMemberArrives) {
   // kube-scheduler's retry of an earlier member finds it bound.
   EXPECT_EQ(Bind(a, "n4"), "");
   EXPECT_EQ(service.queue().stats().gangs_waiting, 0u);
+}
+
+TEST_F(QueueGangTest, MemberBindThatWaitedWhileItsGangWasBoundKeepsItsChips) {
+  HiSchedulerService& service = StartService();
+  Json a = CreatePod(GangPod("a", "job5", 2));
+  Json b = CreatePod(GangPod("b", "job5", 2));  // what b's /bind read before the gang was bound
+  ASSERT_NE(Bind(a, "n4").find("waiting"), std::string::npos);
+  ASSERT_EQ(Bind(b, "n4"), "");
+  const std::string held = kube::AnnotationOf(Stored("b"), "flexai.io/assignment");
+  ASSERT_TRUE(Eventually([&] {
+    bool bound = false;
+    service.cache().ReadPods([&](const auto&, const ClusterCache::PodMap& pods) {
+      auto it = pods.find(kube::UidOf(b));
+      bound = it != pods.end() && it->second.bound;
+    });
+    return bound;
+  }));
+
+  // b's own /bind, blocked on the gang lock while a's bind bound it, goes on with the old copy.
+  PodIntent intent = ParsePodIntent(b, *service.cache().policy());
+  EXPECT_EQ(service.gang_binder().Bind({"b", "default", kube::UidOf(b), "n4"}, b, intent), "");
+  auto assignment = service.cache().AssignmentOf(kube::UidOf(b));
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_EQ(partition::EncodeAssignment(*assignment), held);
+  ASSERT_TRUE(service.queue().gangs().Member(kube::UidOf(b)).has_value());
+  EXPECT_TRUE(service.queue().gangs().Member(kube::UidOf(b))->bound);
 }
 
 TEST_F(QueueGangTest, GangWhoseLastMemberNeverArrivesIsReleasedAfterTheTimeout) {
