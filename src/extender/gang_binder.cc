@@ -179,13 +179,17 @@ std::string GangBinder::BindAll(const std::string& gang, const std::string& uid)
   return own_error;
 }
 
-void GangBinder::Release(const partition::GangMember& m, const std::string& why) {
-  cache_.Unreserve(m.uid);
-  queue_.gangs().Forget(m.uid);
+bool GangBinder::Release(const partition::GangMember& m, const std::string& why) {
+  // The annotations are cleared first, and the chips taken back only when that landed: a member
+  // bound meanwhile keeps its chips (they are real), one whose patch failed is retried later.
+  bool bound_meanwhile = false;
+  bool replaced = false;
   kube::PatchOutcome patched = kube::PatchWithRetry(
       client_, kube::PodPath(m.ns, m.name),
       [&](const Json& current, std::string& why_not) -> std::optional<Json> {
-        if (kube::UidOf(current) != m.uid || !kube::NodeNameOf(current).empty()) {
+        replaced = kube::UidOf(current) != m.uid;
+        bound_meanwhile = !replaced && !kube::NodeNameOf(current).empty();
+        if (replaced || bound_meanwhile) {
           why_not = "pod changed";
           return std::nullopt;
         }
@@ -195,9 +199,23 @@ void GangBinder::Release(const partition::GangMember& m, const std::string& why)
                             {std::string(kube::kBindNodeAnnotation), nullptr},
                             {std::string(kube::kBindErrorAnnotation), why}});
       });
+  if (bound_meanwhile) {
+    cache_.MarkBound(m.uid);
+    queue_.gangs().MarkBound(m.uid);
+    return false;
+  }
+  const bool gone = replaced || patched.response.not_found();
+  if (!patched.ok() && !gone) {
+    spdlog::warn("releasing {}/{}: {}", m.ns, m.name,
+                 patched.response.Describe("clearing its gang reservation"));
+    return false;
+  }
+  cache_.Unreserve(m.uid);
+  queue_.gangs().Forget(m.uid);
   if (patched.ok()) {
     queue_.NoteOwnPatch(m.uid, kube::ResourceVersionNumber(patched.response.body));
   }
+  return true;
 }
 
 size_t GangBinder::ReleaseExpired(kube::WallTime now) {
@@ -217,8 +235,9 @@ size_t GangBinder::ReleaseExpired(kube::WallTime now) {
     spdlog::warn("{}", why);
     for (const auto& m : members) {
       if (m.bound) continue;
-      Release(m, why);
-      kube::RecordEvent(client_, PodRef(m), {"Warning", "FlexaiGangTimedOut", why});
+      if (Release(m, why)) {
+        kube::RecordEvent(client_, PodRef(m), {"Warning", "FlexaiGangTimedOut", why});
+      }
     }
     ++released;
   }

@@ -53,8 +53,9 @@ class GangBinder {
   std::mutex& LockFor(const std::string& gang);
   // Binds every unbound member of a complete gang; the error for `uid` ("" when bound).
   std::string BindAll(const std::string& gang, const std::string& uid);
-  // Clears a member's reservation (cache, annotations, book); `why` goes to bind-error.
-  void Release(const partition::GangMember& member, const std::string& why);
+  // Clears a member's reservation (annotations, then cache and book); `why` goes to bind-error.
+  // False when it was kept: bound meanwhile, or the patch failed (retried by the next sweep).
+  bool Release(const partition::GangMember& member, const std::string& why);
 
   kube::KubeClient& client_;
   ClusterCache& cache_;
