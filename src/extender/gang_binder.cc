@@ -244,6 +244,19 @@ size_t GangBinder::ReleaseExpired(kube::WallTime now) {
   return released;
 }
 
+size_t GangBinder::RetryCommitted() {
+  size_t retried = 0;
+  for (const auto& gang : queue_.gangs().Committed()) {
+    std::lock_guard gang_lock(LockFor(gang));
+    auto committed = queue_.gangs().Committed();
+    if (std::find(committed.begin(), committed.end(), gang) == committed.end()) continue;
+    spdlog::info("gang {}: complete, retrying the binding of its unbound members", gang);
+    BindAll(gang, "");
+    ++retried;
+  }
+  return retried;
+}
+
 void GangBinder::StartSweeper(std::function<bool()> leader, std::chrono::milliseconds period) {
   sweeper_ = std::thread([this, leader = std::move(leader), period] {
     std::unique_lock lock(sweep_mu_);
@@ -251,7 +264,10 @@ void GangBinder::StartSweeper(std::function<bool()> leader, std::chrono::millise
       sweep_wake_.wait_for(lock, period, [this] { return stopping_; });
       if (stopping_) break;
       lock.unlock();
-      if (leader()) ReleaseExpired(std::chrono::system_clock::now());
+      if (leader()) {
+        ReleaseExpired(std::chrono::system_clock::now());
+        RetryCommitted();
+      }
       lock.lock();
     }
   });

@@ -2,7 +2,8 @@
 // reserves its chips in the cache and on the pod (assignment + bind-phase=gang-reserved, so a
 // restart keeps it) but creates no pods/binding; kube-scheduler gets "waiting" and retries. The
 // bind that brings the last member binds every member. A gang still waiting after its timeout is
-// released (annotations cleared, Event), so nothing is held forever.
+// released (annotations cleared, Event), so nothing is held forever; a complete gang is never
+// released: the sweeper retries binding members whose binding failed.
 #pragma once
 
 #include <atomic>
@@ -39,8 +40,11 @@ class GangBinder {
   // Filter for a member holding a reservation: only its node passes. False when it holds none.
   bool FilterReserved(const PodIntent& pod, const std::vector<std::string>& nodes,
                       FilterOutcome& out) const;
-  // Releases every gang waiting past its timeout; returns how many.
+  // Releases every gang still gathering its members past its timeout; returns how many.
   size_t ReleaseExpired(kube::WallTime now);
+  // A complete gang is committed: members whose binding failed are bound again, never released.
+  // Returns how many gangs were retried.
+  size_t RetryCommitted();
 
   // Checks timeouts every `period` while `leader()` holds.
   // Namespace quotas are checked with the chips chosen, as for any bind.

@@ -107,6 +107,27 @@ TEST(GangBookTest, WaitingGangExpiresAfterItsTimeoutButABoundOneDoesNot) {
   EXPECT_TRUE(done.Expired(kT0 + 1h).empty());
 }
 
+TEST(GangBookTest, GangPastItsCommitPointNeverExpiresButIsToBeRetried) {
+  GangBook complete;
+  ASSERT_TRUE(complete.Reserve(Spec(2, 60s), Member("a", kT0)).ok());
+  ASSERT_TRUE(complete.Reserve(Spec(2, 60s), Member("b", kT0)).ok());
+  EXPECT_TRUE(complete.Expired(kT0 + 1h).empty());
+  EXPECT_EQ(complete.Committed(), std::vector<std::string>{"team-a/job1"});
+
+  // One member bound, the other's binding failed, then a member left: still not released.
+  GangBook partly_bound;
+  ASSERT_TRUE(partly_bound.Reserve(Spec(3, 60s), Member("a", kT0)).ok());
+  ASSERT_TRUE(partly_bound.Reserve(Spec(3, 60s), Member("b", kT0)).ok());
+  partly_bound.MarkBound("uid-a");
+  EXPECT_TRUE(partly_bound.Expired(kT0 + 1h).empty());
+  EXPECT_TRUE(partly_bound.Committed().empty());  // incomplete: waits for its replacement member
+
+  partly_bound.MarkBound("uid-b");
+  ASSERT_TRUE(partly_bound.Reserve(Spec(3, 60s), Member("c", kT0)).ok());
+  partly_bound.MarkBound("uid-c");
+  EXPECT_TRUE(partly_bound.Committed().empty());  // every member bound: nothing to retry
+}
+
 TEST(GangBookTest, ForgettingMembersFreesTheirPlaceAndEmptyGangsVanish) {
   GangBook book;
   ASSERT_TRUE(book.Reserve(Spec(2), Member("a")).ok());

@@ -110,15 +110,47 @@ std::vector<GangMember> GangBook::UnboundMembers() const {
   return out;
 }
 
+std::vector<GangMember> GangBook::AllMembers() const {
+  std::lock_guard lock(mu_);
+  std::vector<GangMember> out;
+  for (const auto& [key, gang] : gangs_) {
+    for (const auto& [uid, m] : gang.members) out.push_back(m);
+  }
+  return out;
+}
+
+namespace {
+
+template <typename Members>
+bool AnyBound(const Members& members) {
+  return std::any_of(members.begin(), members.end(), [](const auto& m) { return m.second.bound; });
+}
+
+}  // namespace
+
 std::vector<std::string> GangBook::Expired(GangClock::time_point now) const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
   for (const auto& [key, gang] : gangs_) {
+    if (ProgressLocked(gang).complete() || AnyBound(gang.members)) continue;
     for (const auto& [uid, m] : gang.members) {
       if (!m.bound && now - m.since >= gang.spec.timeout) {
         out.push_back(key);
         break;
       }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> GangBook::Committed() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [key, gang] : gangs_) {
+    if (!ProgressLocked(gang).complete()) continue;
+    if (std::any_of(gang.members.begin(), gang.members.end(),
+                    [](const auto& m) { return !m.second.bound; })) {
+      out.push_back(key);
     }
   }
   return out;

@@ -50,10 +50,15 @@ class GangBook {
   std::optional<GangSpec> Spec(const std::string& key) const;
   // Every member holding chips without being bound, across gangs.
   std::vector<GangMember> UnboundMembers() const;
+  // Every member, bound or not, across gangs.
+  std::vector<GangMember> AllMembers() const;
 
-  // Gangs with an unbound member whose reservation is older than the gang's timeout: they are
-  // to be released, so nothing is held forever.
+  // Gangs still gathering (incomplete, no member bound) with a member whose reservation is older
+  // than the gang's timeout: they are to be released, so nothing is held forever. A gang past its
+  // commit point (complete, or partly bound) is never released: see Committed.
   std::vector<std::string> Expired(GangClock::time_point now) const;
+  // Complete gangs with a member not bound yet (its binding failed): the binder retries them.
+  std::vector<std::string> Committed() const;
 
   struct Totals {
     size_t gangs_waiting = 0;     // gangs with at least one unbound member holding chips
