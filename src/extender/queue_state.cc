@@ -152,7 +152,11 @@ void QueueState::ObserveLocked(const Json& pod, bool gone) {
     return;  // predates our own patch
   }
   std::string reserved_on = AssignedNode(pod);
-  if (!reserved_on.empty() && phase == kBindPhaseGangReserved) {
+  // `allocating` and unbound: a BindAll marked it but its binding did not happen (failed, or a
+  // restart in between). Restored as reserved (since its bind time), the binder's retry of a
+  // complete gang binds it, or the timeout releases an incomplete one.
+  if (!reserved_on.empty() &&
+      (phase == kBindPhaseGangReserved || phase == kube::kBindPhaseAllocating)) {
     if (!gangs_.Member(uid)) restore(reserved_on, false);
   } else if (reserved_on.empty()) {
     gangs_.Forget(uid);  // its reservation was released (timeout, or another replica)

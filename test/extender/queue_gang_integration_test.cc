@@ -216,6 +216,28 @@ TEST_F(QueueGangTest, RestartInTheMiddleKeepsTheGangReservations) {
   EXPECT_EQ(chips.size(), 2u);
 }
 
+TEST_F(QueueGangTest, MemberLeftAllocatingByARestartIsRestoredAndBoundWithItsGang) {
+  StartService();
+  Json a = CreatePod(GangPod("a", "job6", 2));
+  Json b = CreatePod(GangPod("b", "job6", 2));
+  ASSERT_NE(Bind(a, "n4").find("1 of 2"), std::string::npos);
+  StopService();
+  // What a BindAll that died between marking a `allocating` and binding it leaves behind.
+  auto direct = kube::KubeClient::Create(kube::PlainServerConfig(apiserver_.url()));
+  ASSERT_TRUE(direct.ok());
+  ASSERT_TRUE(
+      (*direct)
+          ->MergePatch(kube::PodPath("default", "a"),
+                       {{"metadata", {{"annotations", {{"flexai.io/bind-phase", "allocating"}}}}}})
+          .ok());
+
+  HiSchedulerService& restarted = StartService();
+  EXPECT_TRUE(Eventually([&] { return restarted.queue().stats().gangs_waiting == 1; }));
+  EXPECT_EQ(Bind(b, "n4"), "");
+  EXPECT_EQ(NodeOf("a"), "n4");
+  EXPECT_EQ(NodeOf("b"), "n4");
+}
+
 TEST_F(QueueGangTest, ConcurrentBindsOfOneGangBindEveryMemberOnceWithoutOverbooking) {
   StartService();
   constexpr int kMembers = 4;
