@@ -62,10 +62,16 @@ void QueueState::ReplacePods(const std::vector<Json>& pods, const std::function<
     seen.insert(kube::UidOf(pod));
     ObserveLocked(pod, false);
   }
-  std::vector<partition::GangMember> known = gangs_.UnboundMembers();
-  for (const auto& m : known) {
-    if (!seen.count(m.uid) && !own_versions_.count(m.uid)) gangs_.Forget(m.uid);
+  // Members whose pods vanished while the watch was down are forgotten, bound ones too: a re-run
+  // gang of the same name must not count them. Only an unbound member with a patch of ours in
+  // flight is kept for now.
+  for (const auto& m : gangs_.AllMembers()) {
+    if (seen.count(m.uid) || (!m.bound && own_versions_.count(m.uid))) continue;
+    gangs_.Forget(m.uid);
   }
+  std::erase_if(own_versions_, [&](const auto& entry) {
+    return !seen.count(entry.first) && !gangs_.Member(entry.first);
+  });
 }
 
 void QueueState::OnPodEvent(const std::string& type, const Json& pod,
