@@ -238,6 +238,9 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
       existing->second.labels = kube::StringMapAt(kube::ObjectAt(pod, "metadata"), "labels");
       return;
     }
+    // A reservation in flight is not replaced by an assignment its patch has not written yet
+    // (a leftover of an earlier attempt): ConfirmReservation then makes such events stale.
+    if (existing->second.binding) return;
     ForgetPodLocked(uid);
   }
   CachedPod entry;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "extender/cluster_cache.h"
+#include "partition/assignment_codec.h"
 #include "test_objects.h"
 
 namespace flexai::extender {
@@ -124,6 +125,36 @@ TEST_F(ClusterCacheTest, ReservationSurvivesEventsThatPredateItsPatch) {
   EXPECT_EQ(UsedMemory(cache_, "n1", 0), 10000);
   cache_.Unreserve("uid-p");
   EXPECT_EQ(UsedMemory(cache_, "n1", 0), 0);
+}
+
+TEST_F(ClusterCacheTest, ReservationInFlightIsNotReplacedByAnOlderAssignment) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}, {"GPU-b"}})});
+  auto reserved = cache_.Reserve("default", "p", "n1", [&](const CachedNode& node) {
+    partition::PodRequest req;
+    req.uid = "uid-p";
+    partition::SliceRequest slice;
+    slice.memory_mib = 10000;
+    req.containers.push_back({"main", slice});
+    return Result<partition::PodAssignment>(node.state.MakeAssignment(req, {1}));  // chip 0
+  });
+  ASSERT_TRUE(reserved.ok()) << reserved.error().message;
+  // An event from an earlier attempt, whose assignment was on the other chip.
+  Json older = GpuPod("p", 1, 10000);
+  older["metadata"]["annotations"]["flexai.io/assignment"] =
+      "node=n1;cpu=0;mem=0|main=GPU-b:10000:0";
+  cache_.UpsertPod(older);
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 10000);
+  EXPECT_EQ(UsedMemory(cache_, "n1", 1), 0);
+  ASSERT_TRUE(cache_.AssignmentOf("uid-p").has_value());
+  EXPECT_EQ(EncodeAssignment(*cache_.AssignmentOf("uid-p")), EncodeAssignment(*reserved));
+}
+
+TEST_F(ClusterCacheTest, UnreserveKeepsTheSlicesOfABoundPod) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  cache_.UpsertPod(Assigned("p", "node=n1;cpu=0;mem=0|main=GPU-a:10000:0"));
+  cache_.Unreserve("uid-p");
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 10000);
+  EXPECT_TRUE(cache_.AssignmentOf("uid-p").has_value());
 }
 
 }  // namespace
