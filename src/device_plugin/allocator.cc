@@ -131,7 +131,8 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
   return outcome;
 }
 
-AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device_ids) {
+AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device_ids,
+                                          const PluginSettings& settings) {
   AllocateOutcome outcome;
   std::set<std::string> node_chips = NodeChipUuids();
   if (device_ids.empty()) {
@@ -154,7 +155,6 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
                   "listing pods on node " + node_name_ + ": " + pods.error().message);
   }
 
-  const std::shared_ptr<const PluginSettings> settings = settings_->Current();
   std::vector<std::string> sorted_ids = device_ids;
   std::sort(sorted_ids.begin(), sorted_ids.end());
   std::lock_guard lock(mu_);
@@ -180,12 +180,12 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
         FindAnsweredContainer(*fresh, node_name_, sorted_ids, node_chips, AnsweredLocked(), now);
     if (confirmed && confirmed->pod.uid == repeat->pod.uid &&
         confirmed->container_index == repeat->container_index) {
-      return RepeatLocked(*confirmed, sorted_ids, *settings);
+      return RepeatLocked(*confirmed, sorted_ids, settings);
     }
     pods = std::move(fresh);  // not a repeat after all: match against the fresher list
   }
   for (const auto& id : device_ids) {
-    if (ParseDeviceId(id)->slot >= settings->max_slices_per_chip) {
+    if (ParseDeviceId(id)->slot >= settings.max_slices_per_chip) {
       return Failed(AllocateFailure::kBadDeviceIds, "device ID \"" + id + "\" is not served here");
     }
   }
@@ -221,8 +221,8 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
     }
   }
   outcome.setup =
-      BuildContainerSetup(backend_, *settings, chips, grants,
-                          PrepareHostPaths(*settings, match->pod.uid, container.container, chips));
+      BuildContainerSetup(backend_, settings, chips, grants,
+                          PrepareHostPaths(settings, match->pod.uid, container.container, chips));
 
   PodRecord& record = pods_[match->pod.uid];
   record.assignment = match->assignment;
@@ -260,8 +260,10 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
       if (o.ok() && !o.repeated) Forget(o.pod_uid, o.container);
     }
   };
+  // One snapshot for the whole request: a policy reload never splits its containers' modes.
+  const std::shared_ptr<const PluginSettings> settings = settings_->Current();
   for (const auto& ids : containers) {
-    outcomes.push_back(MatchContainer(ids));
+    outcomes.push_back(MatchContainer(ids, *settings));
     if (!outcomes.back().ok()) {
       take_back();
       return Error{outcomes.back().message};

@@ -58,7 +58,8 @@ struct ChipUsage {
 class Allocator {
  public:
   // `cluster` may be null (no Kubernetes configured): every Allocate then fails, clearly.
-  // `settings` may be replaced while serving (policy reload): each Allocate uses one snapshot.
+  // `settings` may be replaced while serving (policy reload): each AllocateRequest uses one
+  // snapshot for all its containers.
   Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
             std::shared_ptr<const SettingsStore> settings, ClusterClient* cluster);
   // Fixed settings (tests, benchmarks).
@@ -100,8 +101,9 @@ class Allocator {
     std::map<std::string, std::chrono::system_clock::time_point> answered_at;
   };
 
-  // Finds and records the container (no pod patch).
-  AllocateOutcome MatchContainer(const std::vector<std::string>& device_ids);
+  // Finds and records the container (no pod patch). `settings`: the request's one snapshot.
+  AllocateOutcome MatchContainer(const std::vector<std::string>& device_ids,
+                                 const PluginSettings& settings);
   // The answer to a repeated Allocate of `match` (found by FindAnsweredContainer).
   AllocateOutcome RepeatLocked(const MatchedContainer& match,
                                const std::vector<std::string>& sorted_ids,

@@ -275,6 +275,30 @@ TEST_F(AllocatorTest, ClusterErrorsAreUnavailableAndLeaveStateIntact) {
   EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseSuccess);
 }
 
+TEST_F(AllocatorTest, OneRequestUsesOneSettingsSnapshotForAllItsContainers) {
+  auto store = std::make_shared<SettingsStore>(settings_);
+  Allocator allocator{"n1", inventory_, backend_, store, &cluster_};
+  cluster_.AddPod(PendingPod(
+      "pair", "n1", "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":100:10|b=" + Uuid(1) + ":200:20",
+      "2026-11-28T03:00:00Z"));
+  // A policy reload lands while the request is between its containers.
+  int lists = 0;
+  cluster_.SetOnEveryList([&] {
+    if (++lists == 2) {
+      PluginSettings reloaded = settings_;
+      reloaded.isolation = IsolationMode::kNone;
+      store->Replace(reloaded);
+    }
+  });
+  std::vector<AllocateOutcome> outcomes;
+  Status done = allocator.AllocateRequest({{Id(4)}, {Id(5)}}, outcomes);
+  ASSERT_TRUE(done.ok()) << done.message();
+  ASSERT_GE(lists, 2);
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_TRUE(outcomes[0].setup.env.contains("LD_PRELOAD"));  // hook mode, as the request began
+  EXPECT_TRUE(outcomes[1].setup.env.contains("LD_PRELOAD"));
+}
+
 TEST_F(AllocatorTest, MultiContainerPodIsSuccessfulAfterItsLastContainer) {
   cluster_.AddPod(PendingPod(
       "pair", "n1", "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":100:10|b=" + Uuid(1) + ":200:20",

@@ -49,7 +49,19 @@ class FakeClusterClient : public ClusterClient {
     return it == nodes_.end() ? std::map<std::string, std::string>{} : it->second;
   }
 
+  // Runs at the start of every pod list (outside the fake's lock), e.g. to change something
+  // between the containers of one request.
+  void SetOnEveryList(std::function<void()> action) {
+    std::lock_guard lock(mu_);
+    on_every_list_ = std::move(action);
+  }
   Result<std::vector<PodSummary>> ListPodsOnNode(const std::string& node) override {
+    std::function<void()> on_list;
+    {
+      std::lock_guard lock(mu_);
+      on_list = on_every_list_;
+    }
+    if (on_list) on_list();
     std::lock_guard lock(mu_);
     if (unavailable_) return Error{"connection refused"};
     std::vector<PodSummary> out;
@@ -119,6 +131,7 @@ class FakeClusterClient : public ClusterClient {
   std::map<std::string, std::map<std::string, std::string>> node_labels_;
   std::vector<Event> events_;
   std::function<void()> during_next_patch_;
+  std::function<void()> on_every_list_;
   bool unavailable_ = false;
   bool patch_fails_ = false;
 };
