@@ -45,8 +45,9 @@ bool GangBinder::FilterReserved(const PodIntent& pod, const std::vector<std::str
     if (n == member->node) {
       out.passed.push_back(n);
     } else {
-      out.failed[n] = "pod " + pod.display_name() + ": gang " + pod.gang->key +
-                      " member holds its reservation on node " + member->node;
+      // Unresolvable: evicting pods there cannot help, so kube-scheduler need not preempt.
+      out.unresolvable[n] = "pod " + pod.display_name() + ": gang " + pod.gang->key +
+                            " member holds its reservation on node " + member->node;
     }
   }
   return true;

@@ -117,7 +117,15 @@ HttpReply Preemptor::Handle(std::string_view body) const {
         kMinFitChecksPerNode,
         std::min(limits_.max_fit_checks, kFitChecksPerCall / static_cast<int>(args.nodes.size())));
   }
-  if (intent.error.empty()) {
+  std::optional<std::string> held_node;  // chips held for another pending pod
+  bool holds_reservation = false;
+  if (queue_) {
+    auto member = queue_->gangs().Member(intent.uid);
+    holds_reservation = member && !member->bound;
+    auto hold = queue_->ActiveHold(std::chrono::system_clock::now());
+    if (hold && hold->uid != intent.uid) held_node = hold->node;
+  }
+  if (intent.error.empty() && !holds_reservation) {
     cache_.ReadPods([&](const std::unordered_map<std::string, CachedNode>& nodes,
                         const ClusterCache::PodMap& pods) {
       std::map<std::string, std::vector<const CachedPod*>> by_node;
@@ -126,7 +134,7 @@ HttpReply Preemptor::Handle(std::string_view body) const {
       }
       for (const auto& [name, proposal] : args.nodes) {
         auto node = nodes.find(name);
-        if (node == nodes.end()) continue;
+        if (node == nodes.end() || name == held_node) continue;
         // A scratch copy: victims are taken off it while searching. Epoch 0 marks it as no node
         // of the cache (nothing memoised for the real node applies to it).
         CachedNode probe = node->second;

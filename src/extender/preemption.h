@@ -11,6 +11,7 @@
 #include "extender/disruption_budgets.h"
 #include "extender/extender_api.h"
 #include "extender/preemption_quota_metrics.h"
+#include "extender/queue_state.h"
 #include "extender/scheduler.h"
 #include "partition/preemption/victim_selection.h"
 
@@ -24,12 +25,16 @@ class Preemptor {
 
   // ExtenderPreemptionArgs in, ExtenderPreemptionResult out; 400 on a malformed body.
   HttpReply Handle(std::string_view body) const;
+  // Gang reservations and the chip hold: a member holding a reservation gets no nodes (evicting
+  // cannot move it), other pods no victims on the held node.
+  void SetQueue(const QueueState* queue) { queue_ = queue; }
 
  private:
   const ClusterCache& cache_;
   const Scheduler& scheduler_;
   const DisruptionBudgetCache& budgets_;
   PreemptionQuotaMetrics* metrics_;
+  const QueueState* queue_ = nullptr;
   partition::VictimSearchLimits limits_;
 };
 

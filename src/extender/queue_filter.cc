@@ -30,8 +30,9 @@ FilterOutcome QueueAwareFilter::Filter(const PodIntent& pod,
   if (held == out.passed.end()) return out;
   out.passed.erase(held);
   auto left = std::chrono::duration_cast<std::chrono::seconds>(hold->until - now).count() + 1;
-  out.failed[hold->node] = "node " + hold->node + ": chips held for pending multi-chip pod " +
-                           hold->key + " for another " + std::to_string(left) + " s";
+  // Unresolvable for this pod: preemption cannot free chips held for another.
+  out.unresolvable[hold->node] = "node " + hold->node + ": chips held for pending multi-chip pod " +
+                                 hold->key + " for another " + std::to_string(left) + " s";
   return out;
 }
 

@@ -84,6 +84,7 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
   metrics_->AddRefresh([this] { preemption_metrics_->SetQuotaUse(quota_->Use()); });
   preemptor_ =
       std::make_unique<Preemptor>(*cache_, *scheduler_, budgets_, preemption_metrics_.get());
+  preemptor_->SetQueue(queue_.get());
 }
 
 HiSchedulerService::~HiSchedulerService() { Stop(); }

@@ -131,9 +131,9 @@ TEST_F(QueueGangTest, GangOfThreeIsBoundOnlyWhenTheThirdMemberArrives) {
   // A retried filter for a reserved member passes its node only.
   Json filtered = Filter(a);
   EXPECT_EQ(filtered["NodeNames"], Json({"n4"}));
-  EXPECT_NE(
-      filtered["FailedNodes"]["n1"].get<std::string>().find("holds its reservation on node n4"),
-      std::string::npos);
+  EXPECT_NE(filtered["FailedAndUnresolvableNodes"]["n1"].get<std::string>().find(
+                "holds its reservation on node n4"),
+            std::string::npos);
 
   EXPECT_EQ(Bind(c, "n4"), "");
   for (const char* name : {"a", "b", "c"}) {
@@ -169,6 +169,22 @@ TEST_F(QueueGangTest, MemberBindThatWaitedWhileItsGangWasBoundKeepsItsChips) {
   EXPECT_EQ(partition::EncodeAssignment(*assignment), held);
   ASSERT_TRUE(service.queue().gangs().Member(kube::UidOf(b)).has_value());
   EXPECT_TRUE(service.queue().gangs().Member(kube::UidOf(b))->bound);
+}
+
+TEST_F(QueueGangTest, ReservedGangMemberIsRefusedElsewhereWithoutPreemption) {
+  StartService();
+  Json a = CreatePod(GangPod("a", "job7", 2));
+  ASSERT_NE(Bind(a, "n4").find("waiting"), std::string::npos);
+  Json filtered = Filter(a);
+  EXPECT_EQ(filtered["NodeNames"], Json({"n4"}));
+  EXPECT_TRUE(filtered["FailedNodes"].empty()) << filtered.dump();
+  EXPECT_TRUE(filtered["FailedAndUnresolvableNodes"].contains("n1")) << filtered.dump();
+
+  // Evicting pods cannot help a member that holds its reservation: no node is worth preempting.
+  Json proposal = {{"n4", {{"Pods", {{{"UID", "uid-other"}}}}, {"NumPDBViolations", 0}}}};
+  auto preempted = Http().Post("/preempt", {{"Pod", a}, {"NodeNameToMetaVictims", proposal}});
+  ASSERT_EQ(preempted.status, 200);
+  EXPECT_EQ(preempted.body["NodeNameToMetaVictims"], Json::object()) << preempted.body.dump();
 }
 
 TEST_F(QueueGangTest, GangWhoseLastMemberNeverArrivesIsReleasedAfterTheTimeout) {
@@ -335,7 +351,7 @@ TEST_F(QueueGangTest, PendingFourChipPodGetsTheChipsWhenSmallPodsFinish) {
   Json filtered;
   EXPECT_TRUE(Eventually([&] {
     filtered = Filter(next);
-    return filtered["FailedNodes"].value("n4", "").find(
+    return filtered["FailedAndUnresolvableNodes"].value("n4", "").find(
                "chips held for pending multi-chip pod default/big for another") !=
            std::string::npos;
   })) << filtered.dump();
