@@ -54,24 +54,27 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
 
 Daemon::~Daemon() { Stop(); }
 
-void Daemon::StartMpsDaemons() {
+Status Daemon::StartMpsDaemons(const PluginSettings& settings) {
   // One MPS control daemon per GPU for single-GPU slices, plus a node-wide one for containers
   // with several GPUs; pipes under the settings' mps_host_dir (what Allocate mounts).
   std::vector<std::string> gpus;
   for (const auto& chip : inventory_->chips()) gpus.push_back(chip.uuid);
   gpus.push_back(isolation::kAllGpus);
-  if (Status shm = PrepareMpsSharedMemory(MpsSharedMemoryDir(*settings_->Current())); !shm) {
-    spdlog::error("MPS isolation: {}", shm.message());
-  }
+  Status result = PrepareMpsSharedMemory(MpsSharedMemoryDir(settings));
   isolation::MpsSupervisorOptions options;
-  options.base_dir = settings_->Current()->mps_host_dir;
+  options.base_dir = settings.mps_host_dir;
   mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
-  if (Status s = mps_->StartAll(); !s) {
-    spdlog::error("MPS isolation: {}; slices will fail to start until the daemons run",
-                  s.message());
-  }
+  if (Status started = mps_->StartAll(); result && !started) result = started;
   mps_checks_ = std::make_unique<PeriodicTask>(std::chrono::seconds(5), [this] { mps_->Check(); });
   mps_checks_->Start();
+  return result;
+}
+
+void Daemon::StopMpsDaemons() {
+  if (mps_checks_) mps_checks_->Stop();
+  if (mps_) mps_->StopAll();
+  mps_checks_.reset();
+  mps_.reset();
 }
 
 Status Daemon::Start() {
@@ -96,7 +99,10 @@ Status Daemon::Start() {
   }
   if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {
-    StartMpsDaemons();
+    if (Status mps = StartMpsDaemons(*settings); !mps) {
+      spdlog::error("MPS isolation: {}; slices will fail to start until the daemons run",
+                    mps.message());
+    }
   }
   if (Status s = kubelet_->Start(); !s) return s;
   health_->Start();
@@ -112,17 +118,7 @@ Status Daemon::Start() {
 Status Daemon::ReloadPolicy() {
   std::lock_guard lock(reload_mu_);
   auto loaded = settings_for_(backend_->vendor());
-  if (!loaded) {
-    const std::string why =
-        "policy reload refused, previous policy kept: " + loaded.error().message;
-    spdlog::error("{}", why);
-    if (cluster_) {
-      Status posted =
-          cluster_->RecordNodeEvent(options_.node_name, "Warning", "FlexaiPolicyRejected", why);
-      if (!posted) spdlog::warn("{}", posted.message());
-    }
-    return Error{why};
-  }
+  if (!loaded) return RefuseReload(loaded.error().message);
   const auto current = settings_->Current();
   PluginSettings next = std::move(*loaded);
   if (next.resource_name != current->resource_name) {
@@ -140,14 +136,31 @@ Status Daemon::ReloadPolicy() {
   const bool mps_now = next.isolation == IsolationMode::kMps &&
                        current->isolation != IsolationMode::kMps &&
                        backend_->vendor() == partition::Vendor::kNvidia;
+  if (mps_now && !mps_) {
+    // Before the switch: MPS containers must find their daemons and shared memory ready.
+    if (Status mps = StartMpsDaemons(next); !mps) {
+      StopMpsDaemons();
+      return RefuseReload("isolation mps cannot start: " + mps.message());
+    }
+  }
   spdlog::info(
       "policy reloaded from {}: {} virtual devices per chip (was {}), isolation {} (was {})",
       options_.policy, next.max_slices_per_chip, current->max_slices_per_chip,
       IsolationModeName(next.isolation), IsolationModeName(current->isolation));
   settings_->Replace(std::move(next));
   if (slices_changed) inventory_->MarkChanged();  // every ListAndWatch stream sends the new list
-  if (mps_now && !mps_) StartMpsDaemons();
   return Status::Ok();
+}
+
+Status Daemon::RefuseReload(const std::string& reason) {
+  const std::string why = "policy reload refused, previous policy kept: " + reason;
+  spdlog::error("{}", why);
+  if (cluster_) {
+    Status posted =
+        cluster_->RecordNodeEvent(options_.node_name, "Warning", "FlexaiPolicyRejected", why);
+    if (!posted) spdlog::warn("{}", posted.message());
+  }
+  return Error{why};
 }
 
 void Daemon::Stop() {
@@ -157,10 +170,7 @@ void Daemon::Stop() {
   if (service_) service_->StopStreams();
   if (kubelet_) kubelet_->Stop();
   exposer_.reset();
-  if (mps_checks_) mps_checks_->Stop();
-  if (mps_) mps_->StopAll();
-  mps_checks_.reset();
-  mps_.reset();
+  StopMpsDaemons();
 }
 
 int Daemon::metrics_port() const {

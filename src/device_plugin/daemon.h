@@ -54,8 +54,10 @@ class Daemon {
   void Stop();
   // Reads the policy again and applies it (the watcher calls this when the file changes). A
   // policy that does not load is refused: the old settings stay, an error is logged and a
-  // Warning Event FlexaiPolicyRejected is posted on the node. The resource name and host paths
-  // are fixed at start; a new max slices per chip is streamed to kubelet.
+  // Warning Event FlexaiPolicyRejected is posted on the node. The same holds for a switch to MPS
+  // isolation whose shared memory or control daemons cannot be set up (those are prepared first).
+  // The resource name and host paths are fixed at start; a new max slices per chip is streamed
+  // to kubelet.
   Status ReloadPolicy();
 
   ChipInventory& inventory() { return *inventory_; }
@@ -67,7 +69,11 @@ class Daemon {
 
  private:
   Daemon() = default;
-  void StartMpsDaemons();
+  // Prepares the MPS shared memory folder and starts the control daemons for `settings`; the
+  // supervisor stays (it restarts failed daemons) and the first error is returned.
+  Status StartMpsDaemons(const PluginSettings& settings);
+  void StopMpsDaemons();
+  Status RefuseReload(const std::string& reason);
 
   DaemonOptions options_;
   SettingsFor settings_for_;

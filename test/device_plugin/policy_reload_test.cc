@@ -43,12 +43,17 @@ class PolicyReloadTest : public ::testing::Test {
     cluster_ = cluster.get();
     const std::string policy = policy_file_;
     const std::string shared = dir_.File("shared");
-    auto daemon = Daemon::Create(options, std::make_unique<SimBackend>(sim_file_, "n1"),
-                                 std::move(cluster), [policy, shared](partition::Vendor vendor) {
-                                   auto settings = LoadPluginSettings(policy, vendor, {});
-                                   if (settings) settings->shared_host_dir = shared;
-                                   return settings;
-                                 });
+    const std::string mps = dir_.File("mps");  // its shm folder is not this process's /dev/shm
+    auto daemon =
+        Daemon::Create(options, std::make_unique<SimBackend>(sim_file_, "n1"), std::move(cluster),
+                       [policy, shared, mps](partition::Vendor vendor) {
+                         auto settings = LoadPluginSettings(policy, vendor, {});
+                         if (settings) {
+                           settings->shared_host_dir = shared;
+                           settings->mps_host_dir = mps;
+                         }
+                         return settings;
+                       });
     ASSERT_TRUE(daemon.ok()) << daemon.error().message;
     daemon_ = std::move(*daemon);
     ASSERT_TRUE(daemon_->Start().ok());
@@ -94,6 +99,22 @@ TEST_F(PolicyReloadTest, BrokenPolicyIsRefusedAndTheOldOneKeptWithAnEventOnTheNo
   // Device IDs of the kept policy are still served.
   DeviceListWatcher watcher(kubelet_.PluginStub());
   EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return l.devices_size() == 16; }));
+}
+
+TEST_F(PolicyReloadTest, ASwitchToMpsThatCannotStartIsRefusedLikeABrokenPolicy) {
+  // The sim chips say nvidia, so MPS applies; its shared memory is not /dev/shm here.
+  testing::WriteFileAtomically(policy_file_,
+                               Policy("  maxSlicesPerChip: 2\n  isolationMode: mps\n"));
+  Status reloaded = daemon_->ReloadPolicy();
+  ASSERT_FALSE(reloaded.ok());
+  EXPECT_NE(reloaded.message().find("previous policy kept"), std::string::npos);
+  EXPECT_NE(reloaded.message().find("/dev/shm"), std::string::npos) << reloaded.message();
+  EXPECT_EQ(daemon_->settings()->isolation, IsolationMode::kHook);
+  EXPECT_EQ(daemon_->settings()->max_slices_per_chip, 4);
+  auto events = cluster_->events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].reason, "FlexaiPolicyRejected");
+  EXPECT_EQ(events[0].message, reloaded.message());
 }
 
 TEST_F(PolicyReloadTest, AResourceRenameWaitsForARestartTheRestApplies) {
