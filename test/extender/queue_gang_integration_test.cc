@@ -209,6 +209,24 @@ TEST_F(QueueGangTest, GangWhoseLastMemberNeverArrivesIsReleasedAfterTheTimeout) 
   EXPECT_EQ(service.queue().stats().gangs_waiting, 0u);
 }
 
+TEST_F(QueueGangTest, CompleteGangWhoseMemberFailedToBindIsRetriedNotReleased) {
+  StartService();
+  Json a = CreatePod(GangPod("a", "job8", 2, 1, "1"));
+  Json b = CreatePod(GangPod("b", "job8", 2, 1, "1"));
+  ASSERT_NE(Bind(a, "n4").find("waiting"), std::string::npos);
+  fake::Faults faults;
+  faults.binding_errors = 1;  // the bind-all's first binding (a's) fails
+  apiserver_.InjectFaults(faults);
+  EXPECT_EQ(Bind(b, "n4"), "");
+  EXPECT_EQ(NodeOf("b"), "n4");
+  ASSERT_EQ(EventsWithReason("FlexaiBindFailed"), 1u);
+
+  // Past the 1 s timeout nobody retries a's /bind: the sweeper binds it, the gang is not split.
+  EXPECT_TRUE(Eventually([&] { return NodeOf("a") == "n4"; }));
+  EXPECT_FALSE(kube::AnnotationOf(Stored("a"), "flexai.io/assignment").empty());
+  EXPECT_EQ(EventsWithReason("FlexaiGangTimedOut"), 0u);
+}
+
 TEST_F(QueueGangTest, RestartInTheMiddleKeepsTheGangReservations) {
   StartService();
   Json a = CreatePod(GangPod("a", "job3", 2, 2));
