@@ -227,6 +227,25 @@ TEST_F(QueueGangTest, CompleteGangWhoseMemberFailedToBindIsRetriedNotReleased) {
   EXPECT_EQ(EventsWithReason("FlexaiGangTimedOut"), 0u);
 }
 
+TEST_F(QueueGangTest, TimeoutKeepsTheChipsOfAMemberBoundMeanwhile) {
+  HiSchedulerService& service = StartService();
+  Json a = CreatePod(GangPod("a", "job9", 2));
+  ASSERT_NE(Bind(a, "n4").find("waiting"), std::string::npos);
+  const std::string held = kube::AnnotationOf(Stored("a"), "flexai.io/assignment");
+  // The watch is stopped, so the book still thinks a unbound when another replica binds it.
+  StopService();
+  apiserver_.MergePatch("pods", "default", "a", {{"spec", {{"nodeName", "n4"}}}});
+
+  service.gang_binder().ReleaseExpired(std::chrono::system_clock::now() + std::chrono::hours(1));
+  auto assignment = service.cache().AssignmentOf(kube::UidOf(a));
+  ASSERT_TRUE(assignment.has_value());
+  EXPECT_EQ(partition::EncodeAssignment(*assignment), held);
+  ASSERT_TRUE(service.queue().gangs().Member(kube::UidOf(a)).has_value());
+  EXPECT_TRUE(service.queue().gangs().Member(kube::UidOf(a))->bound);
+  EXPECT_EQ(kube::AnnotationOf(Stored("a"), "flexai.io/assignment"), held);
+  EXPECT_EQ(EventsWithReason("FlexaiGangTimedOut"), 0u);
+}
+
 TEST_F(QueueGangTest, RestartInTheMiddleKeepsTheGangReservations) {
   StartService();
   Json a = CreatePod(GangPod("a", "job3", 2, 2));
