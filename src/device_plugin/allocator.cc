@@ -20,6 +20,15 @@ AllocateOutcome Failed(AllocateFailure failure, std::string message) {
   return outcome;
 }
 
+// A repeat of an answer whose request has not finished: answering it now could hand out a
+// container that the request's failing `success` patch then takes back. kubelet retries.
+AllocateOutcome StillBeingRecorded(const MatchedContainer& repeat) {
+  return Failed(AllocateFailure::kClusterUnavailable,
+                repeat.pod.namespace_name + "/" + repeat.pod.name + " container " +
+                    repeat.container().container +
+                    ": the first answer for these device IDs is still being recorded; retry");
+}
+
 }  // namespace
 
 Allocator::Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
@@ -157,29 +166,34 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
 
   std::vector<std::string> sorted_ids = device_ids;
   std::sort(sorted_ids.begin(), sorted_ids.end());
-  std::lock_guard lock(mu_);
-  // A repeat first: its IDs may be from before a policy reload lowered max slices.
   const auto now = std::chrono::system_clock::now();
+  auto list_failed = [&](const Error& error) {
+    return Failed(AllocateFailure::kClusterUnavailable,
+                  "listing pods on node " + node_name_ + ": " + error.message);
+  };
+  // mu_ is never held over a call to the API server (it would stall GetPreferredAllocation,
+  // heartbeats and metrics for the client's timeouts): it is released around each fresh list,
+  // and whatever was decided before is decided again on the state found after.
+  std::unique_lock lock(mu_);
+  // A repeat first: its IDs may be from before a policy reload lowered max slices.
   if (auto repeat =
           FindAnsweredContainer(*pods, node_name_, sorted_ids, node_chips, AnsweredLocked(), now)) {
     if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {
-      // Answering now could hand out a container that the failing patch then takes back.
-      return Failed(AllocateFailure::kClusterUnavailable,
-                    repeat->pod.namespace_name + "/" + repeat->pod.name + " container " +
-                        repeat->container().container +
-                        ": the first answer for these device IDs is still being recorded; retry");
+      return StillBeingRecorded(*repeat);
     }
     // The watch cache may not show yet that the pod started (its IDs may then be reused): the
     // API server must confirm the pod is still in admission.
+    lock.unlock();
     auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
-    if (!fresh) {
-      return Failed(AllocateFailure::kClusterUnavailable,
-                    "listing pods on node " + node_name_ + ": " + fresh.error().message);
-    }
+    if (!fresh) return list_failed(fresh.error());
+    lock.lock();
     auto confirmed =
         FindAnsweredContainer(*fresh, node_name_, sorted_ids, node_chips, AnsweredLocked(), now);
     if (confirmed && confirmed->pod.uid == repeat->pod.uid &&
         confirmed->container_index == repeat->container_index) {
+      if (UnconfirmedLocked(confirmed->pod.uid, confirmed->container().container)) {
+        return StillBeingRecorded(*confirmed);
+      }
       return RepeatLocked(*confirmed, sorted_ids, settings);
     }
     pods = std::move(fresh);  // not a repeat after all: match against the fresher list
@@ -192,10 +206,17 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   auto match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
   if (!match) {
     // The watch cache may lag the scheduler's patch by a moment: ask the API server itself.
+    lock.unlock();
     auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
-    if (!fresh) {
-      return Failed(AllocateFailure::kClusterUnavailable,
-                    "listing pods on node " + node_name_ + ": " + fresh.error().message);
+    if (!fresh) return list_failed(fresh.error());
+    lock.lock();
+    // Meanwhile another request may have answered these same IDs: this is its repeat then.
+    if (auto repeat = FindAnsweredContainer(*fresh, node_name_, sorted_ids, node_chips,
+                                            AnsweredLocked(), now)) {
+      if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {
+        return StillBeingRecorded(*repeat);
+      }
+      return RepeatLocked(*repeat, sorted_ids, settings);
     }
     match = MatchAssignment(*fresh, node_name_, device_ids.size(), node_chips, AllocatedLocked());
   }
@@ -213,6 +234,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
       // The assignment cannot be honoured: say so on the pod (for the scheduler) and to kubelet.
       std::string why = "chip " + chip.uuid + " assigned to " + pod_ref + " container " +
                         container.container + " is Unhealthy";
+      lock.unlock();  // nothing is recorded
       Status marked = cluster_->PatchPodAnnotations(
           match->pod.namespace_name, match->pod.name,
           {{kBindPhaseAnnotation, kBindPhaseFailed}, {kBindErrorAnnotation, why}});

@@ -132,7 +132,7 @@ class Allocator {
   const Backend& backend_;
   const std::shared_ptr<const SettingsStore> settings_;
   ClusterClient* const cluster_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;                  // never held over a call to the cluster
   std::map<std::string, PodRecord> pods_;  // by pod uid
 };
 

@@ -8,6 +8,7 @@
 #include "test_kubelet.h"
 
 #include <filesystem>
+#include <future>
 
 namespace flexai::device_plugin {
 namespace {
@@ -148,6 +149,35 @@ TEST_F(AllocatorTest, RepeatOfACompletePodStillAllocatingSendsSuccessAgain) {
   EXPECT_TRUE(repeat.repeated);
   EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseSuccess);
   EXPECT_EQ(cluster_.PodAnnotation("p", kDeviceIdsAnnotation), "m=" + Id(0, 1));
+}
+
+TEST_F(AllocatorTest, UsageStaysReadableWhileAllocateWaitsForTheApiServer) {
+  cluster_.AddPod(PendingPod("first", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  // Every list (the repeat's confirmation, the fresh list when nothing matches) and the failed
+  // patch of an unhealthy chip: metrics read usage meanwhile, from another thread.
+  std::vector<std::future<size_t>> readers;
+  std::vector<bool> answered;
+  auto read_usage = [&] {
+    readers.push_back(
+        std::async(std::launch::async, [&] { return allocator_.UsageByChip().size(); }));
+    // Generous: a reader blocked on the allocator's lock never finishes before the call ends.
+    answered.push_back(readers.back().wait_for(std::chrono::seconds(10)) ==
+                       std::future_status::ready);
+  };
+  cluster_.SetOnEveryList(read_usage);
+  EXPECT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).repeated);
+  EXPECT_FALSE(allocator_.AllocateContainer({Id(0, 2)}).ok());  // no pod waits: fresh list
+  cluster_.SetOnEveryList(nullptr);
+  cluster_.AddPod(PendingPod("sick", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":1:1",
+                             "2026-11-28T03:00:01Z"));
+  inventory_.ApplyHealth({{Uuid(5), partition::Health::kUnhealthy}});
+  cluster_.SetDuringNextPatch(read_usage);
+  EXPECT_FALSE(allocator_.AllocateContainer({Id(0, 3)}).ok());
+  for (auto& reader : readers) reader.wait();
+  ASSERT_GE(answered.size(), 4u);
+  for (bool ok : answered) EXPECT_TRUE(ok);
 }
 
 TEST_F(AllocatorTest, SameDeviceIdsOfAPodThatRanAreANewContainerEvenBeforeItShowsEnded) {
