@@ -100,6 +100,7 @@ std::string Binder::Bind(const BindArgs& args) {
                 {std::string(kube::kBindPhaseAnnotation), std::string(kube::kBindPhaseAllocating)},
                 {std::string(kube::kBindTimeAnnotation), stamp},
                 {std::string(kube::kBindNodeAnnotation), args.node},
+                {std::string(kube::kDeviceIdsAnnotation), nullptr},
                 {std::string(kube::kBindErrorAnnotation), nullptr}}}}}};
       },
       &pod);

@@ -102,6 +102,7 @@ std::string GangBinder::Bind(const BindArgs& args, const Json& pod, const PodInt
           }
           return Annotations(
               {{std::string(kube::kAssignmentAnnotation), text},
+               {std::string(kube::kDeviceIdsAnnotation), nullptr},
                {std::string(kube::kBindPhaseAnnotation), std::string(kBindPhaseGangReserved)},
                {std::string(kube::kBindTimeAnnotation), kube::FormatMicroTime(now)},
                {std::string(kube::kBindNodeAnnotation), args.node},

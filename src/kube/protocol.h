@@ -21,6 +21,9 @@ inline constexpr std::string_view kHeartbeatAnnotation = "flexai.io/heartbeat";
 // Pod annotations (written by the Hi Scheduler at bind, completed by the device plugin).
 inline constexpr std::string_view kAssignmentAnnotation = "flexai.io/assignment";
 inline constexpr std::string_view kBindPhaseAnnotation = "flexai.io/bind-phase";
+// The device IDs kubelet passed, per container; written by the device plugin with `success` and
+// cleared by hi-scheduler with every new assignment (a recreated pod keeps its annotations).
+inline constexpr std::string_view kDeviceIdsAnnotation = "flexai.io/device-ids";
 inline constexpr std::string_view kBindTimeAnnotation = "flexai.io/bind-time";
 inline constexpr std::string_view kBindNodeAnnotation = "flexai.io/bind-node";
 inline constexpr std::string_view kBindErrorAnnotation = "flexai.io/bind-error";

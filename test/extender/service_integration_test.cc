@@ -137,6 +137,19 @@ TEST_F(ServiceTest, BindRetriesAnnotationPatchOnConflict) {
   EXPECT_EQ(apiserver_.Get("pods", "default", "contended").body["spec"]["nodeName"], "n1");
 }
 
+TEST_F(ServiceTest, NewAssignmentClearsDeviceIdsLeftOnARecreatedPod) {
+  // `kubectl replace --force` recreates a pod with its old annotations; the device plugin must not
+  // take the old device IDs for an answer it already gave.
+  auto http = StartService();
+  Json old = GpuPod("again", 1, 10000);
+  old["metadata"]["annotations"]["flexai.io/device-ids"] = "main=GPU-a::0";
+  Json pod = CreatePod(old);
+  EXPECT_EQ(Bind(*http, pod, "n1"), "");
+  Json stored = apiserver_.Get("pods", "default", "again").body;
+  EXPECT_NE(kube::AnnotationOf(stored, "flexai.io/assignment"), "");
+  EXPECT_FALSE(stored["metadata"]["annotations"].contains("flexai.io/device-ids"));
+}
+
 TEST_F(ServiceTest, FailedBindingRollsBackTheReservationAndTheAnnotations) {
   auto http = StartService();
   Json pod = CreatePod(GpuPod("unlucky", 1, 30000));
