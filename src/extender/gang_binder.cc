@@ -246,15 +246,37 @@ size_t GangBinder::ReleaseExpired(kube::WallTime now) {
   return released;
 }
 
-size_t GangBinder::RetryCommitted() {
+size_t GangBinder::RetryCommitted(kube::WallTime now) {
   size_t retried = 0;
-  for (const auto& gang : queue_.gangs().Committed()) {
+  const auto committed = queue_.gangs().Committed();
+  auto is_committed = [](const std::vector<std::string>& gangs, const std::string& gang) {
+    return std::find(gangs.begin(), gangs.end(), gang) != gangs.end();
+  };
+  {
+    std::lock_guard lock(retry_mu_);
+    std::erase_if(retry_backoff_,
+                  [&](const auto& entry) { return !is_committed(committed, entry.first); });
+  }
+  for (const auto& gang : committed) {
+    {
+      std::lock_guard lock(retry_mu_);
+      auto it = retry_backoff_.find(gang);
+      if (it != retry_backoff_.end() && now < it->second.next) continue;
+    }
     std::lock_guard gang_lock(LockFor(gang));
-    auto committed = queue_.gangs().Committed();
-    if (std::find(committed.begin(), committed.end(), gang) == committed.end()) continue;
+    if (!is_committed(queue_.gangs().Committed(), gang)) continue;
     spdlog::info("gang {}: complete, retrying the binding of its unbound members", gang);
     BindAll(gang, "");
     ++retried;
+    std::lock_guard lock(retry_mu_);
+    if (!is_committed(queue_.gangs().Committed(), gang)) {
+      retry_backoff_.erase(gang);
+      continue;
+    }
+    RetryBackoff& backoff = retry_backoff_[gang];
+    backoff.failures = std::min(backoff.failures + 1, 6);
+    backoff.next =
+        now + std::min(std::chrono::seconds(1 << backoff.failures), std::chrono::seconds(60));
   }
   return retried;
 }

@@ -43,8 +43,9 @@ class GangBinder {
   // Releases every gang still gathering its members past its timeout; returns how many.
   size_t ReleaseExpired(kube::WallTime now);
   // A complete gang is committed: members whose binding failed are bound again, never released.
-  // Returns how many gangs were retried.
-  size_t RetryCommitted();
+  // A gang whose retry fails again waits 2 s, then 4, 8 ... up to 60 s before the next one (each
+  // failed try posts Events). Returns how many gangs were retried.
+  size_t RetryCommitted(kube::WallTime now = std::chrono::system_clock::now());
 
   // Checks timeouts every `period` while `leader()` holds.
   // Namespace quotas are checked with the chips chosen, as for any bind.
@@ -68,6 +69,12 @@ class GangBinder {
   const QuotaGate* quota_ = nullptr;
   std::mutex locks_mu_;
   std::map<std::string, std::unique_ptr<std::mutex>> locks_;  // per gang key
+  struct RetryBackoff {
+    int failures = 0;
+    kube::WallTime next{};
+  };
+  std::mutex retry_mu_;
+  std::map<std::string, RetryBackoff> retry_backoff_;  // committed gangs whose retry failed
   std::thread sweeper_;
   std::mutex sweep_mu_;
   std::condition_variable sweep_wake_;

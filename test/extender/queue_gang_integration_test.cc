@@ -50,7 +50,9 @@ class QueueGangTest : public ::testing::Test {
 
   HiSchedulerService& StartService(ServiceOptions options = {}) {
     options.listen = "127.0.0.1:0";
-    options.gang_sweep = std::chrono::milliseconds(50);
+    if (options.gang_sweep == ServiceOptions{}.gang_sweep) {
+      options.gang_sweep = std::chrono::milliseconds(50);
+    }
     auto client = kube::KubeClient::Create(kube::PlainServerConfig(apiserver_.url()));
     auto service = HiSchedulerService::Create(options, std::move(client.value()));
     EXPECT_TRUE(service.ok()) << service.error().message;
@@ -225,6 +227,29 @@ TEST_F(QueueGangTest, CompleteGangWhoseMemberFailedToBindIsRetriedNotReleased) {
   EXPECT_TRUE(Eventually([&] { return NodeOf("a") == "n4"; }));
   EXPECT_FALSE(kube::AnnotationOf(Stored("a"), "flexai.io/assignment").empty());
   EXPECT_EQ(EventsWithReason("FlexaiGangTimedOut"), 0u);
+}
+
+TEST_F(QueueGangTest, RetriesOfACommittedGangBackOffWhileTheyFail) {
+  ServiceOptions options;
+  options.gang_sweep = std::chrono::hours(1);  // retries only when the test calls them
+  HiSchedulerService& service = StartService(options);
+  Json a = CreatePod(GangPod("a", "job10", 2));
+  Json b = CreatePod(GangPod("b", "job10", 2));
+  ASSERT_NE(Bind(a, "n4").find("waiting"), std::string::npos);
+  fake::Faults faults;
+  faults.binding_errors = 1;  // the bind-all's first binding (a's) fails
+  apiserver_.InjectFaults(faults);
+  ASSERT_EQ(Bind(b, "n4"), "");
+  ASSERT_EQ(NodeOf("a"), "");
+
+  apiserver_.InjectFaults(faults);  // and a's first retry fails too
+  const auto t0 = std::chrono::system_clock::now();
+  EXPECT_EQ(service.gang_binder().RetryCommitted(t0), 1u);
+  EXPECT_EQ(NodeOf("a"), "");
+  EXPECT_EQ(service.gang_binder().RetryCommitted(t0 + std::chrono::seconds(1)), 0u);  // backing off
+  EXPECT_EQ(service.gang_binder().RetryCommitted(t0 + std::chrono::seconds(3)), 1u);
+  EXPECT_TRUE(Eventually([&] { return NodeOf("a") == "n4"; }));
+  EXPECT_EQ(service.gang_binder().RetryCommitted(t0 + std::chrono::seconds(4)), 0u);  // done
 }
 
 TEST_F(QueueGangTest, TimeoutKeepsTheChipsOfAMemberBoundMeanwhile) {
