@@ -12,6 +12,7 @@
 #include "extender/service.h"
 #include "fake_apiserver.h"
 #include "kube/operations.h"
+#include "service_harness.h"
 #include "test_objects.h"
 
 namespace flexai::extender {
@@ -42,19 +43,8 @@ class PreemptionQuotaTest : public ::testing::Test {
     std::ofstream(policy_path_) << "apiVersion: flexai.io/v1\nkind: SlicePolicy\n" << policy_body;
     ServiceOptions options;
     options.policy_file = policy_path_.string();
-    options.listen = "127.0.0.1:0";
     options.allocating_window_seconds = 0;  // pods of one size bind back to back here
-    auto client = kube::KubeClient::Create(kube::PlainServerConfig(apiserver_.url()));
-    auto service = HiSchedulerService::Create(options, std::move(client.value()));
-    EXPECT_TRUE(service.ok()) << service.error().message;
-    auto port = (*service)->Start();
-    EXPECT_TRUE(port.ok());
-    HiSchedulerService* raw = service->get();
-    services_.push_back(std::move(*service));
-    EXPECT_TRUE(Eventually([&] { return raw->ready(); }));
-    return std::move(kube::KubeClient::Create(
-                         kube::PlainServerConfig("http://127.0.0.1:" + std::to_string(*port)))
-                         .value());
+    return testing::ServiceClient(testing::StartReadyService(apiserver_.url(), options, services_));
   }
 
   // Creates a pod asking one chip with `memory_mib`, at `priority`, with `labels`.
@@ -67,12 +57,7 @@ class PreemptionQuotaTest : public ::testing::Test {
     return apiserver_.Create("pods", "default", pod).body;
   }
   std::string Bind(kube::KubeClient& http, const Json& pod, const std::string& node) {
-    auto r = http.Post("/bind", {{"PodName", kube::NameOf(pod)},
-                                 {"PodNamespace", "default"},
-                                 {"PodUID", kube::UidOf(pod)},
-                                 {"Node", node}});
-    if (r.status != 200) return "HTTP " + std::to_string(r.status);
-    return r.body.value("Error", "missing Error field");
+    return testing::BindOverHttp(http, pod, node);
   }
   Json Filter(kube::KubeClient& http, const Json& pod) {
     return http.Post("/filter", {{"Pod", pod}, {"NodeNames", {"n1", "n2"}}}).body;

@@ -14,6 +14,7 @@
 #include "kube/operations.h"
 #include "kube/paths.h"
 #include "partition/assignment_codec.h"
+#include "service_harness.h"
 #include "test_objects.h"
 
 namespace flexai::extender {
@@ -49,21 +50,12 @@ class QueueGangTest : public ::testing::Test {
   }
 
   HiSchedulerService& StartService(ServiceOptions options = {}) {
-    options.listen = "127.0.0.1:0";
     if (options.gang_sweep == ServiceOptions{}.gang_sweep) {
       options.gang_sweep = std::chrono::milliseconds(50);
     }
-    auto client = kube::KubeClient::Create(kube::PlainServerConfig(apiserver_.url()));
-    auto service = HiSchedulerService::Create(options, std::move(client.value()));
-    EXPECT_TRUE(service.ok()) << service.error().message;
-    auto port = (*service)->Start();
-    EXPECT_TRUE(port.ok());
-    port_ = *port;
-    HiSchedulerService* raw = service->get();
-    services_.push_back(std::move(*service));
-    EXPECT_TRUE(Eventually([&] { return raw->ready(); }));
+    port_ = testing::StartReadyService(apiserver_.url(), options, services_);
     clients_.clear();
-    return *raw;
+    return *services_.back();
   }
   void StopService() {
     clients_.clear();  // close keep-alive connections so Stop() need not wait for them
@@ -71,12 +63,7 @@ class QueueGangTest : public ::testing::Test {
   }
   // A client of the running service's HTTP endpoints (one per thread).
   kube::KubeClient& Http(size_t i = 0) {
-    while (clients_.size() <= i) {
-      clients_.push_back(
-          std::move(kube::KubeClient::Create(
-                        kube::PlainServerConfig("http://127.0.0.1:" + std::to_string(port_)))
-                        .value()));
-    }
+    while (clients_.size() <= i) clients_.push_back(testing::ServiceClient(port_));
     return *clients_[i];
   }
 
@@ -91,12 +78,7 @@ class QueueGangTest : public ::testing::Test {
     return Http(client).Post("/filter", {{"Pod", pod}, {"NodeNames", nodes}}).body;
   }
   std::string Bind(const Json& pod, const std::string& node, size_t client = 0) {
-    auto r = Http(client).Post("/bind", {{"PodName", kube::NameOf(pod)},
-                                         {"PodNamespace", "default"},
-                                         {"PodUID", kube::UidOf(pod)},
-                                         {"Node", node}});
-    if (r.status != 200) return "HTTP " + std::to_string(r.status);
-    return r.body.value("Error", "missing Error field");
+    return testing::BindOverHttp(Http(client), pod, node);
   }
   size_t EventsWithReason(const std::string& reason) {
     Json events =

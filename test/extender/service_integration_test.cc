@@ -12,6 +12,7 @@
 #include "fake_apiserver.h"
 #include "kube/operations.h"
 #include "kube/paths.h"
+#include "service_harness.h"
 #include "test_objects.h"
 
 namespace flexai::extender {
@@ -36,19 +37,8 @@ class ServiceTest : public ::testing::Test {
 
   // Starts a service; returns a client for its HTTP endpoints.
   std::unique_ptr<kube::KubeClient> StartService(ServiceOptions options = {}) {
-    options.listen = "127.0.0.1:0";
     options.lease_retry = std::chrono::milliseconds(100);
-    auto client = kube::KubeClient::Create(kube::PlainServerConfig(apiserver_.url()));
-    auto service = HiSchedulerService::Create(options, std::move(client.value()));
-    EXPECT_TRUE(service.ok()) << service.error().message;
-    auto port = (*service)->Start();
-    EXPECT_TRUE(port.ok());
-    HiSchedulerService* raw = service->get();
-    services_.push_back(std::move(*service));
-    EXPECT_TRUE(Eventually([&] { return raw->ready(); }));
-    return std::move(kube::KubeClient::Create(
-                         kube::PlainServerConfig("http://127.0.0.1:" + std::to_string(*port)))
-                         .value());
+    return testing::ServiceClient(testing::StartReadyService(apiserver_.url(), options, services_));
   }
 
   Json CreatePod(const Json& pod) {
@@ -60,12 +50,7 @@ class ServiceTest : public ::testing::Test {
     return http.Post("/filter", {{"Pod", pod}, {"NodeNames", {"n1", "n2"}}}).body;
   }
   std::string Bind(kube::KubeClient& http, const Json& pod, const std::string& node) {
-    auto r = http.Post("/bind", {{"PodName", kube::NameOf(pod)},
-                                 {"PodNamespace", "default"},
-                                 {"PodUID", kube::UidOf(pod)},
-                                 {"Node", node}});
-    if (r.status != 200) return "HTTP " + std::to_string(r.status);
-    return r.body.value("Error", "missing Error field");
+    return testing::BindOverHttp(http, pod, node);
   }
 
   fake::FakeApiServer apiserver_;
