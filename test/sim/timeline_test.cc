@@ -37,6 +37,23 @@ TEST(Timeline, AQueuedTaskStartsWhenCapacityFrees) {
   EXPECT_DOUBLE_EQ(r->delay_p50_s, 0);
 }
 
+TEST(Timeline, ReportsDelayByKindOfTaskAndTheQueueAtItsPeak) {
+  // One GPU: a shared task runs 0-100; a whole-GPU task waits 90 s for it, a second shared task
+  // shares the GPU with the first at once.
+  Trace t = OneGpu({Timed("a", 500, 0, 100), Timed("b", 1000, 10, 60), Timed("c", 500, 20, 70)});
+  auto r = RunTimeline(t, "hi", {});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->by_class.size(), 2u);
+  EXPECT_EQ(r->by_class[0].name, "shared");
+  EXPECT_EQ(r->by_class[0].tasks, 2);
+  EXPECT_DOUBLE_EQ(r->by_class[0].delay_p99_s, 0);
+  EXPECT_EQ(r->by_class[1].name, "1 GPU");
+  EXPECT_DOUBLE_EQ(r->by_class[1].delay_p99_s, 90);
+  EXPECT_DOUBLE_EQ(r->by_class[1].waited_over_10min_pct, 0);
+  EXPECT_EQ(r->peak_queue, 1);
+  EXPECT_DOUBLE_EQ(r->allocated_pct_at_peak_queue, 50);  // b queued behind a's half GPU
+}
+
 TEST(Timeline, SharingRunsHalvesTogether) {
   Trace t = OneGpu({Timed("a", 500, 0, 100), Timed("b", 500, 10, 100)});
   auto shared = RunTimeline(t, "hi", {});

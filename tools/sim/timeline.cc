@@ -188,6 +188,10 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
   int64_t queued_multi_chip = 0;
   auto enqueue = [&](size_t i) {
     queue.insert({trace.tasks[i].priority, arrival[i], i});
+    if (static_cast<int64_t>(queue.size()) > result.peak_queue) {
+      result.peak_queue = static_cast<int64_t>(queue.size());
+      result.allocated_pct_at_peak_queue = 100 * allocated / capacity;
+    }
     ++queued_of_shape[shape_of[i]];
     queued_multi_chip += multi_chip[i];
   };
@@ -332,13 +336,27 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
     delays.push_back(d);
     over_10min += d > 600;
   }
-  std::sort(delays.begin(), delays.end());
-  auto pct = [&](double p) {  // nearest rank
-    auto rank = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(delays.size())));
-    return delays[std::clamp<size_t>(rank, 1, delays.size()) - 1];
+  auto pct = [](std::vector<double>& v, double p) {  // nearest rank
+    std::sort(v.begin(), v.end());
+    auto rank = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(v.size())));
+    return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
   };
-  result.delay_p50_s = pct(50);
-  result.delay_p99_s = pct(99);
+  static const char* kClassNames[] = {"cpu-only", "shared", "1 GPU", "multi-GPU"};
+  std::vector<std::vector<double>> class_delays(4);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& t = trace.tasks[i];
+    int c = t.num_gpu == 0 ? 0 : t.num_gpu > 1 ? 3 : t.gpu_milli < 1000 ? 1 : 2;
+    class_delays[static_cast<size_t>(c)].push_back(delays[i]);
+  }
+  for (size_t c = 0; c < class_delays.size(); ++c) {
+    auto& v = class_delays[c];
+    if (v.empty()) continue;
+    auto over = std::count_if(v.begin(), v.end(), [](double d) { return d > 600; });
+    result.by_class.push_back({kClassNames[c], static_cast<int64_t>(v.size()), pct(v, 99),
+                               100.0 * static_cast<double>(over) / static_cast<double>(v.size())});
+  }
+  result.delay_p50_s = pct(delays, 50);
+  result.delay_p99_s = pct(delays, 99);
   result.waited_over_10min_pct = 100.0 * static_cast<double>(over_10min) / static_cast<double>(n);
   result.time_avg_allocated_pct = window_end > 0 ? 100 * area / (capacity * window_end) : 0;
   result.served_gpu_hours = served;

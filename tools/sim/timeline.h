@@ -24,6 +24,14 @@ struct TimelineOptions {
   double hold_s = 0;
 };
 
+// Queueing delay of one kind of task: whole-GPU tasks are the ones a fragmented cluster starves.
+struct DelayByClass {
+  std::string name;  // "cpu-only", "shared" (< 1 GPU), "1 GPU", "multi-GPU"
+  int64_t tasks = 0;
+  double delay_p99_s = 0;
+  double waited_over_10min_pct = 0;
+};
+
 struct TimelineResult {
   std::string policy;
   double compression = 1;
@@ -34,6 +42,11 @@ struct TimelineResult {
   double waited_over_10min_pct = 0;
   int64_t tasks = 0;
   int64_t never_started = 0;
+  std::vector<DelayByClass> by_class;  // classes with at least one task
+  // The longest the queue got, and how much of the GPU capacity was allocated then: near 100%
+  // the queue waits for capacity, not for a better placement.
+  int64_t peak_queue = 0;
+  double allocated_pct_at_peak_queue = 0;
   std::vector<std::pair<double, double>> allocation_curve;  // (hours, allocated %)
 };
 

@@ -15,18 +15,44 @@ void PrintTimelineTable(std::ostream& out, const ClusterInfo& cluster,
                 static_cast<long long>(cluster.gpus),
                 results.empty() ? 1.0 : results.front().compression);
   out << line;
-  std::snprintf(line, sizeof line, "%-11s %10s %12s %12s %12s %10s %8s\n", "policy", "alloc%avg",
-                "GPU-hours", "delay p50 s", "delay p99 s", ">10min %", "waiting");
+  std::snprintf(line, sizeof line, "%-11s %10s %12s %12s %12s %10s %8s %16s\n", "policy",
+                "alloc%avg", "GPU-hours", "delay p50 s", "delay p99 s", ">10min %", "waiting",
+                "peak queue@alloc");
   out << line;
   for (const auto& r : results) {
-    std::snprintf(line, sizeof line, "%-11s %10.2f %12.0f %12.0f %12.0f %10.2f %8lld\n",
+    std::snprintf(line, sizeof line,
+                  "%-11s %10.2f %12.0f %12.0f %12.0f %10.2f %8lld %8lld@%5.1f%%\n",
                   r.policy.c_str(), r.time_avg_allocated_pct, r.served_gpu_hours, r.delay_p50_s,
-                  r.delay_p99_s, r.waited_over_10min_pct, static_cast<long long>(r.never_started));
+                  r.delay_p99_s, r.waited_over_10min_pct, static_cast<long long>(r.never_started),
+                  static_cast<long long>(r.peak_queue), r.allocated_pct_at_peak_queue);
     out << line;
+  }
+  bool any_class = false;
+  for (const auto& r : results) any_class |= r.by_class.size() > 1;
+  if (any_class) {
+    out << "\nby kind of task: p99 delay s / waited >10 min %\n";
+    std::snprintf(line, sizeof line, "%-11s", "policy");
+    out << line;
+    for (const auto& c : results.front().by_class) {
+      std::snprintf(line, sizeof line, " %20s",
+                    (c.name + " (" + std::to_string(c.tasks) + ")").c_str());
+      out << line;
+    }
+    out << "\n";
+    for (const auto& r : results) {
+      std::snprintf(line, sizeof line, "%-11s", r.policy.c_str());
+      out << line;
+      for (const auto& c : r.by_class) {
+        std::snprintf(line, sizeof line, " %12.0f / %5.2f", c.delay_p99_s, c.waited_over_10min_pct);
+        out << line;
+      }
+      out << "\n";
+    }
   }
   out << "\nalloc%avg: time-averaged allocated GPU capacity over the arrival window; delay: time "
          "from arrival to start\n(tasks still waiting at the end count until then); waiting: "
-         "tasks that never started.\n";
+         "tasks that never started;\npeak queue@alloc: the longest queue and the allocated GPU "
+         "capacity at that moment.\n";
 }
 
 void PrintCapacityTable(std::ostream& out, const ClusterInfo& cluster,
@@ -68,6 +94,13 @@ std::string TimelineJson(const ClusterInfo& cluster, const std::vector<TimelineR
                   {"sharing_bound", cluster.sharing_bound}};
   j["timeline"] = json::array();
   for (const auto& r : results) {
+    json by_class = json::array();
+    for (const auto& c : r.by_class) {
+      by_class.push_back({{"class", c.name},
+                          {"tasks", c.tasks},
+                          {"delay_p99_s", c.delay_p99_s},
+                          {"waited_over_10min_pct", c.waited_over_10min_pct}});
+    }
     json curve = json::array();
     for (const auto& [h, a] : r.allocation_curve)
       curve.push_back({{"hours", h}, {"allocated_pct", a}});
@@ -79,6 +112,9 @@ std::string TimelineJson(const ClusterInfo& cluster, const std::vector<TimelineR
                              {"delay_p99_s", r.delay_p99_s},
                              {"waited_over_10min_pct", r.waited_over_10min_pct},
                              {"never_started", r.never_started},
+                             {"by_class", by_class},
+                             {"peak_queue", r.peak_queue},
+                             {"allocated_pct_at_peak_queue", r.allocated_pct_at_peak_queue},
                              {"allocation", curve}});
   }
   j["capacity"] = json::array();
