@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "partition/placement/fgd_policy.h"
 #include "partition/placement/typical_workload.h"
 
 namespace flexai::partition {
@@ -29,6 +30,25 @@ TEST(Fragmentation, TaskLackingCpuCountsAllIdleGpu) {
   EXPECT_DOUBLE_EQ(NodeFragmentation(node, Workload()), 0.5 * 1300 + 0.3 * 300 + 0.2 * 1300);
 }
 
+TEST(Fragmentation, TaskLackingMemoryCountsAllIdleGpuOnlyWhenMemoryIsMeasured) {
+  GpuNodeView node{8000, "T4", {1000, 300}, 4096};
+  TaskShape big_memory{4000, 500, 1, "", 8192};
+  EXPECT_EQ(TaskFragmentation(node, big_memory), 300);  // FGD's definition: CPU only
+  EXPECT_EQ(TaskFragmentation(node, big_memory, true), 1300);
+  node.memory_left_mib = 8192;
+  EXPECT_EQ(TaskFragmentation(node, big_memory, true), 300);
+}
+
+TEST(Fragmentation, MemoryAwareCacheTellsNodesApartByMemoryLeft) {
+  TypicalWorkload w{{{{2000, 1000, 1, "", 49152}, 1.0}}};
+  FragmentationCache fgd(w), with_memory(w, true);
+  GpuNodeView roomy{96000, "G2", {1000, 1000}, 393216}, tight = roomy;
+  tight.memory_left_mib = 40000;  // below the typical task's 48 GiB
+  EXPECT_DOUBLE_EQ(fgd.Of(roomy), fgd.Of(tight));
+  EXPECT_DOUBLE_EQ(with_memory.Of(roomy), 0);
+  EXPECT_DOUBLE_EQ(with_memory.Of(tight), 2000);
+}
+
 TEST(Fragmentation, WrongModelCountsAllIdleGpu) {
   GpuNodeView node{8000, "T4", {1000, 300}};
   EXPECT_EQ(TaskFragmentation(node, {4000, 500, 1, "V100M16|V100M32"}), 1300);
@@ -53,6 +73,19 @@ TEST(TypicalWorkload, KeepsTheMostFrequentShapesCoveringTheShare) {
   EXPECT_EQ(w.tasks[0].shape.gpu_milli, 500);
   EXPECT_DOUBLE_EQ(w.tasks[0].popularity, 60.0 / 96);
   EXPECT_DOUBLE_EQ(w.tasks[2].popularity, 6.0 / 96);
+}
+
+TEST(TypicalWorkload, MemoryIsTheGroupMedianAndDoesNotSplitShapes) {
+  std::vector<TaskShape> observed = {{1000, 500, 1, "", 100},
+                                     {1000, 500, 1, "", 900},
+                                     {1000, 500, 1, "", 300},
+                                     {2000, 1000, 1, "", 7}};
+  TypicalWorkload w = BuildTypicalWorkload(observed, 1.0);
+  ASSERT_EQ(w.tasks.size(), 2u);
+  EXPECT_EQ(w.tasks[0].shape.gpu_milli, 500);
+  EXPECT_DOUBLE_EQ(w.tasks[0].popularity, 0.75);
+  EXPECT_EQ(w.tasks[0].shape.memory_mib, 300);
+  EXPECT_EQ(w.tasks[1].shape.memory_mib, 7);
 }
 
 TEST(TypicalWorkload, ModelAllowedFollowsTheSpecList) {

@@ -9,7 +9,7 @@
 namespace flexai::partition::testing {
 
 inline NodeState GpuNode(const std::string& name, int gpus, int64_t cpu_milli,
-                         const std::string& model = "T4") {
+                         const std::string& model = "T4", int64_t memory_mib = 1 << 20) {
   std::vector<Chip> chips;
   std::vector<ChipCapacity> caps;
   for (int i = 0; i < gpus; ++i) {
@@ -23,7 +23,7 @@ inline NodeState GpuNode(const std::string& name, int gpus, int64_t cpu_milli,
     cap.memory_mib = 10000;
     caps.push_back(cap);
   }
-  return NodeState(name, {cpu_milli, 1 << 20}, chips, caps);
+  return NodeState(name, {cpu_milli, memory_mib}, chips, caps);
 }
 
 // A task in the trace's terms: per-GPU share in milli (1000 = whole), GPU count, CPU milli.

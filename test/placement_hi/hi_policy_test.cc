@@ -119,6 +119,25 @@ ChipSet Where470Goes(const TypicalWorkload& w) {
   return c ? c->chips[0] : 0;
 }
 
+TEST(HiPolicy, KeepsHostMemoryForTheGpusItWouldStrand) {
+  // Typical GPU tasks ask 48 GiB each. A CPU-only task with 32 GiB on `tight` (64 GiB) would leave
+  // both idle GPUs there unusable; on `roomy` it strands nothing. FGD cannot tell them apart.
+  TypicalWorkload w{{{{2000, 1000, 1, "", 49152}, 0.9}, {{1000, 0, 0, "", 32768}, 0.1}}};
+  NodeState tight = GpuNode("tight", 2, 32000, "T4", 65536);
+  NodeState roomy = GpuNode("roomy", 2, 32000, "T4", 262144);
+  PodRequest cpu_only = Task("cpu", 0, 0, 1000);
+  cpu_only.host.memory_mib = 32768;
+  HiPolicy hi(w);
+  auto choice = ChooseNode(hi, {tight, roomy}, cpu_only);
+  ASSERT_TRUE(choice);
+  EXPECT_EQ(choice->node_index, 1u);
+  HiPolicy cpu_only_measure(w, {{"memoryFrag", 0}});
+  auto on_tight = cpu_only_measure.Evaluate(tight, cpu_only);
+  auto on_roomy = cpu_only_measure.Evaluate(roomy, cpu_only);
+  ASSERT_TRUE(on_tight && on_roomy);
+  EXPECT_DOUBLE_EQ(on_tight->score, on_roomy->score);
+}
+
 TEST(HiPolicy, FillsBeforeOpeningWhenMultiGpuTasksDominate) {
   EXPECT_EQ(Where470Goes({{Share(470, 0.5), Share(320, 0.5)}}), ChipSet{0b10});
   EXPECT_EQ(Where470Goes({{{{8000, 1000, 8, ""}, 0.5}, Share(470, 0.25), Share(320, 0.25)}}),

@@ -55,7 +55,7 @@ partition::PodRequest ToPodRequest(const TraceTask& task, const std::string& uid
 }
 
 partition::TaskShape ToTaskShape(const TraceTask& task) {
-  partition::TaskShape shape{task.cpu_milli, task.gpu_milli, task.num_gpu, ""};
+  partition::TaskShape shape{task.cpu_milli, task.gpu_milli, task.num_gpu, "", task.memory_mib};
   for (size_t i = 0; i < task.gpu_spec.size(); ++i) {
     if (i) shape.gpu_spec += "|";
     shape.gpu_spec += task.gpu_spec[i];

@@ -8,10 +8,15 @@
 
 namespace flexai::partition {
 
-FragmentationCache::FragmentationCache(TypicalWorkload workload) : workload_(std::move(workload)) {
-  std::set<int64_t> cpus;
-  for (const auto& t : workload_.tasks) cpus.insert(t.shape.cpu_milli);
+FragmentationCache::FragmentationCache(TypicalWorkload workload, bool memory)
+    : workload_(std::move(workload)), memory_(memory) {
+  std::set<int64_t> cpus, memories;
+  for (const auto& t : workload_.tasks) {
+    cpus.insert(t.shape.cpu_milli);
+    memories.insert(t.shape.memory_mib);
+  }
   cpu_thresholds_.assign(cpus.begin(), cpus.end());
+  if (memory_) memory_thresholds_.assign(memories.begin(), memories.end());
 }
 
 double FragmentationCache::Of(const GpuNodeView& view) const {
@@ -27,12 +32,19 @@ double FragmentationCache::Of(const GpuNodeView& view) const {
   key.assign(view.model);
   key.push_back('\0');
   key.append(reinterpret_cast<const char*>(&cpu_rank), sizeof cpu_rank);
+  if (memory_) {
+    auto memory_rank =
+        static_cast<int32_t>(std::upper_bound(memory_thresholds_.begin(), memory_thresholds_.end(),
+                                              view.memory_left_mib) -
+                             memory_thresholds_.begin());
+    key.append(reinterpret_cast<const char*>(&memory_rank), sizeof memory_rank);
+  }
   for (int l : lefts) key.append(reinterpret_cast<const char*>(&l), sizeof l);
   {
     std::lock_guard lock(mu_);
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
   }
-  double frag = NodeFragmentation(view, workload_);
+  double frag = NodeFragmentation(view, workload_, memory_);
   std::lock_guard lock(mu_);
   memo_.emplace(key, frag);
   return frag;

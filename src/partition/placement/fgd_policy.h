@@ -16,13 +16,16 @@ namespace flexai::partition {
 // CPU asks still fit, and on the multiset of chip leftovers, so equal nodes share one entry.
 class FragmentationCache {
  public:
-  explicit FragmentationCache(TypicalWorkload workload);
+  // `memory`: host memory counts too (NodeFragmentation's `memory`).
+  explicit FragmentationCache(TypicalWorkload workload, bool memory = false);
   double Of(const GpuNodeView& view) const;
   const TypicalWorkload& workload() const { return workload_; }
 
  private:
   TypicalWorkload workload_;
-  std::vector<int64_t> cpu_thresholds_;  // distinct typical CPU asks, ascending
+  bool memory_;
+  std::vector<int64_t> cpu_thresholds_;     // distinct typical CPU asks, ascending
+  std::vector<int64_t> memory_thresholds_;  // distinct typical memory asks (when memory_)
   mutable std::mutex mu_;
   mutable std::unordered_map<std::string, double> memo_;
 };

@@ -11,6 +11,7 @@ int64_t GpuNodeView::idle_milli() const {
 GpuNodeView ViewOf(const NodeState& node) {
   GpuNodeView view;
   view.cpu_left_milli = node.host_free().cpu_milli;
+  view.memory_left_mib = node.host_free().memory_mib;
   view.model = node.chip_count() ? node.chip(0).model : "";
   view.gpu_left_milli.reserve(static_cast<size_t>(node.chip_count()));
   for (int i = 0; i < node.chip_count(); ++i) {
@@ -21,7 +22,7 @@ GpuNodeView ViewOf(const NodeState& node) {
   return view;
 }
 
-int64_t TaskFragmentation(const GpuNodeView& node, const TaskShape& task) {
+int64_t TaskFragmentation(const GpuNodeView& node, const TaskShape& task, bool memory) {
   const int64_t idle = node.idle_milli();
   if (task.gpu_milli == 0) return idle;  // a CPU-only task uses no idle GPU
   if (!ModelAllowed(task.gpu_spec, node.model)) return idle;
@@ -36,13 +37,14 @@ int64_t TaskFragmentation(const GpuNodeView& node, const TaskShape& task) {
   }
   if (roomy < task.num_gpu) return idle;
   if (node.cpu_left_milli < task.cpu_milli) return idle;
+  if (memory && node.memory_left_mib < task.memory_mib) return idle;
   return too_small;
 }
 
-double NodeFragmentation(const GpuNodeView& node, const TypicalWorkload& workload) {
+double NodeFragmentation(const GpuNodeView& node, const TypicalWorkload& workload, bool memory) {
   double frag = 0;
   for (const auto& t : workload.tasks) {
-    frag += t.popularity * static_cast<double>(TaskFragmentation(node, t.shape));
+    frag += t.popularity * static_cast<double>(TaskFragmentation(node, t.shape, memory));
   }
   return frag;
 }

@@ -15,7 +15,7 @@ GpuAsk AskOf(const PodRequest& pod) {
 
 TaskShape ShapeOf(const PodRequest& pod) {
   GpuAsk ask = AskOf(pod);
-  TaskShape shape{pod.host.cpu_milli, ask.milli, ask.num, ""};
+  TaskShape shape{pod.host.cpu_milli, ask.milli, ask.num, "", pod.host.memory_mib};
   for (const auto& c : pod.containers) {
     for (size_t i = 0; i < c.slice.allowed_models.size(); ++i) {
       if (!shape.gpu_spec.empty()) shape.gpu_spec += "|";

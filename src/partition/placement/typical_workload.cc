@@ -9,7 +9,12 @@ namespace flexai::partition {
 TypicalWorkload BuildTypicalWorkload(const std::vector<TaskShape>& observed, double coverage) {
   using Key = std::tuple<int64_t, int, int, std::string>;
   std::map<Key, int64_t> counts;
-  for (const auto& s : observed) ++counts[{s.cpu_milli, s.gpu_milli, s.num_gpu, s.gpu_spec}];
+  std::map<Key, std::vector<int64_t>> memories;
+  for (const auto& s : observed) {
+    Key key{s.cpu_milli, s.gpu_milli, s.num_gpu, s.gpu_spec};
+    ++counts[key];
+    memories[key].push_back(s.memory_mib);
+  }
   std::vector<std::pair<Key, int64_t>> sorted(counts.begin(), counts.end());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
     if (a.second != b.second) return a.second > b.second;
@@ -25,8 +30,11 @@ TypicalWorkload BuildTypicalWorkload(const std::vector<TaskShape>& observed, dou
   TypicalWorkload workload;
   for (size_t i = 0; i < keep; ++i) {
     const auto& [cpu, milli, num, spec] = sorted[i].first;
+    auto& memory = memories[sorted[i].first];
+    auto median = memory.begin() + static_cast<std::ptrdiff_t>(memory.size() / 2);
+    std::nth_element(memory.begin(), median, memory.end());
     workload.tasks.push_back(
-        {TaskShape{cpu, milli, num, spec},
+        {TaskShape{cpu, milli, num, spec, *median},
          static_cast<double>(sorted[i].second) / static_cast<double>(cumulative)});
   }
   return workload;
