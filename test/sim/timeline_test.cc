@@ -52,6 +52,8 @@ TEST(Timeline, ReportsDelayByKindOfTaskAndTheQueueAtItsPeak) {
   EXPECT_DOUBLE_EQ(r->by_class[1].waited_over_10min_pct, 0);
   EXPECT_EQ(r->peak_queue, 1);
   EXPECT_DOUBLE_EQ(r->allocated_pct_at_peak_queue, 50);  // b queued behind a's half GPU
+  EXPECT_DOUBLE_EQ(r->cpu_pct_at_peak_queue, 12.5);      // a's 1 of 8 cores
+  EXPECT_DOUBLE_EQ(r->memory_pct_at_peak_queue, 0);
 }
 
 TEST(Timeline, SharingRunsHalvesTogether) {

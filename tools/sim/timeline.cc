@@ -191,6 +191,17 @@ Result<TimelineResult> RunTimeline(const Trace& trace, const std::string& policy
     if (static_cast<int64_t>(queue.size()) > result.peak_queue) {
       result.peak_queue = static_cast<int64_t>(queue.size());
       result.allocated_pct_at_peak_queue = 100 * allocated / capacity;
+      double cpu = 0, cpu_used = 0, memory = 0, memory_used = 0;
+      for (const auto& node : nodes) {
+        cpu += static_cast<double>(node.host_capacity().cpu_milli);
+        cpu_used +=
+            static_cast<double>(node.host_capacity().cpu_milli - node.host_free().cpu_milli);
+        memory += static_cast<double>(node.host_capacity().memory_mib);
+        memory_used +=
+            static_cast<double>(node.host_capacity().memory_mib - node.host_free().memory_mib);
+      }
+      result.cpu_pct_at_peak_queue = cpu > 0 ? 100 * cpu_used / cpu : 0;
+      result.memory_pct_at_peak_queue = memory > 0 ? 100 * memory_used / memory : 0;
     }
     ++queued_of_shape[shape_of[i]];
     queued_multi_chip += multi_chip[i];

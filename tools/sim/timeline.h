@@ -43,10 +43,11 @@ struct TimelineResult {
   int64_t tasks = 0;
   int64_t never_started = 0;
   std::vector<DelayByClass> by_class;  // classes with at least one task
-  // The longest the queue got, and how much of the GPU capacity was allocated then: near 100%
-  // the queue waits for capacity, not for a better placement.
+  // The longest the queue got, and how much of the GPU, CPU and memory capacity was allocated
+  // then: where one of them is near 100%, the queue waits for capacity, not for a better placement.
   int64_t peak_queue = 0;
   double allocated_pct_at_peak_queue = 0;
+  double cpu_pct_at_peak_queue = 0, memory_pct_at_peak_queue = 0;
   std::vector<std::pair<double, double>> allocation_curve;  // (hours, allocated %)
 };
 

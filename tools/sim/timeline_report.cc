@@ -15,16 +15,17 @@ void PrintTimelineTable(std::ostream& out, const ClusterInfo& cluster,
                 static_cast<long long>(cluster.gpus),
                 results.empty() ? 1.0 : results.front().compression);
   out << line;
-  std::snprintf(line, sizeof line, "%-11s %10s %12s %12s %12s %10s %8s %16s\n", "policy",
+  std::snprintf(line, sizeof line, "%-11s %10s %12s %12s %12s %10s %8s   %s\n", "policy",
                 "alloc%avg", "GPU-hours", "delay p50 s", "delay p99 s", ">10min %", "waiting",
-                "peak queue@alloc");
+                "peak queue @ GPU/CPU/mem %");
   out << line;
   for (const auto& r : results) {
     std::snprintf(line, sizeof line,
-                  "%-11s %10.2f %12.0f %12.0f %12.0f %10.2f %8lld %8lld@%5.1f%%\n",
+                  "%-11s %10.2f %12.0f %12.0f %12.0f %10.2f %8lld   %6lld @ %.1f/%.1f/%.1f\n",
                   r.policy.c_str(), r.time_avg_allocated_pct, r.served_gpu_hours, r.delay_p50_s,
                   r.delay_p99_s, r.waited_over_10min_pct, static_cast<long long>(r.never_started),
-                  static_cast<long long>(r.peak_queue), r.allocated_pct_at_peak_queue);
+                  static_cast<long long>(r.peak_queue), r.allocated_pct_at_peak_queue,
+                  r.cpu_pct_at_peak_queue, r.memory_pct_at_peak_queue);
     out << line;
   }
   bool any_class = false;
@@ -51,8 +52,8 @@ void PrintTimelineTable(std::ostream& out, const ClusterInfo& cluster,
   }
   out << "\nalloc%avg: time-averaged allocated GPU capacity over the arrival window; delay: time "
          "from arrival to start\n(tasks still waiting at the end count until then); waiting: "
-         "tasks that never started;\npeak queue@alloc: the longest queue and the allocated GPU "
-         "capacity at that moment.\n";
+         "tasks that never started;\npeak queue: the longest queue, and the GPU, CPU and memory "
+         "capacity allocated at that moment.\n";
 }
 
 void PrintCapacityTable(std::ostream& out, const ClusterInfo& cluster,
@@ -115,6 +116,8 @@ std::string TimelineJson(const ClusterInfo& cluster, const std::vector<TimelineR
                              {"by_class", by_class},
                              {"peak_queue", r.peak_queue},
                              {"allocated_pct_at_peak_queue", r.allocated_pct_at_peak_queue},
+                             {"cpu_pct_at_peak_queue", r.cpu_pct_at_peak_queue},
+                             {"memory_pct_at_peak_queue", r.memory_pct_at_peak_queue},
                              {"allocation", curve}});
   }
   j["capacity"] = json::array();
