@@ -48,6 +48,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
     d->policy_watcher_ = std::make_unique<kube::ConfigFileWatcher>(
         options.policy, std::chrono::seconds(options.policy_poll_seconds),
         [self] { self->ReloadPolicy(); });
+    if (d->cluster_) {
+      d->label_checks_ = std::make_unique<PeriodicTask>(
+          std::chrono::seconds(options.policy_poll_seconds), [self] { self->CheckNodeLabels(); });
+    }
   }
   return d;
 }
@@ -112,6 +116,10 @@ Status Daemon::Start() {
     spdlog::info("watching {} for policy changes every {} s", options_.policy,
                  options_.policy_poll_seconds);
   }
+  if (label_checks_) {
+    CheckNodeLabels();  // the labels the settings were just chosen with, give or take a moment
+    label_checks_->Start();
+  }
   return Status::Ok();
 }
 
@@ -152,6 +160,22 @@ Status Daemon::ReloadPolicy() {
   return Status::Ok();
 }
 
+bool Daemon::CheckNodeLabels() {
+  if (!cluster_) return false;
+  auto labels = cluster_->NodeLabels(options_.node_name);
+  if (!labels) return false;  // the settings loader warns about unreadable labels
+  std::lock_guard lock(labels_mu_);
+  if (!labels_seen_) {
+    labels_seen_ = std::move(*labels);
+    return false;
+  }
+  if (*labels == *labels_seen_) return false;
+  labels_seen_ = std::move(*labels);
+  spdlog::info("labels of node {} changed: choosing the policy's node overrides again",
+               options_.node_name);
+  return ReloadPolicy().ok();
+}
+
 Status Daemon::RefuseReload(const std::string& reason) {
   const std::string why = "policy reload refused, previous policy kept: " + reason;
   spdlog::error("{}", why);
@@ -164,6 +188,7 @@ Status Daemon::RefuseReload(const std::string& reason) {
 }
 
 void Daemon::Stop() {
+  if (label_checks_) label_checks_->Stop();
   if (policy_watcher_) policy_watcher_->Stop();
   if (publisher_) publisher_->Stop();
   if (health_) health_->Stop();

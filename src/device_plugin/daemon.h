@@ -5,8 +5,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "device_plugin/allocator.h"
@@ -59,6 +61,10 @@ class Daemon {
   // The resource name and host paths are fixed at start; a new max slices per chip is streamed
   // to kubelet.
   Status ReloadPolicy();
+  // Reads this node's labels and, when they differ from those last read, reloads the policy so
+  // that its node overrides are selected again (the first call only records them). Runs every
+  // --policy-poll-seconds with a policy file and a cluster connection. Returns true on a reload.
+  bool CheckNodeLabels();
 
   ChipInventory& inventory() { return *inventory_; }
   Allocator& allocator() { return *allocator_; }
@@ -92,6 +98,9 @@ class Daemon {
   std::unique_ptr<isolation::MpsSupervisor> mps_;
   std::unique_ptr<PeriodicTask> mps_checks_;
   std::unique_ptr<kube::ConfigFileWatcher> policy_watcher_;
+  std::unique_ptr<PeriodicTask> label_checks_;
+  std::mutex labels_mu_;
+  std::optional<std::map<std::string, std::string>> labels_seen_;  // by CheckNodeLabels
 };
 
 }  // namespace flexai::device_plugin

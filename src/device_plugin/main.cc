@@ -126,8 +126,8 @@ int main(int argc, char** argv) {
                  "kubeconfig file; omit for in-cluster config (KUBERNETES_SERVICE_HOST)");
   app.add_option("--policy", options.policy, "slice policy file (policy.yaml)");
   app.add_option("--policy-poll-seconds", options.policy_poll_seconds,
-                 "how often the policy file is checked for changes (reloaded without a restart); "
-                 "0 = never")
+                 "how often the policy file, and this node's labels (they select the policy's node "
+                 "overrides), are checked for changes (applied without a restart); 0 = never")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--metrics-listen", options.metrics_listen,

@@ -83,6 +83,50 @@ TEST_F(PolicyReloadTest, NewMaxSlicesIsAppliedAndStreamedToKubelet) {
   EXPECT_TRUE(cluster_->events().empty());
 }
 
+TEST(NodeLabelReloadTest, ALabelChangeSelectsTheMatchingNodeOverride) {
+  TempDir dir;
+  const std::string sim = dir.File("sim.yaml"), policy = dir.File("policy.yaml");
+  testing::WriteFileAtomically(sim, testing::FourChipSimFile());
+  testing::WriteFileAtomically(policy, Policy("  maxSlicesPerChip: 4\n") +
+                                           "nodeOverrides:\n  - selector:\n      matchLabels: "
+                                           "{flexai.io/pool: training}\n    maxSlicesPerChip: 2\n");
+  TestKubelet kubelet{dir.path()};
+  kubelet.Start();
+  DaemonOptions options;
+  options.backend = "sim";
+  options.sim_config = sim;
+  options.plugin_dir = dir.path();
+  options.node_name = "n1";
+  options.metrics_listen = "";
+  options.policy = policy;
+  options.policy_poll_seconds = 0;  // checked by hand below
+  auto cluster = std::make_unique<FakeClusterClient>();
+  FakeClusterClient* fake = cluster.get();
+  // As main.cc does: the labels are read each time the settings are.
+  auto daemon =
+      Daemon::Create(options, std::make_unique<SimBackend>(sim, "n1"), std::move(cluster),
+                     [fake, policy](partition::Vendor vendor) {
+                       auto labels = fake->NodeLabels("n1");
+                       return LoadPluginSettings(
+                           policy, vendor, labels ? *labels : std::map<std::string, std::string>{});
+                     });
+  ASSERT_TRUE(daemon.ok()) << daemon.error().message;
+  ASSERT_TRUE((*daemon)->Start().ok());
+  EXPECT_EQ((*daemon)->settings()->max_slices_per_chip, 4);
+  EXPECT_FALSE((*daemon)->CheckNodeLabels());  // the first read only records them
+  EXPECT_FALSE((*daemon)->CheckNodeLabels());  // unchanged
+  fake->SetNodeLabels("n1", {{"flexai.io/pool", "training"}});
+  EXPECT_TRUE((*daemon)->CheckNodeLabels());
+  EXPECT_EQ((*daemon)->settings()->max_slices_per_chip, 2);
+  fake->SetNodeLabels("n1", {{"flexai.io/pool", "inference"}});
+  EXPECT_TRUE((*daemon)->CheckNodeLabels());
+  EXPECT_EQ((*daemon)->settings()->max_slices_per_chip, 4);
+  fake->SetUnavailable(true);  // an unreadable label set changes nothing
+  EXPECT_FALSE((*daemon)->CheckNodeLabels());
+  EXPECT_EQ((*daemon)->settings()->max_slices_per_chip, 4);
+  (*daemon)->Stop();
+}
+
 TEST_F(PolicyReloadTest, BrokenPolicyIsRefusedAndTheOldOneKeptWithAnEventOnTheNode) {
   testing::WriteFileAtomically(policy_file_, Policy("  maxSlicesPerChip: 0\n"));
   Status reloaded = daemon_->ReloadPolicy();
