@@ -23,6 +23,19 @@ std::string Policy(const std::string& sharing) {
   return "apiVersion: flexai.io/v1\nkind: SlicePolicy\nsharing:\n" + sharing;
 }
 
+// A sim-backed daemon of node n1 in `dir`, with a policy that the tests reload by hand.
+DaemonOptions SimOptions(const TempDir& dir, const std::string& sim, const std::string& policy) {
+  DaemonOptions options;
+  options.backend = "sim";
+  options.sim_config = sim;
+  options.plugin_dir = dir.path();
+  options.node_name = "n1";
+  options.metrics_listen = "";
+  options.policy = policy;
+  options.policy_poll_seconds = 0;
+  return options;
+}
+
 class PolicyReloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -31,14 +44,7 @@ class PolicyReloadTest : public ::testing::Test {
     testing::WriteFileAtomically(sim_file_, testing::FourChipSimFile());
     testing::WriteFileAtomically(policy_file_, Policy("  maxSlicesPerChip: 4\n"));
     kubelet_.Start();
-    DaemonOptions options;
-    options.backend = "sim";
-    options.sim_config = sim_file_;
-    options.plugin_dir = dir_.path();
-    options.node_name = "n1";
-    options.metrics_listen = "";
-    options.policy = policy_file_;
-    options.policy_poll_seconds = 0;  // the tests reload by hand
+    DaemonOptions options = SimOptions(dir_, sim_file_, policy_file_);
     auto cluster = std::make_unique<FakeClusterClient>();
     cluster_ = cluster.get();
     const std::string policy = policy_file_;
@@ -92,14 +98,7 @@ TEST(NodeLabelReloadTest, ALabelChangeSelectsTheMatchingNodeOverride) {
                                            "{flexai.io/pool: training}\n    maxSlicesPerChip: 2\n");
   TestKubelet kubelet{dir.path()};
   kubelet.Start();
-  DaemonOptions options;
-  options.backend = "sim";
-  options.sim_config = sim;
-  options.plugin_dir = dir.path();
-  options.node_name = "n1";
-  options.metrics_listen = "";
-  options.policy = policy;
-  options.policy_poll_seconds = 0;  // checked by hand below
+  DaemonOptions options = SimOptions(dir, sim, policy);
   auto cluster = std::make_unique<FakeClusterClient>();
   FakeClusterClient* fake = cluster.get();
   // As main.cc does: the labels are read each time the settings are.
