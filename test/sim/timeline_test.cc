@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <sstream>
+
 #include "sim/embedded_workload.h"
+#include "sim/timeline_report.h"
 
 namespace flexai::sim {
 namespace {
@@ -54,6 +58,23 @@ TEST(Timeline, ReportsDelayByKindOfTaskAndTheQueueAtItsPeak) {
   EXPECT_DOUBLE_EQ(r->allocated_pct_at_peak_queue, 50);  // b queued behind a's half GPU
   EXPECT_DOUBLE_EQ(r->cpu_pct_at_peak_queue, 12.5);      // a's 1 of 8 cores
   EXPECT_DOUBLE_EQ(r->memory_pct_at_peak_queue, 0);
+}
+
+TEST(Timeline, TableShowsTheQueuePeakAndDelayByKind) {
+  Trace t = OneGpu({Timed("a", 500, 0, 100), Timed("b", 1000, 10, 60)});
+  auto queued = RunTimeline(t, "hi", {});
+  auto free_run = RunTimeline(OneGpu({Timed("a", 500, 0, 100)}), "hi", {});
+  ASSERT_TRUE(queued.ok() && free_run.ok());
+  std::ostringstream out;
+  PrintTimelineTable(out, {"one-gpu", 1, 1, 1.0}, {*queued, *free_run});
+  const std::string text = out.str();
+  EXPECT_NE(text.find("1 @ 50.0/12.5/0.0"), std::string::npos) << text;
+  EXPECT_NE(text.find("- (no queue)"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 GPU (1)"), std::string::npos) << text;
+  auto json = nlohmann::json::parse(TimelineJson({"one-gpu", 1, 1, 1.0}, {*queued}, {}));
+  EXPECT_EQ(json["timeline"][0]["peak_queue"], 1);
+  EXPECT_EQ(json["timeline"][0]["by_class"][1]["class"], "1 GPU");
+  EXPECT_DOUBLE_EQ(json["timeline"][0]["by_class"][1]["delay_p99_s"].get<double>(), 90);
 }
 
 TEST(Timeline, SharingRunsHalvesTogether) {

@@ -20,10 +20,15 @@ void PrintTimelineTable(std::ostream& out, const ClusterInfo& cluster,
                 "peak queue @ GPU/CPU/mem %");
   out << line;
   for (const auto& r : results) {
-    std::snprintf(line, sizeof line,
-                  "%-11s %10.2f %12.0f %12.0f %12.0f %10.2f %8lld   %6lld @ %.1f/%.1f/%.1f\n",
+    std::snprintf(line, sizeof line, "%-11s %10.2f %12.0f %12.0f %12.0f %10.2f %8lld   ",
                   r.policy.c_str(), r.time_avg_allocated_pct, r.served_gpu_hours, r.delay_p50_s,
-                  r.delay_p99_s, r.waited_over_10min_pct, static_cast<long long>(r.never_started),
+                  r.delay_p99_s, r.waited_over_10min_pct, static_cast<long long>(r.never_started));
+    out << line;
+    if (r.peak_queue == 0) {
+      out << "     - (no queue)\n";
+      continue;
+    }
+    std::snprintf(line, sizeof line, "%6lld @ %.1f/%.1f/%.1f\n",
                   static_cast<long long>(r.peak_queue), r.allocated_pct_at_peak_queue,
                   r.cpu_pct_at_peak_queue, r.memory_pct_at_peak_queue);
     out << line;
