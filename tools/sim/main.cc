@@ -44,7 +44,7 @@ std::string ParallelFor(size_t count, unsigned threads, Work work) {
 
 int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& policies,
                     uint64_t seed, double compression, int repeat, bool capacity_test,
-                    const std::map<std::string, double>& weights, double hold_s,
+                    int capacity_seeds, const std::map<std::string, double>& weights, double hold_s,
                     const std::string& report_path, const std::string& plot_path,
                     unsigned threads) {
   using namespace flexai::sim;
@@ -75,7 +75,8 @@ int RunTimelineMode(flexai::sim::Trace trace, const std::vector<std::string>& po
   std::vector<CapacityResult> capacity(capacity_test ? policies.size() : 0);
   if (capacity_test) {
     error = ParallelFor(policies.size(), threads, [&](size_t i) -> std::string {
-      auto r = FindSustainedRate(trace, policies[i], options_for(policies[i], 1));
+      auto r =
+          FindSustainedRate(trace, policies[i], options_for(policies[i], 1), 600, capacity_seeds);
       if (!r.ok()) return policies[i] + ": " + r.error().message;
       capacity[i] = *r;
       return {};
@@ -124,6 +125,7 @@ int main(int argc, char** argv) {
   std::string mode = "arrival";
   double compression = 1.0;
   bool capacity_test = false;
+  int capacity_seeds = 1;
   int repeat = 1;
   double hold_s = 30;
   app.add_option("--mode", mode,
@@ -149,6 +151,12 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--capacity-test", capacity_test,
       "timeline: find each policy's highest arrival rate with p99 queueing delay < 10 min");
+  app.add_option("--capacity-seeds", capacity_seeds,
+                 "capacity test: replay each rate with this many seeds (the first of --seeds and "
+                 "the next ones) and judge it by the median p99; one replay's p99 is too jumpy "
+                 "near the limit to rank policies by")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 25));
   std::vector<std::string> weight_args;
   app.add_option("--weight", weight_args,
                  "placement policy knob NAME=VALUE (repeatable), as the slice policy's scheduler "
@@ -178,7 +186,7 @@ int main(int argc, char** argv) {
 
   if (mode == "timeline") {
     return RunTimelineMode(trace, *policies, seeds->front(), compression, repeat, capacity_test,
-                           *weights, hold_s, report_path, plot_path, threads);
+                           capacity_seeds, *weights, hold_s, report_path, plot_path, threads);
   }
 
   struct Job {

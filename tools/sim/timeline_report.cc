@@ -69,10 +69,14 @@ void PrintCapacityTable(std::ostream& out, const ClusterInfo& cluster,
   }
   char line[256];
   const double goal = 1 + 0.9 * (cluster.sharing_bound - 1);
-  std::snprintf(line, sizeof line,
-                "\ncapacity test: highest arrival rate with p99 queueing delay under 10 minutes\n"
-                "(goal for sharing: %.3fx exclusive = 1 + 0.9 x (bound %.3f - 1))\n\n",
-                goal, cluster.sharing_bound);
+  std::snprintf(
+      line, sizeof line,
+      "\ncapacity test: highest arrival rate with p99 queueing delay under 10 minutes%s\n"
+      "(goal for sharing: %.3fx exclusive = 1 + 0.9 x (bound %.3f - 1))\n\n",
+      results.empty() || results.front().seeds <= 1
+          ? ""
+          : (" (median over " + std::to_string(results.front().seeds) + " seeds)").c_str(),
+      goal, cluster.sharing_bound);
   out << line;
   std::snprintf(line, sizeof line, "%-11s %12s %14s %10s\n", "policy", "compression", "tasks/hour",
                 "vs excl");
@@ -129,7 +133,8 @@ std::string TimelineJson(const ClusterInfo& cluster, const std::vector<TimelineR
   for (const auto& c : capacity) {
     j["capacity"].push_back({{"policy", c.policy},
                              {"compression", c.compression},
-                             {"arrival_rate_per_hour", c.arrival_rate_per_hour}});
+                             {"arrival_rate_per_hour", c.arrival_rate_per_hour},
+                             {"seeds", c.seeds}});
   }
   return j.dump(1);
 }
