@@ -125,6 +125,15 @@ HttpReply Preemptor::Handle(std::string_view body) const {
     auto hold = queue_->ActiveHold(std::chrono::system_clock::now());
     if (hold && hold->uid != intent.uid) held_node = hold->node;
   }
+  // Under the cache's lock only the proposed nodes and their pods are copied; the search runs on
+  // the copies, so binds and watch updates do not wait for it.
+  struct Candidate {
+    std::string name;
+    CachedNode probe;  // a scratch copy: victims are taken off it while searching
+    std::vector<partition::RunningPod> running;
+    std::set<std::string> flexai_uids;
+  };
+  std::vector<Candidate> candidates;
   if (intent.error.empty() && !holds_reservation) {
     cache_.ReadPods([&](const std::unordered_map<std::string, CachedNode>& nodes,
                         const ClusterCache::PodMap& pods) {
@@ -135,54 +144,57 @@ HttpReply Preemptor::Handle(std::string_view body) const {
       for (const auto& [name, proposal] : args.nodes) {
         auto node = nodes.find(name);
         if (node == nodes.end() || name == held_node) continue;
-        // A scratch copy: victims are taken off it while searching. Epoch 0 marks it as no node
-        // of the cache (nothing memoised for the real node applies to it).
-        CachedNode probe = node->second;
-        probe.epoch = 0;
-        probe.state.Release(intent.uid);  // a leftover reservation of the preemptor itself
-        std::vector<partition::RunningPod> running;
-        std::set<std::string> flexai_uids;
+        Candidate c{name, node->second, {}, {}};
+        // Epoch 0 marks the copy as no node of the cache (nothing memoised for the real node
+        // applies to it).
+        c.probe.epoch = 0;
+        c.probe.state.Release(intent.uid);  // a leftover reservation of the preemptor itself
         for (const CachedPod* pod : by_node[name]) {
-          flexai_uids.insert(pod->uid);
+          c.flexai_uids.insert(pod->uid);
           // Only bound pods are in kube-scheduler's node view (it looks victims up there); a
           // reservation whose binding has not landed keeps its slices but is no victim.
           if (!pod->bound || pod->uid == intent.uid) continue;
-          running.push_back({pod->uid, pod->priority,
-                             partition::BudgetsCovering(budgets, pod->ns, pod->name, pod->labels)});
+          c.running.push_back(
+              {pod->uid, pod->priority,
+               partition::BudgetsCovering(budgets, pod->ns, pod->name, pod->labels)});
         }
-        auto fits = [&](const partition::NodeState&) {
-          return scheduler_.Choose(intent, probe).ok();
-        };
-        auto chosen =
-            partition::SelectVictims(probe.state, priority, running, allowed, fits, per_node);
-        if (!chosen) continue;
-        if (chosen->uids.empty()) {
-          // The slices fit already: what kube-scheduler proposed is for its own resources.
-          if (!proposal.uids.empty()) {
-            result[name] = MetaVictims(proposal.uids, proposal.pdb_violations);
-            victims_named += static_cast<int64_t>(proposal.uids.size());
-            ++kept;
-          }
-          continue;
-        }
-        // Keep kube-scheduler's victims that hold no flexai slices (they free CPU or memory).
-        std::vector<std::string> uids = chosen->uids;
-        bool kept_others = false;
-        for (const auto& uid : proposal.uids) {
-          if (!flexai_uids.count(uid)) {
-            uids.push_back(uid);
-            kept_others = true;
-          }
-        }
-        // kube-scheduler's count covers its whole proposal, ours the flexai pods: the larger
-        // is a lower bound for the union.
-        int64_t violations = chosen->cost.pdb_violations;
-        if (kept_others) violations = std::max(violations, proposal.pdb_violations);
-        victims_named += static_cast<int64_t>(uids.size());
-        result[name] = MetaVictims(uids, violations);
-        ++kept;
+        candidates.push_back(std::move(c));
       }
     });
+  }
+  for (Candidate& c : candidates) {
+    const auto& proposal = args.nodes.at(c.name);
+    auto fits = [&](const partition::NodeState&) {
+      return scheduler_.Choose(intent, c.probe).ok();
+    };
+    auto chosen =
+        partition::SelectVictims(c.probe.state, priority, c.running, allowed, fits, per_node);
+    if (!chosen) continue;
+    if (chosen->uids.empty()) {
+      // The slices fit already: what kube-scheduler proposed is for its own resources.
+      if (!proposal.uids.empty()) {
+        result[c.name] = MetaVictims(proposal.uids, proposal.pdb_violations);
+        victims_named += static_cast<int64_t>(proposal.uids.size());
+        ++kept;
+      }
+      continue;
+    }
+    // Keep kube-scheduler's victims that hold no flexai slices (they free CPU or memory).
+    std::vector<std::string> uids = chosen->uids;
+    bool kept_others = false;
+    for (const auto& uid : proposal.uids) {
+      if (!c.flexai_uids.count(uid)) {
+        uids.push_back(uid);
+        kept_others = true;
+      }
+    }
+    // kube-scheduler's count covers its whole proposal, ours the flexai pods: the larger is a
+    // lower bound for the union.
+    int64_t violations = chosen->cost.pdb_violations;
+    if (kept_others) violations = std::max(violations, proposal.pdb_violations);
+    victims_named += static_cast<int64_t>(uids.size());
+    result[c.name] = MetaVictims(uids, violations);
+    ++kept;
   }
   spdlog::debug("preempt {}: {} of {} nodes can make room", intent.display_name(), kept,
                 args.nodes.size());
