@@ -11,9 +11,9 @@
 #include "device_plugin/inventory_publisher.h"
 #include "device_plugin/kubelet_connection.h"
 #include "device_plugin/mps_shared_memory.h"
-#include "device_plugin/periodic_task.h"
 #include "isolation/mps_supervisor.h"
 #include "kube/config_file_watcher.h"
+#include "kube/periodic_task.h"
 
 namespace flexai::device_plugin {
 
@@ -49,7 +49,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
         options.policy, std::chrono::seconds(options.policy_poll_seconds),
         [self] { self->ReloadPolicy(); });
     if (d->cluster_) {
-      d->label_checks_ = std::make_unique<PeriodicTask>(
+      d->label_checks_ = std::make_unique<kube::PeriodicTask>(
           std::chrono::seconds(options.policy_poll_seconds), [self] { self->CheckNodeLabels(); });
     }
   }
@@ -69,7 +69,8 @@ Status Daemon::StartMpsDaemons(const PluginSettings& settings) {
   options.base_dir = settings.mps_host_dir;
   mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
   if (Status started = mps_->StartAll(); result && !started) result = started;
-  mps_checks_ = std::make_unique<PeriodicTask>(std::chrono::seconds(5), [this] { mps_->Check(); });
+  mps_checks_ =
+      std::make_unique<kube::PeriodicTask>(std::chrono::seconds(5), [this] { mps_->Check(); });
   mps_checks_->Start();
   return result;
 }

@@ -27,7 +27,8 @@ class MpsSupervisor;
 }
 namespace flexai::kube {
 class ConfigFileWatcher;
-}
+class PeriodicTask;
+}  // namespace flexai::kube
 
 namespace flexai::device_plugin {
 
@@ -36,7 +37,6 @@ class DevicePluginService;
 class HealthMonitor;
 class InventoryPublisher;
 class KubeletConnection;
-class PeriodicTask;
 
 class Daemon {
  public:
@@ -96,9 +96,9 @@ class Daemon {
   std::shared_ptr<ChipMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<isolation::MpsSupervisor> mps_;
-  std::unique_ptr<PeriodicTask> mps_checks_;
+  std::unique_ptr<kube::PeriodicTask> mps_checks_;
   std::unique_ptr<kube::ConfigFileWatcher> policy_watcher_;
-  std::unique_ptr<PeriodicTask> label_checks_;
+  std::unique_ptr<kube::PeriodicTask> label_checks_;
   std::mutex labels_mu_;
   std::optional<std::map<std::string, std::string>> labels_seen_;  // by CheckNodeLabels
 };

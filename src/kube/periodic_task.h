@@ -1,4 +1,5 @@
-// Runs a function every interval on its own thread until stopped (e.g. MPS daemon checks).
+// Runs a function every interval on its own thread until stopped (MPS daemon checks, node label
+// checks, the Hi Scheduler's workload refresh).
 #pragma once
 
 #include <chrono>
@@ -7,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-namespace flexai::device_plugin {
+namespace flexai::kube {
 
 class PeriodicTask {
  public:
@@ -45,4 +46,4 @@ class PeriodicTask {
   std::thread thread_;
 };
 
-}  // namespace flexai::device_plugin
+}  // namespace flexai::kube
