@@ -73,6 +73,11 @@ int main(int argc, char** argv) {
                  "closest to fitting it (0 = off)")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
+  app.add_option("--workload-refresh-seconds", options.workload_refresh_seconds,
+                 "how often the typical workload that hi and fgd measure fragmentation against is "
+                 "read again from the placed pods (the policy is rebuilt only when it changed)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

@@ -14,6 +14,7 @@ namespace {
 partition::PolicyParseOptions ParseOptions() {
   partition::PolicyParseOptions options;
   options.known_scheduler_policies = partition::PlacementPolicyNames();
+  options.known_scheduler_weights = partition::PlacementWeightNames();
   return options;
 }
 
@@ -59,6 +60,10 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
   SchedulerOptions sched;
   sched.node_stale = std::chrono::seconds(options_.node_stale_seconds);
   scheduler_ = std::make_unique<Scheduler>(*cache_, placement, sched);
+  refresher_ = std::make_unique<WorkloadRefresher>(
+      *cache_, [this](std::shared_ptr<const partition::PlacementPolicy> placement) {
+        scheduler_->SetPlacementPolicy(std::move(placement));
+      });
   binder_ = std::make_unique<Binder>(*client_, *cache_, *scheduler_,
                                      std::chrono::seconds(options_.allocating_window_seconds));
   QueueOptions queue;
@@ -114,10 +119,13 @@ Result<int> HiSchedulerService::Start() {
           }});
   // The queue sees every pod event around the cache's update (released slices, gangs).
   QueueState* queue = queue_.get();
+  WorkloadRefresher* refresher = refresher_.get();
   pod_watcher_ = std::make_unique<kube::ListWatcher>(
       *client_, kube::PodsPath(),
-      kube::ListWatchHandlers{[cache, queue](std::vector<kube::Json> items) {
+      kube::ListWatchHandlers{[cache, queue, refresher](std::vector<kube::Json> items) {
                                 queue->ReplacePods(items, [&] { cache->ReplacePods(items); });
+                                // A (re)start measures against the cluster's pods at once.
+                                refresher->Refresh();
                               },
                               [cache, queue](const std::string& type, const kube::Json& o) {
                                 queue->OnPodEvent(type, o, [&] {
@@ -190,6 +198,7 @@ Result<int> HiSchedulerService::Start() {
     webhook_port_ = *hook_port;
   }
   if (policy_watcher_) policy_watcher_->Start();
+  refresher_->Start(std::chrono::seconds(options_.workload_refresh_seconds));
   gang_binder_->StartSweeper([this] { return leader(); }, options_.gang_sweep);
   return port;
 }
@@ -197,6 +206,7 @@ Result<int> HiSchedulerService::Start() {
 void HiSchedulerService::Stop() {
   if (stopping_.exchange(true)) return;
   if (policy_watcher_) policy_watcher_->Stop();
+  if (refresher_) refresher_->Stop();
   if (gang_binder_) gang_binder_->Stop();
   if (http_) http_->Stop();
   if (elector_) elector_->Stop();
@@ -223,8 +233,8 @@ bool HiSchedulerService::ReloadPolicy() {
     return false;
   }
   auto policy = std::make_shared<partition::SlicePolicy>(std::move(*loaded));
-  scheduler_->SetPlacementPolicy(MakeExtenderPlacementPolicy(*policy));
   cache_->SetPolicy(policy);
+  refresher_->Refresh(/*force=*/true);  // the new policy name and weights, the same workload
   spdlog::info("policy reloaded from {}", options_.policy_file);
   return true;
 }

@@ -24,6 +24,7 @@
 #include "extender/queue_state.h"
 #include "extender/quota_gate.h"
 #include "extender/scheduler.h"
+#include "extender/workload_refresher.h"
 #include "kube/client.h"
 #include "kube/config_file_watcher.h"
 #include "kube/leader_election.h"
@@ -55,8 +56,9 @@ struct ServiceOptions {
   // reloads are reported as Events on it. Empty = log only.
   std::string self_pod_name, self_pod_namespace;
   // Gangs and the queue (docs/hi-scheduler.md, "Gangs" and "Queue").
-  int gang_timeout_seconds = 120;  // when a member has no flexai.io/gang-timeout-seconds
-  int hold_seconds = 30;           // chip hold of the oldest pending multi-chip pod; 0 = off
+  int gang_timeout_seconds = 120;     // when a member has no flexai.io/gang-timeout-seconds
+  int workload_refresh_seconds = 60;  // how often the typical workload is measured again
+  int hold_seconds = 30;              // chip hold of the oldest pending multi-chip pod; 0 = off
   std::chrono::milliseconds gang_sweep{1000};  // how often gang timeouts are checked
 };
 
@@ -91,6 +93,7 @@ class HiSchedulerService {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Binder> binder_;
   std::unique_ptr<QueueState> queue_;
+  std::unique_ptr<WorkloadRefresher> refresher_;
   std::unique_ptr<GangBinder> gang_binder_;
   std::unique_ptr<QueueAwareFilter> queue_filter_;
   std::unique_ptr<ExtenderApi> api_;

@@ -269,6 +269,19 @@ TEST_F(ServiceTest, PolicyReloadAppliesGoodPoliciesAndRefusesBrokenOnes) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["reason"], "FlexaiPolicyRejected");
   EXPECT_EQ(events[0]["involvedObject"]["name"], "flexai-scheduler-0");
+
+  // A misspelt weight would silently do nothing: it is refused like any other mistake.
+  write(header + "scheduler: {policy: hi, weights: {memoryfrag: 0}}\n");
+  EXPECT_FALSE(services_.back()->ReloadPolicy());
+  events = apiserver_.store()
+               .List(*fake::ResourceByPlural("events"), "flexai-system", {}, {})
+               .body["items"];
+  ASSERT_EQ(events.size(), 2u);
+  const std::string message = events[1]["message"];
+  EXPECT_NE(message.find("memoryfrag: unknown weight; known: memoryFrag"), std::string::npos)
+      << message;
+  write(header + "scheduler: {policy: hi, weights: {memoryFrag: 0}}\n");
+  EXPECT_TRUE(services_.back()->ReloadPolicy());
   std::filesystem::remove(path);
 }
 

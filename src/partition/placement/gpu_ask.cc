@@ -26,6 +26,18 @@ TaskShape ShapeOf(const PodRequest& pod) {
   return shape;
 }
 
+TaskShape ShapeOf(const PodAssignment& placed) {
+  TaskShape shape{placed.host.cpu_milli, 0, 0, "", placed.host.memory_mib};
+  for (const auto& c : placed.containers) {
+    if (c.grants.empty()) continue;
+    const ChipGrant& g = c.grants.front();
+    shape.gpu_milli = g.exclusive ? 1000 : g.cores * 10;
+    shape.num_gpu = static_cast<int>(c.grants.size());
+    break;
+  }
+  return shape;
+}
+
 int ChipLeftMilli(const NodeState& node, int i) {
   const ChipLedger& l = node.ledger(i);
   if (!node.chip(i).healthy() || l.held_exclusively()) return 0;

@@ -25,6 +25,8 @@ struct GpuAsk {
 };
 GpuAsk AskOf(const PodRequest& pod);
 TaskShape ShapeOf(const PodRequest& pod);
+// The same shape read back from a placed pod (no model restriction: an assignment has none).
+TaskShape ShapeOf(const PodAssignment& placed);
 
 // Idle milli-GPU of chip i as the scheduler sees it (0 when unhealthy or held whole).
 int ChipLeftMilli(const NodeState& node, int i);

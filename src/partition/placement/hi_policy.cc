@@ -74,6 +74,13 @@ double SpecShare(const TypicalWorkload& workload) {
 
 }  // namespace
 
+const std::vector<std::string>& HiPolicy::WeightNames() {
+  static const std::vector<std::string> names = {
+      "memoryFrag", "planSpecLimit", "plan",      "planAfterRelease", "fillFirstMulti", "fillFirst",
+      "cpuFit",     "gpuFit",        "fillBelow", "bandGrade",        "demoteBelow"};
+  return names;
+}
+
 HiPolicy::HiPolicy(TypicalWorkload workload, const std::map<std::string, double>& weights)
     : frag_(workload, Knob(weights, "memoryFrag", 1) != 0), plan_(MakeBinPlan(workload)) {
   // Model-restricted tasks break the plan's premise that any task of a size can fill a slot of

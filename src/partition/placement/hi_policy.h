@@ -3,6 +3,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "partition/placement/fgd_policy.h"
 #include "partition/placement/hi_plan.h"
@@ -16,6 +17,8 @@ class HiPolicy : public PlacementPolicy {
   // `weights` are the scheduler knobs of the slice policy (unknown names are ignored).
   HiPolicy(TypicalWorkload workload, const std::map<std::string, double>& weights = {});
   std::string_view name() const override { return "hi"; }
+  // The knobs it reads from `weights` (hi_policy.cc says what each does).
+  static const std::vector<std::string>& WeightNames();
   std::optional<NodeChoice> Evaluate(const NodeState& node, const PodRequest& pod) const override;
   void OnNodeChanged(const NodeState& node) override { plan_.OnNodeChanged(node); }
   // The bin-packing plan is the only state kept between calls (the fragmentation memo is pure).

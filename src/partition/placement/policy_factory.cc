@@ -12,6 +12,8 @@ const std::vector<std::string>& PlacementPolicyNames() {
   return names;
 }
 
+const std::vector<std::string>& PlacementWeightNames() { return HiPolicy::WeightNames(); }
+
 Result<std::unique_ptr<PlacementPolicy>> MakePlacementPolicy(const std::string& name,
                                                              const PolicyContext& context) {
   std::unique_ptr<PlacementPolicy> policy;

@@ -22,6 +22,8 @@ struct PolicyContext {
 
 // Names accepted by MakePlacementPolicy, default first.
 const std::vector<std::string>& PlacementPolicyNames();
+// Weight (knob) names some policy reads; any other name in PolicyContext::weights is a mistake.
+const std::vector<std::string>& PlacementWeightNames();
 inline constexpr const char* kDefaultPlacementPolicy = "hi";
 
 Result<std::unique_ptr<PlacementPolicy>> MakePlacementPolicy(const std::string& name,
