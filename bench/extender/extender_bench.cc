@@ -25,6 +25,7 @@
 #include "extender/http_server.h"
 #include "extender/placement_choice.h"
 #include "extender/pod_intent.h"
+#include "extender/workload_refresher.h"
 #include "kube/protocol.h"
 #include "kube/time_format.h"
 #include "partition/assignment_codec.h"
@@ -172,7 +173,9 @@ int main(int argc, char** argv) {
   long rss_cache = RssKiB();
   auto stats = cache.stats();
 
-  extender::Scheduler scheduler(cache, extender::MakeExtenderPlacementPolicy(*policy));
+  // As hi-scheduler does once its pod list is in: measured against the placed pods' workload.
+  extender::Scheduler scheduler(
+      cache, extender::MakeExtenderPlacementPolicy(*policy, extender::PlacedPodShapes(cache)));
   extender::ExtenderApi api(
       scheduler, [&] { return policy; }, nullptr);
   Json names_json = Json::array();

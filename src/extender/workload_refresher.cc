@@ -7,9 +7,9 @@
 
 namespace flexai::extender {
 
-std::vector<partition::TaskShape> WorkloadRefresher::ObservedShapes() const {
+std::vector<partition::TaskShape> PlacedPodShapes(const ClusterCache& cache) {
   std::vector<partition::TaskShape> shapes;
-  cache_.ReadPods(
+  cache.ReadPods(
       [&](const std::unordered_map<std::string, CachedNode>&, const ClusterCache::PodMap& pods) {
         shapes.reserve(pods.size());
         for (const auto& [uid, pod] : pods) shapes.push_back(partition::ShapeOf(pod.assignment));
@@ -20,7 +20,7 @@ std::vector<partition::TaskShape> WorkloadRefresher::ObservedShapes() const {
 bool WorkloadRefresher::Refresh(bool force) {
   std::lock_guard lock(mu_);
   const auto policy = cache_.policy();
-  const auto shapes = ObservedShapes();
+  const auto shapes = PlacedPodShapes(cache_);
   // What the policy would be built from: the slice policy object, and the typical workload with
   // popularity rounded so that a few pods coming and going do not rebuild it (nor flush the
   // scheduler's verdict memo) every time.

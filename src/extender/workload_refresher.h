@@ -17,6 +17,9 @@
 
 namespace flexai::extender {
 
+// Shapes of the pods placed in `cache` (every cached pod holds an assignment).
+std::vector<partition::TaskShape> PlacedPodShapes(const ClusterCache& cache);
+
 class WorkloadRefresher {
  public:
   using Apply = std::function<void(std::shared_ptr<const partition::PlacementPolicy>)>;
@@ -30,9 +33,6 @@ class WorkloadRefresher {
   // Refreshes every `interval` until Stop.
   void Start(std::chrono::seconds interval);
   void Stop();
-
-  // Shapes of the placed pods (every pod in the cache holds an assignment).
-  std::vector<partition::TaskShape> ObservedShapes() const;
 
  private:
   const ClusterCache& cache_;

@@ -79,7 +79,7 @@ TEST_F(WorkloadRefresherTest, BestfitUntilEnoughPodsThenHiMeasuredAgainstThem) {
   EXPECT_EQ(last_->name(), "bestfit");
   EXPECT_FALSE(refresher_.Refresh());  // nothing changed
   RunWorkload(6);
-  EXPECT_EQ(refresher_.ObservedShapes().size(), 13u);
+  EXPECT_EQ(PlacedPodShapes(cache_).size(), 13u);
   EXPECT_TRUE(refresher_.Refresh());
   EXPECT_EQ(last_->name(), "hi");
   EXPECT_EQ(applied_, 2);
@@ -110,7 +110,7 @@ TEST_F(WorkloadRefresherTest, ANewSlicePolicyIsAppliedEvenWithTheSameWorkload) {
 
 TEST_F(WorkloadRefresherTest, ShapesComeFromTheAssignments) {
   RunWorkload(1);
-  auto shapes = refresher_.ObservedShapes();
+  auto shapes = PlacedPodShapes(cache_);
   ASSERT_EQ(shapes.size(), 13u);
   int two_chip = 0, half = 0;
   for (const auto& s : shapes) {

@@ -8,6 +8,7 @@
 #include "extender/placement_choice.h"
 #include "extender/pod_intent.h"
 #include "extender/scheduler.h"
+#include "extender/workload_refresher.h"
 
 namespace flexai::kubectl {
 namespace {
@@ -81,8 +82,9 @@ Explanation ExplainPod(const ClusterSnapshot& snapshot, const partition::SlicePo
   extender::SchedulerOptions scheduler_options;
   scheduler_options.node_stale = options.node_stale;
   scheduler_options.now = [now = options.now] { return now; };
-  extender::Scheduler scheduler(cache, extender::MakeExtenderPlacementPolicy(policy),
-                                scheduler_options);
+  extender::Scheduler scheduler(
+      cache, extender::MakeExtenderPlacementPolicy(policy, extender::PlacedPodShapes(cache)),
+      scheduler_options);
   extender::FilterOutcome outcome = scheduler.Filter(intent, names);
   std::map<std::string, int64_t> scores;
   for (const auto& s : scheduler.Prioritize(intent, outcome.passed)) scores[s.host] = s.score;
