@@ -138,6 +138,32 @@ TEST(HiPolicy, KeepsHostMemoryForTheGpusItWouldStrand) {
   EXPECT_DOUBLE_EQ(on_tight->score, on_roomy->score);
 }
 
+TEST(HiPolicy, PacksMemoryOnlySlicesOntoChipsAlreadyInUse) {
+  // A slice of memory with no compute share is invisible to the cores-based measure: hi packs it
+  // by memory, onto a chip in use, keeping fresh chips whole.
+  auto memory_only = [](const std::string& uid, int64_t mib) {
+    PodRequest p;
+    p.uid = uid;
+    SliceRequest s;
+    s.chips = 1;
+    s.memory_mib = mib;
+    p.containers.push_back({"main", s});
+    return p;
+  };
+  // As hi-scheduler runs it: no bin-packing plan.
+  HiPolicy hi(TypicalWorkload{{Share(500, 0.5), {{4000, 1000, 1, ""}, 0.5}}}, {{"plan", 0}});
+  NodeState a = GpuNode("a", 2, 32000), b = GpuNode("b", 2, 32000);
+  Place(a, memory_only("first", 4000), ChipSet{0b10});
+  auto on_a = hi.Evaluate(a, memory_only("next", 4000));
+  auto on_b = hi.Evaluate(b, memory_only("next", 4000));
+  ASSERT_TRUE(on_a && on_b);
+  EXPECT_EQ(on_a->chips[0], ChipSet{0b10});  // the chip in use, not the idle chip 0
+  EXPECT_GT(on_a->score, on_b->score);
+  auto choice = ChooseNode(hi, {b, a}, memory_only("next", 4000));
+  ASSERT_TRUE(choice);
+  EXPECT_EQ(choice->node_index, 1u);
+}
+
 TEST(HiPolicy, FillsBeforeOpeningWhenMultiGpuTasksDominate) {
   EXPECT_EQ(Where470Goes({{Share(470, 0.5), Share(320, 0.5)}}), ChipSet{0b10});
   EXPECT_EQ(Where470Goes({{{{8000, 1000, 8, ""}, 0.5}, Share(470, 0.25), Share(320, 0.25)}}),

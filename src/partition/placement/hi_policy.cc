@@ -112,9 +112,32 @@ double HiPolicy::Grade(double frag_before, const GpuNodeView& after) const {
   return g + (fit_weight_ * (1 - idle_after) + cpu_weight_ * (1 - cpu_after)) / 2;
 }
 
+std::optional<NodeChoice> HiPolicy::EvaluateMemoryOnly(const NodeState& node,
+                                                       const PodRequest& pod) const {
+  // A chip already in use before a fresh one (fresh chips stay whole for the pods that need
+  // them), then the chip left with the least free memory.
+  const SliceRequest& slice = pod.containers[0].slice;
+  ChipSet feasible = node.FeasibleChips(slice);
+  double best = -1;
+  int best_chip = -1;
+  for (int i = 0; i < node.chip_count(); ++i) {
+    if (!(feasible & (ChipSet{1} << i))) continue;
+    const ChipLedger& ledger = node.ledger(i);
+    const double limit = static_cast<double>(ledger.capacity().memory_limit_mib());
+    const int64_t ask = ResolveDemand(slice, ledger.capacity().memory_limit_mib()).memory_mib;
+    const double used_after =
+        limit > 0 ? 1 - static_cast<double>(ledger.free_memory_mib() - ask) / limit : 0;
+    const double s = (ledger.empty() ? 0 : kGapBand) + used_after;
+    if (s > best) best = s, best_chip = i;
+  }
+  if (best_chip < 0) return std::nullopt;
+  return NodeChoice{best, {ChipSet{1} << best_chip}};
+}
+
 std::optional<NodeChoice> HiPolicy::EvaluateShared(const NodeState& node, const PodRequest& pod,
                                                    const GpuNodeView& before) const {
   const int milli = AskOf(pod).milli;
+  if (milli == 0) return EvaluateMemoryOnly(node, pod);
   const double frag_before = frag_.Of(before);
   const bool use_plan = use_plan_ && (plan_after_release_ || !plan_.ReleasesSeen());
   const bool planned = use_plan && plan_.Planned(milli);

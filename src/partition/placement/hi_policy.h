@@ -28,6 +28,9 @@ class HiPolicy : public PlacementPolicy {
   // FGD's integer gradient for moving the node from `before` to `after`, plus best-fit
   // tie-breakers below one step.
   double Grade(double frag_before, const GpuNodeView& after) const;
+  // A slice of chip memory with no compute share (best effort): invisible to the cores-based
+  // fragmentation measure, so it is packed by memory instead.
+  std::optional<NodeChoice> EvaluateMemoryOnly(const NodeState& node, const PodRequest& pod) const;
   std::optional<NodeChoice> EvaluateShared(const NodeState& node, const PodRequest& pod,
                                            const GpuNodeView& before) const;
 
