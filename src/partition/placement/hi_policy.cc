@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <stdexcept>
 
 #include "partition/placement/gpu_ask.h"
 
@@ -40,6 +41,12 @@ namespace flexai::partition {
 namespace {
 
 double Knob(const std::map<std::string, double>& weights, const std::string& name, double def) {
+  // hi-scheduler refuses weights outside WeightNames(): a knob read here but not listed there
+  // could never be set. Every construction reads every knob, so any test catches the slip.
+  const auto& listed = HiPolicy::WeightNames();
+  if (std::find(listed.begin(), listed.end(), name) == listed.end()) {
+    throw std::logic_error("hi knob " + name + " is missing from HiPolicy::WeightNames()");
+  }
   auto it = weights.find(name);
   return it == weights.end() ? def : it->second;
 }
