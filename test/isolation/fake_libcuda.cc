@@ -1,8 +1,9 @@
 // A stand-in libcuda.so.1 for testing libflexai-cuda.so without a GPU: a few devices with
 // FAKE_CUDA_MEMORY_MIB of memory each (default 1024, FAKE_CUDA_DEVICES default 2), real
 // out-of-memory at capacity, kernels that occupy a simulated device timeline for as many
-// microseconds as the CUfunction's numeric value, events on that timeline, and cuGetProcAddress
-// with versioned and per-thread-stream look-ups. Counts calls per symbol for the tests.
+// microseconds as the CUfunction's numeric value, events on that timeline, VMM handles whose
+// memory lives until released and unmapped, and cuGetProcAddress with versioned and
+// per-thread-stream look-ups. Counts calls per symbol for the tests.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -38,6 +39,13 @@ struct Driver {
   std::unordered_map<std::uint64_t, std::pair<int, std::uint64_t>>
       allocations;                                         // key -> device, bytes
   std::unordered_map<std::uint64_t, std::int64_t> events;  // event -> timestamp
+  // VMM: a cuMemCreate handle's memory lives until it is released and its last mapping is gone.
+  struct Handle {
+    int mappings = 0;
+    bool released = false;
+  };
+  std::unordered_map<std::uint64_t, Handle> handles;
+  std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> mappings;  // va -> size, handle
   std::map<std::string, int> calls;
 };
 
@@ -217,7 +225,59 @@ FAKE_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr* dptr, std::size_t
 }
 FAKE_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, std::size_t size,
                                  const CUmemAllocationProp* prop, unsigned long long) {
-  return FakeAlloc("cuMemCreate", handle, size, prop->location.id);
+  CUresult result = FakeAlloc("cuMemCreate", handle, size, prop->location.id);
+  if (result == CUDA_SUCCESS) {
+    Driver& driver = TheDriver();
+    std::lock_guard lock(driver.mutex);
+    driver.handles[*handle] = {};
+  }
+  return result;
+}
+// Maps [ptr, ptr + size) to bytes [offset, offset + size) of a live handle; refuses unknown or
+// released handles, ranges past the handle's end and addresses already mapped.
+FAKE_EXPORT CUresult cuMemMap(CUdeviceptr ptr, std::size_t size, std::size_t offset,
+                              CUmemGenericAllocationHandle handle, unsigned long long flags) {
+  Count("cuMemMap");
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  auto found = driver.handles.find(handle);
+  auto allocation = driver.allocations.find(handle);
+  if (ptr == 0 || size == 0 || flags != 0 || found == driver.handles.end() ||
+      allocation == driver.allocations.end() || found->second.released ||
+      offset > allocation->second.second || size > allocation->second.second - offset) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  auto next = driver.mappings.lower_bound(ptr);
+  if (next != driver.mappings.end() && next->first < ptr + size) return CUDA_ERROR_INVALID_VALUE;
+  if (next != driver.mappings.begin() &&
+      std::prev(next)->first + std::prev(next)->second.first > ptr)
+    return CUDA_ERROR_INVALID_VALUE;
+  driver.mappings[ptr] = {size, handle};
+  ++found->second.mappings;
+  return CUDA_SUCCESS;
+}
+static void FreeHandleLocked(Driver& driver, std::uint64_t handle) {
+  driver.handles.erase(handle);
+  auto allocation = driver.allocations.find(handle);
+  if (allocation == driver.allocations.end()) return;
+  driver.devices[allocation->second.first].used.fetch_sub(allocation->second.second);
+  driver.allocations.erase(allocation);
+}
+// Unmaps every mapping that starts inside [ptr, ptr + size); an error if there is none.
+FAKE_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, std::size_t size) {
+  Count("cuMemUnmap");
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  auto it = driver.mappings.lower_bound(ptr);
+  if (size == 0 || it == driver.mappings.end() || it->first - ptr >= size)
+    return CUDA_ERROR_INVALID_VALUE;
+  while (it != driver.mappings.end() && it->first - ptr < size) {
+    std::uint64_t handle = it->second.second;
+    Driver::Handle& state = driver.handles[handle];
+    if (--state.mappings == 0 && state.released) FreeHandleLocked(driver, handle);
+    it = driver.mappings.erase(it);
+  }
+  return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuArrayCreate_v2(CUarray* array, const CUDA_ARRAY_DESCRIPTOR* desc) {
   std::uint64_t key = 0;
@@ -248,7 +308,14 @@ FAKE_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream) {
   return FakeFree("cuMemFreeAsync_ptsz", dptr);
 }
 FAKE_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
-  return FakeFree("cuMemRelease", handle);
+  Count("cuMemRelease");
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  auto found = driver.handles.find(handle);
+  if (found == driver.handles.end() || found->second.released) return CUDA_ERROR_INVALID_VALUE;
+  found->second.released = true;
+  if (found->second.mappings == 0) FreeHandleLocked(driver, handle);
+  return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuArrayDestroy(CUarray array) {
   return FakeFree("cuArrayDestroy", reinterpret_cast<std::uint64_t>(array));
@@ -290,8 +357,31 @@ FAKE_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned, unsigned,
                                                unsigned, unsigned, unsigned, CUstream, void**) {
   return FakeLaunch("cuLaunchCooperativeKernel", reinterpret_cast<std::uintptr_t>(f));
 }
+FAKE_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig*, CUfunction f, void**, void**) {
+  return FakeLaunch("cuLaunchKernelEx_ptsz", reinterpret_cast<std::uintptr_t>(f));
+}
+FAKE_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned, unsigned, unsigned,
+                                                    unsigned, unsigned, unsigned, unsigned,
+                                                    CUstream, void**) {
+  return FakeLaunch("cuLaunchCooperativeKernel_ptsz", reinterpret_cast<std::uintptr_t>(f));
+}
 FAKE_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream) {
   return FakeLaunch("cuGraphLaunch", reinterpret_cast<std::uintptr_t>(exec));
+}
+FAKE_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream) {
+  return FakeLaunch("cuGraphLaunch_ptsz", reinterpret_cast<std::uintptr_t>(exec));
+}
+// The pre-4.0 launch API; a grid of 0 blocks is an error, as in the driver.
+FAKE_EXPORT CUresult cuLaunch(CUfunction f) {
+  return FakeLaunch("cuLaunch", reinterpret_cast<std::uintptr_t>(f));
+}
+FAKE_EXPORT CUresult cuLaunchGrid(CUfunction f, int width, int height) {
+  if (width <= 0 || height <= 0) return CUDA_ERROR_INVALID_VALUE;
+  return FakeLaunch("cuLaunchGrid", reinterpret_cast<std::uintptr_t>(f));
+}
+FAKE_EXPORT CUresult cuLaunchGridAsync(CUfunction f, int width, int height, CUstream) {
+  if (width <= 0 || height <= 0) return CUDA_ERROR_INVALID_VALUE;
+  return FakeLaunch("cuLaunchGridAsync", reinterpret_cast<std::uintptr_t>(f));
 }
 
 FAKE_EXPORT CUresult cuEventCreate(CUevent* event, unsigned) {
@@ -349,6 +439,8 @@ FAKE_EXPORT int fakeCudaCalls(const char* symbol) {
 
 FAKE_EXPORT CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int version,
                                          std::uint64_t flags, int* status);
+FAKE_EXPORT CUresult cuGetProcAddress(const char* symbol, void** pfn, int version,
+                                      std::uint64_t flags);
 
 namespace {
 
@@ -387,6 +479,8 @@ const ProcEntry kProcs[] = {
     FAKE_PROC("cuMemFreeAsync", 11020, false, cuMemFreeAsync),
     FAKE_PROC("cuMemFreeAsync", 11020, true, cuMemFreeAsync_ptsz),
     FAKE_PROC("cuMemRelease", 10020, false, cuMemRelease),
+    FAKE_PROC("cuMemMap", 10020, false, cuMemMap),
+    FAKE_PROC("cuMemUnmap", 10020, false, cuMemUnmap),
     FAKE_PROC("cuArrayDestroy", 2000, false, cuArrayDestroy),
     FAKE_PROC("cuMipmappedArrayDestroy", 5000, false, cuMipmappedArrayDestroy),
     FAKE_PROC("cuMemGetInfo", 3020, false, cuMemGetInfo_v2),
@@ -395,8 +489,15 @@ const ProcEntry kProcs[] = {
     FAKE_PROC("cuLaunchKernel", 4000, false, cuLaunchKernel),
     FAKE_PROC("cuLaunchKernel", 7000, true, cuLaunchKernel_ptsz),
     FAKE_PROC("cuLaunchKernelEx", 11060, false, cuLaunchKernelEx),
+    FAKE_PROC("cuLaunchKernelEx", 11060, true, cuLaunchKernelEx_ptsz),
     FAKE_PROC("cuLaunchCooperativeKernel", 9000, false, cuLaunchCooperativeKernel),
+    FAKE_PROC("cuLaunchCooperativeKernel", 9000, true, cuLaunchCooperativeKernel_ptsz),
     FAKE_PROC("cuGraphLaunch", 10000, false, cuGraphLaunch),
+    FAKE_PROC("cuGraphLaunch", 10000, true, cuGraphLaunch_ptsz),
+    FAKE_PROC("cuLaunch", 2000, false, cuLaunch),
+    FAKE_PROC("cuLaunchGrid", 2000, false, cuLaunchGrid),
+    FAKE_PROC("cuLaunchGridAsync", 2000, false, cuLaunchGridAsync),
+    FAKE_PROC("cuGetProcAddress", 11030, false, cuGetProcAddress),
     FAKE_PROC("cuGetProcAddress", 12000, false, cuGetProcAddress_v2),
 };
 #undef FAKE_PROC

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <string>
 
 #include "isolation/usage_reader.h"
 #include "probe_runner.h"
@@ -79,6 +80,44 @@ TEST(HookLaunchTest, EveryLaunchEntryPointIsCounted) {
     EXPECT_EQ(usage->devices.at(0).launches_total, 3u) << lookup;
   }
 }
+
+// The pre-4.0 entry points cuLaunch, cuLaunchGrid and cuLaunchGridAsync go through the same
+// throttle as cuLaunchKernel.
+class LegacyLaunchTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(LegacyLaunchTest, IsThrottledToTheCoresShare) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "20";
+  // 100 kernels of 2 ms = 200 ms of GPU time; at a 20% share that needs about 1 s of wall time.
+  std::vector<std::string> lines = probe.Run({"launch-old", GetParam(), "100", "2000"});
+  ASSERT_EQ(lines.size(), 1u);
+  long ms = -1;
+  std::string format = std::string("launch-old ") + GetParam() + " ok ms=%ld";
+  ASSERT_EQ(std::sscanf(lines[0].c_str(), format.c_str(), &ms), 1) << lines[0];
+  EXPECT_GE(ms, 600);
+}
+
+TEST_P(LegacyLaunchTest, IsCountedThroughEveryLookup) {
+  for (const char* lookup : {"--lookup=dlsym", "--lookup=getproc", "--lookup=global"}) {
+    ProbeRunner probe;
+    std::string symbol = std::string(GetParam()) == "launch" ? "cuLaunch"
+                         : std::string(GetParam()) == "grid" ? "cuLaunchGrid"
+                                                             : "cuLaunchGridAsync";
+    std::vector<std::string> lines =
+        probe.Run({lookup, "launch-old", GetParam(), "4", "10", "calls", symbol});
+    ASSERT_EQ(lines.size(), 2u) << lookup;
+    EXPECT_EQ(lines[0].substr(0, lines[0].find(" ms=")),
+              std::string("launch-old ") + GetParam() + " ok")
+        << lookup;
+    EXPECT_EQ(lines[1], "calls " + symbol + " 4") << lookup;
+    Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+    ASSERT_TRUE(usage.ok()) << lookup << ": " << usage.error().message;
+    EXPECT_EQ(usage->devices.at(0).launches_total, 4u) << lookup;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EntryPoints, LegacyLaunchTest,
+                         ::testing::Values("launch", "grid", "gridasync"));
 
 TEST(HookLaunchTest, LaunchesIntoACapturingStreamAreNeitherThrottledNorCounted) {
   ProbeRunner probe;

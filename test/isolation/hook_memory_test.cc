@@ -57,6 +57,46 @@ TEST_P(QuotaByLookupTest, MemGetInfoAndTotalMemReportTheQuota) {
                                              "totalmem ok 256"}));
 }
 
+// VMM (cuMemCreate -> cuMemMap -> cuMemRelease): the driver frees a handle's memory only when it
+// is released and its last mapping is gone, so the quota must come back then, not at release.
+TEST_P(QuotaByLookupTest, AReleasedHandleThatIsStillMappedKeepsItsQuotaUntilUnmapped) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  std::vector<std::string> lines = Run(probe, {"create", "40", "map", "free", "used", "create",
+                                               "40", "unmap", "used", "create", "40"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"create ok", "map ok", "free ok", "used 40",
+                                             "create oom", "unmap ok", "used 0", "create ok"}));
+}
+
+TEST_P(QuotaByLookupTest, AnUnmappedHandleKeepsItsQuotaUntilReleased) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  std::vector<std::string> lines =
+      Run(probe, {"create", "40", "map", "unmap", "create", "40", "free", "create", "40"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"create ok", "map ok", "unmap ok", "create oom",
+                                             "free ok", "create ok"}));
+}
+
+TEST_P(QuotaByLookupTest, AFailedMapIsNotCountedAsAMapping) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  // The refused map must neither keep the quota after the last real unmap nor free it early.
+  std::vector<std::string> lines = Run(probe, {"create", "40", "map", "map-bad", "free", "create",
+                                               "40", "unmap", "create", "40", "calls", "cuMemMap"});
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"create ok", "map ok", "map-bad err1", "free ok",
+                                      "create oom", "unmap ok", "create ok", "calls cuMemMap 2"}));
+}
+
+TEST_P(QuotaByLookupTest, AHandleMappedTwiceIsFreedWithItsLastMapping) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  std::vector<std::string> lines = Run(probe, {"create", "40", "map", "map", "free", "unmap",
+                                               "create", "40", "unmap", "create", "40"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"create ok", "map ok", "map ok", "free ok", "unmap ok",
+                                             "create oom", "unmap ok", "create ok"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Lookups, QuotaByLookupTest,
                          ::testing::Values("dlsym", "getproc", "global"));
 
@@ -180,6 +220,59 @@ TEST(HookMemoryTest, ProcessesOfOneContainerShareTheQuotaThroughTheSharedFile) {
   EXPECT_EQ(second, (std::vector<std::string>{"alloc oom", "alloc ok"}));
 }
 
+// The container's quota is the one recorded by the process that created usage.bin: a later
+// process started without a limit, or with a larger one, is held to it.
+TEST(HookMemoryTest, ALaterProcessWithoutOrWithALargerLimitCannotRaiseTheContainerQuota) {
+  for (const char* later_limit : {"", "1000"}) {
+    ProbeRunner probe;
+    probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+    std::string holding = probe.shared_dir() + "/first-holds",
+                done = probe.shared_dir() + "/second-done";
+    std::vector<std::string> first;
+    std::thread first_process([&] {
+      first = probe.Run({"alloc", "200", "touch", holding, "wait-file", done, "alloc", "100"});
+    });
+    ProbeRunner later;
+    later.env = probe.env;  // the same FLEXAI_SHARED_DIR
+    if (*later_limit == '\0') {
+      later.env.erase("FLEXAI_MEMORY_LIMIT_MIB");
+    } else {
+      later.env["FLEXAI_MEMORY_LIMIT_MIB"] = later_limit;
+    }
+    std::vector<std::string> second =
+        later.Run({"wait-file", holding, "alloc", "100", "meminfo", "alloc", "50", "touch", done});
+    first_process.join();
+    EXPECT_EQ(second,
+              (std::vector<std::string>{"alloc oom", "meminfo ok free=56 total=256", "alloc ok"}))
+        << "later limit '" << later_limit << "'";
+    // Nor did the later process raise the first one's quota.
+    EXPECT_EQ(first, (std::vector<std::string>{"alloc ok", "alloc oom"}));
+    Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+    ASSERT_TRUE(usage.ok()) << usage.error().message;
+    EXPECT_EQ(usage->devices.at(0).limit_bytes, 256u << 20);
+  }
+}
+
+TEST(HookMemoryTest, ALaterProcessWithASmallerLimitIsHeldToItAndLeavesTheOthersAlone) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::string opened = probe.shared_dir() + "/first-opened",
+              done = probe.shared_dir() + "/second-done";
+  std::vector<std::string> first;
+  std::thread first_process([&] {
+    first = probe.Run({"meminfo", "touch", opened, "wait-file", done, "alloc", "200"});
+  });
+  ProbeRunner later;
+  later.env = probe.env;  // the same FLEXAI_SHARED_DIR
+  later.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";
+  std::vector<std::string> second = later.Run(
+      {"wait-file", opened, "alloc", "150", "alloc", "80", "meminfo", "free", "touch", done});
+  first_process.join();
+  EXPECT_EQ(second, (std::vector<std::string>{"alloc oom", "alloc ok",
+                                              "meminfo ok free=20 total=100", "free ok"}));
+  EXPECT_EQ(first, (std::vector<std::string>{"meminfo ok free=256 total=256", "alloc ok"}));
+}
+
 TEST(HookMemoryTest, MalformedLimitRefusesEveryAllocationAndSaysWhy) {
   ProbeRunner probe;
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "4GiB";
@@ -245,6 +338,69 @@ TEST(HookLookupTest, AnEntryPointVersionTheHookDoesNotKnowIsPassedThroughNotMisw
   EXPECT_TRUE(
       testing::HasLine(lines, "meminfo ok free=1024 total=1024"));  // the driver's own answer
   EXPECT_TRUE(testing::HasLine(lines, "calls cuMemGetInfo_v3 1"));
+}
+
+// libcudart on older runtimes asks for cuGetProcAddress at 11030 and calls the answer with the
+// v1 ABI (no symbol status); that answer must be our wrapper, or every later look-up escapes.
+TEST(HookLookupTest, TheV1GetProcAddressAskedForAt11030IsOurWrapper) {
+  testing::ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  std::vector<std::string> lines =
+      probe.Run({"--lookup=getproc", "--cuda-version=11030", "lookup", "cuGetProcAddress", "lookup",
+                 "cuMemAlloc", "alloc", "200", "alloc", "100"});
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"lookup cuGetProcAddress libflexai-cuda.so cuGetProcAddress",
+                                      "lookup cuMemAlloc libflexai-cuda.so cuMemAlloc_v2",
+                                      "alloc ok", "alloc oom"}));
+}
+
+TEST(HookLookupTest, PerThreadStreamLookupsReturnOurPtszWrappers) {
+  testing::ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  std::vector<std::string> lines = probe.Run({"--lookup=getproc",
+                                              "--ptsz",
+                                              "lookup",
+                                              "cuMemFreeAsync",
+                                              "lookup",
+                                              "cuMemAllocFromPoolAsync",
+                                              "lookup",
+                                              "cuLaunchKernelEx",
+                                              "lookup",
+                                              "cuLaunchCooperativeKernel",
+                                              "lookup",
+                                              "cuGraphLaunch",
+                                              "pool",
+                                              "40",
+                                              "pool",
+                                              "40",
+                                              "free",
+                                              "pool",
+                                              "40",
+                                              "launch-variants",
+                                              "calls",
+                                              "cuMemAllocFromPoolAsync_ptsz",
+                                              "calls",
+                                              "cuMemFreeAsync_ptsz",
+                                              "calls",
+                                              "cuLaunchKernelEx_ptsz",
+                                              "calls",
+                                              "cuLaunchCooperativeKernel_ptsz",
+                                              "calls",
+                                              "cuGraphLaunch_ptsz"});
+  EXPECT_EQ(
+      lines,
+      (std::vector<std::string>{
+          "lookup cuMemFreeAsync libflexai-cuda.so cuMemFreeAsync_ptsz",
+          "lookup cuMemAllocFromPoolAsync libflexai-cuda.so cuMemAllocFromPoolAsync_ptsz",
+          "lookup cuLaunchKernelEx libflexai-cuda.so cuLaunchKernelEx_ptsz",
+          "lookup cuLaunchCooperativeKernel libflexai-cuda.so cuLaunchCooperativeKernel_ptsz",
+          "lookup cuGraphLaunch libflexai-cuda.so cuGraphLaunch_ptsz", "pool ok", "pool oom",
+          "free ok", "pool ok", "launch-variants ok ok ok", "calls cuMemAllocFromPoolAsync_ptsz 2",
+          "calls cuMemFreeAsync_ptsz 1", "calls cuLaunchKernelEx_ptsz 1",
+          "calls cuLaunchCooperativeKernel_ptsz 1", "calls cuGraphLaunch_ptsz 1"}));
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->devices.at(0).launches_total, 3u);  // each wrapper charged its launch
 }
 
 TEST(HookLookupTest, ProcessesThatNeverCallCudaAreLeftAlone) {

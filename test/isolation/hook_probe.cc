@@ -45,6 +45,9 @@ struct Api {
   CUresult (*cuMemFree)(CUdeviceptr);
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUresult (*cuMemRelease)(CUmemGenericAllocationHandle);
+  CUresult (*cuMemMap)(CUdeviceptr, std::size_t, std::size_t, CUmemGenericAllocationHandle,
+                       unsigned long long);
+  CUresult (*cuMemUnmap)(CUdeviceptr, std::size_t);
   CUresult (*cuArrayDestroy)(CUarray);
   CUresult (*cuMipmappedArrayDestroy)(CUmipmappedArray);
   CUresult (*cuMemGetInfo)(std::size_t*, std::size_t*);
@@ -55,6 +58,9 @@ struct Api {
   CUresult (*cuLaunchCooperativeKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
                                         unsigned, unsigned, unsigned, CUstream, void**);
   CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuLaunch)(CUfunction);
+  CUresult (*cuLaunchGrid)(CUfunction, int, int);
+  CUresult (*cuLaunchGridAsync)(CUfunction, int, int, CUstream);
   std::uint64_t (*fakeCudaPeakBytes)(int);
   std::uint64_t (*fakeCudaUsedBytes)(int);
   int (*fakeCudaCalls)(const char*);
@@ -62,22 +68,36 @@ struct Api {
 
 Api g_api{};
 int g_device = 0;
+// getproc look-ups: the cuGetProcAddress the bootstrap returned (the v1 ABI below 12000, as the
+// runtime uses it) and the flags every look-up passes.
+void* g_get_proc = nullptr;
+std::uint64_t g_lookup_flags = 0;
+
+// A look-up through g_get_proc with the ABI of the version asked for.
+void* LookUp(const char* name) {
+  void* found = nullptr;
+  if (g_cuda_version < 12000) {
+    reinterpret_cast<CUresult (*)(const char*, void**, int, std::uint64_t)>(g_get_proc)(
+        name, &found, g_cuda_version, g_lookup_flags);
+  } else {
+    reinterpret_cast<CUresult (*)(const char*, void**, int, std::uint64_t, int*)>(g_get_proc)(
+        name, &found, g_cuda_version, g_lookup_flags, nullptr);
+  }
+  return found;
+}
 
 template <typename F>
 void Load(F& field, void* handle, const std::string& lookup, bool ptsz, const char* base,
           const char* versioned) {
   using GetProc = CUresult(const char*, void**, int, std::uint64_t, int*);
-  static GetProc* get_proc = nullptr;
   void* found = nullptr;
   if (lookup == "getproc") {
-    if (get_proc == nullptr) {
+    if (g_get_proc == nullptr) {
       auto* bootstrap = reinterpret_cast<GetProc*>(dlsym(handle, "cuGetProcAddress_v2"));
-      void* pointer = nullptr;
-      bootstrap("cuGetProcAddress", &pointer, g_cuda_version, 0, nullptr);
-      get_proc = reinterpret_cast<GetProc*>(pointer);
+      bootstrap("cuGetProcAddress", &g_get_proc, g_cuda_version, 0, nullptr);
+      g_lookup_flags = ptsz ? CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0;
     }
-    get_proc(base, &found, g_cuda_version, ptsz ? CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0,
-             nullptr);
+    if (g_get_proc != nullptr) found = LookUp(base);
   } else {
     found = dlsym(lookup == "global" ? RTLD_DEFAULT : handle, versioned);
   }
@@ -109,14 +129,19 @@ void LoadApi(const std::string& lookup, bool ptsz) {
   LOAD(cuMemFree, "cuMemFree_v2");
   LOAD(cuMemFreeAsync, stream_name("cuMemFreeAsync").c_str());
   LOAD(cuMemRelease, "cuMemRelease");
+  LOAD(cuMemMap, "cuMemMap");
+  LOAD(cuMemUnmap, "cuMemUnmap");
   LOAD(cuArrayDestroy, "cuArrayDestroy");
   LOAD(cuMipmappedArrayDestroy, "cuMipmappedArrayDestroy");
   LOAD(cuMemGetInfo, "cuMemGetInfo_v2");
   LOAD(cuDeviceTotalMem, "cuDeviceTotalMem_v2");
   LOAD(cuLaunchKernel, stream_name("cuLaunchKernel").c_str());
-  LOAD(cuLaunchKernelEx, "cuLaunchKernelEx");
-  LOAD(cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel");
-  LOAD(cuGraphLaunch, "cuGraphLaunch");
+  LOAD(cuLaunchKernelEx, stream_name("cuLaunchKernelEx").c_str());
+  LOAD(cuLaunchCooperativeKernel, stream_name("cuLaunchCooperativeKernel").c_str());
+  LOAD(cuGraphLaunch, stream_name("cuGraphLaunch").c_str());
+  LOAD(cuLaunch, "cuLaunch");
+  LOAD(cuLaunchGrid, "cuLaunchGrid");
+  LOAD(cuLaunchGridAsync, "cuLaunchGridAsync");
 #undef LOAD
   g_api.fakeCudaPeakBytes =
       reinterpret_cast<std::uint64_t (*)(int)>(dlsym(handle, "fakeCudaPeakBytes"));
@@ -136,8 +161,15 @@ enum class Kind { kPointer, kAsync, kHandle, kArray, kMipmap };
 struct Held {
   Kind kind;
   std::uint64_t key;
+  std::uint64_t bytes = 0;  // handles: their size, for mapping
 };
 std::vector<Held> g_held;
+struct Mapped {
+  CUdeviceptr address;
+  std::size_t size;
+};
+std::vector<Mapped> g_mapped;
+CUdeviceptr g_next_address = 0x200000000000ULL;  // virtual addresses handed to cuMemMap
 
 const char* Outcome(CUresult result) {
   static char text[32];
@@ -147,9 +179,27 @@ const char* Outcome(CUresult result) {
   return text;
 }
 
-CUresult Keep(CUresult result, Kind kind, std::uint64_t key) {
-  if (result == CUDA_SUCCESS) g_held.push_back({kind, key});
+CUresult Keep(CUresult result, Kind kind, std::uint64_t key, std::uint64_t bytes = 0) {
+  if (result == CUDA_SUCCESS) g_held.push_back({kind, key, bytes});
   return result;
+}
+
+// The newest held VMM handle, or null.
+const Held* NewestHandle() {
+  for (auto it = g_held.rbegin(); it != g_held.rend(); ++it) {
+    if (it->kind == Kind::kHandle) return &*it;
+  }
+  return nullptr;
+}
+
+// "<library file> <symbol>" of a function pointer, e.g. "libflexai-cuda.so cuMemMap".
+std::string Owner(void* function) {
+  Dl_info info{};
+  if (function == nullptr || dladdr(function, &info) == 0 || info.dli_fname == nullptr)
+    return "none";
+  std::string file = info.dli_fname;
+  file = file.substr(file.rfind('/') + 1);
+  return file + " " + (info.dli_sname != nullptr ? info.dli_sname : "?");
 }
 
 CUresult FreeHeld(const Held& held) {
@@ -204,8 +254,30 @@ int Run(int argc, char** argv, int i, const char* prefix) {
       prop.location.type = 1;
       prop.location.id = g_device;
       CUmemGenericAllocationHandle handle = 0;
-      CUresult r = g_api.cuMemCreate(&handle, Arg(argv, i) * kMiB, &prop, 0);
-      std::printf("%screate %s\n", prefix, Outcome(Keep(r, Kind::kHandle, handle)));
+      std::uint64_t bytes = Arg(argv, i) * kMiB;
+      CUresult r = g_api.cuMemCreate(&handle, bytes, &prop, 0);
+      std::printf("%screate %s\n", prefix, Outcome(Keep(r, Kind::kHandle, handle, bytes)));
+    } else if (command == "map" || command == "map-bad") {
+      // map: maps the newest held handle whole at a fresh address; map-bad asks for 1 MiB past
+      // its end, which the driver refuses.
+      const Held* held = NewestHandle();
+      std::size_t size = held == nullptr ? 0 : held->bytes + (command == "map-bad" ? kMiB : 0);
+      CUresult r = held == nullptr ? CUDA_ERROR_INVALID_VALUE
+                                   : g_api.cuMemMap(g_next_address, size, 0, held->key, 0);
+      if (r == CUDA_SUCCESS) {
+        g_mapped.push_back({g_next_address, size});
+        g_next_address += (size + kMiB) & ~(kMiB - 1);
+      }
+      std::printf("%s%s %s\n", prefix, command.c_str(), Outcome(r));
+    } else if (command == "unmap") {  // unmaps the newest mapping
+      CUresult r = g_mapped.empty()
+                       ? CUDA_ERROR_INVALID_VALUE
+                       : g_api.cuMemUnmap(g_mapped.back().address, g_mapped.back().size);
+      if (r == CUDA_SUCCESS) g_mapped.pop_back();
+      std::printf("%sunmap %s\n", prefix, Outcome(r));
+    } else if (command == "used") {  // what the fake driver holds on this device, in MiB
+      std::printf("%sused %llu\n", prefix,
+                  static_cast<unsigned long long>(g_api.fakeCudaUsedBytes(g_device) / kMiB));
     } else if (command == "array") {  // array MiB: a float array of that size
       CUDA_ARRAY_DESCRIPTOR desc{Arg(argv, i) * kMiB / 4 / 1024, 1024, 0x20, 1};
       CUarray array = nullptr;
@@ -280,6 +352,34 @@ int Run(int argc, char** argv, int i, const char* prefix) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - start);
       std::printf("%slaunch %s ms=%lld\n", prefix, Outcome(r), static_cast<long long>(ms.count()));
+    } else if (command == "launch-old") {  // launch-old launch|grid|gridasync COUNT MICROSECONDS
+      std::string entry = argv[++i];
+      std::uint64_t count = Arg(argv, i), micros = Arg(argv, i);
+      auto kernel = reinterpret_cast<CUfunction>(static_cast<std::uintptr_t>(micros));
+      auto start = std::chrono::steady_clock::now();
+      CUresult r = CUDA_SUCCESS;
+      for (std::uint64_t n = 0; n < count && r == CUDA_SUCCESS; ++n) {
+        if (entry == "launch") {
+          r = g_api.cuLaunch(kernel);
+        } else if (entry == "grid") {
+          r = g_api.cuLaunchGrid(kernel, 1, 1);
+        } else {
+          r = g_api.cuLaunchGridAsync(kernel, 1, 1, nullptr);
+        }
+      }
+      g_api.cuCtxSynchronize();
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+      std::printf("%slaunch-old %s %s ms=%lld\n", prefix, entry.c_str(), Outcome(r),
+                  static_cast<long long>(ms.count()));
+    } else if (command == "lookup") {
+      // lookup NAME (--lookup=getproc): where the look-up of NAME points, e.g.
+      // "lookup cuMemMap libflexai-cuda.so cuMemMap". cuGetProcAddress: the bootstrap's answer.
+      std::string name = argv[++i];
+      void* found = name == "cuGetProcAddress" ? g_get_proc
+                    : g_get_proc == nullptr    ? nullptr
+                                               : LookUp(name.c_str());
+      std::printf("%slookup %s %s\n", prefix, name.c_str(), Owner(found).c_str());
     } else if (command == "launch-variants") {  // one launch through each other launch entry point
       auto kernel = reinterpret_cast<CUfunction>(std::uintptr_t{10});
       CUlaunchConfig config{};

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "isolation/usage_reader.h"
+
 namespace flexai::isolation {
 namespace {
 
@@ -55,6 +57,43 @@ TEST_F(SharedUsageTest, TwoMappingsOfTheFileShareOneQuota) {
   EXPECT_TRUE(first->Reserve(0, 700, true));
   EXPECT_FALSE(second->Reserve(0, 400, true));
   EXPECT_EQ(second->UsedBytes(0), 700u);
+}
+
+TEST_F(SharedUsageTest, LaterOpenersCannotChangeTheRecordedLimitsOnlyTightenTheirOwn) {
+  config_.cores_limited = true;
+  config_.cores_percent = {20};
+  auto creator = Open();
+  // A process started with no limits at all, then one with larger limits.
+  HookConfig unlimited;
+  unlimited.shared_dir = config_.shared_dir;
+  HookConfig larger = config_;
+  larger.memory_bytes = {5000};
+  larger.cores_percent = {80};
+  for (const HookConfig& later_config : {unlimited, larger}) {
+    std::string warning;
+    auto later = SharedUsage::Open(later_config, warning);
+    ASSERT_EQ(warning, "");
+    EXPECT_EQ(later->LimitBytes(0), 1000u);
+    EXPECT_EQ(later->CoresPercent(0), 20u);
+    EXPECT_FALSE(later->Reserve(0, 1500, true));
+    EXPECT_EQ(creator->LimitBytes(0), 1000u);
+  }
+  // A process with a smaller limit is held to it; the others keep the recorded one.
+  HookConfig smaller = config_;
+  smaller.memory_bytes = {500};
+  smaller.cores_percent = {10};
+  std::string warning;
+  auto strict = SharedUsage::Open(smaller, warning);
+  EXPECT_EQ(strict->LimitBytes(0), 500u);
+  EXPECT_EQ(strict->CoresPercent(0), 10u);
+  EXPECT_FALSE(strict->Reserve(0, 600, true));
+  EXPECT_TRUE(creator->Reserve(0, 600, true));
+  EXPECT_FALSE(strict->Reserve(0, 1, true));  // the 600 in use are past its own 500
+  EXPECT_EQ(creator->CoresPercent(0), 20u);
+  Result<UsageSnapshot> usage = ReadUsageFile(config_.shared_dir + "/usage.bin");
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->devices.at(0).limit_bytes, 1000u);
+  EXPECT_EQ(usage->devices.at(0).cores_percent, 20u);
 }
 
 TEST_F(SharedUsageTest, ConcurrentReservationsNeverPassTheQuota) {

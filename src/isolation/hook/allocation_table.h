@@ -1,12 +1,15 @@
 // Process-local record of what each live allocation cost, so that a free returns exactly the
 // quota its allocation took. Keyed by kind because pointers, VMM handles and arrays are
-// separate name spaces.
+// separate name spaces. VMM handles also track their mappings: the driver keeps a handle's
+// physical memory until it is released *and* its last mapping is unmapped.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 namespace flexai::isolation {
 
@@ -17,10 +20,45 @@ struct Allocation {
   std::uint64_t bytes = 0;
 };
 
+// One cuMemMap of a tracked handle: [address, address + size) backed by `handle`.
+struct Mapping {
+  std::uint64_t address = 0;
+  std::uint64_t size = 0;
+  std::uint64_t handle = 0;
+};
+
+// What cuMemRelease did to a handle's record, so that a failed release can be undone.
+struct HandleRelease {
+  bool tracked = false;  // the handle was ours
+  bool freed = false;    // it was not mapped: forgotten, `allocation` is due back once released
+  Allocation allocation;
+};
+
+// What cuMemUnmap removed, so that a failed unmap can be undone.
+struct Unmapping {
+  std::vector<Mapping> mappings;
+  // Handles that were released and are now unmapped: forgotten, their quota due back.
+  std::vector<std::pair<std::uint64_t, Allocation>> freed;
+};
+
 class AllocationTable {
  public:
   void Add(AllocationKind kind, std::uint64_t key, Allocation allocation);
   std::optional<Allocation> Remove(AllocationKind kind, std::uint64_t key);
+
+  // cuMemMap: counts a mapping of `handle` before the driver makes it, so that a release racing
+  // with the map keeps the quota. Returns false when the handle is not tracked.
+  bool BeginMap(std::uint64_t handle);
+  // After the driver's answer: records the mapping, or (failed) uncounts it and returns the
+  // handle's allocation if it was released meanwhile and is now unmapped (quota due back).
+  std::optional<Allocation> FinishMap(const Mapping& mapping, bool mapped);
+  // cuMemUnmap: removes the mappings that start inside [address, address + size).
+  Unmapping Unmap(std::uint64_t address, std::uint64_t size);
+  void UndoUnmap(const Unmapping& unmapping);
+  // cuMemRelease: forgets an unmapped handle, or marks a mapped one released (its quota comes
+  // back with its last unmap).
+  HandleRelease ReleaseHandle(std::uint64_t handle);
+  void UndoReleaseHandle(std::uint64_t handle, const HandleRelease& release);
 
   // fork() support: hold the lock across fork; the child starts with no allocations of its own
   // (its parent's pointers stay charged to the parent).
@@ -29,11 +67,18 @@ class AllocationTable {
   void ResetInChild();
 
  private:
+  struct HandleEntry {
+    Allocation allocation;
+    int mappings = 0;       // live (or being made) mappings
+    bool released = false;  // cuMemRelease succeeded; freed with the last unmap
+  };
   using Map = std::unordered_map<std::uint64_t, Allocation>;
   Map& MapFor(AllocationKind kind);
 
   std::mutex mutex_;
-  Map pointers_, handles_, arrays_, mipmapped_arrays_;
+  Map pointers_, arrays_, mipmapped_arrays_;
+  std::unordered_map<std::uint64_t, HandleEntry> handles_;
+  std::map<std::uint64_t, Mapping> mappings_;  // by address
 };
 
 }  // namespace flexai::isolation

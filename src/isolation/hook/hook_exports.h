@@ -44,6 +44,9 @@ FLEXAI_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr);
 FLEXAI_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream stream);
 FLEXAI_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream stream);
 FLEXAI_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle);
+FLEXAI_EXPORT CUresult cuMemMap(CUdeviceptr ptr, std::size_t size, std::size_t offset,
+                                CUmemGenericAllocationHandle handle, unsigned long long flags);
+FLEXAI_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, std::size_t size);
 FLEXAI_EXPORT CUresult cuArrayDestroy(CUarray array);
 FLEXAI_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray array);
 FLEXAI_EXPORT CUresult cuMemGetInfo(unsigned int* free_bytes, unsigned int* total_bytes);
@@ -69,6 +72,10 @@ FLEXAI_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned gx,
                                                       unsigned gz, unsigned bx, unsigned by,
                                                       unsigned bz, unsigned shared, CUstream stream,
                                                       void** params);
+FLEXAI_EXPORT CUresult cuLaunch(CUfunction f);
+FLEXAI_EXPORT CUresult cuLaunchGrid(CUfunction f, int grid_width, int grid_height);
+FLEXAI_EXPORT CUresult cuLaunchGridAsync(CUfunction f, int grid_width, int grid_height,
+                                         CUstream stream);
 FLEXAI_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream);
 FLEXAI_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream stream);
 

@@ -179,7 +179,7 @@ template <typename Launch>
 CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Launch&& launch) {
   HookState& state = State();
   int device = CurrentDevice();
-  std::uint32_t percent = state.config.Enforces() ? state.config.CoresPercent(device) : 100;
+  std::uint32_t percent = state.config.Enforces() ? state.usage->CoresPercent(device) : 100;
   bool throttle = percent < 100;
   unsigned launch_number = ++t_launches;
   bool poll = t_pending.end != nullptr && launch_number % kPollEvery == 0;
@@ -281,6 +281,26 @@ CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned gx, unsigned gy, 
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   return Throttled(f, stream, true,
                    [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params); });
+}
+
+// The pre-4.0 launch API (parameters set beforehand with cuParamSet*): cuLaunch and cuLaunchGrid
+// run on the null stream.
+CUresult cuLaunch(CUfunction f) {
+  auto* real = Real<decltype(cuLaunch)>(HookId::kLaunch);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(f, nullptr, false, [&] { return real(f); });
+}
+
+CUresult cuLaunchGrid(CUfunction f, int grid_width, int grid_height) {
+  auto* real = Real<decltype(cuLaunchGrid)>(HookId::kLaunchGrid);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(f, nullptr, false, [&] { return real(f, grid_width, grid_height); });
+}
+
+CUresult cuLaunchGridAsync(CUfunction f, int grid_width, int grid_height, CUstream stream) {
+  auto* real = Real<decltype(cuLaunchGridAsync)>(HookId::kLaunchGridAsync);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return Throttled(f, stream, false, [&] { return real(f, grid_width, grid_height, stream); });
 }
 
 CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {

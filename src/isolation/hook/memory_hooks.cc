@@ -1,6 +1,7 @@
 // Allocation, free and memory-info hooks: every device allocation reserves quota in the shared
 // accounting before it reaches the driver and is refused with CUDA_ERROR_OUT_OF_MEMORY past it.
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "isolation/hook/hook_exports.h"
@@ -297,10 +298,52 @@ CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream stream) {
   return iso::Release(AllocationKind::kPointer, dptr, [&] { return real(dptr, stream); });
 }
 
+// The driver frees a VMM handle's memory only when it is released and no longer mapped, so its
+// quota comes back with whichever of cuMemRelease and the last cuMemUnmap comes second.
 CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   auto* real = Real<decltype(cuMemRelease)>(HookId::kMemRelease);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  return iso::Release(AllocationKind::kHandle, handle, [&] { return real(handle); });
+  iso::HookState& state = iso::State();
+  iso::HandleRelease release = state.allocations.ReleaseHandle(handle);
+  CUresult result = real(handle);
+  if (result != CUDA_SUCCESS) {
+    state.allocations.UndoReleaseHandle(handle, release);
+  } else if (release.freed) {
+    state.usage->Release(release.allocation.device, release.allocation.bytes);
+  }
+  return result;
+}
+
+CUresult cuMemMap(CUdeviceptr ptr, std::size_t size, std::size_t offset,
+                  CUmemGenericAllocationHandle handle, unsigned long long flags) {
+  auto* real = Real<decltype(cuMemMap)>(HookId::kMemMap);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  iso::HookState& state = iso::State();
+  // Counted before the driver maps, so that a release racing with the map keeps the quota.
+  bool tracked = state.allocations.BeginMap(handle);
+  CUresult result = real(ptr, size, offset, handle, flags);
+  if (!tracked) return result;
+  std::optional<iso::Allocation> freed =
+      state.allocations.FinishMap(iso::Mapping{ptr, size, handle}, result == CUDA_SUCCESS);
+  if (freed) state.usage->Release(freed->device, freed->bytes);
+  return result;
+}
+
+CUresult cuMemUnmap(CUdeviceptr ptr, std::size_t size) {
+  auto* real = Real<decltype(cuMemUnmap)>(HookId::kMemUnmap);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  iso::HookState& state = iso::State();
+  // Forgotten before the driver frees, so a handle number it reuses at once is not mistaken.
+  iso::Unmapping unmapping = state.allocations.Unmap(ptr, size);
+  CUresult result = real(ptr, size);
+  if (result != CUDA_SUCCESS) {
+    state.allocations.UndoUnmap(unmapping);
+    return result;
+  }
+  for (const auto& [freed_handle, allocation] : unmapping.freed) {
+    state.usage->Release(allocation.device, allocation.bytes);
+  }
+  return result;
 }
 
 CUresult cuArrayDestroy(CUarray array) {

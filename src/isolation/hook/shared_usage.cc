@@ -40,6 +40,21 @@ void RaiseTo(std::uint64_t& field, std::uint64_t candidate) {
   }
 }
 
+// Limits come from the environment of the process that creates the file and are never
+// rewritten: a later process started with other (or no) limits cannot change the container's
+// quota; it enforces the stricter of the file's and its own (see SharedUsage::LimitBytes).
+void WriteLimits(UsageFile& file, const HookConfig& config) {
+  std::size_t listed = std::max(config.memory_bytes.size(), config.cores_percent.size());
+  std::uint32_t count = static_cast<std::uint32_t>(
+      std::min<std::size_t>(std::max<std::size_t>(listed, 1), kUsageMaxDevices));
+  Atomic(file.header.device_count).store(count);
+  Atomic(file.header.mode).store(static_cast<std::uint32_t>(config.mode));
+  for (std::uint32_t d = 0; d < kUsageMaxDevices; ++d) {
+    Atomic(file.devices[d].limit_bytes).store(config.MemoryLimitBytes(static_cast<int>(d)));
+    Atomic(file.devices[d].cores_percent).store(config.CoresPercent(static_cast<int>(d)));
+  }
+}
+
 void WriteHeader(UsageFile& file, const HookConfig& config) {
   std::memset(&file, 0, sizeof(UsageFile));
   UsageHeader& header = file.header;
@@ -53,23 +68,10 @@ void WriteHeader(UsageFile& file, const HookConfig& config) {
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
-  // The magic goes last: a reader that sees it sees a complete header.
+  WriteLimits(file, config);
+  // The magic goes last: a reader that sees it sees a complete header and the limits.
   std::atomic_thread_fence(std::memory_order_release);
   std::memcpy(header.magic, kUsageMagic, sizeof(kUsageMagic));
-}
-
-// Limits come from the environment, identical for all processes of a container; every process
-// writes them so the reader sees them even if the file predates a configuration change.
-void WriteLimits(UsageFile& file, const HookConfig& config) {
-  std::size_t listed = std::max(config.memory_bytes.size(), config.cores_percent.size());
-  std::uint32_t count = static_cast<std::uint32_t>(
-      std::min<std::size_t>(std::max<std::size_t>(listed, 1), kUsageMaxDevices));
-  Atomic(file.header.device_count).store(count);
-  Atomic(file.header.mode).store(static_cast<std::uint32_t>(config.mode));
-  for (std::uint32_t d = 0; d < kUsageMaxDevices; ++d) {
-    Atomic(file.devices[d].limit_bytes).store(config.MemoryLimitBytes(static_cast<int>(d)));
-    Atomic(file.devices[d].cores_percent).store(config.CoresPercent(static_cast<int>(d)));
-  }
 }
 
 UsageFile* MapAnonymous() {
@@ -115,7 +117,6 @@ UsageFile* MapSharedFile(const std::string& path, const HookConfig& config, std:
   } else if (file == nullptr) {
     warning = path + " has an unexpected size or cannot be mapped";
   }
-  if (file != nullptr) WriteLimits(*file, config);
   flock(fd, LOCK_UN);
   close(fd);
   return file;
@@ -160,15 +161,14 @@ std::unique_ptr<SharedUsage> SharedUsage::Open(const HookConfig& config, std::st
   if (!config.shared_dir.empty()) {
     std::string path = config.shared_dir + "/" + kUsageFileName;
     if (UsageFile* file = MapSharedFile(path, config, warning)) {
-      return std::unique_ptr<SharedUsage>(new SharedUsage(file, path));
+      return std::unique_ptr<SharedUsage>(new SharedUsage(file, path, config));
     }
     warning += "; accounting is private to this process and its children";
   }
   UsageFile* file = MapAnonymous();
   if (file == nullptr) return nullptr;
   WriteHeader(*file, config);
-  WriteLimits(*file, config);
-  return std::unique_ptr<SharedUsage>(new SharedUsage(file, ""));
+  return std::unique_ptr<SharedUsage>(new SharedUsage(file, "", config));
 }
 
 SharedUsage::~SharedUsage() { munmap(file_, kUsageFileBytes); }
@@ -214,7 +214,7 @@ void SharedUsage::ForgetProcessSlot() {
 bool SharedUsage::Reserve(int device, std::uint64_t bytes, bool enforce) {
   UsageDevice* entry = Device(device);
   if (entry == nullptr) return !enforce;
-  std::uint64_t limit = Atomic(entry->limit_bytes).load();
+  std::uint64_t limit = LimitBytes(device);
   auto used = Atomic(entry->used_bytes);
   std::uint64_t current = used.load();
   do {
@@ -242,8 +242,16 @@ std::uint64_t SharedUsage::UsedBytes(int device) const {
 }
 
 std::uint64_t SharedUsage::LimitBytes(int device) const {
+  std::uint64_t own = own_.MemoryLimitBytes(device);
   UsageDevice* entry = Device(device);
-  return entry == nullptr ? kUnlimitedBytes : Atomic(entry->limit_bytes).load();
+  return entry == nullptr ? own : std::min(own, Atomic(entry->limit_bytes).load());
+}
+
+std::uint32_t SharedUsage::CoresPercent(int device) const {
+  std::uint32_t own = own_.CoresPercent(device);
+  UsageDevice* entry = Device(device);
+  std::uint32_t recorded = entry == nullptr ? 0 : Atomic(entry->cores_percent).load();
+  return recorded == 0 ? own : std::min(own, recorded);
 }
 
 int SharedUsage::ReclaimDeadProcesses() {

@@ -17,7 +17,9 @@ class SharedUsage {
  public:
   // Maps `<config.shared_dir>/usage.bin`, creating and initialising it when new. Without a shared
   // dir, or when the file cannot be used, falls back to an anonymous mapping that only this
-  // process and its fork children share; `warning` then says why.
+  // process and its fork children share; `warning` then says why. The limits recorded in the
+  // file are the creator's and are never rewritten; each process enforces the stricter of those
+  // and its own `config` (a process without a limit of its own is held to the file's).
   static std::unique_ptr<SharedUsage> Open(const HookConfig& config, std::string& warning);
 
   SharedUsage(const SharedUsage&) = delete;
@@ -31,7 +33,10 @@ class SharedUsage {
   void CountRefusal(int device);
 
   std::uint64_t UsedBytes(int device) const;
+  // The quota this process enforces: the stricter of the file's and its own.
   std::uint64_t LimitBytes(int device) const;
+  // The compute share this process enforces: the stricter of the file's and its own.
+  std::uint32_t CoresPercent(int device) const;
 
   // Returns the memory of processes that exited without freeing it; returns how many were found.
   int ReclaimDeadProcesses();
@@ -49,12 +54,14 @@ class SharedUsage {
   const std::string& path() const { return path_; }
 
  private:
-  SharedUsage(UsageFile* file, std::string path) : file_(file), path_(std::move(path)) {}
+  SharedUsage(UsageFile* file, std::string path, const HookConfig& config)
+      : file_(file), path_(std::move(path)), own_(config) {}
   UsageDevice* Device(int device) const;
   UsageProcess* OwnSlot();
 
   UsageFile* file_;
   std::string path_;  // empty for the anonymous fallback
+  HookConfig own_;    // this process's own limits
   // Slot of the process that owns these fields; reset in fork children (see ForgetProcessSlot).
   std::atomic<int> own_slot_{-1};  // -1 none yet, -2 table full
   std::atomic<int> own_pid_{0};
