@@ -12,7 +12,10 @@
 #
 # Usage (repo root, on the GPU machine):  bash bench/gpu/isolation.sh     ~2-3 minutes on an H100
 # Env: FLEXAI_BENCH_SECONDS (15) length of each compute-share run; FLEXAI_BENCH_GRID (8448) blocks
-#      of the spin kernel (many waves, so SM partitions divide evenly); OUT: where results go.
+#      of the spin kernel (many waves, so SM partitions divide evenly); OUT: where results go;
+#      FLEXAI_HOOK_LIBRARY + FLEXAI_ISOLATION_PROBE: use these built files instead of compiling.
+# Exit status: 0 when every check passed (SKIP allowed), 1 when any FAILED or nothing could run.
+# CI runs it end to end on the fake libcuda (test/isolation/isolation_script_dry_run.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -56,9 +59,20 @@ build_probe() {
 # No (working) compiler: use what a carried build folder holds (build*/lib, build*/bin).
 prebuilt() { local found; found=$(ls -t $1 2>/dev/null | head -1); [ -n "$found" ] && cp "$found" "$2"; }
 build() {
+  if [ -n "${FLEXAI_HOOK_LIBRARY:-}" ] && [ -n "${FLEXAI_ISOLATION_PROBE:-}" ]; then
+    cp "$FLEXAI_HOOK_LIBRARY" "$HOOK" && cp "$FLEXAI_ISOLATION_PROBE" "$PROBE" || exit 1
+    log "using the given $FLEXAI_HOOK_LIBRARY and $FLEXAI_ISOLATION_PROBE"
+  else
+    build_tools
+  fi
+  build_kernels
+}
+build_tools() {
   build_hook || { log "hook build failed (see $LOGS/build.log); trying a prebuilt one"; prebuilt 'build*/lib/libflexai-cuda.so' "$HOOK"; }
   build_probe || { log "probe build failed; trying a prebuilt one"; prebuilt 'build*/bin/gpu_isolation_probe' "$PROBE"; }
   [ -x "$PROBE" ] && [ -f "$HOOK" ] || { log "nothing to run: no compiler and no prebuilt files"; exit 1; }
+}
+build_kernels() {
   PTX_ARGS=()
   if command -v nvcc >/dev/null; then
     if nvcc -ptx -arch=compute_90 bench/gpu/spin_kernels.cu -o "$WORK/spin.ptx" 2>"$LOGS/nvcc.log" ||
@@ -137,6 +151,16 @@ share_row() {  # share_row MODE "rate30 rate70"
     "$(verdict "$ratio" 0.386 0.471)"
 }
 
+# (a): the slice filled to about its size, and the allocation past it refused as out of memory.
+memory_row() {  # memory_row MODE PROBE_OUTPUT
+  local got code result
+  got=$(value fill_mib <"$2"); code=$(value refused_with <"$2")
+  result=$(verdict "${got:-0}" 3584 4096)
+  [ "$code" = 2 ] || result=FAIL  # 2 = CUDA_ERROR_OUT_OF_MEMORY
+  row "(a) 4 GiB slice" "$1" "3584..4096 MiB, then OUT_OF_MEMORY (2)" \
+    "${got:-none} MiB, then error ${code:-none}" "$result"
+}
+
 # ---------------------------------------------------------------- run
 build
 { nvidia-smi --query-gpu=name,memory.total,mig.mode.current,compute_mode,driver_version --format=csv 2>&1 || true; } \
@@ -148,8 +172,7 @@ row "(a) 4 GiB slice" "none (reference)" "whole GPU" "$(value fill_mib <"$LOGS/a
 
 log "(a) memory: hook mode"
 hook_probe a "$SLICE_MIB" 100 fill 64 >"$LOGS/a-hook.out" 2>&1
-got=$(value fill_mib <"$LOGS/a-hook.out")
-row "(a) 4 GiB slice" "hook" "3584..4096 MiB" "${got:-none} MiB" "$(verdict "${got:-0}" 3584 4096)"
+memory_row hook "$LOGS/a-hook.out"
 
 log "(b) hook mode: cuMemGetInfo and PyTorch"
 hook_probe b "$SLICE_MIB" 100 meminfo >"$LOGS/b-meminfo.out" 2>&1
@@ -204,14 +227,13 @@ row "(d) launch overhead" "hook" "<= 5%" "${best_base} -> ${best_hook} us/launch
 log "MPS mode: starting a private nvidia-cuda-mps-control daemon"
 if start_mps; then
   mps_probe "$SLICE_MIB" 100 fill 64 >"$LOGS/a-mps.out" 2>&1
-  got=$(value fill_mib <"$LOGS/a-mps.out")
-  row "(a) 4 GiB slice" "mps" "3584..4096 MiB" "${got:-none} MiB" "$(verdict "${got:-0}" 3584 4096)"
+  memory_row mps "$LOGS/a-mps.out"
   log "(c) MPS mode, ${SECONDS_PER_RUN}s"
   share_row mps "$(share_pair mps30 mps70)"
   cp "$WORK/p30.out" "$LOGS/c-mps-30.out"; cp "$WORK/p70.out" "$LOGS/c-mps-70.out"
   stop_mps
 else
-  row "(a) 4 GiB slice" "mps" "3584..4096 MiB" "MPS daemon did not start" FAIL
+  row "(a) 4 GiB slice" "mps" "3584..4096 MiB, then OUT_OF_MEMORY (2)" "MPS daemon did not start" FAIL
   row "(c) compute 30:70" "mps" "ratio 0.429 ±10%" "MPS daemon did not start" FAIL
 fi
 
@@ -222,3 +244,8 @@ fi
   echo "|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
 } | tee "$RESULTS/isolation-results.md"
+# Non-zero when any check failed, so a wrapper (or CI on a GPU runner) cannot miss it.
+if printf '%s\n' "${ROWS[@]}" | grep -q '| FAIL |'; then
+  log "some checks FAILED (logs: $LOGS)"
+  exit 1
+fi
