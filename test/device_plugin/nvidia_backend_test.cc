@@ -137,6 +137,21 @@ TEST_F(NvidiaBackendTest, LostGpuIsUnhealthyAndRecoversWhenItAnswers) {
   EXPECT_EQ(backend.CheckHealth()->at("GPU-bbbb"), partition::Health::kHealthy);
 }
 
+// GPU-dddd has MIG enabled: listed (admins see it), never served, and MIG is left as it is.
+TEST_F(NvidiaBackendTest, MigEnabledGpuIsListedUnhealthy) {
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  EXPECT_EQ((*chips)[3].health, partition::Health::kUnhealthy);
+  EXPECT_EQ((*chips)[0].health, partition::Health::kHealthy);
+  EXPECT_EQ(backend.CheckHealth()->at("GPU-dddd"), partition::Health::kUnhealthy);
+  // MIG disabled (after the admin's GPU reset): healthy again on the next check.
+  std::string without_mig = kFourGpus;
+  without_mig.replace(without_mig.find(R"(, "mig": 1)"), 10, "");
+  Write(without_mig);
+  EXPECT_EQ(backend.CheckHealth()->at("GPU-dddd"), partition::Health::kHealthy);
+}
+
 TEST_F(NvidiaBackendTest, VisibleDevicesAreUuids) {
   NvidiaBackend backend(options_);
   auto chips = backend.Discover();

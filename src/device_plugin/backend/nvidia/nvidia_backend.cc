@@ -94,14 +94,17 @@ Result<partition::Chip> NvidiaBackend::ReadGpu(unsigned int index, Gpu& gpu) {
     nvmlPciInfo_t pci{};
     if (nvml_->GetPciInfo(gpu.handle, &pci) == NVML_SUCCESS) gpu.bus_id = SysfsBusId(pci.busId);
   }
-  if (nvml_->GetMigMode) {
-    unsigned int current = 0, pending = 0;
-    if (nvml_->GetMigMode(gpu.handle, &current, &pending) == NVML_SUCCESS && current == 1) {
-      spdlog::warn("GPU {} ({}) has MIG enabled; flexai slices the whole GPU and leaves MIG alone",
-                   index, gpu.uuid);
-    }
-  }
   partition::Chip chip;
+  if (MigEnabled(gpu)) {
+    // CUDA inside a container that gets the whole MIG-enabled GPU finds no usable device, so
+    // slicing it would only start pods that fail. It is listed, never served.
+    spdlog::error(
+        "GPU {} ({}) has MIG enabled: flexai does not hand out MIG instances, so it reports this "
+        "GPU Unhealthy and places nothing on it (disable MIG, or serve it with NVIDIA's MIG device "
+        "plugin). flexai never changes the MIG mode.",
+        index, gpu.uuid);
+    chip.health = partition::Health::kUnhealthy;
+  }
   chip.vendor = partition::Vendor::kNvidia;
   chip.index = static_cast<int>(index);
   chip.uuid = gpu.uuid;
@@ -109,6 +112,13 @@ Result<partition::Chip> NvidiaBackend::ReadGpu(unsigned int index, Gpu& gpu) {
   chip.memory_mib = static_cast<int64_t>(memory.total / kMiB);
   chip.numa_node = NumaNodeOf(gpu);
   return chip;
+}
+
+bool NvidiaBackend::MigEnabled(const Gpu& gpu) const {
+  if (!nvml_->GetMigMode) return false;  // drivers before MIG: never enabled
+  unsigned int current = 0, pending = 0;
+  return nvml_->GetMigMode(gpu.handle, &current, &pending) == NVML_SUCCESS &&
+         current == NVML_DEVICE_MIG_ENABLE;
 }
 
 void NvidiaBackend::AssignLinkGroups(std::vector<partition::Chip>& chips) const {
@@ -217,8 +227,9 @@ Result<HealthReport> NvidiaBackend::CheckHealth() {
     auto xid = last_xid_.find(gpu.uuid);
     bool recent_xid = xid != last_xid_.end() && now - xid->second <= options_.xid_hold;
     if (xid != last_xid_.end() && !recent_xid) last_xid_.erase(xid);
-    report[gpu.uuid] =
-        answers && !recent_xid ? partition::Health::kHealthy : partition::Health::kUnhealthy;
+    // MIG is read-only to flexai, but an admin may enable it (with a GPU reset) at any time.
+    bool usable = answers && !recent_xid && !MigEnabled(gpu);
+    report[gpu.uuid] = usable ? partition::Health::kHealthy : partition::Health::kUnhealthy;
   }
   return report;
 }

@@ -43,6 +43,8 @@ class NvidiaBackend : public Backend {
   };
   Result<partition::Chip> ReadGpu(unsigned int index, Gpu& gpu);
   int NumaNodeOf(const Gpu& gpu) const;
+  // Whether NVML says MIG mode is currently enabled (false when NVML cannot tell).
+  bool MigEnabled(const Gpu& gpu) const;
   void AssignLinkGroups(std::vector<partition::Chip>& chips) const;
   void WatchXids();
   void DrainXidEvents(std::chrono::steady_clock::time_point now);

@@ -24,6 +24,7 @@ typedef enum { NVML_FEATURE_DISABLED = 0, NVML_FEATURE_ENABLED = 1 } nvmlEnableS
 
 inline constexpr unsigned int NVML_DEVICE_UUID_V2_BUFFER_SIZE = 96;
 inline constexpr unsigned int NVML_DEVICE_NAME_V2_BUFFER_SIZE = 96;
+inline constexpr unsigned int NVML_DEVICE_MIG_ENABLE = 1;  // nvmlDeviceGetMigMode: current mode
 inline constexpr unsigned int NVML_NVLINK_MAX_LINKS = 18;
 inline constexpr unsigned long long nvmlEventTypeXidCriticalError = 0x0000000000000008LL;
 
