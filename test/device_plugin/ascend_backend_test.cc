@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "device_plugin/backend/pci_numa.h"
+
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -88,6 +93,28 @@ TEST_F(AscendBackendTest, InitFailureIsAClearError) {
   auto chips = backend_.Discover();
   ASSERT_FALSE(chips.ok());
   EXPECT_NE(chips.error().message.find("dcmi_init failed with -8012"), std::string::npos);
+}
+
+TEST_F(AscendBackendTest, NumaNodeComesFromTheChipsPciDeviceInSysfs) {
+  testing::WriteFileAtomically(config_, R"({"cards": [{"id": 0, "chips": [
+    {"logicId": 0, "name": "910B3", "pci": [0, 193, 0, 0]},
+    {"logicId": 1, "name": "910B3", "pci": [0, 1, 0, 0]},
+    {"logicId": 2, "name": "910B3"}]}]})");
+  // Chip 0 is at 0000:c1:00.0 on node 1; chip 1's device has no numa_node file; chip 2's DCMI
+  // cannot say where it is.
+  std::filesystem::create_directories(dir_.File("sys/bus/pci/devices/0000:c1:00.0"));
+  std::ofstream(dir_.File("sys/bus/pci/devices/0000:c1:00.0/numa_node")) << "1\n";
+  AscendBackend backend(FAKE_DCMI_LIB, dir_.File("sys"));
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  EXPECT_EQ((*chips)[0].numa_node, 1);
+  EXPECT_EQ((*chips)[1].numa_node, -1);
+  EXPECT_EQ((*chips)[2].numa_node, -1);
+}
+
+TEST(PciNumaNode, BusIdIsSpelledAsSysfsDoes) {
+  EXPECT_EQ(PciBusId(0, 0xc1, 0, 0), "0000:c1:00.0");
+  EXPECT_EQ(PciBusId(0x10, 0x3a, 0x1f, 7), "0010:3a:1f.7");
 }
 
 TEST(AscendTopology, LinkGroupsByModel) {

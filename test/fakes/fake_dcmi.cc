@@ -5,7 +5,8 @@
 //               "aicore": 20, "hbmMiB": 65536, "memoryMiB": 15000, "health": 0,
 //               "die": [1, 2, 3, 4, 5], "errors": {"dcmi_get_device_die_v2": -8001}}]}]}
 // Omitted "hbmMiB" = the chip has no HBM (dcmi_get_device_hbm_info fails); omitted "die" = no
-// die ID. Test-only code.
+// die ID; "pci": [domain, bus, device, function] for dcmi_get_device_pcie_info_v2 (omitted = the
+// call fails as unsupported). Test-only code.
 #include <cstring>
 #include <string>
 
@@ -33,6 +34,12 @@ struct MemoryInfo {
   unsigned long hugepagesize, hugepages_total, hugepages_free;
   unsigned int utiliza;
   unsigned char reserve[60];
+};
+struct PcieInfo {
+  unsigned int venderid, subvenderid, deviceid, subdeviceid;
+  int domain;
+  unsigned int bdf_busid, bdf_deviceid, bdf_funcid;
+  unsigned char reserve[32];
 };
 struct HbmInfo {
   unsigned long long memory_size;
@@ -155,6 +162,20 @@ __attribute__((visibility("default"))) int dcmi_get_device_die_v2(int card_id, i
   if (int rc = Chip(card_id, device_id, chip, "dcmi_get_device_die_v2")) return rc;
   if (!chip.contains("die")) return kNotSupported;
   for (size_t i = 0; i < 5; ++i) soc_die[i] = chip["die"].at(i).get<unsigned int>();
+  return kOk;
+}
+
+__attribute__((visibility("default"))) int dcmi_get_device_pcie_info_v2(int card_id, int device_id,
+                                                                        PcieInfo* info) {
+  json chip;
+  if (int rc = Chip(card_id, device_id, chip, "dcmi_get_device_pcie_info_v2")) return rc;
+  if (!chip.contains("pci")) return kNotSupported;
+  std::memset(info, 0, sizeof *info);
+  info->venderid = 0x19e5;  // Huawei
+  info->domain = chip["pci"].at(0).get<int>();
+  info->bdf_busid = chip["pci"].at(1).get<unsigned int>();
+  info->bdf_deviceid = chip["pci"].at(2).get<unsigned int>();
+  info->bdf_funcid = chip["pci"].at(3).get<unsigned int>();
   return kOk;
 }
 

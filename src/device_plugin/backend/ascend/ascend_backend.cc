@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "device_plugin/backend/pci_numa.h"
+
 namespace flexai::device_plugin {
 namespace {
 
@@ -20,7 +22,8 @@ std::string Text(const unsigned char* bytes, size_t size) {
 
 }  // namespace
 
-AscendBackend::AscendBackend(std::string library_path) : library_path_(std::move(library_path)) {}
+AscendBackend::AscendBackend(std::string library_path, std::string sysfs_root)
+    : library_path_(std::move(library_path)), sysfs_root_(std::move(sysfs_root)) {}
 
 int AscendBackend::LinkGroupFor(const std::string& model, int logic_id) {
   if (model.find("910B") != std::string::npos || model.find("910_93") != std::string::npos) {
@@ -47,6 +50,7 @@ Status AscendBackend::Load() {
   library_->Bind(get_logic_id_, "dcmi_get_device_logic_id");
   library_->Bind(get_hbm_, "dcmi_get_device_hbm_info");
   library_->Bind(get_die_, "dcmi_get_device_die_v2");
+  library_->Bind(get_pcie_, "dcmi_get_device_pcie_info_v2");
   if (int rc = init(); rc != DCMI_OK) return Error{"dcmi_init failed with " + std::to_string(rc)};
   return Status::Ok();
 }
@@ -90,6 +94,12 @@ Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index) {
   chip.model = Text(info.chip_name, sizeof info.chip_name);
   chip.memory_mib = memory_mb;  // DCMI reports MB meaning MiB
   chip.link_group = LinkGroupFor(chip.model, npu.logic_id);
+  dcmi_pcie_info_all pcie{};
+  if (get_pcie_ && get_pcie_(npu.card, npu.device, &pcie) == DCMI_OK) {
+    chip.numa_node =
+        PciNumaNode(sysfs_root_, PciBusId(static_cast<unsigned int>(pcie.domain), pcie.bdf_busid,
+                                          pcie.bdf_deviceid, pcie.bdf_funcid));
+  }
   spdlog::info("{}: {} {} with {} AI cores, logic ID {}", where,
                Text(info.chip_type, sizeof info.chip_type), chip.model, info.aicore_cnt,
                npu.logic_id);

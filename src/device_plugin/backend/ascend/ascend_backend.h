@@ -1,5 +1,6 @@
 // Ascend NPUs through DCMI: cards and the chips on them, model name, AI cores, memory (HBM when
-// the chip has it), health, and HCCS link groups by model. vNPU templates come from the policy,
+// the chip has it), health, NUMA node (the chip's PCI device in sysfs), and HCCS link groups by
+// model. vNPU templates come from the policy,
 // not from here.
 #pragma once
 
@@ -16,7 +17,8 @@ namespace flexai::device_plugin {
 
 class AscendBackend : public Backend {
  public:
-  explicit AscendBackend(std::string library_path);
+  // `sysfs_root`: where the PCI devices' NUMA nodes are read (tests point it elsewhere).
+  explicit AscendBackend(std::string library_path, std::string sysfs_root = "/sys");
 
   partition::Vendor vendor() const override { return partition::Vendor::kAscend; }
   Result<std::vector<partition::Chip>> Discover() override;
@@ -41,6 +43,7 @@ class AscendBackend : public Backend {
   Result<partition::Chip> ReadNpu(Npu& npu, int index);
 
   std::string library_path_;
+  std::string sysfs_root_;
   std::unique_ptr<DynamicLibrary> library_;
   dcmi_get_card_num_list_fn get_card_list_ = nullptr;
   dcmi_get_device_num_in_card_fn get_device_count_ = nullptr;
@@ -50,6 +53,7 @@ class AscendBackend : public Backend {
   dcmi_get_device_hbm_info_fn get_hbm_ = nullptr;
   dcmi_get_device_health_fn get_health_ = nullptr;
   dcmi_get_device_die_v2_fn get_die_ = nullptr;
+  dcmi_get_device_pcie_info_v2_fn get_pcie_ = nullptr;
   std::vector<Npu> npus_;
   std::map<std::string, int> logic_ids_;  // by uuid
 };

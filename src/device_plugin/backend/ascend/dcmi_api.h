@@ -41,6 +41,19 @@ struct dcmi_die_id {
   unsigned int soc_die[5];
 };
 
+// dcmi_get_device_pcie_info_v2: the chip's PCI address (with its domain).
+struct dcmi_pcie_info_all {
+  unsigned int venderid;
+  unsigned int subvenderid;
+  unsigned int deviceid;
+  unsigned int subdeviceid;
+  int domain;
+  unsigned int bdf_busid;
+  unsigned int bdf_deviceid;
+  unsigned int bdf_funcid;
+  unsigned char reserve[32];
+};
+
 typedef int (*dcmi_init_fn)(void);
 typedef int (*dcmi_get_card_num_list_fn)(int* card_num, int* card_list, int list_len);
 typedef int (*dcmi_get_device_num_in_card_fn)(int card_id, int* device_num);
@@ -50,6 +63,8 @@ typedef int (*dcmi_get_device_memory_info_v3_fn)(int card_id, int device_id,
                                                  dcmi_get_memory_info_stru* info);
 typedef int (*dcmi_get_device_hbm_info_fn)(int card_id, int device_id, dcmi_hbm_info* info);
 typedef int (*dcmi_get_device_health_fn)(int card_id, int device_id, unsigned int* health);
+typedef int (*dcmi_get_device_pcie_info_v2_fn)(int card_id, int device_id,
+                                               dcmi_pcie_info_all* info);
 typedef int (*dcmi_get_device_die_v2_fn)(int card_id, int device_id, dcmi_die_type type,
                                          dcmi_die_id* die);
 }

@@ -4,8 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <utility>
+
+#include "device_plugin/backend/pci_numa.h"
 
 namespace flexai::device_plugin {
 namespace {
@@ -58,11 +59,7 @@ bool NvidiaBackend::IsApplicationXid(unsigned long long xid) {
 int NvidiaBackend::NumaNodeOf(const Gpu& gpu) const {
   // The PCI device's node in sysfs is the CPU-side affinity kubelet's topology manager wants;
   // NVML's NUMA ID (on coherent platforms, the GPU memory's own node) is the fallback.
-  if (!gpu.bus_id.empty()) {
-    std::ifstream in(options_.sysfs_root + "/bus/pci/devices/" + gpu.bus_id + "/numa_node");
-    int node = -1;
-    if (in >> node && node >= 0) return node;
-  }
+  if (int node = PciNumaNode(options_.sysfs_root, gpu.bus_id); node >= 0) return node;
   if (nvml_->GetNumaNodeId) {
     unsigned int node = 0;
     if (nvml_->GetNumaNodeId(gpu.handle, &node) == NVML_SUCCESS) return static_cast<int>(node);
