@@ -11,9 +11,9 @@ ChipMetrics::ChipMetrics(std::string node_name, const ChipInventory& inventory,
                          const Allocator& allocator)
     : node_name_(std::move(node_name)), inventory_(inventory), allocator_(allocator) {}
 
-std::map<std::string, LiveUsage> ChipMetrics::ReadLiveUsage() const {
+std::map<std::string, LiveUsage> ReadLiveUsage(const Allocator& allocator) {
   std::map<std::string, LiveUsage> live;
-  for (const auto& source : allocator_.UsageSources()) {
+  for (const auto& source : allocator.UsageSources()) {
     auto snapshot = isolation::ReadUsageFile(source.usage_file);
     if (!snapshot) continue;  // no hook in that container (yet): nothing to add
     for (const auto& device : snapshot->devices) {
@@ -69,7 +69,7 @@ std::vector<prometheus::MetricFamily> ChipMetrics::Collect() const {
   };
   const auto chips = inventory_.chips();
   const auto usage = allocator_.UsageByChip();
-  const auto live = ReadLiveUsage();
+  const auto live = ReadLiveUsage(allocator_);
   std::vector<prometheus::MetricFamily> families;
   for (const auto& gauge : gauges) {
     prometheus::MetricFamily family{gauge.name, gauge.help, prometheus::MetricType::Gauge, {}};
@@ -88,6 +88,32 @@ std::vector<prometheus::MetricFamily> ChipMetrics::Collect() const {
     families.push_back(std::move(family));
   }
   return families;
+}
+
+MpsMetrics::MpsMetrics(std::string node_name, StatusSource statuses)
+    : node_name_(std::move(node_name)), statuses_(std::move(statuses)) {}
+
+std::vector<prometheus::MetricFamily> MpsMetrics::Collect() const {
+  const auto statuses = statuses_();
+  if (statuses.empty()) return {};
+  prometheus::MetricFamily up{"flexai_mps_daemon_up",
+                              "1 when the MPS control daemon answers, 0 when stopped or failed",
+                              prometheus::MetricType::Gauge,
+                              {}};
+  prometheus::MetricFamily restarts{"flexai_mps_daemon_restarts_total",
+                                    "Restarts of the MPS control daemon after it was found dead",
+                                    prometheus::MetricType::Counter,
+                                    {}};
+  for (const auto& status : statuses) {
+    prometheus::ClientMetric metric;
+    metric.label = {{"node", node_name_}, {"gpu", status.gpu}};
+    prometheus::ClientMetric restart = metric;
+    metric.gauge.value = status.state == isolation::MpsDaemonState::kRunning ? 1.0 : 0.0;
+    restart.counter.value = static_cast<double>(status.restarts);
+    up.metric.push_back(std::move(metric));
+    restarts.metric.push_back(std::move(restart));
+  }
+  return {std::move(up), std::move(restarts)};
 }
 
 }  // namespace flexai::device_plugin

@@ -67,7 +67,10 @@ Status Daemon::StartMpsDaemons(const PluginSettings& settings) {
   Status result = PrepareMpsSharedMemory(MpsSharedMemoryDir(settings));
   isolation::MpsSupervisorOptions options;
   options.base_dir = settings.mps_host_dir;
-  mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
+  {
+    std::lock_guard lock(mps_mu_);
+    mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
+  }
   if (Status started = mps_->StartAll(); result && !started) result = started;
   mps_checks_ =
       std::make_unique<kube::PeriodicTask>(std::chrono::seconds(5), [this] { mps_->Check(); });
@@ -79,6 +82,7 @@ void Daemon::StopMpsDaemons() {
   if (mps_checks_) mps_checks_->Stop();
   if (mps_) mps_->StopAll();
   mps_checks_.reset();
+  std::lock_guard lock(mps_mu_);
   mps_.reset();
 }
 
@@ -100,6 +104,11 @@ Status Daemon::Start() {
     }
     metrics_ = std::make_shared<ChipMetrics>(options_.node_name, *inventory_, *allocator_);
     exposer_->RegisterCollectable(metrics_);
+    mps_metrics_ = std::make_shared<MpsMetrics>(options_.node_name, [this] {
+      std::lock_guard lock(mps_mu_);
+      return mps_ ? mps_->Statuses() : std::vector<isolation::MpsDaemonStatus>{};
+    });
+    exposer_->RegisterCollectable(mps_metrics_);
     spdlog::info("metrics on http://{}/metrics", options_.metrics_listen);
   }
   if (settings->isolation == IsolationMode::kMps &&

@@ -33,6 +33,7 @@ class PeriodicTask;
 namespace flexai::device_plugin {
 
 class ChipMetrics;
+class MpsMetrics;
 class DevicePluginService;
 class HealthMonitor;
 class InventoryPublisher;
@@ -94,7 +95,9 @@ class Daemon {
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<InventoryPublisher> publisher_;
   std::shared_ptr<ChipMetrics> metrics_;
+  std::shared_ptr<MpsMetrics> mps_metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::mutex mps_mu_;  // guards the mps_ pointer against a scrape (not the supervisor itself)
   std::unique_ptr<isolation::MpsSupervisor> mps_;
   std::unique_ptr<kube::PeriodicTask> mps_checks_;
   std::unique_ptr<kube::ConfigFileWatcher> policy_watcher_;

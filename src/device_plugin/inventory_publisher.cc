@@ -2,11 +2,37 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <utility>
 
+#include "device_plugin/chip_metrics.h"
 #include "device_plugin/inventory_json.h"
+#include "kube/protocol.h"
 
 namespace flexai::device_plugin {
+
+namespace {
+
+// Every chip of the inventory, 0 where no slice reports (so the scheduler sees idle chips too).
+std::string LiveUsageJson(const std::vector<partition::Chip>& chips,
+                          const std::map<std::string, LiveUsage>& live,
+                          std::chrono::system_clock::time_point sampled_at) {
+  kube::NodeLiveUsage usage;
+  usage.sampled_at = sampled_at;
+  for (const auto& chip : chips) {
+    auto it = live.find(chip.uuid);
+    const LiveUsage used = it == live.end() ? LiveUsage{} : it->second;
+    usage.chips.push_back(kube::ChipLiveUsage{
+        .index = chip.index,
+        .uuid = chip.uuid,
+        .memory_used_mib = std::llround(used.memory_used_mib),
+        .compute_used_percent = used.compute_used_percent,
+    });
+  }
+  return kube::EncodeLiveUsage(usage);
+}
+
+}  // namespace
 
 InventoryPublisher::InventoryPublisher(std::string node_name, const ChipInventory& inventory,
                                        Allocator& allocator, ClusterClient* cluster,
@@ -21,10 +47,15 @@ InventoryPublisher::~InventoryPublisher() { Stop(); }
 
 Status InventoryPublisher::PublishOnce() {
   if (cluster_ == nullptr) return Error{"no Kubernetes connection configured"};
-  std::string inventory = InventoryJson(inventory_.vendor(), inventory_.chips()).dump();
-  std::string heartbeat = FormatRfc3339(std::chrono::system_clock::now());
-  Status patched = cluster_->PatchNodeAnnotations(
-      node_name_, {{kInventoryAnnotation, inventory}, {kHeartbeatAnnotation, heartbeat}});
+  const auto chips = inventory_.chips();
+  std::string inventory = InventoryJson(inventory_.vendor(), chips).dump();
+  const auto now = std::chrono::system_clock::now();
+  std::string heartbeat = FormatRfc3339(now);
+  std::string live = LiveUsageJson(chips, ReadLiveUsage(allocator_), now);
+  Status patched =
+      cluster_->PatchNodeAnnotations(node_name_, {{kInventoryAnnotation, inventory},
+                                                  {kHeartbeatAnnotation, heartbeat},
+                                                  {std::string(kube::kLiveUsageAnnotation), live}});
   if (!patched)
     return Error{"publishing inventory on node " + node_name_ + ": " + patched.message()};
   auto pods = cluster_->ListPodsOnNode(node_name_);

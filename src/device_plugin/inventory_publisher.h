@@ -1,6 +1,7 @@
-// Keeps the node object current: writes the inventory and a heartbeat to the node's annotations
-// every interval and right after a health change, and reconciles the allocator's usage with the
-// pods on the node. Without a cluster client it only complains, loudly, at start.
+// Keeps the node object current: writes the inventory, a heartbeat and the chips' live usage
+// (flexai.io/live-usage, summed from the slices' usage.bin) to the node's annotations every
+// interval and right after a health change, and reconciles the allocator's usage with the pods on
+// the node. Without a cluster client it only complains, loudly, at start.
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,7 @@ class InventoryPublisher {
 
   void Start();
   void Stop();
-  // One publish + reconcile, synchronously.
+  // One publish (inventory, heartbeat, live usage) + reconcile, synchronously.
   Status PublishOnce();
 
  private:

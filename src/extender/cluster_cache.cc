@@ -35,6 +35,22 @@ bool IsBound(const Json& pod) {
   return spec != pod.end() && spec->is_object() && !kube::StringAt(*spec, "nodeName").empty();
 }
 
+// Live usage changes with every heartbeat and is read by metrics only: it never rebuilds the node
+// nor changes its epoch, so scores are unaffected. A malformed value is dropped with a warning.
+void UpdateLiveUsage(CachedNode& node, const std::string& text) {
+  if (text == node.live_usage_text) return;
+  node.live_usage_text = text;
+  node.live_usage.reset();
+  if (text.empty()) return;
+  auto usage = kube::DecodeLiveUsage(text);
+  if (!usage) {
+    spdlog::warn("node {}: ignoring unusable {}: {}", node.name, kube::kLiveUsageAnnotation,
+                 usage.error().message);
+    return;
+  }
+  node.live_usage = std::move(*usage);
+}
+
 }  // namespace
 
 ClusterCache::ClusterCache(std::shared_ptr<const partition::SlicePolicy> policy)
@@ -103,6 +119,7 @@ bool ClusterCache::UpsertNodeLocked(const Json& object) {
   }
   std::string beat = kube::AnnotationOf(object, std::string(kube::kHeartbeatAnnotation));
   node.heartbeat = beat.empty() ? std::nullopt : kube::ParseTime(beat);
+  UpdateLiveUsage(node, kube::AnnotationOf(object, std::string(kube::kLiveUsageAnnotation)));
   std::string text = kube::AnnotationOf(object, std::string(kube::kInventoryAnnotation));
   // Heartbeats arrive every few seconds from every node: only a change of what placement reads
   // (inventory, labels, allocatable) rebuilds the node. A rebuild loses nothing: the ledgers are
@@ -411,6 +428,15 @@ ClusterCache::Stats ClusterCache::stats() const {
     }
   }
   return s;
+}
+
+std::map<std::string, kube::NodeLiveUsage> ClusterCache::LiveUsage() const {
+  std::shared_lock lock(mu_);
+  std::map<std::string, kube::NodeLiveUsage> live;
+  for (const auto& [name, node] : nodes_) {
+    if (node.live_usage) live.emplace(name, *node.live_usage);
+  }
+  return live;
 }
 
 uint64_t ClusterCache::generation() const {

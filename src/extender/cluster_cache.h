@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/protocol.h"
 #include "kube/time_format.h"
 #include "partition/node_state.h"
 #include "partition/policy/slice_policy.h"
@@ -31,6 +32,10 @@ struct CachedNode {
   std::string inventory_error;  // why the inventory annotation is missing or unusable
   std::string inventory_text;   // the raw annotation, to notice changes
   std::optional<kube::WallTime> heartbeat;
+  // The device plugin's live usage per chip (flexai.io/live-usage): for metrics only, placement
+  // never reads it. Empty when the annotation is missing or malformed (a warning is logged).
+  std::optional<kube::NodeLiveUsage> live_usage;
+  std::string live_usage_text;  // the raw annotation, to parse (and warn) only on a change
   bool unschedulable = false;
   partition::HostResources allocatable;
   // Changes whenever anything a placement decision reads changes (chips, ledgers, labels);
@@ -105,6 +110,9 @@ class ClusterCache {
     int64_t memory_mib_total = 0, memory_mib_used = 0, cores_total = 0, cores_used = 0;
   };
   Stats stats() const;
+  // The live usage last published by each node's device plugin, by node name (nodes without a
+  // valid flexai.io/live-usage annotation are left out).
+  std::map<std::string, kube::NodeLiveUsage> LiveUsage() const;
   // Bumped by every change placement could see (heartbeat-only updates do not count); lets
   // callers reuse work done at the same generation.
   uint64_t generation() const;

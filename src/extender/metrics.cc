@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <chrono>
+
 namespace flexai::extender {
 
 ExtenderMetrics::ExtenderMetrics()
@@ -50,7 +52,44 @@ ExtenderMetrics::ExtenderMetrics()
                      .Name("flexai_unblocked_pods_total")
                      .Help("Pending pods that released slices made fit on their node")
                      .Register(*registry_)
-                     .Add({})) {}
+                     .Add({})),
+      live_memory_(prometheus::BuildGauge()
+                       .Name("flexai_chip_live_memory_used_mib")
+                       .Help("Device memory in use on the chip, MiB, as its node's device plugin "
+                             "last published it (flexai.io/live-usage)")
+                       .Register(*registry_)),
+      live_compute_(prometheus::BuildGauge()
+                        .Name("flexai_chip_live_compute_used_percent")
+                        .Help("Estimated GPU time used on the chip, % of the chip, as its node's "
+                              "device plugin last published it (flexai.io/live-usage)")
+                        .Register(*registry_)),
+      live_sampled_(prometheus::BuildGauge()
+                        .Name("flexai_node_live_usage_timestamp_seconds")
+                        .Help("When the node's device plugin sampled the live usage (Unix time)")
+                        .Register(*registry_)) {}
+
+void ExtenderMetrics::SetLiveUsage(const std::map<std::string, kube::NodeLiveUsage>& live) {
+  std::lock_guard lock(live_mu_);
+  // Rebuilt on every refresh, so a node or chip that went away disappears.
+  for (auto [family, gauge] : live_gauges_) family->Remove(gauge);
+  live_gauges_.clear();
+  auto set = [&](prometheus::Family<prometheus::Gauge>& family,
+                 const std::map<std::string, std::string>& labels, double value) {
+    prometheus::Gauge& gauge = family.Add(labels);
+    gauge.Set(value);
+    live_gauges_.emplace_back(&family, &gauge);
+  };
+  for (const auto& [node, usage] : live) {
+    set(live_sampled_, {{"node", node}},
+        std::chrono::duration<double>(usage.sampled_at.time_since_epoch()).count());
+    for (const auto& chip : usage.chips) {
+      std::map<std::string, std::string> labels = {
+          {"node", node}, {"chip", std::to_string(chip.index)}, {"uuid", chip.uuid}};
+      set(live_memory_, labels, static_cast<double>(chip.memory_used_mib));
+      set(live_compute_, labels, chip.compute_used_percent);
+    }
+  }
+}
 
 void ExtenderMetrics::ObserveRequest(const std::string& verb, int status, double seconds) {
   requests_.Add({{"verb", verb}, {"code", std::to_string(status)}}).Increment();

@@ -1,11 +1,14 @@
 // Prometheus metrics of the Hi Scheduler (GET /metrics): request counts and latencies per verb,
-// bind outcomes, and the cache's view of chips, memory and compute allocated.
+// bind outcomes, the cache's view of chips, memory and compute allocated, and the live usage of
+// each chip as its node's device plugin last published it.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <prometheus/counter.h>
@@ -16,6 +19,7 @@
 
 #include "extender/cluster_cache.h"
 #include "extender/queue_stats.h"
+#include "kube/protocol.h"
 
 namespace flexai::extender {
 
@@ -32,6 +36,10 @@ class ExtenderMetrics {
   // first. Refreshes are added while wiring, before serving.
   prometheus::Registry& registry() { return *registry_; }
   void AddRefresh(std::function<void()> refresh) { refreshes_.push_back(std::move(refresh)); }
+  // Replaces the live usage gauges (flexai_chip_live_memory_used_mib,
+  // flexai_chip_live_compute_used_percent {node, chip, uuid} and
+  // flexai_node_live_usage_timestamp_seconds {node}); nodes gone from `live` disappear.
+  void SetLiveUsage(const std::map<std::string, kube::NodeLiveUsage>& live);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -45,6 +53,11 @@ class ExtenderMetrics {
   prometheus::Gauge& gangs_waiting_;
   prometheus::Family<prometheus::Gauge>& reserved_;
   prometheus::Counter& unblocked_;
+  prometheus::Family<prometheus::Gauge>& live_memory_;
+  prometheus::Family<prometheus::Gauge>& live_compute_;
+  prometheus::Family<prometheus::Gauge>& live_sampled_;
+  std::mutex live_mu_;  // guards live_gauges_ (renders may overlap)
+  std::vector<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>> live_gauges_;
   std::mutex queue_mu_;  // guards unblocked_seen_ (renders may overlap)
   uint64_t unblocked_seen_ = 0;
   std::function<QueueStats()> queue_source_;

@@ -81,6 +81,7 @@ HiSchedulerService::HiSchedulerService(ServiceOptions options,
   });
   metrics_ = std::make_unique<ExtenderMetrics>();
   metrics_->SetQueueSource([this] { return queue_->stats(); });
+  metrics_->AddRefresh([this] { metrics_->SetLiveUsage(cache_->LiveUsage()); });
   quota_ = std::make_unique<QuotaGate>(*cache_);
   api_->SetQuotaGate(quota_.get());
   binder_->SetQuotaGate(quota_.get());

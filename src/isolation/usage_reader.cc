@@ -1,5 +1,8 @@
 #include "isolation/usage_reader.h"
 
+#include <time.h>
+
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -31,7 +34,7 @@ const char* ModeName(std::uint32_t mode) {
 
 }  // namespace
 
-Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
+Result<UsageSnapshot> ParseUsage(const std::string& bytes, std::int64_t now_monotonic_ns) {
   if (bytes.size() < sizeof(UsageHeader)) {
     return Error{"usage file has " + std::to_string(bytes.size()) + " bytes, less than its header"};
   }
@@ -54,13 +57,19 @@ Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
   std::uint32_t device_count = std::min(header.device_count, kUsageMaxDevices);
   for (std::uint32_t d = 0; d < device_count; ++d) {
     auto device = Field<UsageDevice>(bytes, kUsageDevicesOffset + d * sizeof(UsageDevice));
+    // window_start_ns is when the share was last computed (or, before the first window closed,
+    // when launches began): no launch for kShareStaleAfter means the container went idle.
+    const std::int64_t stale_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(kShareStaleAfter).count();
+    const bool share_fresh =
+        device.window_start_ns > 0 && now_monotonic_ns - device.window_start_ns <= stale_ns;
     snapshot.devices.push_back(DeviceUsage{
         .index = static_cast<int>(d),
         .limit_bytes = device.limit_bytes,
         .used_bytes = device.used_bytes,
         .peak_bytes = device.peak_bytes,
         .cores_percent = device.cores_percent,
-        .sm_share = device.sm_share_permille / 1000.0,
+        .sm_share = share_fresh ? device.sm_share_permille / 1000.0 : 0.0,
         .launches_total = device.launches_total,
         .busy_ns_total = device.busy_ns_total,
         .refused_total = device.refused_total,
@@ -74,6 +83,12 @@ Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
     snapshot.processes.push_back(std::move(usage));
   }
   return snapshot;
+}
+
+Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return ParseUsage(bytes, std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec);
 }
 
 Result<UsageSnapshot> ReadUsageFile(const std::string& path) {

@@ -2,6 +2,7 @@
 // structs, for the device plugin to export as metrics and live node state.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,7 +17,10 @@ struct DeviceUsage {
   std::uint64_t used_bytes = 0;
   std::uint64_t peak_bytes = 0;
   std::uint32_t cores_percent = 100;
-  double sm_share = 0;  // estimated fraction of GPU time used, 0..1
+  // Estimated fraction of GPU time used, 0..1, over the hook's last window; 0 when that window
+  // closed more than kShareStaleAfter ago (the hook updates it only on a launch, so an idle
+  // container's share would otherwise stay frozen at its last busy value).
+  double sm_share = 0;
   std::uint64_t launches_total = 0;
   std::uint64_t busy_ns_total = 0;  // estimated GPU time of all launches
   std::uint64_t refused_total = 0;  // allocations refused for the quota
@@ -34,7 +38,13 @@ struct UsageSnapshot {
   std::vector<ProcessUsage> processes;  // live slots only
 };
 
+// A share whose window started longer ago than this (no launch since) is reported as 0.
+inline constexpr std::chrono::seconds kShareStaleAfter{5};
+
 // Parses the bytes of a usage file; the error names what is wrong (magic, version, size).
+// `now_monotonic_ns` is CLOCK_MONOTONIC (the clock the hook stamps its windows with).
+Result<UsageSnapshot> ParseUsage(const std::string& bytes, std::int64_t now_monotonic_ns);
+// The same, at the current CLOCK_MONOTONIC time.
 Result<UsageSnapshot> ParseUsage(const std::string& bytes);
 // Reads and parses `path` (e.g. <shared dir>/usage.bin).
 Result<UsageSnapshot> ReadUsageFile(const std::string& path);

@@ -1,6 +1,7 @@
 #include "kube/protocol.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -111,6 +112,79 @@ Result<NodeInventory> DecodeInventory(std::string_view text) {
     }
   }
   return inv;
+}
+
+std::string EncodeLiveUsage(const NodeLiveUsage& usage) {
+  Json chips = Json::array();
+  for (const auto& c : usage.chips) {
+    chips.push_back({{"index", c.index},
+                     {"uuid", c.uuid},
+                     {"memoryUsedMiB", c.memory_used_mib},
+                     {"computeUsedPercent", std::round(c.compute_used_percent * 10.0) / 10.0}});
+  }
+  return Json{
+      {"version", usage.version}, {"sampledAt", FormatTime(usage.sampled_at)}, {"chips", chips}}
+      .dump();
+}
+
+Result<NodeLiveUsage> DecodeLiveUsage(std::string_view text) {
+  Json doc = Json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return Error{"live usage is not a JSON object"};
+  NodeLiveUsage usage;
+  if (doc.contains("version")) {
+    if (!doc["version"].is_number_integer()) return Error{"live usage version: not an integer"};
+    usage.version = doc["version"].get<int>();
+    if (usage.version != kLiveUsageVersion) {
+      return Error{"live usage version " + std::to_string(usage.version) +
+                   " is not supported (want " + std::to_string(kLiveUsageVersion) + ")"};
+    }
+  }
+  if (!doc.contains("sampledAt") || !doc["sampledAt"].is_string()) {
+    return Error{"live usage sampledAt: missing or not a string"};
+  }
+  auto sampled = ParseTime(doc["sampledAt"].get<std::string>());
+  if (!sampled) return Error{"live usage sampledAt: not an RFC 3339 time"};
+  usage.sampled_at = *sampled;
+  if (!doc.contains("chips") || !doc["chips"].is_array()) {
+    return Error{"live usage chips: missing or not an array"};
+  }
+  const Json& chips = doc["chips"];
+  if (chips.size() > 64) return Error{"live usage chips: more than 64 chips on one node"};
+  std::set<int> indexes;
+  std::set<std::string> uuids;
+  for (size_t i = 0; i < chips.size(); ++i) {
+    const Json& c = chips[i];
+    std::string where = "live usage chips[" + std::to_string(i) + "]";
+    if (!c.is_object()) return Error{where + ": not an object"};
+    ChipLiveUsage chip;
+    if (!c.contains("index") || !c["index"].is_number_integer() || c["index"].get<int64_t>() < 0 ||
+        c["index"].get<int64_t>() > 63) {
+      return Error{where + ".index: missing or not an integer in 0..63"};
+    }
+    chip.index = c["index"].get<int>();
+    if (!indexes.insert(chip.index).second) {
+      return Error{where + ".index: duplicate " + std::to_string(chip.index)};
+    }
+    if (!c.contains("uuid") || !c["uuid"].is_string() || c["uuid"].get<std::string>().empty()) {
+      return Error{where + ".uuid: missing or not a string"};
+    }
+    chip.uuid = c["uuid"].get<std::string>();
+    if (!uuids.insert(chip.uuid).second) return Error{where + ".uuid: duplicate " + chip.uuid};
+    if (!c.contains("memoryUsedMiB") || !c["memoryUsedMiB"].is_number_integer() ||
+        c["memoryUsedMiB"].get<int64_t>() < 0) {
+      return Error{where + ".memoryUsedMiB: missing or not a non-negative integer"};
+    }
+    chip.memory_used_mib = c["memoryUsedMiB"].get<int64_t>();
+    if (!c.contains("computeUsedPercent") || !c["computeUsedPercent"].is_number() ||
+        !(c["computeUsedPercent"].get<double>() >= 0)) {
+      return Error{where + ".computeUsedPercent: missing or not a non-negative number"};
+    }
+    chip.compute_used_percent = c["computeUsedPercent"].get<double>();
+    usage.chips.push_back(std::move(chip));
+  }
+  std::sort(usage.chips.begin(), usage.chips.end(),
+            [](const auto& a, const auto& b) { return a.index < b.index; });
+  return usage;
 }
 
 }  // namespace flexai::kube

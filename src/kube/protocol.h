@@ -3,6 +3,7 @@
 // and bind phase the scheduler writes and the device plugin completes.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@ namespace flexai::kube {
 // Node annotations (written by the device plugin).
 inline constexpr std::string_view kInventoryAnnotation = "flexai.io/inventory";
 inline constexpr std::string_view kHeartbeatAnnotation = "flexai.io/heartbeat";
+// Live use of each chip (memory used, compute used) from its slices' usage.bin, refreshed with
+// every heartbeat. Kept apart from the inventory so that usage changes are not inventory changes.
+inline constexpr std::string_view kLiveUsageAnnotation = "flexai.io/live-usage";
 
 // Pod annotations (written by the Hi Scheduler at bind, completed by the device plugin).
 inline constexpr std::string_view kAssignmentAnnotation = "flexai.io/assignment";
@@ -56,5 +60,28 @@ std::string EncodeInventory(const NodeInventory& inventory);
 // Errors name the field ("chips[2].memoryMiB: not a positive integer"). Chips are returned sorted
 // by index; indexes must be 0..n-1 and UUIDs unique.
 Result<NodeInventory> DecodeInventory(std::string_view text);
+
+inline constexpr int kLiveUsageVersion = 1;
+
+// What the device plugin measured on one chip: the sums over the slices allocated on it.
+struct ChipLiveUsage {
+  int index = 0;
+  std::string uuid;
+  int64_t memory_used_mib = 0;      // device memory held by the slices' processes
+  double compute_used_percent = 0;  // estimated share of the chip's GPU time, 0.1 % steps
+};
+
+struct NodeLiveUsage {
+  int version = kLiveUsageVersion;
+  WallTime sampled_at;  // when the usage files were read
+  std::vector<ChipLiveUsage> chips;
+};
+
+// JSON text: {"version":1,"sampledAt":"2026-11-28T03:31:06Z","chips":[{"index":0,
+//  "uuid":"GPU-..","memoryUsedMiB":3072,"computeUsedPercent":25.0}]}
+std::string EncodeLiveUsage(const NodeLiveUsage& usage);
+// Errors name the field ("chips[1].memoryUsedMiB: not a non-negative integer"). Chips are
+// returned sorted by index; indexes and UUIDs must be unique.
+Result<NodeLiveUsage> DecodeLiveUsage(std::string_view text);
 
 }  // namespace flexai::kube

@@ -2,6 +2,7 @@
 // behaviour end to end (registration, streams, health, restarts, preferred allocation, Allocate).
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <time.h>
 
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "device_plugin/kubelet_connection.h"
 #include "fake_cluster_client.h"
 #include "isolation/usage_layout.h"
+#include "kube/protocol.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -29,6 +31,12 @@ using testing::FakeClusterClient;
 using testing::PendingPod;
 using testing::TempDir;
 using testing::TestKubelet;
+
+std::int64_t MonotonicNowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
 
 class DaemonTest : public ::testing::Test {
  protected:
@@ -230,8 +238,14 @@ TEST_F(DaemonTest, AllocateWithoutAssignmentFailsWithClearError) {
 }
 
 TEST_F(DaemonTest, PublishesInventoryAndHeartbeatOnTheNode) {
-  ASSERT_TRUE(Eventually([&] { return cluster_->node_annotations("n1").size() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return cluster_->node_annotations("n1").size() == 3; }));
   auto annotations = cluster_->node_annotations("n1");
+  // Live usage rides along, in its own annotation: every chip, idle here.
+  auto live = kube::DecodeLiveUsage(annotations.at(std::string(kube::kLiveUsageAnnotation)));
+  ASSERT_TRUE(live.ok()) << live.error().message;
+  ASSERT_EQ(live->chips.size(), 4u);
+  EXPECT_EQ(live->chips[2].uuid, "GPU-t-2");
+  EXPECT_EQ(live->chips[2].memory_used_mib, 0);
   auto inventory = nlohmann::json::parse(annotations.at(kInventoryAnnotation));
   EXPECT_EQ(inventory["vendor"], "nvidia");
   ASSERT_EQ(inventory["chips"].size(), 4u);
@@ -274,6 +288,7 @@ TEST_F(DaemonWithMetricsTest, MetricsShowPerChipAllocationAndHealth) {
   file->devices[0].used_bytes = 3072ULL << 20;
   file->devices[0].cores_percent = 40;
   file->devices[0].sm_share_permille = 250;
+  file->devices[0].window_start_ns = MonotonicNowNs();  // the share is current
   std::ofstream(dir_.File("shared/uid-infer/main/usage.bin"), std::ios::binary)
       .write(reinterpret_cast<const char*>(file.get()), sizeof(isolation::UsageFile));
 

@@ -157,5 +157,55 @@ TEST_F(ClusterCacheTest, UnreserveKeepsTheSlicesOfABoundPod) {
   EXPECT_TRUE(cache_.AssignmentOf("uid-p").has_value());
 }
 
+Json WithLiveUsage(Json node, const std::string& text) {
+  node["metadata"]["annotations"][std::string(kube::kLiveUsageAnnotation)] = text;
+  return node;
+}
+
+TEST_F(ClusterCacheTest, LiveUsageIsKeptPerChipWithoutTouchingPlacement) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}, {"GPU-b"}})});
+  cache_.ReplacePods({Assigned("p", "node=n1;cpu=0;mem=0|main=GPU-b:10000:0")});
+  EXPECT_TRUE(cache_.LiveUsage().empty());  // no annotation yet
+  const uint64_t generation = cache_.generation();
+  uint64_t epoch = 0;
+  cache_.Read([&](const auto& nodes) { epoch = nodes.at("n1").epoch; });
+
+  cache_.UpsertNode(WithLiveUsage(NodeWithChips("n1", {{"GPU-a"}, {"GPU-b"}}),
+                                  R"({"version":1,"sampledAt":"2026-11-28T03:31:06Z","chips":[
+        {"index":0,"uuid":"GPU-a","memoryUsedMiB":0,"computeUsedPercent":0},
+        {"index":1,"uuid":"GPU-b","memoryUsedMiB":6144,"computeUsedPercent":37.5}]})"));
+  auto live = cache_.LiveUsage();
+  ASSERT_EQ(live.count("n1"), 1u);
+  EXPECT_EQ(kube::FormatTime(live["n1"].sampled_at), "2026-11-28T03:31:06Z");
+  ASSERT_EQ(live["n1"].chips.size(), 2u);
+  EXPECT_EQ(live["n1"].chips[1].uuid, "GPU-b");
+  EXPECT_EQ(live["n1"].chips[1].memory_used_mib, 6144);
+  EXPECT_DOUBLE_EQ(live["n1"].chips[1].compute_used_percent, 37.5);
+  // Usage is not capacity: the ledgers, the generation and the node's epoch stay as they were,
+  // so no score changes or is recomputed because of it.
+  EXPECT_EQ(UsedMemory(cache_, "n1", 1), 10000);
+  EXPECT_EQ(cache_.generation(), generation);
+  cache_.Read([&](const auto& nodes) { EXPECT_EQ(nodes.at("n1").epoch, epoch); });
+}
+
+TEST_F(ClusterCacheTest, MalformedLiveUsageIsIgnoredAndTheNodeStaysUsable) {
+  const std::string good = R"({"sampledAt":"2026-11-28T03:31:06Z","chips":[
+      {"index":0,"uuid":"GPU-a","memoryUsedMiB":512,"computeUsedPercent":5}]})";
+  cache_.ReplaceNodes({WithLiveUsage(NodeWithChips("n1", {{"GPU-a"}}), good)});
+  ASSERT_EQ(cache_.LiveUsage().count("n1"), 1u);
+  for (const char* bad :
+       {"{broken", R"({"sampledAt":"2026-11-28T03:31:06Z","chips":[{"index":0}]})",
+        R"({"version":7,"sampledAt":"2026-11-28T03:31:06Z","chips":[]})"}) {
+    cache_.UpsertNode(WithLiveUsage(NodeWithChips("n1", {{"GPU-a"}}), bad));
+    EXPECT_TRUE(cache_.LiveUsage().empty()) << bad;  // a stale value is not kept either
+    cache_.Read([&](const auto& nodes) {
+      EXPECT_TRUE(nodes.at("n1").has_inventory) << bad;
+      EXPECT_EQ(nodes.at("n1").state.chip_count(), 1) << bad;
+    });
+  }
+  cache_.UpsertNode(WithLiveUsage(NodeWithChips("n1", {{"GPU-a"}}), good));
+  EXPECT_EQ(cache_.LiveUsage().at("n1").chips.at(0).memory_used_mib, 512);
+}
+
 }  // namespace
 }  // namespace flexai::extender

@@ -49,6 +49,45 @@ TEST(InventoryCodec, RefusesDuplicateUuidsGapsAndGarbage) {
       DecodeInventory(R"({"chips":[{"index":0,"uuid":"A","memoryMiB":1,"health":"meh"}]})").ok());
 }
 
+TEST(LiveUsageCodec, RoundTripsChipsAndTheSampleTime) {
+  NodeLiveUsage usage;
+  usage.sampled_at = *ParseTime("2026-11-28T03:31:06Z");
+  usage.chips = {
+      {.index = 1, .uuid = "GPU-bbbb", .memory_used_mib = 0, .compute_used_percent = 0},
+      {.index = 0, .uuid = "GPU-aaaa", .memory_used_mib = 3072, .compute_used_percent = 25.04}};
+  std::string text = EncodeLiveUsage(usage);
+  EXPECT_NE(text.find(R"("version":1)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("sampledAt":"2026-11-28T03:31:06Z")"), std::string::npos) << text;
+  auto decoded = DecodeLiveUsage(text);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(FormatTime(decoded->sampled_at), "2026-11-28T03:31:06Z");
+  ASSERT_EQ(decoded->chips.size(), 2u);
+  EXPECT_EQ(decoded->chips[0].uuid, "GPU-aaaa");  // sorted by index
+  EXPECT_EQ(decoded->chips[0].memory_used_mib, 3072);
+  EXPECT_DOUBLE_EQ(decoded->chips[0].compute_used_percent, 25.0);  // 0.1 % steps
+  EXPECT_EQ(decoded->chips[1].uuid, "GPU-bbbb");
+}
+
+TEST(LiveUsageCodec, RefusesMalformedValuesNamingTheField) {
+  auto r = DecodeLiveUsage(R"({"sampledAt":"2026-11-28T03:31:06Z",
+      "chips":[{"index":0,"uuid":"A","memoryUsedMiB":-1,"computeUsedPercent":0}]})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("chips[0].memoryUsedMiB"), std::string::npos);
+  EXPECT_FALSE(DecodeLiveUsage("{broken").ok());
+  EXPECT_FALSE(DecodeLiveUsage(R"({"chips":[]})").ok());  // no sampledAt
+  EXPECT_FALSE(DecodeLiveUsage(R"({"sampledAt":"yesterday","chips":[]})").ok());
+  EXPECT_FALSE(
+      DecodeLiveUsage(R"({"version":2,"sampledAt":"2026-11-28T03:31:06Z","chips":[]})").ok());
+  EXPECT_FALSE(DecodeLiveUsage(R"({"sampledAt":"2026-11-28T03:31:06Z",
+      "chips":[{"index":0,"uuid":"A","memoryUsedMiB":1,"computeUsedPercent":"busy"}]})")
+                   .ok());
+  EXPECT_FALSE(DecodeLiveUsage(R"({"sampledAt":"2026-11-28T03:31:06Z",
+      "chips":[{"index":0,"uuid":"A","memoryUsedMiB":1,"computeUsedPercent":1},
+               {"index":0,"uuid":"B","memoryUsedMiB":1,"computeUsedPercent":1}]})")
+                   .ok());
+  EXPECT_TRUE(DecodeLiveUsage(R"({"sampledAt":"2026-11-28T03:31:06Z","chips":[]})").ok());
+}
+
 TEST(TimeFormat, ParsesWhatItFormats) {
   auto t = ParseTime("2024-05-01T12:30:45Z");
   ASSERT_TRUE(t.has_value());
