@@ -21,7 +21,7 @@ AllocateOutcome Failed(AllocateFailure failure, std::string message) {
 }
 
 // A repeat of an answer whose request has not finished: answering it now could hand out a
-// container that the request's failing `success` patch then takes back. kubelet retries.
+// container that the request's failing `success` patch then takes back.
 AllocateOutcome StillBeingRecorded(const MatchedContainer& repeat) {
   return Failed(AllocateFailure::kClusterUnavailable,
                 repeat.pod.namespace_name + "/" + repeat.pod.name + " container " +
@@ -229,18 +229,25 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   if (Status placed = PlaceChips(container, chips, grants); !placed) {
     return Failed(AllocateFailure::kNoAssignment, pod_ref + ": " + placed.message());
   }
+  // The assignment cannot be honoured: say so on the pod (for the scheduler) and to kubelet.
+  auto refuse_pod = [&](const std::string& why) {
+    lock.unlock();  // nothing is recorded
+    Status marked = cluster_->PatchPodAnnotations(
+        match->pod.namespace_name, match->pod.name,
+        {{kBindPhaseAnnotation, kBindPhaseFailed}, {kBindErrorAnnotation, why}});
+    if (!marked) spdlog::warn("marking {} failed: {}", pod_ref, marked.message());
+    return Failed(AllocateFailure::kNoAssignment, why);
+  };
   for (const auto& chip : chips) {
     if (!chip.healthy()) {
-      // The assignment cannot be honoured: say so on the pod (for the scheduler) and to kubelet.
-      std::string why = "chip " + chip.uuid + " assigned to " + pod_ref + " container " +
-                        container.container + " is Unhealthy";
-      lock.unlock();  // nothing is recorded
-      Status marked = cluster_->PatchPodAnnotations(
-          match->pod.namespace_name, match->pod.name,
-          {{kBindPhaseAnnotation, kBindPhaseFailed}, {kBindErrorAnnotation, why}});
-      if (!marked) spdlog::warn("marking {} failed: {}", pod_ref, marked.message());
-      return Failed(AllocateFailure::kNoAssignment, why);
+      return refuse_pod("chip " + chip.uuid + " assigned to " + pod_ref + " container " +
+                        container.container + " is Unhealthy");
     }
+  }
+  if (std::string conflict =
+          IsolationConflict(match->pod.annotations, grants, settings, backend_.vendor());
+      !conflict.empty()) {
+    return refuse_pod(pod_ref + ": " + conflict);
   }
   outcome.setup =
       BuildContainerSetup(backend_, settings, chips, grants,
@@ -299,7 +306,7 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
                                       {{kBindPhaseAnnotation, kBindPhaseSuccess},
                                        {kDeviceIdsAnnotation, outcome.device_ids_annotation}});
     if (!patched) {
-      take_back();  // kubelet's retry must find the same containers again
+      take_back();  // a later request must find the same containers again
       outcomes.push_back(Failed(AllocateFailure::kClusterUnavailable,
                                 "marking " + outcome.pod_namespace + "/" + outcome.pod_name + " " +
                                     kBindPhaseAnnotation + "=success: " + patched.message()));
@@ -355,7 +362,7 @@ void Allocator::Forget(const std::string& pod_uid, const std::string& container)
   auto it = pods_.find(pod_uid);
   if (it == pods_.end()) return;
   std::erase(it->second.allocated_containers, container);
-  // Else kubelet's retry would look like a repeat of an answer that was never marked `success`.
+  // Else a later request would look like a repeat of an answer that was never marked `success`.
   it->second.device_ids.erase(container);
   it->second.unconfirmed.erase(container);
   it->second.answered_at.erase(container);

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "isolation/mps_client_env.h"
+#include "kube/protocol.h"
 
 namespace flexai::device_plugin {
 namespace {
@@ -106,6 +107,26 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
   if (mode == IsolationMode::kHook) AddHookSetup(settings, paths, setup);
   if (mode == IsolationMode::kMps) AddMpsSetup(grants, paths, setup);
   return setup;
+}
+
+std::string IsolationConflict(const std::map<std::string, std::string>& pod_annotations,
+                              const std::vector<partition::ChipGrant>& grants,
+                              const PluginSettings& settings, partition::Vendor vendor) {
+  auto it = pod_annotations.find(std::string(kube::kIsolationAnnotation));
+  if (it == pod_annotations.end() || it->second.empty()) return "";
+  const std::string asked = std::string(kube::kIsolationAnnotation) + "=" + it->second;
+  auto mode = partition::ParseIsolationMode(it->second);
+  if (!mode || *mode == IsolationMode::kNone) return asked + " is not hook or mps";
+  bool whole_chips = std::all_of(grants.begin(), grants.end(),
+                                 [](const partition::ChipGrant& g) { return g.exclusive; });
+  if (whole_chips) return "";  // whole chips are not enforced in any mode
+  if (vendor == partition::Vendor::kAscend)
+    return asked + ": NPU slices are vNPUs, not " + it->second;
+  if (*mode != settings.isolation) {
+    return "the pod asks " + asked + ", this node's slice policy runs isolation " +
+           std::string(IsolationModeName(settings.isolation));
+  }
+  return "";
 }
 
 }  // namespace flexai::device_plugin

@@ -38,4 +38,10 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
                                    const std::vector<partition::ChipGrant>& grants,
                                    const ContainerHostPaths& paths);
 
+// Why a pod's `flexai.io/isolation` annotation cannot be served by `settings` for `grants` on a
+// chip of `vendor`; empty when it can (no annotation, whole chips only, or the same mode).
+std::string IsolationConflict(const std::map<std::string, std::string>& pod_annotations,
+                              const std::vector<partition::ChipGrant>& grants,
+                              const PluginSettings& settings, partition::Vendor vendor);
+
 }  // namespace flexai::device_plugin

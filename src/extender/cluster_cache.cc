@@ -151,6 +151,7 @@ void ClusterCache::RebuildNodeLocked(CachedNode& node) {
     chips = std::move(inv->chips);
     node.has_inventory = true;
   }
+  node.isolation = partition::EffectiveSharing(*policy_, node.labels).isolation_mode;
   std::vector<partition::ChipCapacity> capacities;
   capacities.reserve(chips.size());
   for (const auto& chip : chips) {

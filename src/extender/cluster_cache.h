@@ -38,6 +38,9 @@ struct CachedNode {
   std::string live_usage_text;  // the raw annotation, to parse (and warn) only on a change
   bool unschedulable = false;
   partition::HostResources allocatable;
+  // The isolation mode the node's device plugin gives GPU slices (its slice policy's `sharing`
+  // after node overrides).
+  partition::IsolationMode isolation = partition::IsolationMode::kHook;
   // Changes whenever anything a placement decision reads changes (chips, ledgers, labels);
   // unique across the cache's life, so scores can be memoised per (node, epoch).
   uint64_t epoch = 0;

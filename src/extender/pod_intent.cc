@@ -1,5 +1,6 @@
 #include "extender/pod_intent.h"
 
+#include <algorithm>
 #include <map>
 
 #include "extender/gang_annotations.h"
@@ -148,6 +149,22 @@ PodIntent ParsePodIntent(const Json& pod, const partition::SlicePolicy& policy) 
     errors.push_back("annotation " + std::string(kIslandBindAnnotation) + ": \"" + island +
                      "\" is not true or false");
   }
+  if (std::string isolation = annotation(kube::kIsolationAnnotation); !isolation.empty()) {
+    auto mode = partition::ParseIsolationMode(isolation);
+    bool any_npu = std::any_of(
+        intent.request.containers.begin(), intent.request.containers.end(), [](const auto& c) {
+          return c.slice.vendor == partition::Vendor::kAscend && !c.slice.exclusive();
+        });
+    if (!mode || *mode == partition::IsolationMode::kNone) {
+      errors.push_back("annotation " + std::string(kube::kIsolationAnnotation) + ": \"" +
+                       isolation + "\" is not hook or mps (a shared slice is always enforced)");
+    } else if (any_npu) {
+      errors.push_back("annotation " + std::string(kube::kIsolationAnnotation) +
+                       " applies to GPU slices; NPU slices are vNPUs");
+    } else {
+      intent.hints.isolation = mode;
+    }
+  }
   auto gang = partition::ParseGangSpec(intent.ns, annotation(kGangAnnotation),
                                        annotation(kGangSizeAnnotation),
                                        annotation(kGangTimeoutAnnotation), std::chrono::seconds(0));
@@ -158,6 +175,11 @@ PodIntent ParsePodIntent(const Json& pod, const partition::SlicePolicy& policy) 
   }
   for (size_t i = 0; i < errors.size(); ++i) intent.error += (i ? "; " : "") + errors[i];
   return intent;
+}
+
+bool PodIntent::wants_slices() const {
+  return std::any_of(request.containers.begin(), request.containers.end(),
+                     [](const partition::ContainerRequest& c) { return !c.slice.exclusive(); });
 }
 
 }  // namespace flexai::extender

@@ -23,6 +23,8 @@ struct PlacementHints {
   PackMode chip_mode = PackMode::kBinpack;  // on a node: fill busy chips first, or idle ones
   bool numa_bind = false;                   // a container's chips must share one NUMA node
   bool island_bind = false;  // the pod's chips must share one NVLink island / HCCS ring
+  // flexai.io/isolation: the pod's GPU slices need a node running this mode (nullopt = any).
+  std::optional<partition::IsolationMode> isolation;
 };
 
 struct PodIntent {
@@ -36,6 +38,9 @@ struct PodIntent {
   std::optional<partition::GangSpec> gang;
 
   std::string display_name() const { return ns + "/" + name; }
+  // True when some container asks for a share of a chip (not whole chips): only those are
+  // enforced by an isolation mode.
+  bool wants_slices() const;
 };
 
 // Never fails: problems are reported in `error` (pods without flexai resources get

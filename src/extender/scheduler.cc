@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "extender/misfit.h"
+#include "kube/protocol.h"
 #include "partition/placement/chip_groups.h"
 
 namespace flexai::extender {
@@ -70,7 +71,8 @@ std::string ShapeKey(const PodIntent& pod) {
        std::to_string(pod.request.host.memory_mib);
   f += "|" + std::to_string(static_cast<int>(pod.hints.node_mode)) +
        std::to_string(static_cast<int>(pod.hints.chip_mode)) + (pod.hints.numa_bind ? "n" : "-") +
-       (pod.hints.island_bind ? "i" : "-");
+       (pod.hints.island_bind ? "i" : "-") +
+       (pod.hints.isolation ? std::to_string(static_cast<int>(*pod.hints.isolation)) : "-");
   for (const auto& m : pod.hints.prefer_models) f += m + ",";
   return f;
 }
@@ -125,6 +127,7 @@ Scheduler::Evaluation Scheduler::Evaluate(const Context& ctx, const PodIntent& p
                                           const CachedNode* node, const std::string& name,
                                           bool explain) const {
   if (auto unusable = Unusable(ctx, node, name)) return std::move(*unusable);
+  if (auto mismatch = IsolationMismatch(pod, *node, name)) return std::move(*mismatch);
   return EvaluatePlacement(ctx, pod, *node, name, explain);
 }
 
@@ -155,6 +158,21 @@ std::optional<Scheduler::Evaluation> Scheduler::Unusable(const Context& ctx, con
     return e;
   }
   return std::nullopt;
+}
+
+std::optional<Scheduler::Evaluation> Scheduler::IsolationMismatch(const PodIntent& pod,
+                                                                  const CachedNode& node,
+                                                                  const std::string& name) {
+  if (!pod.hints.isolation || *pod.hints.isolation == node.isolation || !pod.wants_slices()) {
+    return std::nullopt;
+  }
+  Evaluation e;
+  e.reason = "node " + name + ": its slice policy runs isolation " +
+             std::string(partition::IsolationModeName(node.isolation)) + ", the pod asks " +
+             std::string(kube::kIsolationAnnotation) + "=" +
+             std::string(partition::IsolationModeName(*pod.hints.isolation));
+  e.unresolvable = true;
+  return e;
 }
 
 Scheduler::Evaluation Scheduler::EvaluatePlacement(const Context& ctx, const PodIntent& pod,
@@ -209,6 +227,12 @@ std::vector<NodeVerdict> Scheduler::Verdicts(
       out[i].explained = true;
       out[i].unresolvable = unusable->unresolvable;
       out[i].reason = std::move(unusable->reason);
+      continue;
+    }
+    if (auto mismatch = IsolationMismatch(pod, *node, names[i])) {
+      out[i].explained = true;
+      out[i].unresolvable = true;
+      out[i].reason = std::move(mismatch->reason);
       continue;
     }
     usable[i] = node;

@@ -69,6 +69,9 @@ class Scheduler {
   // Why `node` cannot take any pod now (unknown, no inventory, stale heartbeat); nullopt if usable.
   std::optional<Evaluation> Unusable(const Context& ctx, const CachedNode* node,
                                      const std::string& name) const;
+  // Why `node` cannot serve the isolation mode `pod` asks (flexai.io/isolation); nullopt if it can.
+  static std::optional<Evaluation> IsolationMismatch(const PodIntent& pod, const CachedNode& node,
+                                                     const std::string& name);
   // The policy's answer for `pod` on a usable node (what the score cache keeps). It must read
   // only the node's state (covered by CachedNode::epoch), the pod's shape (ShapeKey in
   // scheduler.cc: a new field read here goes there too) and the policy (StateVersion); checks on

@@ -45,6 +45,9 @@ inline constexpr std::string_view kAvoidUuidsAnnotation = "flexai.io/avoid-uuids
 inline constexpr std::string_view kNodePolicyAnnotation = "flexai.io/node-policy";
 inline constexpr std::string_view kChipPolicyAnnotation = "flexai.io/chip-policy";
 inline constexpr std::string_view kNumaBindAnnotation = "flexai.io/numa-bind";
+// The isolation a pod's GPU slices need: `hook` or `mps`. The Hi Scheduler places the pod only on
+// nodes whose slice policy runs that mode, and the device plugin refuses a mismatch.
+inline constexpr std::string_view kIsolationAnnotation = "flexai.io/isolation";
 
 inline constexpr int kInventoryVersion = 1;
 

@@ -5,6 +5,7 @@
 #include "device_plugin/backend/sim/sim_backend.h"
 #include "device_plugin/device_id.h"
 #include "fake_cluster_client.h"
+#include "kube/protocol.h"
 #include "test_kubelet.h"
 
 #include <filesystem>
@@ -264,6 +265,29 @@ TEST_F(AllocatorTest, UnhealthyAssignedChipFailsThePodVisibly) {
   EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
   EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseFailed);
   EXPECT_NE(cluster_.PodAnnotation("p", kBindErrorAnnotation).find("Unhealthy"), std::string::npos);
+}
+
+TEST_F(AllocatorTest, PodAskingAnIsolationModeThisNodeDoesNotRunFailsVisibly) {
+  PodSummary mps = PendingPod("mps", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":4096:20",
+                              "2026-11-28T03:00:00Z");
+  mps.annotations[std::string(kube::kIsolationAnnotation)] = "mps";
+  cluster_.AddPod(mps);
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_EQ(cluster_.PodAnnotation("mps", kBindPhaseAnnotation), kBindPhaseFailed);
+  EXPECT_EQ(cluster_.PodAnnotation("mps", kBindErrorAnnotation),
+            "default/mps: the pod asks flexai.io/isolation=mps, this node's slice policy runs "
+            "isolation hook");
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+
+  // The mode the node runs is served as usual.
+  PodSummary hook = PendingPod("hook", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":4096:20",
+                               "2026-11-28T03:00:01Z");
+  hook.annotations[std::string(kube::kIsolationAnnotation)] = "hook";
+  cluster_.AddPod(hook);
+  outcome = allocator_.AllocateContainer({Id(1)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.setup.env["FLEXAI_ISOLATION"], "hook");
 }
 
 TEST_F(AllocatorTest, RefusesARequestWithoutAssignment) {

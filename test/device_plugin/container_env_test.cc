@@ -70,6 +70,27 @@ TEST_F(ContainerEnvTest, WholeChipsNeedNoEnforcement) {
   EXPECT_TRUE(setup.mounts.empty());
 }
 
+TEST_F(ContainerEnvTest, IsolationAnnotationMustNameTheModeTheNodeRuns) {
+  PluginSettings mps;
+  mps.isolation = IsolationMode::kMps;
+  const auto nvidia = partition::Vendor::kNvidia;
+  auto asks = [](const std::string& mode) {
+    return std::map<std::string, std::string>{{"flexai.io/isolation", mode}};
+  };
+  EXPECT_EQ(IsolationConflict({}, grants_, mps, nvidia), "");
+  EXPECT_EQ(IsolationConflict(asks("mps"), grants_, mps, nvidia), "");
+  EXPECT_EQ(IsolationConflict(asks("hook"), grants_, mps, nvidia),
+            "the pod asks flexai.io/isolation=hook, this node's slice policy runs isolation mps");
+  EXPECT_EQ(IsolationConflict(asks("none"), grants_, mps, nvidia),
+            "flexai.io/isolation=none is not hook or mps");
+  EXPECT_EQ(IsolationConflict(asks("strict"), grants_, mps, nvidia),
+            "flexai.io/isolation=strict is not hook or mps");
+  // Whole chips are never enforced, so any valid mode is served.
+  std::vector<partition::ChipGrant> whole = {{2, chips_[2].uuid, 81559, 100, true}};
+  EXPECT_EQ(IsolationConflict(asks("hook"), whole, mps, nvidia), "");
+  EXPECT_NE(IsolationConflict(asks("mps"), grants_, mps, partition::Vendor::kAscend), "");
+}
+
 TEST_F(ContainerEnvTest, VisibleDevicesVariableFollowsTheVendor) {
   PluginSettings settings;
   settings.isolation = IsolationMode::kNone;

@@ -127,6 +127,51 @@ TEST_F(ExtenderApiTest, SpreadAnnotationPrefersTheEmptierNode) {
   EXPECT_LT(result[0]["Score"].get<int>(), result[1]["Score"].get<int>()) << result.dump();
 }
 
+// A node override runs MPS on nodes labelled pool=mps; the others keep the default hook mode.
+TEST_F(ExtenderApiTest, IsolationAnnotationKeepsSlicesOnNodesRunningThatMode) {
+  partition::NodeOverride mps_pool;
+  mps_pool.selector.match_labels = {{"pool", "mps"}};
+  mps_pool.sharing.isolation_mode = partition::IsolationMode::kMps;
+  policy_->node_overrides.push_back(mps_pool);
+  Json n4 = NodeWithChips("n4", {{"GPU-m", 81559}});
+  n4["metadata"]["labels"] = {{"pool", "mps"}};
+  cache_.UpsertNode(n4);
+  const Json nodes = {"n2", "n4"};
+
+  Json mps_pod = GpuPod("p", 1, 10000, 20);
+  mps_pod["metadata"]["annotations"]["flexai.io/isolation"] = "mps";
+  Json result = Call(&ExtenderApi::Filter, {{"Pod", mps_pod}, {"NodeNames", nodes}});
+  EXPECT_EQ(result["NodeNames"], Json({"n4"}));
+  EXPECT_EQ(result["FailedAndUnresolvableNodes"]["n2"],
+            "node n2: its slice policy runs isolation hook, the pod asks flexai.io/isolation=mps");
+
+  Json hook_pod = GpuPod("q", 1, 10000, 20);
+  hook_pod["metadata"]["annotations"]["flexai.io/isolation"] = "hook";
+  result = Call(&ExtenderApi::Filter, {{"Pod", hook_pod}, {"NodeNames", nodes}});
+  EXPECT_EQ(result["NodeNames"], Json({"n2"}));
+  EXPECT_TRUE(result["FailedAndUnresolvableNodes"].contains("n4"));
+
+  // Whole chips are not enforced in any mode: the annotation does not narrow them.
+  Json whole = GpuPod("w", 1);
+  whole["metadata"]["annotations"]["flexai.io/isolation"] = "mps";
+  result = Call(&ExtenderApi::Filter, {{"Pod", whole}, {"NodeNames", nodes}});
+  EXPECT_EQ(result["NodeNames"], Json({"n2", "n4"}));
+
+  // Prioritize agrees with filter: the hook node cannot take the mps pod.
+  result = Call(&ExtenderApi::Prioritize, {{"Pod", mps_pod}, {"NodeNames", nodes}});
+  EXPECT_EQ(result[0]["Score"], 0) << result.dump();
+  EXPECT_GT(result[1]["Score"].get<int>(), 0) << result.dump();
+}
+
+TEST_F(ExtenderApiTest, UnknownIsolationAnnotationFailsEveryNode) {
+  Json pod = GpuPod("p", 1, 10000, 20);
+  pod["metadata"]["annotations"]["flexai.io/isolation"] = "none";
+  Json result = Call(&ExtenderApi::Filter, {{"Pod", pod}, {"NodeNames", {"n1", "n2"}}});
+  EXPECT_EQ(result["NodeNames"], Json::array());
+  std::string why = result["FailedAndUnresolvableNodes"]["n2"];
+  EXPECT_NE(why.find("flexai.io/isolation: \"none\" is not hook or mps"), std::string::npos) << why;
+}
+
 TEST_F(ExtenderApiTest, BindPassesTheGoFieldNamesThrough) {
   Json result =
       Call(&ExtenderApi::Bind,
