@@ -27,7 +27,7 @@ namespace flexai::device_plugin {
 enum class AllocateFailure {
   kNone,
   kBadDeviceIds,        // IDs kubelet passed are not ours: INVALID_ARGUMENT
-  kNoAssignment,        // no pending pod matches: FAILED_PRECONDITION, kubelet retries
+  kNoAssignment,        // no pending pod matches: FAILED_PRECONDITION, the pod fails admission
   kClusterUnavailable,  // could not reach Kubernetes: UNAVAILABLE
 };
 
