@@ -340,6 +340,20 @@ TEST(HookLookupTest, AnEntryPointVersionTheHookDoesNotKnowIsPassedThroughNotMisw
   EXPECT_TRUE(testing::HasLine(lines, "calls cuMemGetInfo_v3 1"));
 }
 
+// A per-thread-stream look-up at 6050, before cuLaunchKernel_ptsz existed (7000), gets the plain
+// entry point from the driver. The answer must be our plain wrapper, and our _ptsz wrapper (what
+// the program's own launches use) must still reach the driver's _ptsz function.
+TEST(HookLookupTest, APtszLookupAnsweredWithThePlainEntryPointWrapsThePlainOne) {
+  testing::ProbeRunner probe;
+  std::vector<std::string> lines =
+      probe.Run({"--lookup=getproc", "--ptsz", "lookup-at", "6050", "cuLaunchKernel", "launch", "2",
+                 "10", "calls", "cuLaunchKernel", "calls", "cuLaunchKernel_ptsz"});
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "lookup-at 6050 cuLaunchKernel libflexai-cuda.so cuLaunchKernel");
+  EXPECT_EQ(lines[2], "calls cuLaunchKernel 0");
+  EXPECT_EQ(lines[3], "calls cuLaunchKernel_ptsz 2");
+}
+
 // libcudart on older runtimes asks for cuGetProcAddress at 11030 and calls the answer with the
 // v1 ABI (no symbol status); that answer must be our wrapper, or every later look-up escapes.
 TEST(HookLookupTest, TheV1GetProcAddressAskedForAt11030IsOurWrapper) {

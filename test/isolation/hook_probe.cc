@@ -73,18 +73,19 @@ int g_device = 0;
 void* g_get_proc = nullptr;
 std::uint64_t g_lookup_flags = 0;
 
-// A look-up through g_get_proc with the ABI of the version asked for.
-void* LookUp(const char* name) {
+// A look-up through g_get_proc (the ABI of g_cuda_version) asking for `version`.
+void* LookUp(const char* name, int version) {
   void* found = nullptr;
   if (g_cuda_version < 12000) {
     reinterpret_cast<CUresult (*)(const char*, void**, int, std::uint64_t)>(g_get_proc)(
-        name, &found, g_cuda_version, g_lookup_flags);
+        name, &found, version, g_lookup_flags);
   } else {
     reinterpret_cast<CUresult (*)(const char*, void**, int, std::uint64_t, int*)>(g_get_proc)(
-        name, &found, g_cuda_version, g_lookup_flags, nullptr);
+        name, &found, version, g_lookup_flags, nullptr);
   }
   return found;
 }
+void* LookUp(const char* name) { return LookUp(name, g_cuda_version); }
 
 template <typename F>
 void Load(F& field, void* handle, const std::string& lookup, bool ptsz, const char* base,
@@ -380,6 +381,13 @@ int Run(int argc, char** argv, int i, const char* prefix) {
                     : g_get_proc == nullptr    ? nullptr
                                                : LookUp(name.c_str());
       std::printf("%slookup %s %s\n", prefix, name.c_str(), Owner(found).c_str());
+    } else if (command == "lookup-at") {
+      // lookup-at VERSION NAME (--lookup=getproc): a look-up asking for an older version, as
+      // cudaGetDriverEntryPointByVersion allows; prints where it points.
+      int version = std::atoi(argv[++i]);
+      std::string name = argv[++i];
+      void* found = g_get_proc == nullptr ? nullptr : LookUp(name.c_str(), version);
+      std::printf("%slookup-at %d %s %s\n", prefix, version, name.c_str(), Owner(found).c_str());
     } else if (command == "launch-variants") {  // one launch through each other launch entry point
       auto kernel = reinterpret_cast<CUfunction>(std::uintptr_t{10});
       CUlaunchConfig config{};

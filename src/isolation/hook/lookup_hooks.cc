@@ -34,8 +34,14 @@ int ConfirmedHook(const char* symbol, int planned, const void* real) {
   Dl_info info{};
   if (dladdr(real, &info) == 0 || info.dli_saddr != real || info.dli_sname == nullptr)
     return planned;
-  if (std::strcmp(info.dli_sname, HookSymbol(planned)) == 0 || FindHook(info.dli_sname) >= 0)
-    return planned;
+  if (std::strcmp(info.dli_sname, HookSymbol(planned)) == 0) return planned;
+  // A per-thread-stream look-up at a version older than the _ptsz variant gets the plain entry
+  // point (same ABI, legacy default stream): wrap that one, or our _ptsz wrapper would forward
+  // every later _ptsz call to it.
+  if (std::string ptsz = std::string(info.dli_sname) + "_ptsz"; ptsz == HookSymbol(planned)) {
+    return FindHook(info.dli_sname);
+  }
+  if (FindHook(info.dli_sname) >= 0) return planned;
   if (IsOtherVersionOf(info.dli_sname, symbol)) {
     HookLog((std::string("cuGetProcAddress(\"") + symbol + "\") returned " + info.dli_sname +
              ", an entry point this library does not know; it is not intercepted")
