@@ -100,6 +100,13 @@ TEST_F(BinaryTest, ServesKubeletFromRegistrationToHealthFlipAndRestart) {
   EXPECT_NE(status.error_message().find("no Kubernetes connection"), std::string::npos);
 
   EXPECT_EQ(daemon->Stop(), 0);
+  // It still served kubelet, and said loudly that nothing reaches the cluster.
+  std::ifstream log(dir_.File("daemon.log"));
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("NO KUBERNETES CONNECTION: inventory and heartbeat are NOT published to node "
+                      "n1"),
+            std::string::npos)
+      << text.substr(0, 2000);
 }
 
 TEST_F(BinaryTest, PolicyFileChangeReStreamsTheDeviceListWithoutARestart) {
