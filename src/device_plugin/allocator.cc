@@ -406,11 +406,14 @@ void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) c
   }
 }
 
-void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
+void Allocator::Reconcile(const std::vector<PodSummary>& pods,
+                          std::chrono::system_clock::time_point now) {
   RemoveStaleAccountingDirs(pods);
   std::lock_guard lock(mu_);
   std::map<std::string, PodRecord> next;
+  std::set<std::string> ended;
   for (const auto& pod : pods) {
+    if (pod.terminal()) ended.insert(pod.uid);
     auto phase = pod.annotations.find(kBindPhaseAnnotation);
     if (phase == pod.annotations.end() || pod.terminal()) continue;
     auto known = pods_.find(pod.uid);
@@ -431,6 +434,17 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods) {
       record.answered_at = known->second.answered_at;
     }
     next[pod.uid] = std::move(record);
+  }
+  // `pods` comes from the watch cache, which may lag the fresh list an Allocate matched against:
+  // a pod answered moments ago may be missing there or show no bind phase yet. Forgetting it
+  // would let its next container match the one already answered, so it is kept for a while
+  // unless the list shows it ended.
+  for (auto& [uid, record] : pods_) {
+    if (next.contains(uid) || ended.contains(uid)) continue;
+    bool fresh = std::any_of(
+        record.answered_at.begin(), record.answered_at.end(),
+        [&](const auto& answered) { return now - answered.second <= kUnlistedRecordGrace; });
+    if (fresh) next[uid] = std::move(record);
   }
   pods_ = std::move(next);
 }

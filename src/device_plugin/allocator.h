@@ -79,7 +79,11 @@ class Allocator {
   // Brings usage in line with the pods now on the node: forgets pods that are gone or failed,
   // recovers pods already marked `success` (after a daemon restart), and removes the accounting
   // directories of pods that left more than 10 minutes ago.
-  void Reconcile(const std::vector<PodSummary>& pods);
+  // A pod answered within kUnlistedRecordGrace but not (yet) in `pods` is kept (the watch cache
+  // can lag).
+  void Reconcile(const std::vector<PodSummary>& pods,
+                 std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+  static constexpr std::chrono::minutes kUnlistedRecordGrace{2};
   std::map<std::string, ChipUsage> UsageByChip() const;
 
   // Where each allocated container's hook writes its live usage, and which chip is its device i.

@@ -378,6 +378,38 @@ TEST_F(AllocatorTest, ReconcileRecoversSuccessfulPodsAndForgetsDeletedOnes) {
   EXPECT_TRUE(allocator_.UsageByChip().empty());
 }
 
+// The reconcile reads the watch cache, which may not show yet a pod the Allocate just matched
+// (from a fresh list). Its first container must stay answered, or the next Allocate of the pod
+// would hand out that container again.
+TEST_F(AllocatorTest, ReconcileKeepsAPodJustAnsweredThatTheCacheDoesNotShowYet) {
+  cluster_.AddPod(PendingPod("pair", "n1",
+                             "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":512:5|b=" + Uuid(1) + ":512:5",
+                             "2026-11-28T03:00:00Z"));
+  AllocateOutcome a = allocator_.AllocateContainer({Id(4)});
+  ASSERT_TRUE(a.ok()) << a.message;
+  EXPECT_EQ(a.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(0));
+  allocator_.Reconcile({});  // a stale cache: no such pod yet
+  AllocateOutcome b = allocator_.AllocateContainer({Id(5)});
+  ASSERT_TRUE(b.ok()) << b.message;
+  EXPECT_EQ(b.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(1));
+
+  // Long after, a pod the list still does not show is gone, and one it shows ended is forgotten
+  // at once.
+  allocator_.Reconcile({}, std::chrono::system_clock::now() + std::chrono::minutes(3));
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
+TEST_F(AllocatorTest, ReconcileForgetsAnAnsweredPodTheListShowsEnded) {
+  cluster_.AddPod(PendingPod("done", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":512:5",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(3)}).ok());
+  auto ended = PendingPod("done", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":512:5",
+                          "2026-11-28T03:00:00Z");
+  ended.phase = "Succeeded";
+  allocator_.Reconcile({ended});
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
 TEST_F(AllocatorTest, ReconcileRemovesAccountingDirectoriesOfPodsLongGone) {
   namespace fs = std::filesystem;
   for (const char* uid : {"uid-gone-long", "uid-gone-now", "uid-running"}) {
