@@ -53,6 +53,30 @@ TEST(RenderNodes, DrawsEachChipsSlicesWithALegendOfOwnerPods) {
             "  B team/shared-b (main)\n");
 }
 
+TEST(RenderNodes, ShowsWhatTheSlicesReallyUseUnderTheirAllocation) {
+  Json node = Node("gpu-1", {InventoryChip(0, "GPU-a", 80000), InventoryChip(1, "GPU-b", 80000)});
+  node["metadata"]["annotations"]["flexai.io/live-usage"] =
+      R"({"version":1,"sampledAt":"2026-01-01T00:00:00Z","chips":[)"
+      R"({"index":0,"uuid":"GPU-a","memoryUsedMiB":31000,"computeUsedPercent":42.5}]})";
+  Json broken = Node("gpu-2", {InventoryChip(0, "GPU-c", 80000)});
+  broken["metadata"]["annotations"]["flexai.io/live-usage"] = "{not json";
+  auto snapshot = BuildSnapshot(
+      List({node, broken}),
+      List({Pod("team", "shared-a", {}, "node=gpu-1;cpu=0;mem=0|main=GPU-a:40000:50", "Running")}));
+  ASSERT_TRUE(snapshot.ok());
+  BarOptions options;
+  options.width = 8;
+  std::string text = RenderNodes(*snapshot, options);
+  EXPECT_NE(text.find("     cores [AAAA....] 50/100%  1 slice\n"
+                      "     used  31000 MiB, 42.5% compute (live)\n"
+                      "  #1 H100 GPU-b\n"),
+            std::string::npos)
+      << text;
+  // GPU-b has no measurement (not in the annotation): no line for it.
+  EXPECT_EQ(text.find("used  0 MiB"), std::string::npos) << text;
+  EXPECT_NE(text.find("  ! live usage unreadable: "), std::string::npos) << text;
+}
+
 TEST(RenderNodes, SaysSoWhenNoNodePublishesChips) {
   auto snapshot = BuildSnapshot(List({Node("cpu-only", {})}), List({}));
   ASSERT_TRUE(snapshot.ok());

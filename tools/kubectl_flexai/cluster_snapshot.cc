@@ -58,13 +58,26 @@ NodeView DecodeNode(const Json& object) {
     node.has_inventory = true;
     auto decoded = kube::DecodeInventory(inventory);
     if (decoded) {
-      for (auto& chip : decoded->chips) node.chips.push_back({std::move(chip), {}});
+      for (auto& chip : decoded->chips) node.chips.push_back({std::move(chip), {}, std::nullopt});
     } else {
       node.inventory_error = decoded.error().message;
     }
   }
   std::string heartbeat = kube::AnnotationOf(object, std::string(kube::kHeartbeatAnnotation));
   if (!heartbeat.empty()) node.heartbeat = kube::ParseTime(heartbeat);
+  std::string live = kube::AnnotationOf(object, std::string(kube::kLiveUsageAnnotation));
+  if (!live.empty()) {
+    auto usage = kube::DecodeLiveUsage(live);
+    if (!usage) {
+      node.live_usage_error = usage.error().message;
+    } else {
+      for (auto& chip : node.chips) {
+        for (const auto& measured : usage->chips) {
+          if (measured.uuid == chip.chip.uuid) chip.live = measured;
+        }
+      }
+    }
+  }
   return node;
 }
 

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/protocol.h"
 #include "kube/time_format.h"
 #include "partition/assignment.h"
 #include "partition/chip.h"
@@ -50,6 +51,8 @@ struct SliceView {
 struct ChipView {
   partition::Chip chip;
   std::vector<SliceView> slices;
+  // What the slices really use, from the node's flexai.io/live-usage (absent: not published).
+  std::optional<kube::ChipLiveUsage> live;
 
   int64_t allocated_memory_mib() const;
   int allocated_cores() const;
@@ -62,6 +65,7 @@ struct NodeView {
   bool has_inventory = false;
   std::string inventory_error;  // set when the annotation does not decode
   std::optional<kube::WallTime> heartbeat;
+  std::string live_usage_error;  // set when flexai.io/live-usage does not decode
   std::vector<ChipView> chips;
   // Grants naming a chip this node's inventory does not list ("pod/container -> uuid").
   std::vector<std::string> orphan_grants;

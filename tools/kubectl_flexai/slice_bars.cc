@@ -1,6 +1,7 @@
 #include "kubectl_flexai/slice_bars.h"
 
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <sstream>
 
@@ -102,8 +103,17 @@ std::string RenderNodes(const ClusterSnapshot& snapshot, const BarOptions& optio
       out << "     cores [" << DrawBar(cores, partition::kCoresPerChip, options.width) << "] "
           << chip.allocated_cores() << "/" << partition::kCoresPerChip << "%";
       out << "  " << chip.slices.size() << (chip.slices.size() == 1 ? " slice" : " slices") << "\n";
+      if (chip.live) {
+        char compute[16];
+        std::snprintf(compute, sizeof compute, "%.1f", chip.live->compute_used_percent);
+        out << "     used  " << chip.live->memory_used_mib << " MiB, " << compute
+            << "% compute (live)\n";
+      }
     }
     for (const auto& [letter, owner] : legend) out << "  " << letter << " " << owner << "\n";
+    if (!node.live_usage_error.empty()) {
+      out << "  ! live usage unreadable: " << node.live_usage_error << "\n";
+    }
     for (const auto& orphan : node.orphan_grants) {
       out << "  ! grant on a chip the inventory does not list: " << orphan << "\n";
     }
