@@ -100,10 +100,11 @@ std::vector<prometheus::MetricFamily> MpsMetrics::Collect() const {
                               "1 when the MPS control daemon answers, 0 when stopped or failed",
                               prometheus::MetricType::Gauge,
                               {}};
-  prometheus::MetricFamily restarts{"flexai_mps_daemon_restarts_total",
-                                    "Restarts of the MPS control daemon after it was found dead",
-                                    prometheus::MetricType::Counter,
-                                    {}};
+  prometheus::MetricFamily restarts{
+      "flexai_mps_daemon_restarts_total",
+      "Restart attempts of the MPS control daemon after it stopped answering",
+      prometheus::MetricType::Counter,
+      {}};
   for (const auto& status : statuses) {
     prometheus::ClientMetric metric;
     metric.label = {{"node", node_name_}, {"gpu", status.gpu}};

@@ -34,6 +34,15 @@ MpsSupervisor::MpsSupervisor(MpsSupervisorOptions options, std::vector<std::stri
     daemon.status.log_dir = root + "/log";
     daemons_.push_back(std::move(daemon));
   }
+  std::lock_guard lock(mutex_);
+  PublishLocked();
+}
+
+void MpsSupervisor::PublishLocked() {
+  std::vector<MpsDaemonStatus> statuses;
+  for (const Daemon& daemon : daemons_) statuses.push_back(daemon.status);
+  std::lock_guard lock(published_mutex_);
+  published_ = std::move(statuses);
 }
 
 CommandOptions MpsSupervisor::DaemonCommand(const Daemon& daemon, std::string stdin_text,
@@ -118,6 +127,7 @@ Status MpsSupervisor::StartAll() {
     Status started = StartLocked(daemon);
     if (!started.ok()) errors += (errors.empty() ? "" : "; ") + started.message();
   }
+  PublishLocked();
   if (!errors.empty()) return Error{errors};
   return Status::Ok();
 }
@@ -125,6 +135,7 @@ Status MpsSupervisor::StartAll() {
 void MpsSupervisor::StopAll() {
   std::lock_guard lock(mutex_);
   for (Daemon& daemon : daemons_) StopLocked(daemon);
+  PublishLocked();
 }
 
 void MpsSupervisor::Check() {
@@ -133,20 +144,20 @@ void MpsSupervisor::Check() {
     if (!daemon.wanted || Answers(daemon)) continue;
     ++daemon.status.restarts;
     StartLocked(daemon);
+    PublishLocked();  // each restart shows at once, not after the slowest probe
   }
+  PublishLocked();
 }
 
 std::vector<MpsDaemonStatus> MpsSupervisor::Statuses() const {
-  std::lock_guard lock(mutex_);
-  std::vector<MpsDaemonStatus> statuses;
-  for (const Daemon& daemon : daemons_) statuses.push_back(daemon.status);
-  return statuses;
+  std::lock_guard lock(published_mutex_);
+  return published_;
 }
 
 std::string MpsSupervisor::PipeDirectory(const std::string& gpu) const {
-  std::lock_guard lock(mutex_);
-  for (const Daemon& daemon : daemons_) {
-    if (daemon.status.gpu == gpu) return daemon.status.pipe_dir;
+  std::lock_guard lock(published_mutex_);
+  for (const MpsDaemonStatus& status : published_) {
+    if (status.gpu == gpu) return status.pipe_dir;
   }
   return {};
 }

@@ -32,7 +32,7 @@ struct MpsDaemonStatus {
   MpsDaemonState state = MpsDaemonState::kStopped;
   std::string pipe_dir;
   std::string log_dir;
-  std::uint32_t restarts = 0;  // restarts after the daemon was found dead
+  std::uint32_t restarts = 0;  // restart attempts after the daemon was found not answering
   std::string last_error;      // empty when healthy
 };
 
@@ -49,6 +49,8 @@ class MpsSupervisor {
   // Probes every daemon that should run and restarts the ones that stopped answering. Call it
   // periodically (e.g. every few seconds from the device plugin's health loop).
   void Check();
+  // The state as of the last start, stop or check. Never waits for a probe in progress (each may
+  // take up to command_timeout), so metrics stay readable while a daemon hangs.
   std::vector<MpsDaemonStatus> Statuses() const;
   // Pipe directory (on the host) of a GPU's daemon, for the container mount; empty if unknown.
   std::string PipeDirectory(const std::string& gpu) const;
@@ -64,10 +66,14 @@ class MpsSupervisor {
   bool Answers(const Daemon& daemon) const;
   Status StartLocked(Daemon& daemon);
   void StopLocked(Daemon& daemon);
+  // Copies the daemons' statuses where Statuses() reads them (mutex_ held).
+  void PublishLocked();
 
   MpsSupervisorOptions options_;
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // held over the control commands
   std::vector<Daemon> daemons_;
+  mutable std::mutex published_mutex_;  // never held over a command
+  std::vector<MpsDaemonStatus> published_;
 };
 
 }  // namespace flexai::isolation

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "isolation/mps_client_env.h"
@@ -88,6 +89,30 @@ TEST_F(MpsSupervisorTest, RestartsADaemonThatDied) {
   EXPECT_EQ(status.state, MpsDaemonState::kRunning);
   EXPECT_EQ(status.restarts, 1u);
   EXPECT_NE(DaemonPid(status), first_pid);
+}
+
+// A daemon that hangs holds Check() for up to the command timeout; the metrics read Statuses()
+// meanwhile and must get the last known state instead of waiting (a bound against hangs only).
+TEST_F(MpsSupervisorTest, StatusesDoNotWaitForAProbeThatHangs) {
+  const std::string hang = base_dir_ + "/hang";
+  options_.extra_environment["FAKE_MPS_HANG"] = hang;
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  ASSERT_TRUE(supervisor.StartAll().ok());
+  std::ofstream(hang) << "";
+  auto check = std::async(std::launch::async, [&] { supervisor.Check(); });
+  for (int i = 0; i < 1000 && !std::filesystem::exists(hang + ".started"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(std::filesystem::exists(hang + ".started"));
+  auto statuses = std::async(std::launch::async, [&] { return supervisor.Statuses(); });
+  auto pipe = std::async(std::launch::async, [&] { return supervisor.PipeDirectory("GPU-aaaa"); });
+  bool answered = statuses.wait_for(std::chrono::seconds(5)) == std::future_status::ready &&
+                  pipe.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  std::filesystem::remove(hang);  // lets the probe finish either way
+  check.get();
+  ASSERT_TRUE(answered) << "Statuses() waited for the hung probe";
+  ASSERT_EQ(statuses.get().size(), 1u);
+  EXPECT_EQ(pipe.get(), base_dir_ + "/GPU-aaaa/pipe");
 }
 
 TEST_F(MpsSupervisorTest, AHealthyDaemonIsLeftAlone) {
