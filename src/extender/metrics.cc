@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
+#include <set>
 
 namespace flexai::extender {
 
@@ -70,14 +71,17 @@ ExtenderMetrics::ExtenderMetrics()
 
 void ExtenderMetrics::SetLiveUsage(const std::map<std::string, kube::NodeLiveUsage>& live) {
   std::lock_guard lock(live_mu_);
-  // Rebuilt on every refresh, so a node or chip that went away disappears.
-  for (auto [family, gauge] : live_gauges_) family->Remove(gauge);
-  live_gauges_.clear();
+  // Updated in place (Add returns the existing series for the same labels), and only series of
+  // nodes or chips that went away are removed: a concurrent scrape never sees a live series
+  // missing.
+  std::vector<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>> next;
+  std::set<const prometheus::Gauge*> kept;
   auto set = [&](prometheus::Family<prometheus::Gauge>& family,
                  const std::map<std::string, std::string>& labels, double value) {
     prometheus::Gauge& gauge = family.Add(labels);
     gauge.Set(value);
-    live_gauges_.emplace_back(&family, &gauge);
+    next.emplace_back(&family, &gauge);
+    kept.insert(&gauge);
   };
   for (const auto& [node, usage] : live) {
     set(live_sampled_, {{"node", node}},
@@ -89,6 +93,10 @@ void ExtenderMetrics::SetLiveUsage(const std::map<std::string, kube::NodeLiveUsa
       set(live_compute_, labels, chip.compute_used_percent);
     }
   }
+  for (auto [family, gauge] : live_gauges_) {
+    if (!kept.contains(gauge)) family->Remove(gauge);
+  }
+  live_gauges_ = std::move(next);
 }
 
 void ExtenderMetrics::ObserveRequest(const std::string& verb, int status, double seconds) {
