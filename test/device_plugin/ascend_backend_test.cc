@@ -115,6 +115,7 @@ TEST_F(AscendBackendTest, NumaNodeComesFromTheChipsPciDeviceInSysfs) {
 TEST(PciNumaNode, BusIdIsSpelledAsSysfsDoes) {
   EXPECT_EQ(PciBusId(0, 0xc1, 0, 0), "0000:c1:00.0");
   EXPECT_EQ(PciBusId(0x10, 0x3a, 0x1f, 7), "0010:3a:1f.7");
+  EXPECT_EQ(PciBusId(0x10000, 0xe1, 0, 0), "10000:e1:00.0");  // VMD domains have 5 digits
 }
 
 TEST(AscendTopology, LinkGroupsByModel) {

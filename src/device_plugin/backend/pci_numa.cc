@@ -16,8 +16,8 @@ int PciNumaNode(const std::string& sysfs_root, const std::string& bus_id) {
 std::string PciBusId(unsigned int domain, unsigned int bus, unsigned int device,
                      unsigned int function) {
   char text[32];
-  std::snprintf(text, sizeof text, "%04x:%02x:%02x.%x", domain & 0xffffu, bus & 0xffu,
-                device & 0x1fu, function & 0x7u);
+  std::snprintf(text, sizeof text, "%04x:%02x:%02x.%x", domain, bus & 0xffu, device & 0x1fu,
+                function & 0x7u);
   return text;
 }
 

@@ -10,7 +10,8 @@ namespace flexai::device_plugin {
 // kernel's own -1 (a single-node machine).
 int PciNumaNode(const std::string& sysfs_root, const std::string& bus_id);
 
-// "0000:18:00.0" from its parts, as sysfs names PCI devices.
+// "0000:18:00.0" from its parts, as sysfs names PCI devices (a domain past 0xffff, as behind
+// Intel VMD, keeps all its digits).
 std::string PciBusId(unsigned int domain, unsigned int bus, unsigned int device,
                      unsigned int function);
 
