@@ -86,6 +86,14 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
   assert(chips.size() == grants.size() && !grants.empty());
   ContainerSetup setup;
   setup.env = backend.VisibleDevicesEnv(chips);
+  if (settings.device_list_as_volume_mounts && backend.vendor() == partition::Vendor::kNvidia) {
+    // The toolkit reads the GPUs from the mount points' names; the variable names the folder.
+    setup.env["NVIDIA_VISIBLE_DEVICES"] = std::string(kNvidiaDeviceListDir);
+    for (const auto& chip : chips) {
+      setup.mounts.push_back(
+          {std::string(kNvidiaDeviceListDir) + "/" + chip.uuid, "/dev/null", /*read_only=*/true});
+    }
+  }
   setup.env["FLEXAI_VISIBLE_DEVICES"] =
       JoinComma(chips, [](const partition::Chip& c) { return c.uuid; });
   setup.env["FLEXAI_MEMORY_LIMIT_MIB"] =

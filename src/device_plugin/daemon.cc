@@ -25,6 +25,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   if (!chips) return Error{"discovering chips: " + chips.error().message};
   auto settings = settings_for(backend->vendor());
   if (!settings) return settings.error();
+  settings->device_list_as_volume_mounts = options.device_list_strategy == "volume-mounts";
   if (chips->empty()) spdlog::warn("no chips found on this node; serving an empty device list");
   std::unique_ptr<Daemon> d(new Daemon());
   d->options_ = options;
@@ -150,6 +151,7 @@ Status Daemon::ReloadPolicy() {
   next.hook_library_host_dir = current->hook_library_host_dir;
   next.shared_host_dir = current->shared_host_dir;
   next.mps_host_dir = current->mps_host_dir;
+  next.device_list_as_volume_mounts = current->device_list_as_volume_mounts;
   const bool slices_changed = next.max_slices_per_chip != current->max_slices_per_chip;
   const bool mps_now = next.isolation == IsolationMode::kMps &&
                        current->isolation != IsolationMode::kMps &&

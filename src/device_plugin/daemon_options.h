@@ -17,6 +17,10 @@ struct DaemonOptions {
   std::string metrics_listen = "0.0.0.0:9400";  // empty = no metrics endpoint
   std::string nvml_library = "libnvidia-ml.so.1";
   std::string dcmi_library = "libdcmi.so";
+  // How NVIDIA GPUs are named to the container toolkit: "envvar" (NVIDIA_VISIBLE_DEVICES=<uuids>)
+  // or "volume-mounts" (one /dev/null mount per GPU under /var/run/nvidia-container-devices, for
+  // toolkits that ignore the variable in unprivileged pods), as NVIDIA's device plugin offers.
+  std::string device_list_strategy = "envvar";
   bool probe = false;
   std::string log_level = "info";
 };

@@ -137,6 +137,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dcmi-library", options.dcmi_library, "Ascend DCMI library to dlopen")
       ->capture_default_str();
+  app.add_option("--device-list-strategy", options.device_list_strategy,
+                 "how NVIDIA GPUs are passed to the container toolkit: envvar "
+                 "(NVIDIA_VISIBLE_DEVICES) or volume-mounts (/var/run/nvidia-container-devices, "
+                 "for toolkits set to accept-nvidia-visible-devices-as-volume-mounts)")
+      ->check(CLI::IsMember({"envvar", "volume-mounts"}))
+      ->capture_default_str();
   app.add_flag("--probe", options.probe, "print the discovered inventory as JSON and exit");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

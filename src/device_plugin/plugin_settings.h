@@ -30,6 +30,9 @@ struct PluginSettings {
   // a container's daemon pipe directory is mounted at kMpsPipeDirInContainer. Its `shm` folder is
   // the /dev/shm that the MPS daemons and all their clients share (MpsSharedMemoryDir).
   std::string mps_host_dir = "/var/run/flexai/mps";
+  // NVIDIA GPUs named by mounts under kNvidiaDeviceListDir instead of NVIDIA_VISIBLE_DEVICES
+  // (--device-list-strategy volume-mounts).
+  bool device_list_as_volume_mounts = false;
   // The whole policy, for what is decided per container (Ascend vNPU templates).
   partition::SlicePolicy policy = partition::DefaultSlicePolicy();
 };
@@ -38,6 +41,9 @@ inline constexpr std::string_view kHookLibraryDir = "/usr/local/flexai/lib";
 inline constexpr std::string_view kHookLibraryPath = "/usr/local/flexai/lib/libflexai-cuda.so";
 inline constexpr std::string_view kSharedDirInContainer = "/var/run/flexai/shared";
 inline constexpr std::string_view kMpsPipeDirInContainer = "/var/run/flexai/mps";
+// The NVIDIA container toolkit's volume-mounts device list: /dev/null mounted at <dir>/<GPU UUID>
+// and NVIDIA_VISIBLE_DEVICES=<dir> (accept-nvidia-visible-devices-as-volume-mounts).
+inline constexpr std::string_view kNvidiaDeviceListDir = "/var/run/nvidia-container-devices";
 // MPS clients reach their server through POSIX shared memory as well as the pipe directory, so in
 // MPS mode a container's /dev/shm is the host folder the daemons' /dev/shm is (the chart mounts it
 // there in the device plugin's own container).

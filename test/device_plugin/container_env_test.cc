@@ -119,6 +119,55 @@ class AscendLikeBackend : public Backend {
   }
 };
 
+// An NVIDIA node as the backend interface shows it (no NVML needed).
+class NvidiaLikeBackend : public Backend {
+ public:
+  partition::Vendor vendor() const override { return partition::Vendor::kNvidia; }
+  Result<std::vector<partition::Chip>> Discover() override {
+    return std::vector<partition::Chip>{};
+  }
+  Result<HealthReport> CheckHealth() override { return HealthReport{}; }
+  std::map<std::string, std::string> VisibleDevicesEnv(
+      const std::vector<partition::Chip>& chips) const override {
+    std::string uuids;
+    for (const auto& chip : chips) uuids += (uuids.empty() ? "" : ",") + chip.uuid;
+    return {{"NVIDIA_VISIBLE_DEVICES", uuids}};
+  }
+};
+
+TEST(DeviceListStrategy, VolumeMountsNameEachGpuByAMountInsteadOfTheVariable) {
+  NvidiaLikeBackend backend;
+  std::vector<partition::Chip> chips = DefaultSimChips("n").chips;
+  std::vector<partition::Chip> two = {chips[1], chips[4]};
+  std::vector<partition::ChipGrant> whole = {{1, chips[1].uuid, 81559, 100, true},
+                                             {4, chips[4].uuid, 81559, 100, true}};
+  PluginSettings settings;
+  ContainerSetup envvar = BuildContainerSetup(backend, settings, two, whole, {});
+  EXPECT_EQ(envvar.env["NVIDIA_VISIBLE_DEVICES"], chips[1].uuid + "," + chips[4].uuid);
+  EXPECT_TRUE(envvar.mounts.empty());
+
+  settings.device_list_as_volume_mounts = true;
+  ContainerSetup mounts = BuildContainerSetup(backend, settings, two, whole, {});
+  EXPECT_EQ(mounts.env["NVIDIA_VISIBLE_DEVICES"], "/var/run/nvidia-container-devices");
+  ASSERT_EQ(mounts.mounts.size(), 2u);
+  EXPECT_EQ(mounts.mounts[0].container_path, "/var/run/nvidia-container-devices/" + chips[1].uuid);
+  EXPECT_EQ(mounts.mounts[0].host_path, "/dev/null");
+  EXPECT_EQ(mounts.mounts[1].container_path, "/var/run/nvidia-container-devices/" + chips[4].uuid);
+  // FLEXAI_VISIBLE_DEVICES still lists the chips for the hook library.
+  EXPECT_EQ(mounts.env["FLEXAI_VISIBLE_DEVICES"], chips[1].uuid + "," + chips[4].uuid);
+}
+
+TEST(DeviceListStrategy, OnlyNvidiaGpusAreNamedByMounts) {
+  SimBackend sim{"", "n"};
+  std::vector<partition::Chip> chips = DefaultSimChips("n").chips;
+  PluginSettings settings;
+  settings.device_list_as_volume_mounts = true;
+  ContainerSetup setup =
+      BuildContainerSetup(sim, settings, {chips[0]}, {{0, chips[0].uuid, 81559, 100, true}}, {});
+  EXPECT_TRUE(setup.mounts.empty());
+  EXPECT_EQ(setup.env.count("NVIDIA_VISIBLE_DEVICES"), 0u);
+}
+
 partition::Chip Npu(const std::string& model) {
   partition::Chip chip;
   chip.vendor = partition::Vendor::kAscend;

@@ -27,6 +27,7 @@ VALUE_SETS = {
     "no-preempt": {"scheduler.extender.preempt": "false"},
     "sim": {"devicePlugin.backend": "sim"},
     "mps": {"devicePlugin.mps.enabled": "true"},
+    "volume-mounts": {"devicePlugin.deviceListStrategy": "volume-mounts"},
 }
 
 HI_SCHEDULER_ARGS = [
@@ -36,10 +37,11 @@ HI_SCHEDULER_ARGS = [
     "/tls/tls.key", "--scheduler-name", "flexai-scheduler", "--log-level", "info"]
 
 
-def device_plugin_args(backend):
+def device_plugin_args(backend, device_list_strategy="envvar"):
     return ["flexai-device-plugin", "--backend", backend, "--device-plugin-dir",
             "/var/lib/kubelet/device-plugins", "--policy", "/etc/flexai/policy.yaml",
-            "--metrics-listen", "0.0.0.0:9400", "--log-level", "info"]
+            "--metrics-listen", "0.0.0.0:9400", "--log-level", "info",
+            "--device-list-strategy", device_list_strategy]
 
 
 def rules_as_set(rules):
@@ -79,6 +81,7 @@ class LintTest(unittest.TestCase):
     def test_schema_refuses_bad_values_with_a_clear_message(self):
         cases = [
             ("devicePlugin.backend", "cuda"),
+            ("devicePlugin.deviceListStrategy", "cdi"),
             ("webhook.failurePolicy", "Maybe"),
             ("scheduler.hiScheduler.listen", "localhost"),
             ("scheduler.extender.httpTimeout", "five"),
@@ -274,6 +277,11 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertEqual(c["command"], device_plugin_args("nvidia"))
         node_name = [e for e in c["env"] if e["name"] == "NODE_NAME"][0]
         self.assertEqual(node_name["valueFrom"]["fieldRef"]["fieldPath"], "spec.nodeName")
+
+    def test_device_list_strategy_reaches_the_device_plugin(self):
+        r = render.template({"devicePlugin.deviceListStrategy": "volume-mounts"})
+        c = r.container("DaemonSet", "flexai-device-plugin", "device-plugin")
+        self.assertEqual(c["command"], device_plugin_args("nvidia", "volume-mounts"))
 
     def test_device_plugin_is_node_critical_and_least_privileged(self):
         spec = self.r.pod_spec("DaemonSet", "flexai-device-plugin")
