@@ -2,7 +2,8 @@
 // FAKE_CUDA_MEMORY_MIB of memory each (default 1024, FAKE_CUDA_DEVICES default 2), real
 // out-of-memory at capacity, kernels that occupy a simulated device timeline for as many
 // microseconds as the CUfunction's numeric value, events on that timeline, VMM handles whose
-// memory lives until released and unmapped, and cuGetProcAddress with versioned and
+// memory lives until every reference (create, retains) is released and the last mapping is
+// unmapped, and cuGetProcAddress with versioned and
 // per-thread-stream look-ups. Counts calls per symbol for the tests.
 #include <atomic>
 #include <chrono>
@@ -39,10 +40,11 @@ struct Driver {
   std::unordered_map<std::uint64_t, std::pair<int, std::uint64_t>>
       allocations;                                         // key -> device, bytes
   std::unordered_map<std::uint64_t, std::int64_t> events;  // event -> timestamp
-  // VMM: a cuMemCreate handle's memory lives until it is released and its last mapping is gone.
+  // VMM: a cuMemCreate handle's memory lives until its references (cuMemCreate's and one per
+  // cuMemRetainAllocationHandle) are released and its last mapping is gone.
   struct Handle {
     int mappings = 0;
-    bool released = false;
+    int references = 1;
   };
   std::unordered_map<std::uint64_t, Handle> handles;
   std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> mappings;  // va -> size, handle
@@ -243,7 +245,7 @@ FAKE_EXPORT CUresult cuMemMap(CUdeviceptr ptr, std::size_t size, std::size_t off
   auto found = driver.handles.find(handle);
   auto allocation = driver.allocations.find(handle);
   if (ptr == 0 || size == 0 || flags != 0 || found == driver.handles.end() ||
-      allocation == driver.allocations.end() || found->second.released ||
+      allocation == driver.allocations.end() || found->second.references == 0 ||
       offset > allocation->second.second || size > allocation->second.second - offset) {
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -274,7 +276,7 @@ FAKE_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, std::size_t size) {
   while (it != driver.mappings.end() && it->first - ptr < size) {
     std::uint64_t handle = it->second.second;
     Driver::Handle& state = driver.handles[handle];
-    if (--state.mappings == 0 && state.released) FreeHandleLocked(driver, handle);
+    if (--state.mappings == 0 && state.references == 0) FreeHandleLocked(driver, handle);
     it = driver.mappings.erase(it);
   }
   return CUDA_SUCCESS;
@@ -312,9 +314,24 @@ FAKE_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   Driver& driver = TheDriver();
   std::lock_guard lock(driver.mutex);
   auto found = driver.handles.find(handle);
-  if (found == driver.handles.end() || found->second.released) return CUDA_ERROR_INVALID_VALUE;
-  found->second.released = true;
-  if (found->second.mappings == 0) FreeHandleLocked(driver, handle);
+  if (found == driver.handles.end() || found->second.references == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (--found->second.references == 0 && found->second.mappings == 0)
+    FreeHandleLocked(driver, handle);
+  return CUDA_SUCCESS;
+}
+// The handle mapped at `addr` (anywhere inside a mapping), with one more reference to release.
+FAKE_EXPORT CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle* handle, void* addr) {
+  Count("cuMemRetainAllocationHandle");
+  Driver& driver = TheDriver();
+  std::lock_guard lock(driver.mutex);
+  auto address = reinterpret_cast<std::uint64_t>(addr);
+  auto next = driver.mappings.upper_bound(address);
+  if (handle == nullptr || next == driver.mappings.begin()) return CUDA_ERROR_INVALID_VALUE;
+  auto mapping = std::prev(next);
+  if (address - mapping->first >= mapping->second.first) return CUDA_ERROR_INVALID_VALUE;
+  *handle = mapping->second.second;
+  ++driver.handles[*handle].references;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuArrayDestroy(CUarray array) {
@@ -480,6 +497,7 @@ const ProcEntry kProcs[] = {
     FAKE_PROC("cuMemFreeAsync", 11020, true, cuMemFreeAsync_ptsz),
     FAKE_PROC("cuMemRelease", 10020, false, cuMemRelease),
     FAKE_PROC("cuMemMap", 10020, false, cuMemMap),
+    FAKE_PROC("cuMemRetainAllocationHandle", 11000, false, cuMemRetainAllocationHandle),
     FAKE_PROC("cuMemUnmap", 10020, false, cuMemUnmap),
     FAKE_PROC("cuArrayDestroy", 2000, false, cuArrayDestroy),
     FAKE_PROC("cuMipmappedArrayDestroy", 5000, false, cuMipmappedArrayDestroy),

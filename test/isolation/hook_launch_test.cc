@@ -3,9 +3,18 @@
 // busy machine, so "at least this slow" holds; exact ratios belong to bench/gpu/isolation.sh.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <string>
+#include <time.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+
+#include "isolation/usage_layout.h"
 #include "isolation/usage_reader.h"
 #include "probe_runner.h"
 
@@ -79,6 +88,49 @@ TEST(HookLaunchTest, EveryLaunchEntryPointIsCounted) {
     ASSERT_TRUE(usage.ok()) << usage.error().message;
     EXPECT_EQ(usage->devices.at(0).launches_total, 3u) << lookup;
   }
+}
+
+// Device 0's record in usage.bin as it is now (the raw record: the reader hides the window).
+UsageDevice RawDevice0(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  UsageDevice device{};
+  if (bytes.size() >= kUsageDevicesOffset + sizeof(UsageDevice))
+    std::memcpy(&device, bytes.data() + kUsageDevicesOffset, sizeof(UsageDevice));
+  return device;
+}
+
+std::int64_t MonotonicNowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// Unthrottled launches are tallied per thread; a slow launcher (one graph per step) must still
+// reach usage.bin within about a second, or its share window goes stale and reads as idle.
+TEST(HookLaunchTest, ASlowUnthrottledLauncherKeepsTheShareWindowMoving) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "100";
+  std::string launched = probe.shared_dir() + "/launched";
+  std::string done = probe.shared_dir() + "/done";
+  std::vector<std::string> lines;
+  // Three launches 600 ms apart, far fewer than one tally batch; the probe then stays alive (its
+  // thread's tally is not flushed at exit yet) while the file is read.
+  std::thread runner([&] {
+    lines = probe.Run({"launch", "1", "1000", "sleep", "600", "launch", "1", "1000", "sleep", "600",
+                       "launch", "1", "1000", "touch", launched, "wait-file", done});
+  });
+  for (int tries = 0; tries < 3000 && !std::filesystem::exists(launched); ++tries)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  UsageDevice device = RawDevice0(probe.usage_path());
+  std::int64_t now = MonotonicNowNs();
+  std::ofstream(done).put('x');
+  runner.join();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_GE(device.launches_total, 2u);  // the first launch and the one a second later
+  EXPECT_GT(device.busy_ns_total, 0u);
+  EXPECT_GT(device.window_start_ns, 0);
+  EXPECT_LT(now - device.window_start_ns, 1'000'000'000);  // moved on at the 1.2 s launch
 }
 
 // The pre-4.0 entry points cuLaunch, cuLaunchGrid and cuLaunchGridAsync go through the same

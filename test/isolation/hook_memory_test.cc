@@ -97,6 +97,31 @@ TEST_P(QuotaByLookupTest, AHandleMappedTwiceIsFreedWithItsLastMapping) {
                                              "create oom", "unmap ok", "create ok"}));
 }
 
+// cuMemRetainAllocationHandle adds a reference the program releases separately: the creator's
+// reference keeps the memory alive after retain + release, through the unmap and a new mapping.
+TEST_P(QuotaByLookupTest, ARetainedHandleKeepsItsQuotaUntilEveryReferenceIsReleasedAndUnmapped) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  std::vector<std::string> lines =
+      Run(probe, {"create", "40", "map", "retain", "free", "unmap", "used", "map", "create", "40",
+                  "free", "create", "40", "unmap", "used", "create", "40"});
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"create ok", "map ok", "retain ok", "free ok", "unmap ok",
+                                      "used 40", "map ok", "create oom", "free ok", "create oom",
+                                      "unmap ok", "used 0", "create ok"}));
+}
+
+// A second cuMemRelease of a released, still mapped handle is refused by the driver; it must not
+// undo the first one, or the last unmap never gives the quota back.
+TEST_P(QuotaByLookupTest, ARefusedSecondReleaseDoesNotUndoTheFirst) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "64";
+  std::vector<std::string> lines =
+      Run(probe, {"create", "40", "map", "free", "free-again", "unmap", "used", "create", "40"});
+  EXPECT_EQ(lines, (std::vector<std::string>{"create ok", "map ok", "free ok", "free-again err1",
+                                             "unmap ok", "used 0", "create ok"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Lookups, QuotaByLookupTest,
                          ::testing::Values("dlsym", "getproc", "global"));
 

@@ -48,6 +48,7 @@ struct Api {
   CUresult (*cuMemMap)(CUdeviceptr, std::size_t, std::size_t, CUmemGenericAllocationHandle,
                        unsigned long long);
   CUresult (*cuMemUnmap)(CUdeviceptr, std::size_t);
+  CUresult (*cuMemRetainAllocationHandle)(CUmemGenericAllocationHandle*, void*);
   CUresult (*cuArrayDestroy)(CUarray);
   CUresult (*cuMipmappedArrayDestroy)(CUmipmappedArray);
   CUresult (*cuMemGetInfo)(std::size_t*, std::size_t*);
@@ -132,6 +133,7 @@ void LoadApi(const std::string& lookup, bool ptsz) {
   LOAD(cuMemRelease, "cuMemRelease");
   LOAD(cuMemMap, "cuMemMap");
   LOAD(cuMemUnmap, "cuMemUnmap");
+  LOAD(cuMemRetainAllocationHandle, "cuMemRetainAllocationHandle");
   LOAD(cuArrayDestroy, "cuArrayDestroy");
   LOAD(cuMipmappedArrayDestroy, "cuMipmappedArrayDestroy");
   LOAD(cuMemGetInfo, "cuMemGetInfo_v2");
@@ -165,6 +167,7 @@ struct Held {
   std::uint64_t bytes = 0;  // handles: their size, for mapping
 };
 std::vector<Held> g_held;
+Held g_last_freed{Kind::kPointer, 0};  // for free-again
 struct Mapped {
   CUdeviceptr address;
   std::size_t size;
@@ -270,6 +273,18 @@ int Run(int argc, char** argv, int i, const char* prefix) {
         g_next_address += (size + kMiB) & ~(kMiB - 1);
       }
       std::printf("%s%s %s\n", prefix, command.c_str(), Outcome(r));
+    } else if (command == "retain") {
+      // retain: cuMemRetainAllocationHandle on the middle of the newest mapping; the handle it
+      // returns is held (a later "free" releases that reference).
+      CUmemGenericAllocationHandle handle = 0;
+      CUresult r = CUDA_ERROR_INVALID_VALUE;
+      if (!g_mapped.empty()) {
+        auto* middle = reinterpret_cast<void*>(g_mapped.back().address + g_mapped.back().size / 2);
+        r = g_api.cuMemRetainAllocationHandle(&handle, middle);
+      }
+      const Held* held = NewestHandle();
+      std::printf("%sretain %s\n", prefix,
+                  Outcome(Keep(r, Kind::kHandle, handle, held == nullptr ? 0 : held->bytes)));
     } else if (command == "unmap") {  // unmaps the newest mapping
       CUresult r = g_mapped.empty()
                        ? CUDA_ERROR_INVALID_VALUE
@@ -299,8 +314,13 @@ int Run(int argc, char** argv, int i, const char* prefix) {
                   Outcome(Keep(r, Kind::kMipmap, reinterpret_cast<std::uint64_t>(array))));
     } else if (command == "free") {  // frees the newest held allocation
       CUresult r = g_held.empty() ? CUDA_ERROR_INVALID_VALUE : FreeHeld(g_held.back());
-      if (!g_held.empty()) g_held.pop_back();
+      if (!g_held.empty()) {
+        g_last_freed = g_held.back();
+        g_held.pop_back();
+      }
       std::printf("%sfree %s\n", prefix, Outcome(r));
+    } else if (command == "free-again") {  // frees what the last "free" freed once more
+      std::printf("%sfree-again %s\n", prefix, Outcome(FreeHeld(g_last_freed)));
     } else if (command == "fill") {  // fill CHUNK_MiB: allocate until refused, print the MiB held
       std::uint64_t chunk = Arg(argv, i), total = 0;
       while (Keep(g_api.cuMemAlloc(&pointer, chunk * kMiB), Kind::kPointer, pointer) ==
@@ -400,6 +420,9 @@ int Run(int argc, char** argv, int i, const char* prefix) {
                   Outcome(graph));
     } else if (command == "touch") {  // touch PATH: tell another process we got here
       if (FILE* file = std::fopen(argv[++i], "w")) std::fclose(file);
+      continue;
+    } else if (command == "sleep") {  // sleep MS
+      std::this_thread::sleep_for(std::chrono::milliseconds(Arg(argv, i)));
       continue;
     } else if (command == "wait-file") {  // wait-file PATH: until another process touched it (30 s)
       const char* path = argv[++i];

@@ -1,7 +1,8 @@
 // Process-local record of what each live allocation cost, so that a free returns exactly the
 // quota its allocation took. Keyed by kind because pointers, VMM handles and arrays are
-// separate name spaces. VMM handles also track their mappings: the driver keeps a handle's
-// physical memory until it is released *and* its last mapping is unmapped.
+// separate name spaces. VMM handles also track their references and mappings: the driver keeps a
+// handle's physical memory until every reference (cuMemCreate's and one per
+// cuMemRetainAllocationHandle) is released *and* its last mapping is unmapped.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,9 @@ struct Mapping {
 // What cuMemRelease did to a handle's record, so that a failed release can be undone.
 struct HandleRelease {
   bool tracked = false;  // the handle was ours
-  bool freed = false;    // it was not mapped: forgotten, `allocation` is due back once released
+  bool dropped = false;  // one of its references was taken (none was left: nothing changed)
+  bool freed = false;    // that was its last reference and it was not mapped: forgotten,
+                         // `allocation` is due back once the driver released it
   Allocation allocation;
 };
 
@@ -43,21 +46,27 @@ struct Unmapping {
 
 class AllocationTable {
  public:
-  void Add(AllocationKind kind, std::uint64_t key, Allocation allocation);
+  // Records a new allocation. Returns false (and keeps the old record) when a VMM handle with
+  // that number is still tracked: its quota stays charged until its own release and unmap.
+  bool Add(AllocationKind kind, std::uint64_t key, Allocation allocation);
   std::optional<Allocation> Remove(AllocationKind kind, std::uint64_t key);
 
-  // cuMemMap: counts a mapping of `handle` before the driver makes it, so that a release racing
-  // with the map keeps the quota. Returns false when the handle is not tracked.
-  bool BeginMap(std::uint64_t handle);
-  // After the driver's answer: records the mapping, or (failed) uncounts it and returns the
-  // handle's allocation if it was released meanwhile and is now unmapped (quota due back).
+  // cuMemMap: records the mapping before the driver makes it, so that a release or an unmap of
+  // that range racing with the map finds it. Returns false when the handle is not tracked.
+  bool BeginMap(const Mapping& mapping);
+  // After the driver's answer: keeps the mapping, or (failed) drops it and returns the handle's
+  // allocation if its last reference was released meanwhile and it is now unmapped (quota due
+  // back).
   std::optional<Allocation> FinishMap(const Mapping& mapping, bool mapped);
   // cuMemUnmap: removes the mappings that start inside [address, address + size).
   Unmapping Unmap(std::uint64_t address, std::uint64_t size);
   void UndoUnmap(const Unmapping& unmapping);
-  // cuMemRelease: forgets an unmapped handle, or marks a mapped one released (its quota comes
-  // back with its last unmap).
+  // cuMemRetainAllocationHandle succeeded: one more reference to release.
+  void RetainHandle(std::uint64_t handle);
+  // cuMemRelease: takes one reference; after the last one an unmapped handle is forgotten (its
+  // quota is due back), a mapped one is freed with its last unmap.
   HandleRelease ReleaseHandle(std::uint64_t handle);
+  // The driver refused the release: gives back exactly the reference ReleaseHandle took.
   void UndoReleaseHandle(std::uint64_t handle, const HandleRelease& release);
 
   // fork() support: hold the lock across fork; the child starts with no allocations of its own
@@ -69,9 +78,11 @@ class AllocationTable {
  private:
   struct HandleEntry {
     Allocation allocation;
-    int mappings = 0;       // live (or being made) mappings
-    bool released = false;  // cuMemRelease succeeded; freed with the last unmap
+    int references = 1;  // cuMemCreate's + retains - successful releases
+    int mappings = 0;    // live (or being made) mappings
   };
+  // Forgets `handle` when it has neither references nor mappings left; returns its allocation.
+  std::optional<Allocation> FreeIfUnusedLocked(std::uint64_t handle);
   using Map = std::unordered_map<std::uint64_t, Allocation>;
   Map& MapFor(AllocationKind kind);
 

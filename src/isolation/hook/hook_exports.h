@@ -44,6 +44,8 @@ FLEXAI_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr);
 FLEXAI_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream stream);
 FLEXAI_EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream stream);
 FLEXAI_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle);
+FLEXAI_EXPORT CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle* handle,
+                                                   void* addr);
 FLEXAI_EXPORT CUresult cuMemMap(CUdeviceptr ptr, std::size_t size, std::size_t offset,
                                 CUmemGenericAllocationHandle handle, unsigned long long flags);
 FLEXAI_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, std::size_t size);

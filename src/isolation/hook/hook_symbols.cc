@@ -42,6 +42,7 @@ const std::array<HookEntry, static_cast<int>(HookId::kCount)> kHooks = {
     FLEXAI_HOOK(cuMemFreeAsync),
     FLEXAI_HOOK(cuMemFreeAsync_ptsz),
     FLEXAI_HOOK(cuMemRelease),
+    FLEXAI_HOOK(cuMemRetainAllocationHandle),
     FLEXAI_HOOK(cuMemMap),
     FLEXAI_HOOK(cuMemUnmap),
     FLEXAI_HOOK(cuArrayDestroy),

@@ -27,6 +27,7 @@ enum class HookId : int {
   kMemFreeAsync,
   kMemFreeAsync_ptsz,
   kMemRelease,
+  kMemRetainAllocationHandle,
   kMemMap,
   kMemUnmap,
   kArrayDestroy,

@@ -137,15 +137,27 @@ bool RecordEvent(CUevent& event, CUstream stream, bool per_thread_stream) {
 }
 
 // Unthrottled launches are counted per thread and added to the shared file every
-// kTallyFlushEvery launches (and when the thread exits), sparing launch-heavy programs three
-// contended atomic adds per launch. Throttled launches are recorded at once.
+// kTallyFlushEvery launches, at least once a second while the thread launches (so that the
+// container's share window keeps moving for slow launchers, e.g. one graph per step: readers
+// treat a window older than 5 s as idle), and when the thread exits. This spares launch-heavy
+// programs three contended atomic adds per launch. Throttled launches are recorded at once.
 constexpr std::uint64_t kTallyFlushEvery = 64;
+constexpr std::int64_t kTallyFlushAfterNs = 1'000'000'000;
+
+// The coarse clock (a few ms resolution) is cheaper than NowNs() and good enough for a 1 s
+// flush interval; it shares CLOCK_MONOTONIC's origin.
+std::int64_t CoarseNowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
 
 struct LaunchTally {
   int device = -1;
   int pid = 0;
   std::uint64_t launches = 0;
   std::int64_t busy_ns = 0;
+  std::int64_t last_flush_ns = 0;  // coarse clock; 0: never, so the first launch is reported
 
   void Flush() {
     // A fork child inherits its parent's tally; those launches are the parent's to report.
@@ -156,13 +168,18 @@ struct LaunchTally {
     busy_ns = 0;
   }
   void Add(int launch_device, std::int64_t cost_ns) {
-    if (launch_device != device || launches >= kTallyFlushEvery) Flush();
+    if (launch_device != device) Flush();
     if (launches == 0) {
       device = launch_device;
       pid = static_cast<int>(getpid());
     }
     ++launches;
     busy_ns += cost_ns;
+    std::int64_t now = CoarseNowNs();
+    if (launches >= kTallyFlushEvery || now - last_flush_ns >= kTallyFlushAfterNs) {
+      Flush();
+      last_flush_ns = now;
+    }
   }
   ~LaunchTally() { Flush(); }
 };

@@ -41,7 +41,12 @@ CUresult Allocate(AllocationKind kind, int device, std::uint64_t bytes, Allocate
     state.usage->Release(device, bytes);
     return result;
   }
-  state.allocations.Add(kind, key, Allocation{device, bytes});
+  if (!state.allocations.Add(kind, key, Allocation{device, bytes})) {
+    // The driver handed out a handle number we still track (released, still mapped): that
+    // record keeps its charge, and this one is not charged twice.
+    state.usage->Release(device, bytes);
+    if (state.config.debug) HookLog("handle number reused while still tracked; kept its record");
+  }
   return result;
 }
 
@@ -298,8 +303,9 @@ CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream stream) {
   return iso::Release(AllocationKind::kPointer, dptr, [&] { return real(dptr, stream); });
 }
 
-// The driver frees a VMM handle's memory only when it is released and no longer mapped, so its
-// quota comes back with whichever of cuMemRelease and the last cuMemUnmap comes second.
+// The driver frees a VMM handle's memory only when every reference to it (cuMemCreate's and one
+// per cuMemRetainAllocationHandle) is released and no mapping of it remains, so its quota comes
+// back with whichever of the last cuMemRelease and the last cuMemUnmap comes second.
 CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   auto* real = Real<decltype(cuMemRelease)>(HookId::kMemRelease);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
@@ -314,17 +320,27 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   return result;
 }
 
+// Hands out another reference to the handle mapped at `addr`, to be released separately.
+CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle* handle, void* addr) {
+  auto* real = Real<decltype(cuMemRetainAllocationHandle)>(HookId::kMemRetainAllocationHandle);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  CUresult result = real(handle, addr);
+  if (result == CUDA_SUCCESS && handle != nullptr) iso::State().allocations.RetainHandle(*handle);
+  return result;
+}
+
 CUresult cuMemMap(CUdeviceptr ptr, std::size_t size, std::size_t offset,
                   CUmemGenericAllocationHandle handle, unsigned long long flags) {
   auto* real = Real<decltype(cuMemMap)>(HookId::kMemMap);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   iso::HookState& state = iso::State();
-  // Counted before the driver maps, so that a release racing with the map keeps the quota.
-  bool tracked = state.allocations.BeginMap(handle);
+  // Recorded before the driver maps, so that a release or an unmap racing with the map finds it.
+  iso::Mapping mapping{ptr, size, handle};
+  bool tracked = state.allocations.BeginMap(mapping);
   CUresult result = real(ptr, size, offset, handle, flags);
   if (!tracked) return result;
   std::optional<iso::Allocation> freed =
-      state.allocations.FinishMap(iso::Mapping{ptr, size, handle}, result == CUDA_SUCCESS);
+      state.allocations.FinishMap(mapping, result == CUDA_SUCCESS);
   if (freed) state.usage->Release(freed->device, freed->bytes);
   return result;
 }
