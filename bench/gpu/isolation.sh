@@ -178,6 +178,11 @@ log "(b) hook mode: cuMemGetInfo and PyTorch"
 hook_probe b "$SLICE_MIB" 100 meminfo >"$LOGS/b-meminfo.out" 2>&1
 total=$(value meminfo_total_mib <"$LOGS/b-meminfo.out")
 row "(b) cuMemGetInfo total" "hook" "4096 MiB" "${total:-none} MiB" "$(verdict "${total:-0}" 4096 4096)"
+# The driver-level twin of the oversized tensor (shown even without PyTorch).
+hook_probe b "$SLICE_MIB" 100 alloc 5120 >"$LOGS/b-alloc.out" 2>&1
+code=$(value alloc_result <"$LOGS/b-alloc.out")
+row "(b) one 5 GiB cuMemAlloc" "hook" "OUT_OF_MEMORY (2)" "error ${code:-none}" \
+  "$([ "$code" = 2 ] && echo PASS || echo FAIL)"
 if python3 -c "import torch" 2>/dev/null; then
   mkdir -p "$WORK/shared-torch"
   FLEXAI_ISOLATION=hook FLEXAI_MEMORY_LIMIT_MIB=$SLICE_MIB FLEXAI_SHARED_DIR=$WORK/shared-torch LD_PRELOAD=$HOOK \

@@ -136,6 +136,14 @@ void Fill(std::size_t chunk_mib) {
   for (CUdeviceptr pointer : held) g_cu.cuMemFree(pointer);
 }
 
+// One allocation of `mib` MiB, as an oversized tensor would ask: prints its result code.
+void AllocOnce(std::size_t mib) {
+  CUdeviceptr pointer = 0;
+  CUresult result = g_cu.cuMemAlloc(&pointer, mib << 20);
+  std::printf("alloc_mib=%zu alloc_result=%d\n", mib, result);
+  if (result == 0) g_cu.cuMemFree(pointer);
+}
+
 void MemInfo() {
   std::size_t free_bytes = 0, total_bytes = 0;
   Check(g_cu.cuMemGetInfo(&free_bytes, &total_bytes), "cuMemGetInfo");
@@ -198,7 +206,8 @@ int main(int argc, char** argv) {
     i += 2;
   }
   if (i >= argc) {
-    std::printf("usage: isolation_probe [--ptx FILE] fill|meminfo|calibrate|spin|launches ...\n");
+    std::printf(
+        "usage: isolation_probe [--ptx FILE] fill|alloc|meminfo|calibrate|spin|launches ...\n");
     return 2;
   }
   std::string command = argv[i];
@@ -206,6 +215,8 @@ int main(int argc, char** argv) {
   LoadDriver(ptx_path);
   if (command == "fill")
     Fill(std::strtoull(arg(1), nullptr, 10));
+  else if (command == "alloc")
+    AllocOnce(std::strtoull(arg(1), nullptr, 10));
   else if (command == "meminfo")
     MemInfo();
   else if (command == "calibrate")

@@ -28,6 +28,7 @@ expect_row() {  # expect_row TEXT: a table line containing TEXT
 }
 expect_row "| (a) 4 GiB slice | hook | 3584..4096 MiB, then OUT_OF_MEMORY (2) | 4096 MiB, then error 2 | PASS |"
 expect_row "| (b) cuMemGetInfo total | hook | 4096 MiB | 4096 MiB | PASS |"
+expect_row "| (b) one 5 GiB cuMemAlloc | hook | OUT_OF_MEMORY (2) | error 2 | PASS |"
 expect_row "| (a) 4 GiB slice | none (reference) | whole GPU | 81920 MiB | - |"
 expect_row "| (a) 4 GiB slice | mps | 3584..4096 MiB, then OUT_OF_MEMORY (2) | MPS daemon did not start | FAIL |"
 # (c) and (d) depend on timing on a shared CI machine: only that they produced a figure.
