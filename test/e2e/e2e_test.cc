@@ -99,6 +99,27 @@ TEST_F(EndToEnd, EveryPodGetsTheChipsItWasAssignedAndSlicesAreReused) {
   ExpectCleanFinish();
 }
 
+// One node of three runs MPS (a node override selects it by label); the others run none. Pods
+// that ask flexai.io/isolation=mps for their slices must all run there, with MPS settings from
+// Allocate; every other slice gets its node's mode and whole chips none (checked per container
+// by the driver).
+TEST_F(EndToEnd, PodsAskingMpsRunOnlyWhereMpsRunsAndGetIt) {
+  ClusterOptions options = Options(3, 4);
+  options.mps_nodes = 1;
+  StartCluster(options);
+  std::vector<PodPlan> plans = RandomMix(40, 7, 81559, 200ms, 800ms);
+  for (int i = 0; i < 16; ++i) {
+    PodPlan mps;
+    mps.name = "mps-" + std::to_string(i);
+    mps.containers = {{1, 20000, 25}};
+    mps.run_for = 300ms;
+    mps.annotations["flexai.io/isolation"] = "mps";
+    plans.insert(plans.begin() + 2 * i, mps);
+  }
+  Submit(plans, 20ms);
+  ExpectCleanFinish();
+}
+
 TEST_F(EndToEnd, SchedulerKilledAtRandomPointsOfBindLosesNothing) {
   // The test thread waits for a bind to start, kills hi-scheduler with SIGKILL a random few
   // milliseconds later (before, inside or after its patch and binding), and restarts it.

@@ -16,11 +16,17 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// Slices are not enforced (no GPU here), except on the nodes of the mps pool.
 constexpr const char* kPolicy =
     "apiVersion: flexai.io/v1\n"
     "kind: SlicePolicy\n"
     "sharing:\n"
-    "  isolationMode: none\n";
+    "  isolationMode: none\n"
+    "nodeOverrides:\n"
+    "  - selector:\n"
+    "      matchLabels:\n"
+    "        flexai.io/pool: mps\n"
+    "    isolationMode: mps\n";
 
 std::unique_ptr<httplib::Client> ClientFor(const std::string& base_url, int timeout_ms) {
   auto client = std::make_unique<httplib::Client>(base_url);
@@ -79,6 +85,10 @@ std::vector<std::string> Cluster::node_names() const {
   std::vector<std::string> names;
   for (const auto& n : nodes_) names.push_back(n->name);
   return names;
+}
+
+std::string Cluster::isolation_of(int node) const {
+  return node < options_.mps_nodes ? "mps" : "none";
 }
 
 std::string Cluster::chip_uuid(int node, int chip) const {
@@ -147,9 +157,11 @@ Status Cluster::CreateNodes() {
     WriteFileAtomically(dir + "/sim.yaml",
                         SimConfig(name, options_.chips_per_node, options_.chip_memory_mib));
     nodes_.push_back(std::make_unique<SimNode>(name, dir));
+    Json labels = {{"kubernetes.io/hostname", name}};
+    if (i < options_.mps_nodes) labels["flexai.io/pool"] = "mps";
     Json node = {{"apiVersion", "v1"},
                  {"kind", "Node"},
-                 {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}}},
+                 {"metadata", {{"name", name}, {"labels", labels}}},
                  {"status",
                   {{"capacity", {{"cpu", "64"}, {"memory", "512Gi"}, {"pods", "110"}}},
                    {"allocatable", {{"cpu", "64"}, {"memory", "512Gi"}, {"pods", "110"}}},

@@ -33,6 +33,9 @@ struct ClusterOptions {
   int schedulers = 1;
   bool leader_elect = false;  // forced on with more than one scheduler
   int node_stale_seconds = 60;
+  // The first `mps_nodes` nodes are labelled flexai.io/pool=mps, which the policy's node override
+  // gives isolation mps; the others keep the policy's none.
+  int mps_nodes = 0;
   std::string log_level = "info";
   bool keep_dir = false;  // keep the temp dir (logs) after the run
 };
@@ -68,6 +71,8 @@ class Cluster {
   SimNode& node(int i) { return *nodes_[i]; }
   int node_count() const { return static_cast<int>(nodes_.size()); }
   std::string chip_uuid(int node, int chip) const;
+  // The isolation mode node `node`'s policy gives slices: "mps" or "none".
+  std::string isolation_of(int node) const;
 
   // --- hi-scheduler replicas ---
   std::vector<std::string> scheduler_urls() const;

@@ -335,6 +335,27 @@ void Driver::KubeletLoop(int node) {
   }
 }
 
+// Slices get the mode of the node they run on (which the pod's flexai.io/isolation, if any, must
+// have asked for); whole chips are never enforced.
+void Driver::CheckIsolation(const std::string& what, int node, const PodPlan& plan,
+                            const std::map<std::string, bool>& exclusive,
+                            const std::map<std::string, std::string>& env) {
+  bool slices = std::any_of(exclusive.begin(), exclusive.end(),
+                            [](const auto& chip) { return !chip.second; });
+  std::string want = slices ? cluster_.isolation_of(node) : "none";
+  auto got = env.find("FLEXAI_ISOLATION");
+  std::string mode = got == env.end() ? "(unset)" : got->second;
+  if (mode != want) {
+    Violation(what + " on " + node_names_[node] + ": FLEXAI_ISOLATION=" + mode + ", expected " +
+              want);
+  }
+  auto asked = plan.annotations.find("flexai.io/isolation");
+  if (slices && asked != plan.annotations.end() && asked->second != mode) {
+    Violation(what + " asked flexai.io/isolation=" + asked->second + " but runs " + mode + " on " +
+              node_names_[node]);
+  }
+}
+
 bool Driver::AdmitOne(int node, const std::string& name) {
   PodPlan plan;
   std::string uid;
@@ -394,6 +415,7 @@ bool Driver::AdmitOne(int node, const std::string& name) {
                   Describe(want));
       }
       for (const auto& [u, m, c] : got) slices.push_back({u, m, c, exclusive[u]});
+      CheckIsolation(name + "/c" + std::to_string(i), node, plan, exclusive, grants[i].env);
     }
     if (assignment->node != node_names_[node]) {
       Violation(name + " admitted on " + node_names_[node] + " but assigned to " +

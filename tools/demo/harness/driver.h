@@ -104,6 +104,9 @@ class Driver {
   void ScheduleOne(const std::string& name);
   void KubeletLoop(int node);
   bool AdmitOne(int node, const std::string& name);
+  void CheckIsolation(const std::string& what, int node, const PodPlan& plan,
+                      const std::map<std::string, bool>& exclusive,
+                      const std::map<std::string, std::string>& env);
   void CompleterLoop();
   void CheckerLoop();
   void Backoff(PodState& pod, const std::string& why);
