@@ -17,6 +17,7 @@
 #include "fake_cluster_client.h"
 #include "isolation/usage_layout.h"
 #include "kube/protocol.h"
+#include "sim_daemon_options.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -44,11 +45,7 @@ class DaemonTest : public ::testing::Test {
     sim_file_ = dir_.File("sim.yaml");
     testing::WriteFileAtomically(sim_file_, testing::FourChipSimFile());
     kubelet_.Start();
-    DaemonOptions options;
-    options.backend = "sim";
-    options.sim_config = sim_file_;
-    options.plugin_dir = dir_.path();
-    options.node_name = "n1";
+    DaemonOptions options = testing::SimDaemonOptions(dir_.path(), sim_file_);
     options.metrics_listen = metrics_listen_;
     auto cluster = std::make_unique<FakeClusterClient>();
     cluster_ = cluster.get();

@@ -23,6 +23,7 @@
 #include "isolation/usage_layout.h"
 #include "isolation/usage_reader.h"
 #include "kube/protocol.h"
+#include "sim_daemon_options.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -275,11 +276,7 @@ class DaemonMpsMetricsTest : public ::testing::Test {
     sim_file_ = dir_.File("sim.yaml");
     testing::WriteFileAtomically(sim_file_, testing::FourChipSimFile());
     kubelet_.Start();
-    DaemonOptions options;
-    options.backend = "sim";
-    options.sim_config = sim_file_;
-    options.plugin_dir = dir_.path();
-    options.node_name = "n1";
+    DaemonOptions options = testing::SimDaemonOptions(dir_.path(), sim_file_);
     options.metrics_listen = "127.0.0.1:0";
     PluginSettings settings;
     settings.max_slices_per_chip = 2;

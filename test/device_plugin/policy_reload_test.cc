@@ -7,6 +7,7 @@
 #include "device_plugin/daemon.h"
 #include "device_plugin/settings_loader.h"
 #include "fake_cluster_client.h"
+#include "sim_daemon_options.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -25,12 +26,7 @@ std::string Policy(const std::string& sharing) {
 
 // A sim-backed daemon of node n1 in `dir`, with a policy that the tests reload by hand.
 DaemonOptions SimOptions(const TempDir& dir, const std::string& sim, const std::string& policy) {
-  DaemonOptions options;
-  options.backend = "sim";
-  options.sim_config = sim;
-  options.plugin_dir = dir.path();
-  options.node_name = "n1";
-  options.metrics_listen = "";
+  DaemonOptions options = testing::SimDaemonOptions(dir.path(), sim);
   options.policy = policy;
   options.policy_poll_seconds = 0;
   return options;
