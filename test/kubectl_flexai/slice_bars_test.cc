@@ -57,7 +57,8 @@ TEST(RenderNodes, ShowsWhatTheSlicesReallyUseUnderTheirAllocation) {
   Json node = Node("gpu-1", {InventoryChip(0, "GPU-a", 80000), InventoryChip(1, "GPU-b", 80000)});
   node["metadata"]["annotations"]["flexai.io/live-usage"] =
       R"({"version":1,"sampledAt":"2026-01-01T00:00:00Z","chips":[)"
-      R"({"index":0,"uuid":"GPU-a","memoryUsedMiB":31000,"computeUsedPercent":42.5}]})";
+      R"({"index":0,"uuid":"GPU-a","memoryUsedMiB":31000,"computeUsedPercent":42.5},)"
+      R"({"index":1,"uuid":"GPU-b","memoryUsedMiB":0,"computeUsedPercent":0}]})";
   Json broken = Node("gpu-2", {InventoryChip(0, "GPU-c", 80000)});
   broken["metadata"]["annotations"]["flexai.io/live-usage"] = "{not json";
   auto snapshot = BuildSnapshot(
@@ -72,7 +73,7 @@ TEST(RenderNodes, ShowsWhatTheSlicesReallyUseUnderTheirAllocation) {
                       "  #1 H100 GPU-b\n"),
             std::string::npos)
       << text;
-  // GPU-b has no measurement (not in the annotation): no line for it.
+  // GPU-b is idle and holds no slice: no line for it.
   EXPECT_EQ(text.find("used  0 MiB"), std::string::npos) << text;
   EXPECT_NE(text.find("  ! live usage unreadable: "), std::string::npos) << text;
 }

@@ -103,7 +103,10 @@ std::string RenderNodes(const ClusterSnapshot& snapshot, const BarOptions& optio
       out << "     cores [" << DrawBar(cores, partition::kCoresPerChip, options.width) << "] "
           << chip.allocated_cores() << "/" << partition::kCoresPerChip << "%";
       out << "  " << chip.slices.size() << (chip.slices.size() == 1 ? " slice" : " slices") << "\n";
-      if (chip.live) {
+      // An idle chip with nothing on it needs no "used 0" line.
+      const bool measured = chip.live && (!chip.slices.empty() || chip.live->memory_used_mib > 0 ||
+                                          chip.live->compute_used_percent > 0);
+      if (measured) {
         char compute[16];
         std::snprintf(compute, sizeof compute, "%.1f", chip.live->compute_used_percent);
         out << "     used  " << chip.live->memory_used_mib << " MiB, " << compute
