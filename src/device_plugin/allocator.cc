@@ -233,7 +233,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   auto refuse_pod = [&](const std::string& why) {
     lock.unlock();  // nothing is recorded
     Status marked = cluster_->PatchPodAnnotations(
-        match->pod.namespace_name, match->pod.name,
+        match->pod.namespace_name, match->pod.name, match->pod.uid,
         {{kBindPhaseAnnotation, kBindPhaseFailed}, {kBindErrorAnnotation, why}});
     if (!marked) spdlog::warn("marking {} failed: {}", pod_ref, marked.message());
     return Failed(AllocateFailure::kNoAssignment, why);
@@ -302,7 +302,7 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
   for (auto& outcome : outcomes) {
     if (!outcome.completes_pod) continue;
     Status patched =
-        cluster_->PatchPodAnnotations(outcome.pod_namespace, outcome.pod_name,
+        cluster_->PatchPodAnnotations(outcome.pod_namespace, outcome.pod_name, outcome.pod_uid,
                                       {{kBindPhaseAnnotation, kBindPhaseSuccess},
                                        {kDeviceIdsAnnotation, outcome.device_ids_annotation}});
     if (!patched) {

@@ -49,8 +49,10 @@ class ClusterClient {
     return ListPodsOnNode(node);
   }
   // Merge-patches the pod's annotations (existing keys not named stay), conditionally on the
-  // pod's current resourceVersion and retried on conflict.
+  // pod's current resourceVersion and retried on conflict. Refused when the pod of that name is
+  // no longer the one with `uid` (deleted and recreated meanwhile).
   virtual Status PatchPodAnnotations(const std::string& namespace_name, const std::string& name,
+                                     const std::string& uid,
                                      const std::map<std::string, std::string>& annotations) = 0;
   virtual Status PatchNodeAnnotations(const std::string& node,
                                       const std::map<std::string, std::string>& annotations) = 0;

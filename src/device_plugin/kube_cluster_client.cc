@@ -96,13 +96,21 @@ Result<std::vector<PodSummary>> KubeClusterClient::ListPodsOnNodeFresh(const std
 }
 
 Status KubeClusterClient::PatchPodAnnotations(
-    const std::string& namespace_name, const std::string& name,
+    const std::string& namespace_name, const std::string& name, const std::string& uid,
     const std::map<std::string, std::string>& annotations) {
   const std::string path = "/api/v1/namespaces/" + namespace_name + "/pods/" + name;
   kube::PatchOutcome outcome = kube::PatchWithRetry(
-      *client_, path, [&](const kube::Json&, std::string&) -> std::optional<kube::Json> {
+      *client_, path,
+      [&](const kube::Json& current, std::string& why_not) -> std::optional<kube::Json> {
+        const std::string current_uid = kube::UidOf(current);
+        if (current_uid != uid) {
+          why_not = "pod " + namespace_name + "/" + name + " is now another pod (uid " +
+                    current_uid + ", expected " + uid + "): not patched";
+          return std::nullopt;
+        }
         return AnnotationPatch(annotations);
       });
+  if (!outcome.declined.empty()) return Error{outcome.declined};
   if (!outcome.ok()) return Error{outcome.response.Describe("PATCH " + path)};
   return Status::Ok();
 }

@@ -23,6 +23,7 @@ class KubeClusterClient : public ClusterClient {
   Result<std::vector<PodSummary>> ListPodsOnNode(const std::string& node) override;
   Result<std::vector<PodSummary>> ListPodsOnNodeFresh(const std::string& node) override;
   Status PatchPodAnnotations(const std::string& namespace_name, const std::string& name,
+                             const std::string& uid,
                              const std::map<std::string, std::string>& annotations) override;
   Status PatchNodeAnnotations(const std::string& node,
                               const std::map<std::string, std::string>& annotations) override;

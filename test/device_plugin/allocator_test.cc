@@ -290,6 +290,24 @@ TEST_F(AllocatorTest, PodAskingAnIsolationModeThisNodeDoesNotRunFailsVisibly) {
   EXPECT_EQ(outcome.setup.env["FLEXAI_ISOLATION"], "hook");
 }
 
+// The pod was deleted and recreated under its name while its success patch was on its way: the
+// new pod is not marked, and the Allocate fails (the old pod is gone) with nothing recorded.
+TEST_F(AllocatorTest, SuccessPatchNeverMarksAPodRecreatedUnderTheSameName) {
+  const std::string assignment = "node=n1;cpu=0;mem=0|m=" + Uuid(1) + ":4096:20";
+  cluster_.AddPod(PendingPod("p", "n1", assignment, "2026-11-28T03:00:00Z"));
+  cluster_.SetDuringNextPatch([&] {
+    cluster_.RemovePod("p");
+    PodSummary again = PendingPod("p", "n1", assignment, "2026-11-28T03:00:05Z");
+    again.uid = "uid-p-again";
+    cluster_.AddPod(again);
+  });
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  EXPECT_FALSE(outcome.ok());
+  EXPECT_NE(outcome.message.find("another pod"), std::string::npos) << outcome.message;
+  EXPECT_EQ(cluster_.PodAnnotation("p", kBindPhaseAnnotation), kBindPhaseAllocating);
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
 TEST_F(AllocatorTest, RefusesARequestWithoutAssignment) {
   AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
   EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);

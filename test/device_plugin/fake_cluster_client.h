@@ -77,6 +77,7 @@ class FakeClusterClient : public ClusterClient {
     during_next_patch_ = std::move(action);
   }
   Status PatchPodAnnotations(const std::string& namespace_name, const std::string& name,
+                             const std::string& uid,
                              const std::map<std::string, std::string>& annotations) override {
     std::function<void()> during;
     {
@@ -88,6 +89,7 @@ class FakeClusterClient : public ClusterClient {
     if (unavailable_ || patch_fails_) return Error{"patch refused"};
     for (auto& pod : pods_) {
       if (pod.namespace_name != namespace_name || pod.name != name) continue;
+      if (pod.uid != uid) return Error{"pod " + name + " is now another pod (uid " + pod.uid + ")"};
       for (const auto& [k, v] : annotations) pod.annotations[k] = v;
       return Status::Ok();
     }
