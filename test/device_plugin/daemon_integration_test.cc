@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "device_plugin/backend/nvidia/nvidia_backend.h"
 #include "device_plugin/backend/sim/sim_backend.h"
 #include "device_plugin/daemon.h"
 #include "device_plugin/device_id.h"
@@ -114,6 +115,45 @@ TEST_F(DaemonTest, HealthFlipIsStreamedAndRecoveryToo) {
   EXPECT_EQ(ChipHealth(*sick, "GPU-t-1"), "Healthy");
   testing::WriteFileAtomically(sim_file_, testing::FourChipSimFile());
   EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return ChipHealth(l, "GPU-t-2") == "Healthy"; }));
+}
+
+// The NVML path end to end: a critical XID from the (fake) driver reaches kubelet's
+// ListAndWatch stream as Unhealthy, and the GPU comes back once the hold after it passes.
+TEST(NvmlDaemonTest, CriticalXidReachesTheStreamAndTheGpuRecovers) {
+  TempDir dir;
+  const std::string config = dir.File("nvml.json");
+  const std::string gpus = R"({"devices": [
+    {"uuid": "GPU-x0", "name": "NVIDIA H200", "memoryTotal": 150754820096, "busId": "00000000:18:00.0"},
+    {"uuid": "GPU-x1", "name": "NVIDIA H200", "memoryTotal": 150754820096, "busId": "00000000:2A:00.0"})";
+  testing::WriteFileAtomically(config, gpus + "]}");
+  setenv("FAKE_NVML_CONFIG", config.c_str(), 1);
+  TestKubelet kubelet(dir.path());
+  kubelet.Start();
+  NvidiaBackendOptions nvml;
+  nvml.library_path = FAKE_NVML_LIB;
+  nvml.sysfs_root = dir.File("sys");
+  nvml.xid_hold = std::chrono::seconds(2);
+  PluginSettings settings;
+  settings.max_slices_per_chip = 2;
+  settings.shared_host_dir = dir.File("shared");
+  DaemonOptions options = testing::SimDaemonOptions(dir.path(), "");
+  options.backend = "nvidia";
+  auto daemon =
+      Daemon::Create(options, std::make_unique<NvidiaBackend>(nvml), nullptr,
+                     [settings](partition::Vendor) { return Result<PluginSettings>(settings); });
+  ASSERT_TRUE(daemon.ok()) << daemon.error().message;
+  ASSERT_TRUE((*daemon)->Start().ok());
+  ASSERT_TRUE(kubelet.WaitForRegistrations(1, 20s));
+  DeviceListWatcher watcher(kubelet.PluginStub());
+  ASSERT_TRUE(watcher.WaitFor([](const auto& l) { return ChipHealth(l, "GPU-x1") == "Healthy"; }));
+
+  testing::WriteFileAtomically(config, gpus + R"(], "xid": [{"id": 1, "device": 1, "xid": 79}]})");
+  auto sick = watcher.WaitFor([](const auto& l) { return ChipHealth(l, "GPU-x1") == "Unhealthy"; });
+  ASSERT_TRUE(sick.has_value());
+  EXPECT_EQ(ChipHealth(*sick, "GPU-x0"), "Healthy");
+  EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return ChipHealth(l, "GPU-x1") == "Healthy"; }));
+  daemon->reset();
+  unsetenv("FAKE_NVML_CONFIG");
 }
 
 TEST_F(DaemonTest, BrokenSimFileKeepsLastKnownHealth) {
