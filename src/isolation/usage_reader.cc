@@ -85,10 +85,14 @@ Result<UsageSnapshot> ParseUsage(const std::string& bytes, std::int64_t now_mono
   return snapshot;
 }
 
-Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
+std::int64_t MonotonicNowNs() {
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC, &now);
-  return ParseUsage(bytes, std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
+  return ParseUsage(bytes, MonotonicNowNs());
 }
 
 Result<UsageSnapshot> ReadUsageFile(const std::string& path) {

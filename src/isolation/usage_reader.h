@@ -41,6 +41,9 @@ struct UsageSnapshot {
 // A share whose window started longer ago than this (no launch since) is reported as 0.
 inline constexpr std::chrono::seconds kShareStaleAfter{5};
 
+// CLOCK_MONOTONIC now, in nanoseconds: the clock the hook stamps its share windows with.
+std::int64_t MonotonicNowNs();
+
 // Parses the bytes of a usage file; the error names what is wrong (magic, version, size).
 // `now_monotonic_ns` is CLOCK_MONOTONIC (the clock the hook stamps its windows with).
 Result<UsageSnapshot> ParseUsage(const std::string& bytes, std::int64_t now_monotonic_ns);

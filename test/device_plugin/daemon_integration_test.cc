@@ -17,6 +17,7 @@
 #include "device_plugin/kubelet_connection.h"
 #include "fake_cluster_client.h"
 #include "isolation/usage_layout.h"
+#include "isolation/usage_reader.h"
 #include "kube/protocol.h"
 #include "sim_daemon_options.h"
 #include "sim_file.h"
@@ -33,12 +34,6 @@ using testing::FakeClusterClient;
 using testing::PendingPod;
 using testing::TempDir;
 using testing::TestKubelet;
-
-std::int64_t MonotonicNowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
 
 class DaemonTest : public ::testing::Test {
  protected:
@@ -325,7 +320,7 @@ TEST_F(DaemonWithMetricsTest, MetricsShowPerChipAllocationAndHealth) {
   file->devices[0].used_bytes = 3072ULL << 20;
   file->devices[0].cores_percent = 40;
   file->devices[0].sm_share_permille = 250;
-  file->devices[0].window_start_ns = MonotonicNowNs();  // the share is current
+  file->devices[0].window_start_ns = isolation::MonotonicNowNs();  // the share is current
   std::ofstream(dir_.File("shared/uid-infer/main/usage.bin"), std::ios::binary)
       .write(reinterpret_cast<const char*>(file.get()), sizeof(isolation::UsageFile));
 

@@ -34,12 +34,6 @@ using namespace std::chrono_literals;
 using testing::FakeClusterClient;
 using testing::TempDir;
 
-std::int64_t MonotonicNowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
-
 // What the hook would have written for one visible device of a container.
 struct DeviceReport {
   std::uint64_t used_mib = 0;
@@ -99,8 +93,8 @@ TEST(UsageReaderAgeing, AShareNotUpdatedForSecondsReadsAsIdle) {
 
 TEST(UsageReaderAgeing, TheCurrentTimeIsTheHooksClock) {
   // The hook stamps windows with CLOCK_MONOTONIC: a share updated now is fresh for the reader.
-  std::string bytes =
-      UsageBytes({{.used_mib = 1, .sm_share_permille = 250, .window_start_ns = MonotonicNowNs()}});
+  std::string bytes = UsageBytes(
+      {{.used_mib = 1, .sm_share_permille = 250, .window_start_ns = isolation::MonotonicNowNs()}});
   auto snapshot = isolation::ParseUsage(bytes);
   ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
   EXPECT_DOUBLE_EQ(snapshot->devices.at(0).sm_share, 0.25);
@@ -150,7 +144,7 @@ TEST_F(LiveUsagePublisherTest, EachHeartbeatPublishesTheChipsLiveUsageApartFromT
       "train", "node=n1;cpu=0;mem=0|main=" + Uuid(3) + ":8192:40," + Uuid(1) + ":8192:40"));
   cluster_.AddPod(RunningPod("infer", "node=n1;cpu=0;mem=0|main=" + Uuid(1) + ":4096:20"));
   allocator_.Reconcile(cluster_.pods());  // as after a restart: both pods are in `success`
-  const std::int64_t now = MonotonicNowNs();
+  const std::int64_t now = isolation::MonotonicNowNs();
   WriteUsageFile(
       UsageFile("train"),
       {{.used_mib = 2048, .sm_share_permille = 300, .window_start_ns = now},
@@ -175,9 +169,9 @@ TEST_F(LiveUsagePublisherTest, EachHeartbeatPublishesTheChipsLiveUsageApartFromT
   // The next heartbeat carries the new usage; the inventory text is unchanged, so the Hi
   // Scheduler does not see an inventory change.
   std::filesystem::remove(UsageFile("infer"));
-  WriteUsageFile(
-      UsageFile("train"),
-      {{.used_mib = 4096, .sm_share_permille = 900, .window_start_ns = MonotonicNowNs()}});
+  WriteUsageFile(UsageFile("train"), {{.used_mib = 4096,
+                                       .sm_share_permille = 900,
+                                       .window_start_ns = isolation::MonotonicNowNs()}});
   ASSERT_TRUE(publisher_.PublishOnce().ok());
   live = Published();
   EXPECT_EQ(live.chips[1].memory_used_mib, 4096);

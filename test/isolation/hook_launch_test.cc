@@ -100,12 +100,6 @@ UsageDevice RawDevice0(const std::string& path) {
   return device;
 }
 
-std::int64_t MonotonicNowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
-
 // Unthrottled launches are tallied per thread; a slow launcher (one graph per step) must still
 // reach usage.bin within about a second, or its share window goes stale and reads as idle.
 TEST(HookLaunchTest, ASlowUnthrottledLauncherKeepsTheShareWindowMoving) {
