@@ -13,7 +13,8 @@
 # Usage (repo root, on the GPU machine):  bash bench/gpu/isolation.sh     ~2-3 minutes on an H100
 # Env: FLEXAI_BENCH_SECONDS (15) length of each compute-share run; FLEXAI_BENCH_GRID (8448) blocks
 #      of the spin kernel (many waves, so SM partitions divide evenly); OUT: where results go;
-#      FLEXAI_HOOK_LIBRARY + FLEXAI_ISOLATION_PROBE: use these built files instead of compiling.
+#      FLEXAI_HOOK_LIBRARY + FLEXAI_ISOLATION_PROBE: use these built files instead of compiling;
+#      FLEXAI_PROBE_TIMEOUT (300): seconds for any one probe run.
 # Exit status: 0 when every check passed (SKIP allowed), 1 when any FAILED or nothing could run.
 # CI runs it end to end on the fake libcuda (test/isolation/isolation_script_dry_run.sh).
 set -uo pipefail
@@ -26,6 +27,7 @@ LOGS=$RESULTS/isolation-logs
 SECONDS_PER_RUN=${FLEXAI_BENCH_SECONDS:-15}
 GRID=${FLEXAI_BENCH_GRID:-8448}
 SLICE_MIB=4096
+PROBE_TIMEOUT=${FLEXAI_PROBE_TIMEOUT:-300}  # seconds for any one probe run
 export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/nvidia/lib64:/usr/local/cuda/lib64"
 export PATH="$PATH:/usr/local/nvidia/bin:/usr/local/cuda/bin"
 
@@ -92,13 +94,13 @@ build_kernels() {
   fi
 }
 
-probe() { timeout 300 "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"; }
+probe() { timeout "$PROBE_TIMEOUT" "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"; }
 # Runs the probe as a hook-mode container: own shared dir, quota and share.
 hook_probe() {  # hook_probe NAME MEMORY_MIB CORES ARGS...
   local name=$1 mib=$2 cores=$3; shift 3
   mkdir -p "$WORK/shared-$name"
   env FLEXAI_ISOLATION=hook FLEXAI_MEMORY_LIMIT_MIB="$mib" FLEXAI_CORES_LIMIT="$cores" \
-    FLEXAI_SHARED_DIR="$WORK/shared-$name" LD_PRELOAD="$HOOK" timeout 300 "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
+    FLEXAI_SHARED_DIR="$WORK/shared-$name" LD_PRELOAD="$HOOK" timeout "$PROBE_TIMEOUT" "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
 }
 
 # ---------------------------------------------------------------- MPS daemon (private dirs)
@@ -125,7 +127,7 @@ mps_probe() {  # mps_probe MEMORY_MIB THREAD_PERCENT ARGS...  (environment as Mp
   local limit=()
   [ "$mib" != 0 ] && limit=(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT="0=${mib}M")
   env CUDA_MPS_PIPE_DIRECTORY="$MPS_PIPE" ${limit[@]+"${limit[@]}"} CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$percent" \
-    FLEXAI_ISOLATION=mps timeout 300 "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
+    FLEXAI_ISOLATION=mps timeout "$PROBE_TIMEOUT" "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
 }
 
 # Two processes at 30% and 70% running the same loop at the same time; prints "rate30 rate70".
@@ -186,7 +188,7 @@ row "(b) one 5 GiB cuMemAlloc" "hook" "OUT_OF_MEMORY (2)" "error ${code:-none}" 
 if python3 -c "import torch" 2>/dev/null; then
   mkdir -p "$WORK/shared-torch"
   FLEXAI_ISOLATION=hook FLEXAI_MEMORY_LIMIT_MIB=$SLICE_MIB FLEXAI_SHARED_DIR=$WORK/shared-torch LD_PRELOAD=$HOOK \
-    timeout 300 python3 - >"$LOGS/b-torch.out" 2>&1 <<'PY'
+    timeout "$PROBE_TIMEOUT" python3 - >"$LOGS/b-torch.out" 2>&1 <<'PY'
 import torch
 free, total = torch.cuda.mem_get_info()
 print(f"torch_total_mib={total >> 20} torch_free_mib={free >> 20}")

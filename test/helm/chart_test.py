@@ -282,6 +282,13 @@ class DefaultRenderTest(unittest.TestCase):
         r = render.template({"devicePlugin.deviceListStrategy": "volume-mounts"})
         c = r.container("DaemonSet", "flexai-device-plugin", "device-plugin")
         self.assertEqual(c["command"], device_plugin_args("nvidia", "volume-mounts"))
+        # The plugin asks for its own GPUs the way the toolkit then accepts: /dev/null at .../all.
+        mounts = {m["name"]: m for m in c["volumeMounts"]}
+        self.assertEqual(mounts["all-gpus"]["mountPath"], "/var/run/nvidia-container-devices/all")
+        volumes = {v["name"]: v for v in r.pod_spec("DaemonSet", "flexai-device-plugin")["volumes"]}
+        self.assertEqual(volumes["all-gpus"]["hostPath"]["path"], "/dev/null")
+        default = self.r.container("DaemonSet", "flexai-device-plugin", "device-plugin")
+        self.assertNotIn("all-gpus", {m["name"] for m in default["volumeMounts"]})
 
     def test_device_plugin_is_node_critical_and_least_privileged(self):
         spec = self.r.pod_spec("DaemonSet", "flexai-device-plugin")
