@@ -141,10 +141,20 @@ void MpsSupervisor::StopAll() {
 void MpsSupervisor::Check() {
   std::lock_guard lock(mutex_);
   for (Daemon& daemon : daemons_) {
-    if (!daemon.wanted || Answers(daemon)) continue;
+    if (!daemon.wanted) continue;
+    if (Answers(daemon)) {
+      // Also a daemon whose start failed earlier and that answers now (its GPU came back).
+      daemon.status.state = MpsDaemonState::kRunning;
+      daemon.status.last_error.clear();
+      continue;
+    }
     ++daemon.status.restarts;
+    // Down while it restarts (which may take a while): metrics must not say running meanwhile.
+    daemon.status.state = MpsDaemonState::kFailed;
+    daemon.status.last_error = "not answering; restarting";
+    PublishLocked();
     StartLocked(daemon);
-    PublishLocked();  // each restart shows at once, not after the slowest probe
+    PublishLocked();
   }
   PublishLocked();
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -144,6 +145,23 @@ TEST_F(MpsSupervisorTest, AFailedStartIsReportedWithItsReason) {
   MpsDaemonStatus status = supervisor.Statuses()[0];
   EXPECT_EQ(status.state, MpsDaemonState::kFailed);
   EXPECT_EQ(status.last_error, started.message());
+}
+
+// A daemon that failed to start but answers later (started by hand, or its GPU came back) is
+// reported running again, with no stale error.
+TEST_F(MpsSupervisorTest, AFailedDaemonThatAnswersLaterIsRunningAgain) {
+  options_.extra_environment["FAKE_MPS_FAIL_START"] = "1";
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  EXPECT_FALSE(supervisor.StartAll().ok());
+  ASSERT_EQ(supervisor.Statuses()[0].state, MpsDaemonState::kFailed);
+  const std::string pipe = supervisor.Statuses()[0].pipe_dir;
+  const std::string start = "CUDA_MPS_PIPE_DIRECTORY=" + pipe + " CUDA_MPS_LOG_DIRECTORY=" + pipe +
+                            " " + FLEXAI_FAKE_MPS_CONTROL + " -d";
+  ASSERT_EQ(std::system(start.c_str()), 0);
+  supervisor.Check();
+  MpsDaemonStatus status = supervisor.Statuses()[0];
+  EXPECT_EQ(status.state, MpsDaemonState::kRunning);
+  EXPECT_EQ(status.last_error, "");
 }
 
 TEST_F(MpsSupervisorTest, AMissingControlBinaryIsReported) {
