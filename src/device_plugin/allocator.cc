@@ -411,9 +411,13 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods,
   RemoveStaleAccountingDirs(pods);
   std::lock_guard lock(mu_);
   std::map<std::string, PodRecord> next;
-  std::set<std::string> ended;
+  std::set<std::string> ended;  // shown ended, or its bind failed: never kept by the grace
   for (const auto& pod : pods) {
-    if (pod.terminal()) ended.insert(pod.uid);
+    auto bind_phase = pod.annotations.find(kBindPhaseAnnotation);
+    if (pod.terminal() ||
+        (bind_phase != pod.annotations.end() && bind_phase->second == kBindPhaseFailed)) {
+      ended.insert(pod.uid);
+    }
     auto phase = pod.annotations.find(kBindPhaseAnnotation);
     if (phase == pod.annotations.end() || pod.terminal()) continue;
     auto known = pods_.find(pod.uid);

@@ -61,6 +61,12 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
   std::vector<std::string> skipped;
   for (const auto& pod : pods) {
     if (pod.terminal() || Annotation(pod, kBindPhaseAnnotation) != kBindPhaseAllocating) continue;
+    // Being deleted: kubelet admits no new container of it (a pod recreated under its name, still
+    // shown beside it by a lagging cache, must not lose its Allocate to it).
+    if (pod.being_deleted) {
+      skipped.push_back(pod.namespace_name + "/" + pod.name + ": being deleted");
+      continue;
+    }
     std::string pod_ref = pod.namespace_name + "/" + pod.name;
     auto assignment = partition::DecodeAssignment(Annotation(pod, kAssignmentAnnotation), pod.uid);
     if (!assignment) {

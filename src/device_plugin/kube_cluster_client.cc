@@ -103,7 +103,7 @@ Status KubeClusterClient::PatchPodAnnotations(
       *client_, path,
       [&](const kube::Json& current, std::string& why_not) -> std::optional<kube::Json> {
         const std::string current_uid = kube::UidOf(current);
-        if (current_uid != uid) {
+        if (!uid.empty() && current_uid != uid) {
           why_not = "pod " + namespace_name + "/" + name + " is now another pod (uid " +
                     current_uid + ", expected " + uid + "): not patched";
           return std::nullopt;

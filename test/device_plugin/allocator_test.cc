@@ -428,6 +428,17 @@ TEST_F(AllocatorTest, ReconcileForgetsAnAnsweredPodTheListShowsEnded) {
   EXPECT_TRUE(allocator_.UsageByChip().empty());
 }
 
+TEST_F(AllocatorTest, ReconcileForgetsAnAnsweredPodTheListShowsFailed) {
+  cluster_.AddPod(PendingPod("failed", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":512:5",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(3)}).ok());
+  auto listed = PendingPod("failed", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":512:5",
+                           "2026-11-28T03:00:00Z");
+  listed.annotations[kBindPhaseAnnotation] = kBindPhaseFailed;
+  allocator_.Reconcile({listed});
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
 TEST_F(AllocatorTest, ReconcileRemovesAccountingDirectoriesOfPodsLongGone) {
   namespace fs = std::filesystem;
   for (const char* uid : {"uid-gone-long", "uid-gone-now", "uid-running"}) {

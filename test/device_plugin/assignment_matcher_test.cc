@@ -32,6 +32,22 @@ TEST(AssignmentMatcher, SkipsPodsNotAllocating) {
   EXPECT_NE(match.error().message.find("no pod on node n1"), std::string::npos);
 }
 
+// A cache that still shows the deleted predecessor of a pod recreated under its name (older, so
+// first in line) must not hand it the new pod's Allocate.
+TEST(AssignmentMatcher, SkipsPodsBeingDeleted) {
+  auto gone = PendingPod("p", "n1", "node=n1;cpu=0;mem=0|main=GPU-0:1:1", "2026-11-28T03:00:00Z");
+  gone.being_deleted = true;
+  auto again = PendingPod("p", "n1", "node=n1;cpu=0;mem=0|main=GPU-1:1:1", "2026-11-28T03:00:09Z");
+  again.uid = "uid-p-again";
+  auto match = MatchAssignment({gone, again}, "n1", 1, kChips, {});
+  ASSERT_TRUE(match.ok()) << match.error().message;
+  EXPECT_EQ(match->pod.uid, "uid-p-again");
+  auto alone = MatchAssignment({gone}, "n1", 1, kChips, {});
+  ASSERT_FALSE(alone.ok());
+  EXPECT_NE(alone.error().message.find("default/p: being deleted"), std::string::npos)
+      << alone.error().message;
+}
+
 TEST(AssignmentMatcher, NeverGuessesWhenCountsDiffer) {
   auto pod = PendingPod("p", "n1", "node=n1;cpu=0;mem=0|main=GPU-0:1:1", "2026-11-28T03:00:00Z");
   EXPECT_FALSE(MatchAssignment({pod}, "n1", 2, kChips, {}).ok());
