@@ -340,17 +340,28 @@ void Driver::KubeletLoop(int node) {
 void Driver::CheckIsolation(const std::string& what, int node, const PodPlan& plan,
                             const std::map<std::string, bool>& exclusive,
                             const std::map<std::string, std::string>& env) {
+  if (exclusive.empty()) return;  // no grants known: the chip comparison reported it already
   bool slices = std::any_of(exclusive.begin(), exclusive.end(),
                             [](const auto& chip) { return !chip.second; });
   std::string want = slices ? cluster_.isolation_of(node) : "none";
-  auto got = env.find("FLEXAI_ISOLATION");
-  std::string mode = got == env.end() ? "(unset)" : got->second;
+  auto get = [&](const char* key) {
+    auto it = env.find(key);
+    return it == env.end() ? std::string("(unset)") : it->second;
+  };
+  const std::string mode = get("FLEXAI_ISOLATION");
   if (mode != want) {
     Violation(what + " on " + node_names_[node] + ": FLEXAI_ISOLATION=" + mode + ", expected " +
               want);
   }
+  // MPS slices must also get what MPS enforces: the pipe and a memory limit.
+  if (mode == "mps" && (get("CUDA_MPS_PIPE_DIRECTORY") == "(unset)" ||
+                        get("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT") == "(unset)")) {
+    Violation(what +
+              " runs mps without CUDA_MPS_PIPE_DIRECTORY or CUDA_MPS_PINNED_DEVICE_MEM_LIMIT");
+  }
   auto asked = plan.annotations.find("flexai.io/isolation");
-  if (slices && asked != plan.annotations.end() && asked->second != mode) {
+  if (slices && asked != plan.annotations.end() && !asked->second.empty() &&
+      asked->second != mode) {
     Violation(what + " asked flexai.io/isolation=" + asked->second + " but runs " + mode + " on " +
               node_names_[node]);
   }
