@@ -185,6 +185,16 @@ hook_probe b "$SLICE_MIB" 100 alloc 5120 >"$LOGS/b-alloc.out" 2>&1
 code=$(value alloc_result <"$LOGS/b-alloc.out")
 row "(b) one 5 GiB cuMemAlloc" "hook" "OUT_OF_MEMORY (2)" "error ${code:-none}" \
   "$([ "$code" = 2 ] && echo PASS || echo FAIL)"
+# NVML's view (nvidia-smi) of the slice: informational, not one of the issue's checks.
+if command -v nvidia-smi >/dev/null; then
+  uuid=$(timeout 20 nvidia-smi --query-gpu=uuid --format=csv,noheader 2>/dev/null | head -1 | tr -d ' ')
+  mkdir -p "$WORK/shared-smi"
+  smi_total=$(FLEXAI_ISOLATION=hook FLEXAI_MEMORY_LIMIT_MIB=$SLICE_MIB FLEXAI_VISIBLE_DEVICES=$uuid \
+    FLEXAI_SHARED_DIR=$WORK/shared-smi LD_PRELOAD=$HOOK timeout 20 \
+    nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits -i 0 2>"$LOGS/b-smi.err" | head -1 | tr -d ' ')
+  row "(b) nvidia-smi memory.total (info)" "hook" "4096 MiB" "${smi_total:-none} MiB" \
+    "$([ "${smi_total:-0}" = 4096 ] && echo PASS || echo INFO)"
+fi
 if python3 -c "import torch" 2>/dev/null; then
   mkdir -p "$WORK/shared-torch"
   FLEXAI_ISOLATION=hook FLEXAI_MEMORY_LIMIT_MIB=$SLICE_MIB FLEXAI_SHARED_DIR=$WORK/shared-torch LD_PRELOAD=$HOOK \

@@ -4,6 +4,7 @@
 //    "errors": {"nvmlDeviceGetCount_v2": 999},     // library-wide injected return codes
 //    "devices": [{"uuid": "GPU-…", "name": "NVIDIA H100 80GB HBM3",
 //                 "memoryTotal": 85520809984,      // bytes
+//                 "memoryUsed": 0, "memoryReserved": 0,  // bytes (v2 reports reserved apart)
 //                 "numa": 0,                       // omitted: GetNumaNodeId is NOT_SUPPORTED
 //                 "busId": "00000000:18:00.0",
 //                 "nvlinks": ["00000000:2A:00.0"], // remote bus IDs of enabled links
@@ -24,7 +25,8 @@ using nlohmann::json;
 
 typedef int nvmlReturn_t;
 constexpr nvmlReturn_t kSuccess = 0, kUninitialized = 1, kInvalidArgument = 2, kNotSupported = 3,
-                       kInsufficientSize = 7, kTimeout = 10, kGpuIsLost = 15;
+                       kInsufficientSize = 7, kTimeout = 10, kGpuIsLost = 15,
+                       kArgumentVersionMismatch = 25;
 
 struct Event {
   void* device;
@@ -36,6 +38,11 @@ struct Event {
 struct Memory {
   unsigned long long total, free, used;
 };
+struct MemoryV2 {
+  unsigned int version;
+  unsigned long long total, reserved, free, used;
+};
+constexpr unsigned int kMemoryV2Version = sizeof(MemoryV2) | (2u << 24);  // nvmlMemory_v2
 struct PciInfo {
   char busIdLegacy[16];
   unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
@@ -153,9 +160,24 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMemoryInfo(void
   json device;
   nvmlReturn_t rc = kSuccess;
   if (!Device(handle, device, rc, "nvmlDeviceGetMemoryInfo")) return rc;
+  if (memory == nullptr) return kInvalidArgument;
   memory->total = device.value("memoryTotal", 85520809984ULL);
-  memory->used = 0;
-  memory->free = memory->total;
+  memory->used = device.value("memoryUsed", 0ULL) + device.value("memoryReserved", 0ULL);
+  memory->free = memory->total - memory->used;
+  return kSuccess;
+}
+
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(void* handle,
+                                                                               MemoryV2* memory) {
+  json device;
+  nvmlReturn_t rc = kSuccess;
+  if (!Device(handle, device, rc, "nvmlDeviceGetMemoryInfo_v2")) return rc;
+  if (memory == nullptr) return kInvalidArgument;
+  if (memory->version != kMemoryV2Version) return kArgumentVersionMismatch;
+  memory->total = device.value("memoryTotal", 85520809984ULL);
+  memory->reserved = device.value("memoryReserved", 0ULL);
+  memory->used = device.value("memoryUsed", 0ULL);
+  memory->free = memory->total - memory->reserved - memory->used;
   return kSuccess;
 }
 

@@ -96,5 +96,24 @@ TEST(HookConfigTest, OverflowingMebibytesAreMalformed) {
   EXPECT_EQ(config.warnings.size(), 1u);
 }
 
+TEST(HookConfigTest, VisibleDevicesGiveEachChipUuidItsOrdinal) {
+  HookConfig config = Parse({{"FLEXAI_VISIBLE_DEVICES", "GPU-aaaa, GPU-bbbb,GPU-cccc"}});
+  EXPECT_EQ(config.VisibleDeviceOfUuid("GPU-aaaa"), 0);
+  EXPECT_EQ(config.VisibleDeviceOfUuid("GPU-bbbb"), 1);
+  EXPECT_EQ(config.VisibleDeviceOfUuid("GPU-cccc"), 2);
+  EXPECT_EQ(config.VisibleDeviceOfUuid("GPU-dddd"), -1);
+  EXPECT_EQ(config.VisibleDeviceOfUuid("GPU-aaa"), -1);
+  EXPECT_EQ(config.VisibleDeviceOfUuid(""), -1);
+  EXPECT_TRUE(config.warnings.empty());
+}
+
+TEST(HookConfigTest, WithoutVisibleDevicesNoUuidIsKnown) {
+  EXPECT_EQ(Parse({}).VisibleDeviceOfUuid("GPU-aaaa"), -1);
+  // An empty entry keeps the positions of the others and matches nothing.
+  HookConfig config = Parse({{"FLEXAI_VISIBLE_DEVICES", ",GPU-bbbb"}});
+  EXPECT_EQ(config.VisibleDeviceOfUuid("GPU-bbbb"), 1);
+  EXPECT_EQ(config.VisibleDeviceOfUuid(""), -1);
+}
+
 }  // namespace
 }  // namespace flexai::isolation

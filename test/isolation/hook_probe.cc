@@ -4,6 +4,9 @@
 // dlsym: dlsym(libcuda handle, "cuX_v2") like PyTorch; getproc: dlsym of cuGetProcAddress_v2,
 // then cuGetProcAddress("cuGetProcAddress") and look-ups through it, like the CUDA runtime;
 // global: dlsym(RTLD_DEFAULT, ...) like a program linked with -lcuda.
+// The "nvml" command queries NVML device 0's memory (v1 and v2): through dlopen of
+// libnvidia-ml.so.1 and dlsym like pynvml, or, in hook_probe_nvml_linked (built with
+// FLEXAI_PROBE_LINKS_NVML), by direct calls into the linked libnvidia-ml.so.1 like nvidia-smi.
 #include <dlfcn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,8 +22,22 @@
 #include <vector>
 
 #include "isolation/hook/cuda_types.h"
+#include "isolation/hook/nvml_types.h"
 
 using namespace flexai::cuda;  // NOLINT
+using flexai::nvml::nvmlDevice_t;
+using flexai::nvml::nvmlMemory_t;
+using flexai::nvml::nvmlMemory_v2_t;
+using flexai::nvml::nvmlReturn_t;
+
+#ifdef FLEXAI_PROBE_LINKS_NVML
+extern "C" {
+nvmlReturn_t nvmlInit_v2();
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t* device);
+nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory);
+nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t* memory);
+}
+#endif
 
 namespace {
 
@@ -151,6 +168,67 @@ void LoadApi(const std::string& lookup, bool ptsz) {
   g_api.fakeCudaUsedBytes =
       reinterpret_cast<std::uint64_t (*)(int)>(dlsym(handle, "fakeCudaUsedBytes"));
   g_api.fakeCudaCalls = reinterpret_cast<int (*)(const char*)>(dlsym(handle, "fakeCudaCalls"));
+}
+
+struct NvmlApi {
+  nvmlReturn_t (*init)();
+  nvmlReturn_t (*handle_by_index)(unsigned int, nvmlDevice_t*);
+  nvmlReturn_t (*memory)(nvmlDevice_t, nvmlMemory_t*);
+  nvmlReturn_t (*memory_v2)(nvmlDevice_t, nvmlMemory_v2_t*);
+};
+
+NvmlApi LoadNvml() {
+#ifdef FLEXAI_PROBE_LINKS_NVML
+  return {&nvmlInit_v2, &nvmlDeviceGetHandleByIndex_v2, &nvmlDeviceGetMemoryInfo,
+          &nvmlDeviceGetMemoryInfo_v2};
+#else
+  void* handle = dlopen("libnvidia-ml.so.1", RTLD_NOW);  // RTLD_LOCAL, as Python's ctypes
+  if (handle == nullptr) return {};
+  NvmlApi api{};
+  api.init = reinterpret_cast<decltype(api.init)>(dlsym(handle, "nvmlInit_v2"));
+  api.handle_by_index = reinterpret_cast<decltype(api.handle_by_index)>(
+      dlsym(handle, "nvmlDeviceGetHandleByIndex_v2"));
+  api.memory = reinterpret_cast<decltype(api.memory)>(dlsym(handle, "nvmlDeviceGetMemoryInfo"));
+  api.memory_v2 =
+      reinterpret_cast<decltype(api.memory_v2)>(dlsym(handle, "nvmlDeviceGetMemoryInfo_v2"));
+  return api;
+#endif
+}
+
+// "nvml v1 ok total=T free=F used=U" and "nvml v2 ok total=T reserved=R free=F used=U" (MiB) for
+// NVML device 0, or "nvml error ..." / "nvml v1 errN".
+void PrintNvmlMemory(const char* prefix) {
+  static NvmlApi api = LoadNvml();
+  nvmlDevice_t device = nullptr;
+  if (api.init == nullptr || api.handle_by_index == nullptr || api.memory == nullptr ||
+      api.memory_v2 == nullptr) {
+    std::printf("%snvml error cannot load libnvidia-ml.so.1\n", prefix);
+    return;
+  }
+  if (nvmlReturn_t rc = api.init(); rc != 0) {
+    std::printf("%snvml error init %d\n", prefix, rc);
+    return;
+  }
+  if (nvmlReturn_t rc = api.handle_by_index(0, &device); rc != 0) {
+    std::printf("%snvml error handle %d\n", prefix, rc);
+    return;
+  }
+  auto mib = [](unsigned long long bytes) { return bytes / kMiB; };
+  nvmlMemory_t v1{};
+  if (nvmlReturn_t rc = api.memory(device, &v1); rc != 0) {
+    std::printf("%snvml v1 err%d\n", prefix, rc);
+  } else {
+    std::printf("%snvml v1 ok total=%llu free=%llu used=%llu\n", prefix, mib(v1.total),
+                mib(v1.free), mib(v1.used));
+  }
+  nvmlMemory_v2_t v2{};
+  v2.version = flexai::nvml::nvmlMemory_v2;
+  if (nvmlReturn_t rc = api.memory_v2(device, &v2); rc != 0) {
+    std::printf("%snvml v2 err%d\n", prefix, rc);
+  } else {
+    std::printf("%snvml v2 ok total=%llu reserved=%llu free=%llu used=%llu\n", prefix,
+                mib(v2.total), mib(v2.reserved), mib(v2.free), mib(v2.used));
+  }
 }
 
 void UseDevice(int device) {
@@ -332,6 +410,8 @@ int Run(int argc, char** argv, int i, const char* prefix) {
       CUresult r = g_api.cuMemGetInfo(&free_bytes, &total_bytes);
       std::printf("%smeminfo %s free=%zu total=%zu\n", prefix, Outcome(r), free_bytes / kMiB,
                   total_bytes / kMiB);
+    } else if (command == "nvml") {  // NVML's memory view of device 0, v1 and v2
+      PrintNvmlMemory(prefix);
     } else if (command == "totalmem") {
       std::size_t bytes = 0;
       CUresult r = g_api.cuDeviceTotalMem(&bytes, g_device);

@@ -24,7 +24,7 @@ ProbeRunner::~ProbeRunner() {
 }
 
 std::vector<std::string> ProbeRunner::Run(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {FLEXAI_HOOK_PROBE};
+  std::vector<std::string> argv = {probe};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions options;
   options.environment = env;

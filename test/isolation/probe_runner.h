@@ -15,10 +15,11 @@ class ProbeRunner {
 
   // Environment for every run; tests add FLEXAI_* values here.
   std::map<std::string, std::string> env;
+  std::string probe = FLEXAI_HOOK_PROBE;  // or FLEXAI_HOOK_PROBE_NVML_LINKED
   bool preload_hook = true;
   std::string also_preload;  // a second library preloaded after the hook
 
-  // Runs `hook_probe ARGS...`; returns stdout+stderr split into lines.
+  // Runs `<probe> ARGS...`; returns stdout+stderr split into lines.
   std::vector<std::string> Run(const std::vector<std::string>& args) const;
   const std::string& shared_dir() const { return shared_dir_; }
   std::string usage_path() const { return shared_dir_ + "/usage.bin"; }

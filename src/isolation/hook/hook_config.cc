@@ -89,12 +89,23 @@ std::uint32_t HookConfig::CoresPercent(int device) const {
   return cores_percent[static_cast<std::size_t>(device)];
 }
 
+int HookConfig::VisibleDeviceOfUuid(std::string_view uuid) const {
+  if (uuid.empty()) return -1;
+  for (std::size_t i = 0; i < visible_uuids.size(); ++i) {
+    if (visible_uuids[i] == uuid) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 HookConfig ParseHookConfig(const std::function<const char*(const char*)>& getenv) {
   HookConfig config;
   config.mode = ParseMode(getenv("FLEXAI_ISOLATION"), config);
   ParseMemory(getenv("FLEXAI_MEMORY_LIMIT_MIB"), config);
   ParseCores(getenv("FLEXAI_CORES_LIMIT"), config);
   if (const char* dir = getenv("FLEXAI_SHARED_DIR"); dir != nullptr) config.shared_dir = dir;
+  if (const char* uuids = getenv("FLEXAI_VISIBLE_DEVICES"); uuids != nullptr) {
+    for (std::string_view uuid : SplitCommas(uuids)) config.visible_uuids.emplace_back(uuid);
+  }
   if (const char* debug = getenv("FLEXAI_HOOK_DEBUG"); debug != nullptr)
     config.debug = debug[0] == '1';
   if (config.memory_bytes.size() > kUsageMaxDevices ||

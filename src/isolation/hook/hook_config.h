@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace flexai::isolation {
@@ -19,6 +20,7 @@ struct HookConfig {
   bool cores_limited = false;                // FLEXAI_CORES_LIMIT was set
   std::vector<std::uint32_t> cores_percent;  // per visible device, 1..100 (0 given = 100)
   std::string shared_dir;                    // empty: accounting private to this process tree
+  std::vector<std::string> visible_uuids;    // FLEXAI_VISIBLE_DEVICES, in device order
   bool debug = false;
   std::vector<std::string> warnings;  // one line per malformed value, for stderr
 
@@ -26,12 +28,14 @@ struct HookConfig {
   std::uint64_t MemoryLimitBytes(int device) const;
   // Share of a visible device ordinal; 100 when no list is given, 1 past its end (fail closed).
   std::uint32_t CoresPercent(int device) const;
+  // Position of a chip UUID in FLEXAI_VISIBLE_DEVICES (= its visible device ordinal), or -1.
+  int VisibleDeviceOfUuid(std::string_view uuid) const;
   // Whether allocations past the quota are refused and launches throttled (hook mode only).
   bool Enforces() const { return mode == IsolationMode::kHook; }
 };
 
-// Reads FLEXAI_ISOLATION, FLEXAI_MEMORY_LIMIT_MIB, FLEXAI_CORES_LIMIT, FLEXAI_SHARED_DIR and
-// FLEXAI_HOOK_DEBUG through `getenv` (injectable for tests).
+// Reads FLEXAI_ISOLATION, FLEXAI_MEMORY_LIMIT_MIB, FLEXAI_CORES_LIMIT, FLEXAI_SHARED_DIR,
+// FLEXAI_VISIBLE_DEVICES and FLEXAI_HOOK_DEBUG through `getenv` (injectable for tests).
 HookConfig ParseHookConfig(const std::function<const char*(const char*)>& getenv);
 
 }  // namespace flexai::isolation

@@ -1,12 +1,14 @@
 // The driver API entry points libflexai-cuda.so replaces, with the signatures of the symbol
 // versions they carry (the _v2 suffixes are the ABIs cuda.h selects; plain names are the legacy
-// 32-bit ABIs). _ptsz variants are the per-thread-default-stream ABIs.
+// 32-bit ABIs). _ptsz variants are the per-thread-default-stream ABIs. Also the two NVML memory
+// queries, so that nvidia-smi and NVML-based tools see the slice.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "isolation/hook/cuda_types.h"
+#include "isolation/hook/nvml_types.h"
 
 #define FLEXAI_EXPORT __attribute__((visibility("default")))
 
@@ -80,6 +82,12 @@ FLEXAI_EXPORT CUresult cuLaunchGridAsync(CUfunction f, int grid_width, int grid_
                                          CUstream stream);
 FLEXAI_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream);
 FLEXAI_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream stream);
+
+// NVML memory view (libnvidia-ml): the slice's quota and usage instead of the whole GPU's.
+FLEXAI_EXPORT flexai::nvml::nvmlReturn_t nvmlDeviceGetMemoryInfo(
+    flexai::nvml::nvmlDevice_t device, flexai::nvml::nvmlMemory_t* memory);
+FLEXAI_EXPORT flexai::nvml::nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(
+    flexai::nvml::nvmlDevice_t device, flexai::nvml::nvmlMemory_v2_t* memory);
 
 // Look-ups.
 FLEXAI_EXPORT CUresult cuGetProcAddress(const char* symbol, void** pfn, int cuda_version,

@@ -12,13 +12,18 @@
 namespace flexai::isolation {
 namespace {
 
+enum class Library { kLibcuda, kLibnvml };
+
 struct HookEntry {
   const char* symbol;
   void* wrapper;
+  Library library = Library::kLibcuda;
 };
 
 #define FLEXAI_HOOK(name) \
   HookEntry { #name, reinterpret_cast < void*>(&::name) }
+#define FLEXAI_NVML_HOOK(name) \
+  HookEntry { #name, reinterpret_cast < void*>(&::name), Library::kLibnvml }
 
 // Same order as HookId.
 const std::array<HookEntry, static_cast<int>(HookId::kCount)> kHooks = {
@@ -64,9 +69,12 @@ const std::array<HookEntry, static_cast<int>(HookId::kCount)> kHooks = {
     FLEXAI_HOOK(cuGraphLaunch_ptsz),
     FLEXAI_HOOK(cuGetProcAddress),
     FLEXAI_HOOK(cuGetProcAddress_v2),
+    FLEXAI_NVML_HOOK(nvmlDeviceGetMemoryInfo),
+    FLEXAI_NVML_HOOK(nvmlDeviceGetMemoryInfo_v2),
 };
 
 #undef FLEXAI_HOOK
+#undef FLEXAI_NVML_HOOK
 
 // Constant-initialised: usable from dlsym calls made before any constructor ran.
 std::array<std::atomic<void*>, static_cast<int>(HookId::kCount)> g_real{};
@@ -108,10 +116,25 @@ void* LibcudaHandle() {
   return current;
 }
 
+// An NVML function as the caller's libnvidia-ml has it: from libnvidia-ml.so.1 when it is loaded
+// (dlopened with RTLD_LOCAL too), else the next definition after this library. Never loads NVML:
+// a program that reaches our NVML exports has it loaded already.
+void* RealLibnvmlSymbol(const char* symbol) {
+  void* found = nullptr;
+  if (void* handle = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_NOLOAD); handle != nullptr) {
+    found = RealDlsym()(handle, symbol);
+    dlclose(handle);
+  }
+  return found != nullptr ? found : RealDlsym()(RTLD_NEXT, symbol);
+}
+
 }  // namespace
 
 int FindHook(const char* symbol) {
-  if (symbol == nullptr || symbol[0] != 'c' || symbol[1] != 'u') return -1;
+  if (symbol == nullptr ||
+      !((symbol[0] == 'c' && symbol[1] == 'u') || (symbol[0] == 'n' && symbol[1] == 'v'))) {
+    return -1;
+  }
   for (std::size_t i = 0; i < kHooks.size(); ++i) {
     if (std::strcmp(kHooks[i].symbol, symbol) == 0) return static_cast<int>(i);
   }
@@ -120,6 +143,12 @@ int FindHook(const char* symbol) {
 
 const char* HookSymbol(int index) { return kHooks[static_cast<std::size_t>(index)].symbol; }
 void* HookWrapper(int index) { return kHooks[static_cast<std::size_t>(index)].wrapper; }
+
+bool IsInHookedLibrary(int index, const void* address) {
+  return kHooks[static_cast<std::size_t>(index)].library == Library::kLibnvml
+             ? IsInLibraryNamed(address, "libnvidia-ml.so")
+             : IsInLibcuda(address);
+}
 
 int FindVersionedHook(const char* name, int cuda_version, std::uint64_t flags) {
   if (name == nullptr) return -1;
@@ -137,7 +166,9 @@ int FindVersionedHook(const char* name, int cuda_version, std::uint64_t flags) {
       if (std::strcmp(stream_name, name) == 0) std::memcpy(symbol + length, "_ptsz", 6);
     }
   }
-  return FindHook(symbol);
+  int index = FindHook(symbol);
+  return index >= 0 && kHooks[static_cast<std::size_t>(index)].library == Library::kLibcuda ? index
+                                                                                            : -1;
 }
 
 void StoreReal(int index, void* real) {
@@ -149,7 +180,8 @@ void* RealFunction(HookId id) {
   auto index = static_cast<std::size_t>(id);
   void* real = g_real[index].load(std::memory_order_acquire);
   if (real != nullptr) return real;
-  real = RealLibcudaSymbol(kHooks[index].symbol);
+  real = kHooks[index].library == Library::kLibnvml ? RealLibnvmlSymbol(kHooks[index].symbol)
+                                                    : RealLibcudaSymbol(kHooks[index].symbol);
   StoreReal(static_cast<int>(index), real);
   return real;
 }
@@ -157,6 +189,17 @@ void* RealFunction(HookId id) {
 void* RealLibcudaSymbol(const char* symbol) {
   void* handle = LibcudaHandle();
   return handle == nullptr ? nullptr : RealDlsym()(handle, symbol);
+}
+
+void* SiblingSymbol(const void* function, const char* symbol) {
+  Dl_info info{};
+  if (function == nullptr || dladdr(function, &info) == 0 || info.dli_fname == nullptr)
+    return nullptr;
+  void* handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+  if (handle == nullptr) return nullptr;
+  void* found = RealDlsym()(handle, symbol);
+  dlclose(handle);
+  return found;
 }
 
 DlsymFunction* RealDlsym() {

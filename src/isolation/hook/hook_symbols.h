@@ -1,5 +1,6 @@
-// The table of replaced driver entry points: symbol name, our wrapper, and the real libcuda
-// function behind it (learned from dlsym/cuGetProcAddress look-ups, or resolved on first use).
+// The table of replaced entry points: symbol name, our wrapper, the library it replaces (libcuda,
+// or libnvidia-ml for the NVML memory queries) and the real function behind it (learned from
+// dlsym/cuGetProcAddress look-ups, or resolved on first use).
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,8 @@ enum class HookId : int {
   kGraphLaunch_ptsz,
   kGetProcAddress,
   kGetProcAddress_v2,
+  kNvmlDeviceGetMemoryInfo,
+  kNvmlDeviceGetMemoryInfo_v2,
   kCount
 };
 
@@ -57,13 +60,18 @@ int FindHook(const char* symbol);
 const char* HookSymbol(int index);
 void* HookWrapper(int index);
 
-// The exported symbol a cuGetProcAddress(name, version, flags) look-up resolves to, e.g.
+// Whether `address` lies in the library the hook replaces a function of: a file named
+// libcuda.so* for driver entry points, libnvidia-ml.so* for the NVML ones.
+bool IsInHookedLibrary(int index, const void* address);
+
+// The exported driver symbol a cuGetProcAddress(name, version, flags) look-up resolves to, e.g.
 // ("cuMemAlloc", 12000, 0) -> "cuMemAlloc_v2"; -1 when we do not replace it.
 int FindVersionedHook(const char* name, int cuda_version, std::uint64_t flags);
 
 // Remembers the real function behind a hook (ignored when it points into this library).
 void StoreReal(int index, void* real);
-// The real libcuda function for a hook, resolving it from libcuda.so.1 on first use.
+// The real function for a hook, resolving it on first use: from libcuda.so.1 for driver entry
+// points; for NVML from libnvidia-ml.so.1 if it is loaded (never loading it), else RTLD_NEXT.
 void* RealFunction(HookId id);
 template <typename Function>
 Function* Real(HookId id) {
@@ -72,6 +80,10 @@ Function* Real(HookId id) {
 
 // Any libcuda symbol that we do not replace (events, contexts), straight from libcuda.so.1.
 void* RealLibcudaSymbol(const char* symbol);
+
+// Another symbol of the library that holds `function` (a real NVML function), without loading
+// anything: e.g. the nvmlDeviceGetUUID next to the real nvmlDeviceGetMemoryInfo. Null if none.
+void* SiblingSymbol(const void* function, const char* symbol);
 
 // glibc's dlsym, bypassing our wrapper.
 using DlsymFunction = void*(void*, const char*);

@@ -1,6 +1,7 @@
 // The two ways a program finds driver functions without linking them: dlsym on the libcuda
 // handle (the CUDA runtime fetches cuGetProcAddress_v2 that way, PyTorch fetches cu* symbols)
-// and cuGetProcAddress (the runtime's ~440 other look-ups). Both hand out our wrappers.
+// and cuGetProcAddress (the runtime's ~440 other look-ups). Both hand out our wrappers; dlsym
+// does the same for the NVML memory queries on a libnvidia-ml handle (as pynvml looks them up).
 #include <dlfcn.h>
 #include <link.h>
 
@@ -130,8 +131,9 @@ void* dlsym(void* handle, const char* symbol) noexcept {
   if (real_dlsym == nullptr) return nullptr;
   void* found = real_dlsym(handle, symbol);
   int index = iso::FindHook(symbol);
-  // Only look-ups that reach libcuda itself are redirected; anything else is left alone.
-  if (index < 0 || found == nullptr || !iso::IsInLibcuda(found)) return found;
+  // Only look-ups that reach the library we replace the function of (libcuda, or libnvidia-ml for
+  // the NVML memory queries) are redirected; anything else is left alone.
+  if (index < 0 || found == nullptr || !iso::IsInHookedLibrary(index, found)) return found;
   iso::StoreReal(index, found);
   return iso::HookWrapper(index);
 }

@@ -1,5 +1,6 @@
 // Allocation, free and memory-info hooks: every device allocation reserves quota in the shared
 // accounting before it reaches the driver and is refused with CUDA_ERROR_OUT_OF_MEMORY past it.
+// The driver's memory queries report the quota instead of the whole GPU.
 #include <algorithm>
 #include <optional>
 #include <utility>
@@ -420,5 +421,4 @@ CUresult cuDeviceTotalMem(unsigned int* bytes, CUdevice device) {
   *bytes = static_cast<unsigned int>(total);
   return result;
 }
-
 }  // extern "C"
