@@ -22,6 +22,7 @@
 #include "sim_daemon_options.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
+#include "usage_file.h"
 
 namespace flexai::device_plugin {
 namespace {
@@ -306,16 +307,7 @@ TEST_F(DaemonWithMetricsTest, MetricsShowPerChipAllocationAndHealth) {
   ASSERT_TRUE(Eventually([&] { return !daemon_->inventory().chips()[3].healthy(); }));
 
   // The container's hook reports 3 GiB in use and 25% of the GPU's time.
-  auto file = std::make_unique<isolation::UsageFile>();
-  std::memcpy(file->header.magic, isolation::kUsageMagic, sizeof file->header.magic);
-  file->header.version = isolation::kUsageVersion;
-  file->header.header_bytes = sizeof(isolation::UsageHeader);
-  file->header.device_bytes = sizeof(isolation::UsageDevice);
-  file->header.process_bytes = sizeof(isolation::UsageProcess);
-  file->header.device_count = 1;
-  file->header.device_capacity = isolation::kUsageMaxDevices;
-  file->header.process_capacity = isolation::kUsageMaxProcesses;
-  file->header.mode = 1;
+  auto file = testing::NewUsageFile(1);
   file->devices[0].limit_bytes = 8192ULL << 20;
   file->devices[0].used_bytes = 3072ULL << 20;
   file->devices[0].cores_percent = 40;

@@ -26,6 +26,7 @@
 #include "sim_daemon_options.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
+#include "usage_file.h"
 
 namespace flexai::device_plugin {
 namespace {
@@ -42,16 +43,7 @@ struct DeviceReport {
 };
 
 std::string UsageBytes(const std::vector<DeviceReport>& devices) {
-  auto file = std::make_unique<isolation::UsageFile>();
-  std::memcpy(file->header.magic, isolation::kUsageMagic, sizeof file->header.magic);
-  file->header.version = isolation::kUsageVersion;
-  file->header.header_bytes = sizeof(isolation::UsageHeader);
-  file->header.device_bytes = sizeof(isolation::UsageDevice);
-  file->header.process_bytes = sizeof(isolation::UsageProcess);
-  file->header.device_count = static_cast<std::uint32_t>(devices.size());
-  file->header.device_capacity = isolation::kUsageMaxDevices;
-  file->header.process_capacity = isolation::kUsageMaxProcesses;
-  file->header.mode = 1;
+  auto file = testing::NewUsageFile(static_cast<std::uint32_t>(devices.size()));
   for (size_t d = 0; d < devices.size(); ++d) {
     file->devices[d].limit_bytes = isolation::kUnlimitedBytes;
     file->devices[d].used_bytes = devices[d].used_mib << 20;
