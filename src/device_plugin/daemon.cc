@@ -89,8 +89,9 @@ void Daemon::StopMpsDaemons() {
 
 Status Daemon::Start() {
   for (const auto& chip : inventory_->chips()) {
-    spdlog::info("chip {}: {} {} {} MiB numa {} link group {} {}", chip.index, chip.uuid,
-                 chip.model, chip.memory_mib, chip.numa_node, chip.link_group,
+    spdlog::info("chip {}: {} {} {} MiB numa {} cpus {} link group {} {}", chip.index, chip.uuid,
+                 chip.model, chip.memory_mib, chip.numa_node,
+                 chip.cpu_affinity.empty() ? "?" : chip.cpu_affinity, chip.link_group,
                  partition::HealthName(chip.health));
   }
   const auto settings = settings_->Current();

@@ -1,20 +1,15 @@
 #include "device_plugin/inventory_json.h"
 
+#include "kube/protocol.h"
+
 namespace flexai::device_plugin {
 
 nlohmann::json InventoryJson(partition::Vendor vendor, const std::vector<partition::Chip>& chips) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& chip : chips) {
-    list.push_back({{"index", chip.index},
-                    {"uuid", chip.uuid},
-                    {"model", chip.model},
-                    {"memoryMiB", chip.memory_mib},
-                    {"numa", chip.numa_node},
-                    {"linkGroup", chip.link_group},
-                    {"health", partition::HealthName(chip.health)},
-                    {"vendor", partition::VendorName(chip.vendor)}});
-  }
-  return {{"version", 1}, {"vendor", partition::VendorName(vendor)}, {"chips", list}};
+  // One encoder for the chips, so the annotation the Hi Scheduler decodes and the probe's output
+  // cannot drift apart.
+  nlohmann::json inventory = nlohmann::json::parse(kube::EncodeInventory({.chips = chips}));
+  inventory["vendor"] = partition::VendorName(vendor);
+  return inventory;
 }
 
 }  // namespace flexai::device_plugin

@@ -19,6 +19,7 @@ std::string EncodeInventory(const NodeInventory& inventory) {
                      {"memoryMiB", c.memory_mib},
                      {"numa", c.numa_node},
                      {"linkGroup", c.link_group},
+                     {"cpus", c.cpu_affinity},
                      {"health", partition::HealthName(c.health)},
                      {"vendor", partition::VendorName(c.vendor)}});
   }
@@ -80,6 +81,12 @@ Result<NodeInventory> DecodeInventory(std::string_view text) {
     if (c.contains("model")) {
       if (!c["model"].is_string()) return Error{where + ".model: not a string"};
       chip.model = c["model"].get<std::string>();
+    }
+    if (c.contains("cpus")) {
+      if (!c["cpus"].is_string() || !partition::IsCpuList(c["cpus"].get<std::string>())) {
+        return Error{where + ".cpus: not a CPU list such as \"0-31,64-95\""};
+      }
+      chip.cpu_affinity = c["cpus"].get<std::string>();
     }
     std::string health = "Healthy";
     if (c.contains("health")) {

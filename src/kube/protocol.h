@@ -58,7 +58,7 @@ struct NodeInventory {
 };
 
 // JSON text: {"version":1,"chips":[{"index":0,"uuid":"GPU-..","model":"H100","memoryMiB":81559,
-//  "numa":0,"linkGroup":0,"health":"Healthy","vendor":"nvidia"}]}
+//  "numa":0,"linkGroup":0,"cpus":"0-31","health":"Healthy","vendor":"nvidia"}]}
 std::string EncodeInventory(const NodeInventory& inventory);
 // Errors name the field ("chips[2].memoryMiB: not a positive integer"). Chips are returned sorted
 // by index; indexes must be 0..n-1 and UUIDs unique.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "device_plugin/backend/cpu_affinity.h"
 #include "device_plugin/backend/pci_numa.h"
 
 #include "sim_file.h"
@@ -95,7 +96,7 @@ TEST_F(AscendBackendTest, InitFailureIsAClearError) {
   EXPECT_NE(chips.error().message.find("dcmi_init failed with -8012"), std::string::npos);
 }
 
-TEST_F(AscendBackendTest, NumaNodeComesFromTheChipsPciDeviceInSysfs) {
+TEST_F(AscendBackendTest, NumaNodeAndCpusComeFromTheChipsPciDeviceInSysfs) {
   testing::WriteFileAtomically(config_, R"({"cards": [{"id": 0, "chips": [
     {"logicId": 0, "name": "910B3", "pci": [0, 193, 0, 0]},
     {"logicId": 1, "name": "910B3", "pci": [0, 1, 0, 0]},
@@ -104,12 +105,33 @@ TEST_F(AscendBackendTest, NumaNodeComesFromTheChipsPciDeviceInSysfs) {
   // cannot say where it is.
   std::filesystem::create_directories(dir_.File("sys/bus/pci/devices/0000:c1:00.0"));
   std::ofstream(dir_.File("sys/bus/pci/devices/0000:c1:00.0/numa_node")) << "1\n";
+  std::ofstream(dir_.File("sys/bus/pci/devices/0000:c1:00.0/local_cpulist")) << "48-95\n";
   AscendBackend backend(FAKE_DCMI_LIB, dir_.File("sys"));
   auto chips = backend.Discover();
   ASSERT_TRUE(chips.ok()) << chips.error().message;
   EXPECT_EQ((*chips)[0].numa_node, 1);
+  EXPECT_EQ((*chips)[0].cpu_affinity, "48-95");
   EXPECT_EQ((*chips)[1].numa_node, -1);
+  EXPECT_EQ((*chips)[1].cpu_affinity, "");
   EXPECT_EQ((*chips)[2].numa_node, -1);
+}
+
+TEST(CpuAffinity, MaskBecomesACpuList) {
+  EXPECT_EQ(CpuListFromMask({}), "");
+  EXPECT_EQ(CpuListFromMask({0}), "");
+  EXPECT_EQ(CpuListFromMask({0b1}), "0");
+  EXPECT_EQ(CpuListFromMask({0b10110111}), "0-2,4-5,7");
+  EXPECT_EQ(CpuListFromMask({~0UL, 1}), "0-64");  // a run across two words
+  EXPECT_EQ(CpuListFromMask({0, 1UL << 63}), "127");
+}
+
+TEST(CpuAffinity, SysfsLocalCpuListMustBeACpuList) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("sys/bus/pci/devices/0000:01:00.0"));
+  std::ofstream(dir.File("sys/bus/pci/devices/0000:01:00.0/local_cpulist")) << "garbage\n";
+  EXPECT_EQ(PciLocalCpuList(dir.File("sys"), "0000:01:00.0"), "");
+  EXPECT_EQ(PciLocalCpuList(dir.File("sys"), "0000:02:00.0"), "");
+  EXPECT_EQ(PciLocalCpuList(dir.File("sys"), ""), "");
 }
 
 TEST(PciNumaNode, BusIdIsSpelledAsSysfsDoes) {

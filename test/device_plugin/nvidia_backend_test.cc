@@ -17,7 +17,7 @@ using testing::TempDir;
 // Two H100s joined by NVLink (directly), a third linked to an NVSwitch shared with a fourth.
 const char* kFourGpus = R"({"devices": [
   {"uuid": "GPU-aaaa", "name": "NVIDIA H100 80GB HBM3", "memoryTotal": 85520809984, "numa": 0,
-   "busId": "00000000:18:00.0", "nvlinks": ["00000000:2A:00.0", "00000000:2A:00.0"]},
+   "cpus": [0, 1, 2, 3, 63, 64, 65, 130], "busId": "00000000:18:00.0", "nvlinks": ["00000000:2A:00.0", "00000000:2A:00.0"]},
   {"uuid": "GPU-bbbb", "name": "NVIDIA H100 80GB HBM3", "memoryTotal": 85520809984, "numa": 0,
    "busId": "00000000:2A:00.0", "nvlinks": ["00000000:18:00.0"]},
   {"uuid": "GPU-cccc", "name": "NVIDIA H100 80GB HBM3", "memoryTotal": 85520809984, "numa": 1,
@@ -67,6 +67,18 @@ TEST_F(NvidiaBackendTest, DiscoversIdentityMemoryNumaAndNvlinkIslands) {
   EXPECT_EQ((*chips)[2].link_group, (*chips)[3].link_group);
   EXPECT_NE((*chips)[0].link_group, (*chips)[2].link_group);
   EXPECT_EQ((*chips)[0].link_group, 0);
+}
+
+TEST_F(NvidiaBackendTest, CpuAffinityComesFromNvmlElseFromSysfs) {
+  // GPU 1: NVML does not answer, sysfs does. GPU 2: neither.
+  std::filesystem::create_directories(dir_.File("sys/bus/pci/devices/0000:2a:00.0"));
+  std::ofstream(dir_.File("sys/bus/pci/devices/0000:2a:00.0/local_cpulist")) << "32-47,96-111\n";
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  EXPECT_EQ((*chips)[0].cpu_affinity, "0-3,63-65,130");  // across words of the mask
+  EXPECT_EQ((*chips)[1].cpu_affinity, "32-47,96-111");
+  EXPECT_EQ((*chips)[2].cpu_affinity, "");
 }
 
 TEST_F(NvidiaBackendTest, GpusWithoutNvlinkHaveNoLinkGroupAndUnknownNuma) {

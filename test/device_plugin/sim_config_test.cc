@@ -24,7 +24,7 @@ TEST(SimConfig, ParsesYaml) {
   auto config = ParseSimConfig(R"(
 vendor: nvidia
 chips:
-  - {uuid: GPU-a, model: A100, memoryMiB: 40960, numa: 1, linkGroup: 2}
+  - {uuid: GPU-a, model: A100, memoryMiB: 40960, numa: 1, linkGroup: 2, cpus: "16-31,48-63"}
   - {uuid: GPU-b, memoryMiB: 1024, health: Unhealthy}
 )",
                                "sim.yaml");
@@ -34,6 +34,8 @@ chips:
   EXPECT_EQ(config->chips[0].model, "A100");
   EXPECT_EQ(config->chips[0].numa_node, 1);
   EXPECT_EQ(config->chips[0].link_group, 2);
+  EXPECT_EQ(config->chips[0].cpu_affinity, "16-31,48-63");
+  EXPECT_EQ(config->chips[1].cpu_affinity, "");
   EXPECT_EQ(config->chips[1].index, 1);
   EXPECT_EQ(config->chips[1].numa_node, -1);
   EXPECT_FALSE(config->chips[1].healthy());
@@ -58,6 +60,7 @@ TEST(SimConfig, ErrorsNameTheFieldAndReason) {
       {"chips: [{uuid: 'a:b', memoryMiB: 1}]", "chips[0].uuid: must be non-empty"},
       {"chips: [{uuid: a, memoryMiB: 1, health: Sick}]", "chips[0].health"},
       {"chips: [{uuid: a, memoryMiB: 1, colour: red}]", "chips[0].colour: unknown key"},
+      {"chips: [{uuid: a, memoryMiB: 1, cpus: 'all'}]", "chips[0].cpus: must be a CPU list"},
       {"chips: [{uuid: a, memoryMiB: 1}, {uuid: a, memoryMiB: 1}]", "chips[1].uuid: duplicate"},
       {"vendor: amd\nchips: [{uuid: a, memoryMiB: 1}]", "vendor: must be"},
       {"chips: [{uuid: a, memoryMiB: lots}]", "chips[0]"},

@@ -6,6 +6,7 @@
 //                 "memoryTotal": 85520809984,      // bytes
 //                 "memoryUsed": 0, "memoryReserved": 0,  // bytes (v2 reports reserved apart)
 //                 "numa": 0,                       // omitted: GetNumaNodeId is NOT_SUPPORTED
+//                 "cpus": [0, 1, 64],              // omitted: GetCpuAffinity is NOT_SUPPORTED
 //                 "busId": "00000000:18:00.0",
 //                 "nvlinks": ["00000000:2A:00.0"], // remote bus IDs of enabled links
 //                 "mig": 0, "lost": false,         // lost: every call answers GPU_IS_LOST
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "fake_config.h"
 
@@ -188,6 +190,22 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetNumaNodeId(void
   if (!Device(handle, device, rc, "nvmlDeviceGetNumaNodeId")) return rc;
   if (!device.contains("numa")) return kNotSupported;
   *node = device["numa"].get<unsigned int>();
+  return kSuccess;
+}
+
+// cpuSetSize counts unsigned longs; CPUs that do not fit are left out, as the real library does.
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetCpuAffinity(
+    void* handle, unsigned int cpuSetSize, unsigned long* cpuSet) {
+  json device;
+  nvmlReturn_t rc = kSuccess;
+  if (!Device(handle, device, rc, "nvmlDeviceGetCpuAffinity")) return rc;
+  if (cpuSet == nullptr || cpuSetSize == 0) return kInvalidArgument;
+  if (!device.contains("cpus")) return kNotSupported;
+  constexpr unsigned int kBits = sizeof(unsigned long) * 8;
+  std::memset(cpuSet, 0, cpuSetSize * sizeof(unsigned long));
+  for (unsigned int cpu : device["cpus"].get<std::vector<unsigned int>>()) {
+    if (cpu / kBits < cpuSetSize) cpuSet[cpu / kBits] |= 1UL << (cpu % kBits);
+  }
   return kSuccess;
 }
 

@@ -16,6 +16,7 @@ TEST(InventoryCodec, RoundTripsEveryChipField) {
   a.memory_mib = 81559;
   a.numa_node = 1;
   a.link_group = 0;
+  a.cpu_affinity = "0-31,64-95";
   partition::Chip b = a;
   b.index = 1;
   b.uuid = "GPU-bbbb";
@@ -27,6 +28,7 @@ TEST(InventoryCodec, RoundTripsEveryChipField) {
   EXPECT_EQ(decoded->chips[0].uuid, "GPU-aaaa");
   EXPECT_EQ(decoded->chips[0].memory_mib, 81559);
   EXPECT_EQ(decoded->chips[0].numa_node, 1);
+  EXPECT_EQ(decoded->chips[0].cpu_affinity, "0-31,64-95");
   EXPECT_EQ(decoded->chips[0].vendor, partition::Vendor::kNvidia);
   EXPECT_EQ(decoded->chips[1].health, partition::Health::kUnhealthy);
 }
@@ -35,6 +37,19 @@ TEST(InventoryCodec, ErrorsNameTheBadField) {
   auto r = DecodeInventory(R"({"chips":[{"index":0,"uuid":"GPU-1","memoryMiB":"lots"}]})");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("chips[0].memoryMiB"), std::string::npos);
+}
+
+TEST(InventoryCodec, CpusIsOptionalButMustBeACpuList) {
+  auto old = DecodeInventory(R"({"chips":[{"index":0,"uuid":"A","memoryMiB":1}]})");
+  ASSERT_TRUE(old.ok()) << old.error().message;  // inventories from before the field
+  EXPECT_EQ(old->chips[0].cpu_affinity, "");
+  for (const char* bad : {R"("0-")", R"("3-1")", R"("a")", R"("0,,1")", R"("0,")", R"(7)"}) {
+    auto r = DecodeInventory(
+        std::string(R"({"chips":[{"index":0,"uuid":"A","memoryMiB":1,"cpus":)") + bad + "}]}");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("chips[0].cpus: not a CPU list"), std::string::npos)
+        << r.error().message;
+  }
 }
 
 TEST(InventoryCodec, RefusesDuplicateUuidsGapsAndGarbage) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "device_plugin/backend/cpu_affinity.h"
 #include "device_plugin/backend/pci_numa.h"
 
 namespace flexai::device_plugin {
@@ -96,9 +97,10 @@ Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index) {
   chip.link_group = LinkGroupFor(chip.model, npu.logic_id);
   dcmi_pcie_info_all pcie{};
   if (get_pcie_ && get_pcie_(npu.card, npu.device, &pcie) == DCMI_OK) {
-    chip.numa_node =
-        PciNumaNode(sysfs_root_, PciBusId(static_cast<unsigned int>(pcie.domain), pcie.bdf_busid,
-                                          pcie.bdf_deviceid, pcie.bdf_funcid));
+    std::string bus_id = PciBusId(static_cast<unsigned int>(pcie.domain), pcie.bdf_busid,
+                                  pcie.bdf_deviceid, pcie.bdf_funcid);
+    chip.numa_node = PciNumaNode(sysfs_root_, bus_id);
+    chip.cpu_affinity = PciLocalCpuList(sysfs_root_, bus_id);
   }
   spdlog::info("{}: {} {} with {} AI cores, logic ID {}", where,
                Text(info.chip_type, sizeof info.chip_type), chip.model, info.aicore_cnt,

@@ -1,7 +1,6 @@
 // Ascend NPUs through DCMI: cards and the chips on them, model name, AI cores, memory (HBM when
-// the chip has it), health, NUMA node (the chip's PCI device in sysfs), and HCCS link groups by
-// model. vNPU templates come from the policy,
-// not from here.
+// the chip has it), health, NUMA node and nearest CPUs (the chip's PCI device in sysfs), and HCCS
+// link groups by model. vNPU templates come from the policy, not from here.
 #pragma once
 
 #include <map>

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <utility>
 
+#include "device_plugin/backend/cpu_affinity.h"
 #include "device_plugin/backend/pci_numa.h"
 
 namespace flexai::device_plugin {
@@ -67,6 +68,17 @@ int NvidiaBackend::NumaNodeOf(const Gpu& gpu) const {
   return -1;  // unknown, or a single-node machine
 }
 
+std::string NvidiaBackend::CpuAffinityOf(const Gpu& gpu) const {
+  if (nvml_->GetCpuAffinity) {
+    std::vector<unsigned long> mask(64);  // room for 4096 CPUs
+    if (nvml_->GetCpuAffinity(gpu.handle, static_cast<unsigned int>(mask.size()), mask.data()) ==
+        NVML_SUCCESS) {
+      if (std::string list = CpuListFromMask(mask); !list.empty()) return list;
+    }
+  }
+  return PciLocalCpuList(options_.sysfs_root, gpu.bus_id);
+}
+
 Result<partition::Chip> NvidiaBackend::ReadGpu(unsigned int index, Gpu& gpu) {
   auto fail = [&](const char* call, nvmlReturn_t rc) {
     return Error{"GPU " + std::to_string(index) + ": " + nvml_->Describe(call, rc)};
@@ -108,6 +120,7 @@ Result<partition::Chip> NvidiaBackend::ReadGpu(unsigned int index, Gpu& gpu) {
   chip.model = name;
   chip.memory_mib = static_cast<int64_t>(memory.total / kMiB);
   chip.numa_node = NumaNodeOf(gpu);
+  chip.cpu_affinity = CpuAffinityOf(gpu);
   return chip;
 }
 

@@ -1,6 +1,6 @@
-// NVIDIA GPUs through NVML: identity, memory, NUMA node (sysfs, else NVML), NVLink islands
-// (GPUs joined directly or through the same NVSwitch), MIG mode (read only, reported), and health
-// from critical XID events plus whether the GPU still answers.
+// NVIDIA GPUs through NVML: identity, memory, NUMA node (sysfs, else NVML), nearest CPUs (NVML,
+// else sysfs), NVLink islands (GPUs joined directly or through the same NVSwitch), MIG mode (read
+// only, reported), and health from critical XID events plus whether the GPU still answers.
 #pragma once
 
 #include <chrono>
@@ -43,6 +43,8 @@ class NvidiaBackend : public Backend {
   };
   Result<partition::Chip> ReadGpu(unsigned int index, Gpu& gpu);
   int NumaNodeOf(const Gpu& gpu) const;
+  // NVML's CPU affinity, else the PCI device's local_cpulist in sysfs; "" when neither answers.
+  std::string CpuAffinityOf(const Gpu& gpu) const;
   // Whether NVML says MIG mode is currently enabled (false when NVML cannot tell).
   bool MigEnabled(const Gpu& gpu) const;
   void AssignLinkGroups(std::vector<partition::Chip>& chips) const;

@@ -17,6 +17,7 @@ Result<std::unique_ptr<NvmlLibrary>> NvmlLibrary::Load(const std::string& path) 
                   lib.Bind(nvml->GetMemoryInfo, "nvmlDeviceGetMemoryInfo");
   if (!required) return Error{path + " lacks a required NVML function (driver too old?)"};
   lib.Bind(nvml->GetNumaNodeId, "nvmlDeviceGetNumaNodeId");
+  lib.Bind(nvml->GetCpuAffinity, "nvmlDeviceGetCpuAffinity");
   lib.Bind(nvml->GetPciInfo, "nvmlDeviceGetPciInfo_v3");
   lib.Bind(nvml->GetNvLinkState, "nvmlDeviceGetNvLinkState");
   lib.Bind(nvml->GetNvLinkRemotePciInfo, "nvmlDeviceGetNvLinkRemotePciInfo_v2");

@@ -1,6 +1,6 @@
 // libnvidia-ml.so.1 opened at run time, with the entry points flexai uses bound by name.
-// Required ones must exist; optional ones (NUMA, PCI, NVLink, MIG, events) may be null on old
-// drivers and the backend degrades gracefully.
+// Required ones must exist; optional ones (NUMA, CPU affinity, PCI, NVLink, MIG, events) may be
+// null on old drivers and the backend degrades gracefully.
 #pragma once
 
 #include <memory>
@@ -29,6 +29,7 @@ class NvmlLibrary {
   nvmlDeviceGetMemoryInfo_fn GetMemoryInfo = nullptr;
   // Optional.
   nvmlDeviceGetNumaNodeId_fn GetNumaNodeId = nullptr;
+  nvmlDeviceGetCpuAffinity_fn GetCpuAffinity = nullptr;
   nvmlDeviceGetPciInfo_v3_fn GetPciInfo = nullptr;
   nvmlDeviceGetNvLinkState_fn GetNvLinkState = nullptr;
   nvmlDeviceGetNvLinkRemotePciInfo_v2_fn GetNvLinkRemotePciInfo = nullptr;

@@ -11,8 +11,8 @@ namespace {
 
 constexpr std::string_view kForbiddenUuidChars = "|=;,:";
 
-const std::set<std::string> kChipKeys = {"uuid", "model",     "memoryMiB",
-                                         "numa", "linkGroup", "health"};
+const std::set<std::string> kChipKeys = {"uuid",      "model", "memoryMiB", "numa",
+                                         "linkGroup", "cpus",  "health"};
 
 Result<partition::Chip> ParseChip(const YAML::Node& node, int index, const std::string& where) {
   if (!node.IsMap()) return Error{where + ": must be a map"};
@@ -35,6 +35,11 @@ Result<partition::Chip> ParseChip(const YAML::Node& node, int index, const std::
     if (chip.memory_mib <= 0) return Error{where + ".memoryMiB: must be > 0"};
     chip.numa_node = node["numa"] ? node["numa"].as<int>() : -1;
     chip.link_group = node["linkGroup"] ? node["linkGroup"].as<int>() : -1;
+    chip.cpu_affinity = node["cpus"] ? node["cpus"].as<std::string>() : "";
+    if (!partition::IsCpuList(chip.cpu_affinity)) {
+      return Error{where + ".cpus: must be a CPU list such as \"0-31,64-95\", got \"" +
+                   chip.cpu_affinity + "\""};
+    }
     std::string health = node["health"] ? node["health"].as<std::string>() : "Healthy";
     if (health == "Healthy") {
       chip.health = partition::Health::kHealthy;
