@@ -38,6 +38,37 @@ TEST(HookLaunchTest, LaunchesAreThrottledToTheCoresShare) {
   EXPECT_GE(ms, 600);
 }
 
+TEST(HookLaunchTest, TheFirstThrottledLaunchOfAKernelDoesNotWaitForItToEnd) {
+  // A kernel may wait for what its host thread does after the launch returns (a flag it
+  // writes, the peer GPU's half of an NCCL collective): timing the first launch of a kernel
+  // must not block until that kernel ends.
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "50";
+  long returned_ms = -1, ms = -1;
+  for (const std::string& line : probe.Run({"launch", "1", "3000000"})) {
+    std::sscanf(line.c_str(), "launch ok ms=%ld returned_ms=%ld", &ms, &returned_ms);
+  }
+  ASSERT_GE(ms, 3000);  // the fake device runs the 3 s kernel
+  EXPECT_LT(returned_ms, 1500);
+}
+
+TEST(HookLaunchTest, ABurstOfANewLongKernelIsChargedOnceItsTimingArrives) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "50";
+  // 6 launches of a 150 ms kernel are issued before the first one's timing arrives; 900 ms of
+  // GPU time at a 50% share needs about 1.8 s: the burst's debt is settled afterwards, so a
+  // second burst of the same kernel is held back.
+  long first = -1, second = -1;
+  for (const std::string& line : probe.Run({"launch", "6", "150000", "launch", "6", "150000"})) {
+    long ms = -1;
+    if (std::sscanf(line.c_str(), "launch ok ms=%ld", &ms) == 1) (first < 0 ? first : second) = ms;
+  }
+  ASSERT_GE(first, 900);
+  // 1.8 s of GPU time at 50% takes >= 3.6 s; charging only the first launch of the burst its
+  // real cost gives about 3.1 s.
+  EXPECT_GE(first + second, 3500);
+}
+
 TEST(HookLaunchTest, FullShareRunsAtDeviceSpeed) {
   ProbeRunner probe;
   probe.env["FLEXAI_CORES_LIMIT"] = "100";

@@ -449,10 +449,13 @@ int Run(int argc, char** argv, int i, const char* prefix) {
       for (std::uint64_t n = 0; n < count && r == CUDA_SUCCESS; ++n) {
         r = g_api.cuLaunchKernel(kernel, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr);
       }
+      auto returned = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);  // launches are asynchronous
       g_api.cuCtxSynchronize();
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - start);
-      std::printf("%slaunch %s ms=%lld\n", prefix, Outcome(r), static_cast<long long>(ms.count()));
+      std::printf("%slaunch %s ms=%lld returned_ms=%lld\n", prefix, Outcome(r),
+                  static_cast<long long>(ms.count()), static_cast<long long>(returned.count()));
     } else if (command == "launch-old") {  // launch-old launch|grid|gridasync COUNT MICROSECONDS
       std::string entry = argv[++i];
       std::uint64_t count = Arg(argv, i), micros = Arg(argv, i);

@@ -26,6 +26,11 @@ constexpr unsigned kSampleEveryThrottled = 16;
 constexpr unsigned kSampleEveryUnthrottled = 1024;
 constexpr unsigned kPollEvery = 16;  // a pending sample is checked on every 16th launch
 constexpr std::int64_t kMaxWaitNs = 1'000'000'000;  // a single launch never waits longer
+// How long the first throttled launch of a kernel waits for its own timing (most kernels are
+// shorter); a longer one is settled by a later launch of the thread. Bounded, never "until the
+// kernel ends", so a kernel that needs its host thread to go on cannot deadlock.
+constexpr std::int64_t kFirstSampleWaitNs = 50'000'000;
+constexpr std::int64_t kAbandonSampleNs = 10'000'000'000;
 
 std::int64_t NowNs() {
   timespec now{};
@@ -68,11 +73,19 @@ const EventApi& Events() {
   return api;
 }
 
-// A timed launch of one thread whose end event has not been read yet.
+// A timed launch of one thread whose end event has not been read yet. The first throttled launch
+// of a kernel, and any launch of the same kernel while its timing is awaited, was charged a guess;
+// when the timing arrives the difference is settled.
 struct PendingSample {
   const void* key = nullptr;
   CUevent start = nullptr;
   CUevent end = nullptr;
+  std::int64_t recorded_ns = 0;
+  bool settle = false;
+  int device = 0;
+  std::uint32_t percent = 100;
+  std::int64_t charged_ns = 0;  // over `launches` launches of `key`
+  std::int64_t launches = 0;
 };
 
 thread_local PendingSample t_pending;
@@ -106,16 +119,32 @@ void DropSample() {
   t_pending = {};
 }
 
-// Reads the pending sample if its kernel has finished (or waits for it) into the cost model.
-void FinishSample(HookState& state, bool wait) {
+// Reads the pending sample into the cost model if its kernel has finished, polling for at most
+// `wait_ns`. Never blocks until the kernel ends: a kernel may wait for something its host thread
+// does only after the launch returns (a flag it writes, a peer GPU's launch of the same NCCL
+// collective), and blocking the launch would deadlock it.
+void FinishSample(HookState& state, std::int64_t wait_ns) {
   const EventApi& events = Events();
   if (t_pending.end == nullptr) return;
   RelaxedCaptureMode relaxed;
-  if (wait) events.synchronize(t_pending.end);
-  if (!wait && events.query(t_pending.end) == cuda::CUDA_ERROR_NOT_READY) return;
+  const std::int64_t deadline = NowNs() + wait_ns;
+  while (events.query(t_pending.end) == cuda::CUDA_ERROR_NOT_READY) {
+    if (NowNs() >= deadline) {
+      // A kernel that runs this long (a persistent one) is not waited for any more: events
+      // recorded around running work may be destroyed, and this thread samples again.
+      if (NowNs() - t_pending.recorded_ns > kAbandonSampleNs) DropSample();
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
   float milliseconds = 0;
   if (events.elapsed(&milliseconds, t_pending.start, t_pending.end) == CUDA_SUCCESS) {
     state.costs.AddSample(t_pending.key, static_cast<std::int64_t>(milliseconds * 1e6));
+    if (t_pending.settle) {
+      std::int64_t owed = state.costs.Estimate(t_pending.key) * t_pending.launches;
+      state.usage->TakeLaunchTokens(t_pending.device, owed - t_pending.charged_ns, NowNs(),
+                                    t_pending.percent);
+    }
   }
   DropSample();
 }
@@ -199,19 +228,24 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   std::uint32_t percent = state.config.Enforces() ? state.usage->CoresPercent(device) : 100;
   bool throttle = percent < 100;
   unsigned launch_number = ++t_launches;
-  bool poll = t_pending.end != nullptr && launch_number % kPollEvery == 0;
-  // A throttled kernel without an estimate is timed synchronously once, so a burst of its
-  // launches is not all charged the default cost.
+  // A first-launch sample still waiting to be settled is checked on every launch.
+  bool poll = t_pending.end != nullptr && (t_pending.settle || launch_number % kPollEvery == 0);
+  // A throttled kernel without an estimate is timed at once (waiting briefly for it), so a burst
+  // of its launches is not all charged the default cost.
   bool first_of_kernel = throttle && !state.costs.HasSample(key);
   bool sample = Events().usable() && t_pending.end == nullptr &&
                 (first_of_kernel ||
                  launch_number % (throttle ? kSampleEveryThrottled : kSampleEveryUnthrottled) == 0);
   // Only launches that may wait or add events pay for the capture check.
   if ((throttle || sample || poll) && Capturing(stream, per_thread_stream)) return launch();
-  if (poll) FinishSample(state, false);
+  if (poll) FinishSample(state, 0);
 
   std::int64_t cost = state.costs.Estimate(key);
   if (throttle) SleepFor(state.usage->TakeLaunchTokens(device, cost, NowNs(), percent));
+  if (t_pending.settle && t_pending.key == key) {  // its timing is still awaited: a guess too
+    t_pending.charged_ns += cost;
+    ++t_pending.launches;
+  }
   if (sample && !RecordEvent(t_pending.start, stream, per_thread_stream)) {
     DropSample();
     sample = false;
@@ -222,12 +256,15 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     DropSample();
   } else if (sample) {
     t_pending.key = key;
+    t_pending.recorded_ns = NowNs();
     if (first_of_kernel) {
-      FinishSample(state, true);
-      std::int64_t measured = state.costs.Estimate(key);
-      state.usage->TakeLaunchTokens(device, measured - cost, NowNs(),
-                                    percent);  // settle the difference
-      cost = measured;
+      t_pending.settle = true;
+      t_pending.device = device;
+      t_pending.percent = percent;
+      t_pending.charged_ns = cost;
+      t_pending.launches = 1;
+      FinishSample(state, kFirstSampleWaitNs);  // settles the difference if the kernel ended
+      if (t_pending.end == nullptr) cost = state.costs.Estimate(key);
     }
   }
   if (result != CUDA_SUCCESS) return result;
