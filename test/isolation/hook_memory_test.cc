@@ -460,5 +460,12 @@ TEST(HookLookupTest, OtherInterposersStillFindTheNextDefinitionWithRtldNext) {
   EXPECT_EQ(probe.Run({"ppid"}), (std::vector<std::string>{"ppid ok"}));
 }
 
+TEST(HookLookupTest, AMallocInterposerThatUsesRtldNextStillWorks) {
+  testing::ProbeRunner probe;
+  probe.also_preload = FLEXAI_MALLOC_INTERPOSER;
+  EXPECT_EQ(probe.Run({"alloc", "1024", "ppid"}),
+            (std::vector<std::string>{"alloc ok", "ppid ok"}));
+}
+
 }  // namespace
 }  // namespace flexai::isolation

@@ -94,5 +94,5 @@ FLEXAI_EXPORT CUresult cuGetProcAddress(const char* symbol, void** pfn, int cuda
                                         std::uint64_t flags);
 FLEXAI_EXPORT CUresult cuGetProcAddress_v2(const char* symbol, void** pfn, int cuda_version,
                                            std::uint64_t flags, int* symbol_status);
-FLEXAI_EXPORT void* dlsym(void* handle, const char* symbol) noexcept;
+// dlsym is exported too, from assembly (dlsym_entry.cc), so that RTLD_NEXT keeps its meaning.
 }

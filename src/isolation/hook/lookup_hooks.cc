@@ -3,11 +3,9 @@
 // and cuGetProcAddress (the runtime's ~440 other look-ups). Both hand out our wrappers; dlsym
 // does the same for the NVML memory queries on a libnvidia-ml handle (as pynvml looks them up).
 #include <dlfcn.h>
-#include <link.h>
 
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include "isolation/hook/hook_exports.h"
 #include "isolation/hook/hook_state.h"
@@ -63,44 +61,6 @@ void SubstituteWrapper(const char* symbol, int cuda_version, std::uint64_t flags
   *pfn = HookWrapper(index);
 }
 
-struct LoadedObject {
-  const char* name;
-  ElfW(Addr) base;
-};
-
-int CollectObject(dl_phdr_info* info, std::size_t, void* data) {
-  static_cast<std::vector<LoadedObject>*>(data)->push_back({info->dlpi_name, info->dlpi_addr});
-  return 0;
-}
-
-// dlsym(RTLD_NEXT, ...) called through our wrapper would search from *our* position in the link
-// map; search from the caller's position instead, object by object in load order.
-void* NextSymbolAfter(const void* caller, const char* symbol) {
-  DlsymFunction* real_dlsym = RealDlsym();
-  Dl_info caller_info{};
-  if (dladdr(caller, &caller_info) == 0) return real_dlsym(RTLD_NEXT, symbol);
-  std::vector<LoadedObject> objects;
-  dl_iterate_phdr(&CollectObject, &objects);
-  bool after_caller = false;
-  for (const LoadedObject& object : objects) {
-    if (!after_caller) {
-      after_caller = reinterpret_cast<void*>(object.base) == caller_info.dli_fbase;
-      continue;
-    }
-    if (object.name == nullptr || object.name[0] == '\0') continue;
-    void* handle = dlopen(object.name, RTLD_LAZY | RTLD_NOLOAD);
-    if (handle == nullptr) continue;
-    void* found = real_dlsym(handle, symbol);
-    dlclose(handle);
-    Dl_info found_info{};
-    if (found != nullptr && dladdr(found, &found_info) != 0 &&
-        found_info.dli_fbase == reinterpret_cast<void*>(object.base)) {
-      return found;
-    }
-  }
-  return real_dlsym(RTLD_NEXT, symbol);
-}
-
 }  // namespace
 }  // namespace flexai::isolation
 
@@ -125,8 +85,9 @@ CUresult cuGetProcAddress(const char* symbol, void** pfn, int cuda_version, std:
   return result;
 }
 
-void* dlsym(void* handle, const char* symbol) noexcept {
-  if (handle == RTLD_NEXT) return iso::NextSymbolAfter(__builtin_return_address(0), symbol);
+// Every dlsym but RTLD_NEXT (dlsym_entry.cc jumps to glibc for that one, and here when glibc's
+// dlsym cannot be found).
+__attribute__((visibility("hidden"))) void* FlexaiDlsym(void* handle, const char* symbol) {
   iso::DlsymFunction* real_dlsym = iso::RealDlsym();
   if (real_dlsym == nullptr) return nullptr;
   void* found = real_dlsym(handle, symbol);
