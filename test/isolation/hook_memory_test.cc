@@ -229,6 +229,25 @@ TEST(HookMemoryTest, MemoryOfAnExitedProcessIsReclaimed) {
   EXPECT_EQ(lines, (std::vector<std::string>{"child: alloc ok", "alloc ok"}));
 }
 
+TEST(HookMemoryTest, AProcessThatExitsHoldingMemoryReturnsItAtOnce) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  ASSERT_EQ(probe.Run({"alloc", "100"}), (std::vector<std::string>{"alloc ok"}));
+  // Nothing ran since: the live usage the device plugin reads must already be 0.
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->devices.at(0).used_bytes, 0u);
+  EXPECT_TRUE(usage->processes.empty());
+}
+
+TEST(HookMemoryTest, MemoryOfTheProgramReplacedByExecIsReturned) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  // Same pid and start time after exec, but the old image's memory went with its address space.
+  EXPECT_EQ(probe.Run({"alloc", "200", "exec", "alloc", "200"}),
+            (std::vector<std::string>{"alloc ok", "alloc ok"}));
+}
+
 TEST(HookMemoryTest, ProcessesOfOneContainerShareTheQuotaThroughTheSharedFile) {
   ProbeRunner probe;
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
@@ -316,8 +335,9 @@ TEST(HookMemoryTest, MpsModeCountsUsageButLeavesEnforcementToMps) {
   ProbeRunner probe;
   probe.env["FLEXAI_ISOLATION"] = "mps";
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";
-  EXPECT_EQ(probe.Run({"alloc", "200", "meminfo"}),
-            (std::vector<std::string>{"alloc ok", "meminfo ok free=824 total=1024"}));
+  // In a child that dies holding it, so the usage is still in the file afterwards.
+  EXPECT_EQ(probe.Run({"child", "alloc", "200", "meminfo", "end"}),
+            (std::vector<std::string>{"child: alloc ok", "child: meminfo ok free=824 total=1024"}));
   Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
   ASSERT_TRUE(usage.ok()) << usage.error().message;
   EXPECT_EQ(usage->mode, "mps");
@@ -328,17 +348,18 @@ TEST(HookMemoryTest, UsageFileShowsLiveUsagePerDeviceAndProcess) {
   ProbeRunner probe;
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256,512";
   probe.env["FLEXAI_CORES_LIMIT"] = "50,100";
+  // A fork child that ends with _exit (as a killed process would) keeps its usage in the file.
   std::vector<std::string> lines =
-      probe.Run({"alloc", "100", "alloc", "300", "launch", "5", "100"});
+      probe.Run({"child", "alloc", "100", "alloc", "300", "launch", "5", "100", "end"});
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[1], "alloc oom");
+  EXPECT_EQ(lines[1], "child: alloc oom");
   Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
   ASSERT_TRUE(usage.ok()) << usage.error().message;
   EXPECT_EQ(usage->mode, "hook");
   ASSERT_EQ(usage->devices.size(), 2u);
   const DeviceUsage& gpu0 = usage->devices[0];
   EXPECT_EQ(gpu0.limit_bytes, 256u << 20);
-  EXPECT_EQ(gpu0.used_bytes, 100u << 20);  // the probe exited holding it; no one reclaimed yet
+  EXPECT_EQ(gpu0.used_bytes, 100u << 20);  // the child died holding it; no one reclaimed yet
   EXPECT_EQ(gpu0.refused_total, 1u);
   EXPECT_EQ(gpu0.cores_percent, 50u);
   EXPECT_EQ(gpu0.launches_total, 5u);

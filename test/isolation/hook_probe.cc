@@ -519,6 +519,14 @@ int Run(int argc, char** argv, int i, const char* prefix) {
     } else if (command == "calls") {  // calls SYMBOL: how often the fake driver saw it
       const char* symbol = argv[++i];
       std::printf("%scalls %s %d\n", prefix, symbol, g_api.fakeCudaCalls(symbol));
+    } else if (command == "exec") {  // exec COMMAND...: replace this program by a fresh probe
+      std::fflush(stdout);
+      std::vector<char*> args = {argv[0]};
+      for (int j = i + 1; j < argc; ++j) args.push_back(argv[j]);
+      args.push_back(nullptr);
+      execv("/proc/self/exe", args.data());
+      std::printf("%sexec failed\n", prefix);
+      return argc;
     } else if (command == "child") {  // child COMMAND... end: run them in a fork child, then exit
       std::fflush(stdout);
       pid_t pid = fork();

@@ -27,6 +27,14 @@ void AfterForkInChild() {
   g_state->usage->ForgetProcessSlot();
 }
 
+// Runs at exit (after the program's own atexit handlers, where the CUDA runtime frees what it
+// holds): what this process still holds goes back to the container at once, so live usage and
+// the next allocation of another process need not wait for a reclaim. Not after _exit or a kill:
+// those are reclaimed by the next process (ReclaimDeadProcesses).
+__attribute__((destructor)) void ReleaseAtExit() {
+  if (g_state != nullptr) g_state->usage->ReleaseThisProcess();
+}
+
 HookState* BuildState() {
   auto* state = new HookState();  // lives until exit: hooks may run during static destruction
   state->config = ParseHookConfig([](const char* name) { return std::getenv(name); });
@@ -41,6 +49,7 @@ HookState* BuildState() {
   if (state->usage->path().empty() && state->config.shared_dir.empty() && state->config.debug) {
     HookLog("FLEXAI_SHARED_DIR is not set; accounting covers this process and its children only");
   }
+  state->usage->ReclaimEarlierImage();
   state->usage->ReclaimDeadProcesses();
   g_state = state;
   pthread_atfork(&BeforeFork, &AfterForkInParent, &AfterForkInChild);

@@ -92,8 +92,13 @@ UsageFile* MapSharedFile(const std::string& path, const HookConfig& config, std:
   struct stat info {};
   fstat(fd, &info);
   bool fresh = static_cast<std::size_t>(info.st_size) < sizeof(UsageHeader);
-  if (fresh && ftruncate(fd, static_cast<off_t>(kUsageFileBytes)) != 0) {
-    warning = "cannot size " + path + ": " + std::strerror(errno);
+  // Blocks are allocated, not just a sparse size: on a full filesystem writing the mapping would
+  // otherwise kill the process with SIGBUS instead of falling back to private accounting.
+  int sized = fresh ? posix_fallocate(fd, 0, static_cast<off_t>(kUsageFileBytes)) : 0;
+  if (sized != 0) {
+    int emptied = ftruncate(fd, 0);  // a partial allocation: the next process starts afresh
+    (void)emptied;
+    warning = "cannot size " + path + ": " + std::strerror(sized);
     flock(fd, LOCK_UN);
     close(fd);
     return nullptr;
@@ -212,6 +217,7 @@ void SharedUsage::ForgetProcessSlot() {
 }
 
 bool SharedUsage::Reserve(int device, std::uint64_t bytes, bool enforce) {
+  if (released_.load(std::memory_order_relaxed)) return true;  // exiting: nothing is counted
   UsageDevice* entry = Device(device);
   if (entry == nullptr) return !enforce;
   std::uint64_t limit = LimitBytes(device);
@@ -226,6 +232,7 @@ bool SharedUsage::Reserve(int device, std::uint64_t bytes, bool enforce) {
 }
 
 void SharedUsage::Release(int device, std::uint64_t bytes) {
+  if (released_.load(std::memory_order_relaxed)) return;  // already returned at exit
   UsageDevice* entry = Device(device);
   if (entry == nullptr) return;
   SubtractClamped(entry->used_bytes, bytes);
@@ -254,6 +261,18 @@ std::uint32_t SharedUsage::CoresPercent(int device) const {
   return recorded == 0 ? own : std::min(own, recorded);
 }
 
+bool SharedUsage::FreeSlot(UsageProcess& process, std::int32_t pid) {
+  // Claim the slot first so two reclaimers never subtract the same memory twice.
+  if (!Atomic(process.pid).compare_exchange_strong(pid, -1)) return false;
+  for (std::uint32_t d = 0; d < kUsageMaxDevices; ++d) {
+    std::uint64_t bytes = Atomic(process.used_bytes[d]).exchange(0);
+    if (bytes > 0) SubtractClamped(file_->devices[d].used_bytes, bytes);
+  }
+  Atomic(process.start_ticks).store(0);
+  Atomic(process.pid).store(0);
+  return true;
+}
+
 int SharedUsage::ReclaimDeadProcesses() {
   int reclaimed = 0;
   for (UsageProcess& process : file_->processes) {
@@ -262,17 +281,31 @@ int SharedUsage::ReclaimDeadProcesses() {
     // time 0 until its owner records it, and is never taken for gone.
     std::int32_t pid = Atomic(process.pid).load();
     if (pid <= 0 || !ProcessIsGone(pid, Atomic(process.start_ticks).load())) continue;
-    // Claim the slot first so two reclaimers never subtract the same memory twice.
-    if (!Atomic(process.pid).compare_exchange_strong(pid, -1)) continue;
-    for (std::uint32_t d = 0; d < kUsageMaxDevices; ++d) {
-      std::uint64_t bytes = Atomic(process.used_bytes[d]).exchange(0);
-      if (bytes > 0) SubtractClamped(file_->devices[d].used_bytes, bytes);
-    }
-    Atomic(process.start_ticks).store(0);
-    Atomic(process.pid).store(0);
-    ++reclaimed;
+    if (FreeSlot(process, pid)) ++reclaimed;
   }
   return reclaimed;
+}
+
+int SharedUsage::ReclaimEarlierImage() {
+  const auto pid = static_cast<std::int32_t>(getpid());
+  const std::uint64_t start = ProcessStartTicks(pid);
+  if (start == 0 || own_pid_.load() == pid) return 0;  // unknown, or this image has a slot
+  int reclaimed = 0;
+  for (UsageProcess& process : file_->processes) {
+    if (Atomic(process.pid).load() == pid && Atomic(process.start_ticks).load() == start &&
+        FreeSlot(process, pid)) {
+      ++reclaimed;
+    }
+  }
+  return reclaimed;
+}
+
+void SharedUsage::ReleaseThisProcess() {
+  const auto pid = static_cast<std::int32_t>(getpid());
+  int slot = own_slot_.load();
+  if (own_pid_.load() != pid || slot < 0) return;  // a fork child that never allocated, or none
+  released_.store(true);
+  FreeSlot(file_->processes[slot], pid);
 }
 
 std::int64_t SharedUsage::TakeLaunchTokens(int device, std::int64_t cost_ns, std::int64_t now_ns,

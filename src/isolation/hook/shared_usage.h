@@ -40,6 +40,12 @@ class SharedUsage {
 
   // Returns the memory of processes that exited without freeing it; returns how many were found.
   int ReclaimDeadProcesses();
+  // Returns the memory recorded for this very process (same pid and start time) before its
+  // program was replaced by exec: the driver freed it with the old address space.
+  int ReclaimEarlierImage();
+  // At exit: returns this process's memory now (the driver frees it with the process) rather
+  // than when another process next reclaims it; later calls of this process are not counted.
+  void ReleaseThisProcess();
   // In a fork child: the next reservation claims a slot for the child's own pid.
   void ForgetProcessSlot();
 
@@ -58,6 +64,8 @@ class SharedUsage {
       : file_(file), path_(std::move(path)), own_(config) {}
   UsageDevice* Device(int device) const;
   UsageProcess* OwnSlot();
+  // Frees `process` if its pid is still `pid`; true when this call freed it.
+  bool FreeSlot(UsageProcess& process, std::int32_t pid);
 
   UsageFile* file_;
   std::string path_;  // empty for the anonymous fallback
@@ -65,7 +73,9 @@ class SharedUsage {
   // Slot of the process that owns these fields; reset in fork children (see ForgetProcessSlot).
   std::atomic<int> own_slot_{-1};  // -1 none yet, -2 table full
   std::atomic<int> own_pid_{0};
-  std::atomic<bool> claiming_{false};  // spin lock for claiming; a mutex could be held across fork
+  std::atomic<bool> claiming_{false};
+  std::atomic<bool> released_{false};  // ReleaseThisProcess ran  // spin lock for claiming; a mutex
+                                       // could be held across fork
 };
 
 // Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22); 0 if unknown.
