@@ -151,6 +151,30 @@ FAKE_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice devic
   *context = reinterpret_cast<CUcontext>(static_cast<std::uintptr_t>(device + 1));
   return CUDA_SUCCESS;
 }
+// A device's UUID: the ordinal-th entry of FAKE_CUDA_UUIDS ("GPU-…,GPU-…", as a container with
+// CUDA_VISIBLE_DEVICES renumbering its GPUs would see them), else bytes 0…0 then the ordinal.
+FAKE_EXPORT CUresult cuDeviceGetUuid_v2(unsigned char (*uuid)[16], CUdevice device) {
+  if (device < 0 || device >= TheDriver().device_count) return CUDA_ERROR_INVALID_VALUE;
+  std::memset(*uuid, 0, 16);
+  (*uuid)[15] = static_cast<unsigned char>(device);
+  const char* list = std::getenv("FAKE_CUDA_UUIDS");
+  if (list == nullptr) return CUDA_SUCCESS;
+  std::string text = list;
+  std::size_t start = 0;
+  for (int i = 0; i < device && start != std::string::npos; ++i) {
+    start = text.find(',', start);
+    if (start != std::string::npos) ++start;
+  }
+  if (start == std::string::npos) return CUDA_SUCCESS;
+  std::string hex;
+  for (std::size_t i = start + 4; i < text.size() && text[i] != ','; ++i) {
+    if (text[i] != '-') hex += text[i];
+  }
+  for (std::size_t i = 0; i < 16 && 2 * i + 1 < hex.size(); ++i) {
+    (*uuid)[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  return CUDA_SUCCESS;
+}
 FAKE_EXPORT CUresult cuCtxSetCurrent(CUcontext context) {
   t_device = static_cast<int>(reinterpret_cast<std::uintptr_t>(context)) - 1;
   return CUDA_SUCCESS;
@@ -477,6 +501,7 @@ const ProcEntry kProcs[] = {
     FAKE_PROC("cuDeviceGet", 2000, false, cuDeviceGet),
     FAKE_PROC("cuDevicePrimaryCtxRetain", 7000, false, cuDevicePrimaryCtxRetain),
     FAKE_PROC("cuCtxSetCurrent", 4000, false, cuCtxSetCurrent),
+    FAKE_PROC("cuDeviceGetUuid", 11040, false, cuDeviceGetUuid_v2),
     FAKE_PROC("cuCtxSynchronize", 2000, false, cuCtxSynchronize),
     FAKE_PROC("cuModuleLoadData", 2000, false, cuModuleLoadData),
     FAKE_PROC("cuModuleGetFunction", 2000, false, cuModuleGetFunction),

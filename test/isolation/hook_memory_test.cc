@@ -173,6 +173,23 @@ TEST(HookMemoryTest, EachVisibleDeviceHasItsOwnQuota) {
             (std::vector<std::string>{"alloc oom", "alloc ok", "meminfo ok free=100 total=300"}));
 }
 
+TEST(HookMemoryTest, QuotasFollowTheGpusUuidNotTheOrdinalAProcessSeesItUnder) {
+  ProbeRunner probe;
+  // The container's chips are a then b, with 256 and 512 MiB; this process sees b as device 0
+  // (CUDA_VISIBLE_DEVICES=1,0).
+  probe.env["FLEXAI_VISIBLE_DEVICES"] =
+      "GPU-00000000-0000-0000-0000-00000000000a,GPU-00000000-0000-0000-0000-00000000000b";
+  probe.env["FAKE_CUDA_UUIDS"] =
+      "GPU-00000000-0000-0000-0000-00000000000b,GPU-00000000-0000-0000-0000-00000000000a";
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256,512";
+  EXPECT_EQ(probe.Run({"meminfo", "alloc", "400", "device", "1", "meminfo", "alloc", "300"}),
+            (std::vector<std::string>{"meminfo ok free=512 total=512", "alloc ok",
+                                      "meminfo ok free=256 total=256", "alloc oom"}));
+  Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  EXPECT_EQ(usage->devices.at(1).limit_bytes, 512u << 20);  // b's slot
+}
+
 TEST(HookMemoryTest, ConcurrentAllocationsNeverExceedTheQuota) {
   ProbeRunner probe;
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";

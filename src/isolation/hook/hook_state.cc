@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -68,7 +70,45 @@ int CurrentDevice() {
   static auto* get_device = reinterpret_cast<CtxGetDevice*>(RealLibcudaSymbol("cuCtxGetDevice"));
   cuda::CUdevice device = 0;
   if (get_device == nullptr || get_device(&device) != cuda::CUDA_SUCCESS) return 0;
-  return device;
+  return DeviceSlot(device);
+}
+
+std::string FormatGpuUuid(const unsigned char (&bytes)[16]) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text = "GPU-";
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text += '-';
+    text += kHex[bytes[i] >> 4];
+    text += kHex[bytes[i] & 0xf];
+  }
+  return text;
+}
+
+int DeviceSlot(int ordinal) {
+  constexpr int kCached = 64;
+  static std::array<std::atomic<int>, kCached> slots_plus_one{};  // 0: not looked up yet
+  if (ordinal < 0 || ordinal >= kCached) return ordinal;
+  if (int known = slots_plus_one[ordinal].load(std::memory_order_relaxed); known != 0) {
+    return known - 1;
+  }
+  const HookConfig& config = State().config;
+  int slot = ordinal;
+  if (!config.visible_uuids.empty()) {
+    using GetUuid = cuda::CUresult(unsigned char(*)[16], cuda::CUdevice);
+    static auto* get_uuid = [] {
+      void* found = RealLibcudaSymbol("cuDeviceGetUuid_v2");
+      return reinterpret_cast<GetUuid*>(found != nullptr ? found
+                                                         : RealLibcudaSymbol("cuDeviceGetUuid"));
+    }();
+    unsigned char uuid[16] = {};
+    if (get_uuid != nullptr && get_uuid(&uuid, ordinal) == cuda::CUDA_SUCCESS) {
+      if (int position = config.VisibleDeviceOfUuid(FormatGpuUuid(uuid)); position >= 0) {
+        slot = position;
+      }
+    }
+  }
+  slots_plus_one[ordinal].store(slot + 1, std::memory_order_relaxed);
+  return slot;
 }
 
 void HookLog(const char* message) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "isolation/hook/allocation_table.h"
 #include "isolation/hook/hook_config.h"
@@ -21,8 +22,19 @@ struct HookState {
 
 HookState& State();
 
-// Ordinal of the device of the calling thread's current context (0 when there is none).
+// The accounting slot of the device of the calling thread's current context (0 when there is
+// none): see DeviceSlot.
 int CurrentDevice();
+
+// The accounting slot (index into FLEXAI_MEMORY_LIMIT_MIB, FLEXAI_CORES_LIMIT and usage.bin) of
+// a CUDA device ordinal: the position of the device's UUID in FLEXAI_VISIBLE_DEVICES, so that a
+// process that renumbers its GPUs (CUDA_VISIBLE_DEVICES=1, as launchers give each worker one) is
+// held to, and charged against, the right chip. The ordinal itself when the list is not given or
+// does not name the device.
+int DeviceSlot(int ordinal);
+
+// "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as NVML and nvidia-smi spell a GPU's UUID.
+std::string FormatGpuUuid(const unsigned char (&bytes)[16]);
 
 // Prints "flexai-cuda: <message>" on stderr.
 void HookLog(const char* message);

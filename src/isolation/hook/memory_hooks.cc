@@ -219,7 +219,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, std::size_t size,
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   if (prop == nullptr || prop->location.type != iso::kLocationDevice)
     return real(handle, size, prop, flags);
-  return iso::Allocate(AllocationKind::kHandle, prop->location.id, size, [&] {
+  return iso::Allocate(AllocationKind::kHandle, iso::DeviceSlot(prop->location.id), size, [&] {
     CUresult result = real(handle, size, prop, flags);
     return std::pair{result, result == CUDA_SUCCESS ? *handle : 0};
   });
@@ -406,7 +406,7 @@ CUresult cuDeviceTotalMem_v2(std::size_t* bytes, CUdevice device) {
   CUresult result = real(bytes, device);
   if (result != CUDA_SUCCESS || bytes == nullptr) return result;
   std::uint64_t total = *bytes, unused = *bytes;
-  iso::ApplyQuota(device, unused, total);
+  iso::ApplyQuota(iso::DeviceSlot(device), unused, total);
   *bytes = total;
   return result;
 }
@@ -417,7 +417,7 @@ CUresult cuDeviceTotalMem(unsigned int* bytes, CUdevice device) {
   CUresult result = real(bytes, device);
   if (result != CUDA_SUCCESS || bytes == nullptr) return result;
   std::uint64_t total = *bytes, unused = *bytes;
-  iso::ApplyQuota(device, unused, total);
+  iso::ApplyQuota(iso::DeviceSlot(device), unused, total);
   *bytes = static_cast<unsigned int>(total);
   return result;
 }
