@@ -49,6 +49,13 @@ struct Driver {
   std::unordered_map<std::uint64_t, Handle> handles;
   std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> mappings;  // va -> size, handle
   std::map<std::string, int> calls;
+  // Contexts: a device's primary one is ordinal + 1; cuCtxCreate makes 0x1000, 0x1001, ….
+  // Pointers and arrays belong to the context current when they were made and are freed with it
+  // (destroy, reset, or the primary's last release); VMM handles are not.
+  std::unordered_map<std::uint64_t, std::uintptr_t> context_of;  // allocation key -> context
+  std::unordered_map<std::uintptr_t, int> created;               // created context -> device
+  std::uintptr_t next_context = 0x1000;
+  int primary_references[kMaxDevices] = {};
 };
 
 Driver& TheDriver() {
@@ -63,6 +70,22 @@ Driver& TheDriver() {
 }
 
 thread_local int t_device = 0;
+thread_local std::uintptr_t t_context = 1;  // device 0's primary context
+
+// Frees what belongs to `context` (driver.mutex held).
+void FreeContextLocked(Driver& driver, std::uintptr_t context) {
+  for (auto it = driver.context_of.begin(); it != driver.context_of.end();) {
+    if (it->second != context) {
+      ++it;
+      continue;
+    }
+    if (auto found = driver.allocations.find(it->first); found != driver.allocations.end()) {
+      driver.devices[found->second.first].used.fetch_sub(found->second.second);
+      driver.allocations.erase(found);
+    }
+    it = driver.context_of.erase(it);
+  }
+}
 
 void Count(const char* symbol) {
   Driver& driver = TheDriver();
@@ -91,6 +114,7 @@ CUresult FakeAlloc(const char* symbol, std::uint64_t* key, std::uint64_t bytes, 
   *key = driver.next_address.fetch_add((bytes + 0xFFFF) & ~0xFFFFULL) + 0;
   std::lock_guard lock(driver.mutex);
   driver.allocations[*key] = {device, bytes};
+  driver.context_of[*key] = t_context;
   return CUDA_SUCCESS;
 }
 
@@ -102,6 +126,7 @@ CUresult FakeFree(const char* symbol, std::uint64_t key) {
   if (found == driver.allocations.end()) return CUDA_ERROR_INVALID_VALUE;
   driver.devices[found->second.first].used.fetch_sub(found->second.second);
   driver.allocations.erase(found);
+  driver.context_of.erase(key);
   return CUDA_SUCCESS;
 }
 
@@ -148,6 +173,12 @@ FAKE_EXPORT CUresult cuDeviceGet(CUdevice* device, int ordinal) {
 }
 // A context is its device ordinal + 1.
 FAKE_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
+  Driver& driver = TheDriver();
+  if (device < 0 || device >= driver.device_count) return CUDA_ERROR_INVALID_VALUE;
+  {
+    std::lock_guard lock(driver.mutex);
+    ++driver.primary_references[device];
+  }
   *context = reinterpret_cast<CUcontext>(static_cast<std::uintptr_t>(device + 1));
   return CUDA_SUCCESS;
 }
@@ -176,7 +207,65 @@ FAKE_EXPORT CUresult cuDeviceGetUuid_v2(unsigned char (*uuid)[16], CUdevice devi
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuCtxSetCurrent(CUcontext context) {
-  t_device = static_cast<int>(reinterpret_cast<std::uintptr_t>(context)) - 1;
+  Driver& driver = TheDriver();
+  auto id = reinterpret_cast<std::uintptr_t>(context);
+  std::lock_guard lock(driver.mutex);
+  auto created = driver.created.find(id);
+  t_device = created != driver.created.end() ? created->second : static_cast<int>(id) - 1;
+  t_context = id;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuCtxGetCurrent(CUcontext* context) {
+  *context = reinterpret_cast<CUcontext>(t_context);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuCtxCreate_v2(CUcontext* context, unsigned, CUdevice device) {
+  Driver& driver = TheDriver();
+  if (device < 0 || device >= driver.device_count) return CUDA_ERROR_INVALID_VALUE;
+  std::uintptr_t id = 0;
+  {
+    std::lock_guard lock(driver.mutex);
+    id = driver.next_context++;
+    driver.created[id] = device;
+  }
+  *context = reinterpret_cast<CUcontext>(id);
+  return cuCtxSetCurrent(*context);
+}
+FAKE_EXPORT CUresult cuCtxDestroy_v2(CUcontext context) {
+  Count("cuCtxDestroy_v2");
+  Driver& driver = TheDriver();
+  auto id = reinterpret_cast<std::uintptr_t>(context);
+  std::lock_guard lock(driver.mutex);
+  if (driver.created.erase(id) == 0) return CUDA_ERROR_INVALID_VALUE;
+  FreeContextLocked(driver, id);
+  if (t_context == id) t_context = 0;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice device) {
+  Count("cuDevicePrimaryCtxReset_v2");
+  Driver& driver = TheDriver();
+  if (device < 0 || device >= driver.device_count) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(driver.mutex);
+  FreeContextLocked(driver, static_cast<std::uintptr_t>(device) + 1);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice device) {
+  Count("cuDevicePrimaryCtxRelease_v2");
+  Driver& driver = TheDriver();
+  if (device < 0 || device >= driver.device_count) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(driver.mutex);
+  if (driver.primary_references[device] == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (--driver.primary_references[device] == 0) {
+    FreeContextLocked(driver, static_cast<std::uintptr_t>(device) + 1);
+  }
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice device, unsigned* flags, int* active) {
+  Driver& driver = TheDriver();
+  if (device < 0 || device >= driver.device_count) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(driver.mutex);
+  *flags = 0;
+  *active = driver.primary_references[device] > 0 ? 1 : 0;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuCtxGetDevice(CUdevice* device) {
@@ -256,6 +345,7 @@ FAKE_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, std::size
     Driver& driver = TheDriver();
     std::lock_guard lock(driver.mutex);
     driver.handles[*handle] = {};
+    driver.context_of.erase(*handle);
   }
   return result;
 }
@@ -501,6 +591,12 @@ const ProcEntry kProcs[] = {
     FAKE_PROC("cuDeviceGet", 2000, false, cuDeviceGet),
     FAKE_PROC("cuDevicePrimaryCtxRetain", 7000, false, cuDevicePrimaryCtxRetain),
     FAKE_PROC("cuCtxSetCurrent", 4000, false, cuCtxSetCurrent),
+    FAKE_PROC("cuCtxGetCurrent", 4000, false, cuCtxGetCurrent),
+    FAKE_PROC("cuCtxCreate", 3020, false, cuCtxCreate_v2),
+    FAKE_PROC("cuCtxDestroy", 4000, false, cuCtxDestroy_v2),
+    FAKE_PROC("cuDevicePrimaryCtxReset", 11000, false, cuDevicePrimaryCtxReset_v2),
+    FAKE_PROC("cuDevicePrimaryCtxRelease", 11000, false, cuDevicePrimaryCtxRelease_v2),
+    FAKE_PROC("cuDevicePrimaryCtxGetState", 7000, false, cuDevicePrimaryCtxGetState),
     FAKE_PROC("cuDeviceGetUuid", 11040, false, cuDeviceGetUuid_v2),
     FAKE_PROC("cuCtxSynchronize", 2000, false, cuCtxSynchronize),
     FAKE_PROC("cuModuleLoadData", 2000, false, cuModuleLoadData),

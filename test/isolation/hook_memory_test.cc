@@ -190,6 +190,22 @@ TEST(HookMemoryTest, QuotasFollowTheGpusUuidNotTheOrdinalAProcessSeesItUnder) {
   EXPECT_EQ(usage->devices.at(1).limit_bytes, 512u << 20);  // b's slot
 }
 
+TEST(HookMemoryTest, AResetOrDestroyedContextReturnsTheQuotaOfWhatItHeld) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  // cudaDeviceReset (a primary context reset) frees the device's memory without cuMemFree.
+  EXPECT_EQ(probe.Run({"alloc", "200", "reset", "alloc", "200"}),
+            (std::vector<std::string>{"alloc ok", "reset ok", "alloc ok"}));
+  // A context of its own: destroying it frees only its memory.
+  EXPECT_EQ(probe.Run({"alloc", "100", "ctx-create", "alloc", "100", "ctx-destroy", "alloc", "150",
+                       "alloc", "10"}),
+            (std::vector<std::string>{"alloc ok", "ctx-create ok", "alloc ok", "ctx-destroy ok",
+                                      "alloc ok", "alloc oom"}));
+  // The primary context's last release (UseDevice retained it once) frees it too.
+  EXPECT_EQ(probe.Run({"alloc", "200", "release-primary", "device", "0", "alloc", "200"}),
+            (std::vector<std::string>{"alloc ok", "release-primary ok", "alloc ok"}));
+}
+
 TEST(HookMemoryTest, ConcurrentAllocationsNeverExceedTheQuota) {
   ProbeRunner probe;
   probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";

@@ -49,6 +49,10 @@ struct Api {
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext*, CUdevice);
   CUresult (*cuCtxSetCurrent)(CUcontext);
   CUresult (*cuCtxSynchronize)();
+  CUresult (*cuCtxCreate)(CUcontext*, unsigned, CUdevice);
+  CUresult (*cuCtxDestroy)(CUcontext);
+  CUresult (*cuDevicePrimaryCtxReset)(CUdevice);
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice);
   CUresult (*cuMemAlloc)(CUdeviceptr*, std::size_t);
   CUresult (*cuMemAllocPitch)(CUdeviceptr*, std::size_t*, std::size_t, std::size_t, unsigned);
   CUresult (*cuMemAllocManaged)(CUdeviceptr*, std::size_t, unsigned);
@@ -136,6 +140,10 @@ void LoadApi(const std::string& lookup, bool ptsz) {
   LOAD(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
   LOAD(cuCtxSetCurrent, "cuCtxSetCurrent");
   LOAD(cuCtxSynchronize, "cuCtxSynchronize");
+  LOAD(cuCtxCreate, "cuCtxCreate_v2");
+  LOAD(cuCtxDestroy, "cuCtxDestroy_v2");
+  LOAD(cuDevicePrimaryCtxReset, "cuDevicePrimaryCtxReset_v2");
+  LOAD(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2");
   LOAD(cuMemAlloc, "cuMemAlloc_v2");
   LOAD(cuMemAllocPitch, "cuMemAllocPitch_v2");
   LOAD(cuMemAllocManaged, "cuMemAllocManaged");
@@ -231,11 +239,15 @@ void PrintNvmlMemory(const char* prefix) {
   }
 }
 
+CUcontext g_primary = nullptr;              // of g_device
+std::vector<CUcontext> g_created_contexts;  // by ctx-create, newest last
+
 void UseDevice(int device) {
   CUcontext context = nullptr;
   g_api.cuDevicePrimaryCtxRetain(&context, device);
   g_api.cuCtxSetCurrent(context);
   g_device = device;
+  g_primary = context;
 }
 
 enum class Kind { kPointer, kAsync, kHandle, kArray, kMipmap };
@@ -519,6 +531,24 @@ int Run(int argc, char** argv, int i, const char* prefix) {
     } else if (command == "calls") {  // calls SYMBOL: how often the fake driver saw it
       const char* symbol = argv[++i];
       std::printf("%scalls %s %d\n", prefix, symbol, g_api.fakeCudaCalls(symbol));
+    } else if (command == "ctx-create") {  // a context of its own on the device, made current
+      CUcontext context = nullptr;
+      CUresult r = g_api.cuCtxCreate(&context, 0, g_device);
+      if (r == CUDA_SUCCESS) g_created_contexts.push_back(context);
+      std::printf("%sctx-create %s\n", prefix, Outcome(r));
+    } else if (command == "ctx-destroy") {  // the newest created context; the primary is current
+      CUresult r = CUDA_ERROR_INVALID_VALUE;
+      if (!g_created_contexts.empty()) {
+        r = g_api.cuCtxDestroy(g_created_contexts.back());
+        g_created_contexts.pop_back();
+      }
+      g_api.cuCtxSetCurrent(g_primary);
+      std::printf("%sctx-destroy %s\n", prefix, Outcome(r));
+    } else if (command == "reset") {  // what cudaDeviceReset does
+      std::printf("%sreset %s\n", prefix, Outcome(g_api.cuDevicePrimaryCtxReset(g_device)));
+    } else if (command == "release-primary") {
+      std::printf("%srelease-primary %s\n", prefix,
+                  Outcome(g_api.cuDevicePrimaryCtxRelease(g_device)));
     } else if (command == "exec") {  // exec COMMAND...: replace this program by a fresh probe
       std::fflush(stdout);
       std::vector<char*> args = {argv[0]};

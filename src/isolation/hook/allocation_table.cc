@@ -43,6 +43,23 @@ std::optional<Allocation> AllocationTable::Remove(AllocationKind kind, std::uint
   return allocation;
 }
 
+std::vector<Allocation> AllocationTable::RemoveContext(std::uintptr_t context) {
+  std::vector<Allocation> removed;
+  if (context == 0) return removed;
+  std::lock_guard lock(mutex_);
+  for (Map* map : {&pointers_, &arrays_, &mipmapped_arrays_}) {
+    for (auto it = map->begin(); it != map->end();) {
+      if (it->second.context == context) {
+        removed.push_back(it->second);
+        it = map->erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return removed;
+}
+
 std::optional<Allocation> AllocationTable::FreeIfUnusedLocked(std::uint64_t handle) {
   auto found = handles_.find(handle);
   if (found == handles_.end() || found->second.references > 0 || found->second.mappings > 0)

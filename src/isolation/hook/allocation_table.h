@@ -19,6 +19,7 @@ enum class AllocationKind { kPointer, kHandle, kArray, kMipmappedArray };
 struct Allocation {
   int device = 0;
   std::uint64_t bytes = 0;
+  std::uintptr_t context = 0;  // the CUcontext it belongs to (0: VMM handles, which outlive one)
 };
 
 // One cuMemMap of a tracked handle: [address, address + size) backed by `handle`.
@@ -50,6 +51,9 @@ class AllocationTable {
   // that number is still tracked: its quota stays charged until its own release and unmap.
   bool Add(AllocationKind kind, std::uint64_t key, Allocation allocation);
   std::optional<Allocation> Remove(AllocationKind kind, std::uint64_t key);
+  // A context was destroyed or reset: the driver freed every pointer and array made in it.
+  // Forgets them and returns what they cost.
+  std::vector<Allocation> RemoveContext(std::uintptr_t context);
 
   // cuMemMap: records the mapping before the driver makes it, so that a release or an unmap of
   // that range racing with the map finds it. Returns false when the handle is not tracked.

@@ -89,6 +89,15 @@ FLEXAI_EXPORT flexai::nvml::nvmlReturn_t nvmlDeviceGetMemoryInfo(
 FLEXAI_EXPORT flexai::nvml::nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(
     flexai::nvml::nvmlDevice_t device, flexai::nvml::nvmlMemory_v2_t* memory);
 
+// Contexts: destroying or resetting one frees its memory, so its quota comes back.
+FLEXAI_EXPORT CUresult cuCtxDestroy(CUcontext context);
+FLEXAI_EXPORT CUresult cuCtxDestroy_v2(CUcontext context);
+FLEXAI_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device);
+FLEXAI_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice device);
+FLEXAI_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice device);
+FLEXAI_EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice device);
+FLEXAI_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice device);
+
 // Look-ups.
 FLEXAI_EXPORT CUresult cuGetProcAddress(const char* symbol, void** pfn, int cuda_version,
                                         std::uint64_t flags);

@@ -73,6 +73,14 @@ int CurrentDevice() {
   return DeviceSlot(device);
 }
 
+std::uintptr_t CurrentContext() {
+  using CtxGetCurrent = cuda::CUresult(cuda::CUcontext*);
+  static auto* get_current = reinterpret_cast<CtxGetCurrent*>(RealLibcudaSymbol("cuCtxGetCurrent"));
+  cuda::CUcontext context = nullptr;
+  if (get_current == nullptr || get_current(&context) != cuda::CUDA_SUCCESS) return 0;
+  return reinterpret_cast<std::uintptr_t>(context);
+}
+
 std::string FormatGpuUuid(const unsigned char (&bytes)[16]) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string text = "GPU-";

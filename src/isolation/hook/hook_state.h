@@ -3,6 +3,7 @@
 // processes which never touch CUDA pay nothing for having the library preloaded.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,9 @@ HookState& State();
 // The accounting slot of the device of the calling thread's current context (0 when there is
 // none): see DeviceSlot.
 int CurrentDevice();
+
+// The calling thread's current CUcontext as a number (0 when there is none).
+std::uintptr_t CurrentContext();
 
 // The accounting slot (index into FLEXAI_MEMORY_LIMIT_MIB, FLEXAI_CORES_LIMIT and usage.bin) of
 // a CUDA device ordinal: the position of the device's UUID in FLEXAI_VISIBLE_DEVICES, so that a

@@ -69,6 +69,13 @@ const std::array<HookEntry, static_cast<int>(HookId::kCount)> kHooks = {
     FLEXAI_HOOK(cuGraphLaunch_ptsz),
     FLEXAI_HOOK(cuGetProcAddress),
     FLEXAI_HOOK(cuGetProcAddress_v2),
+    FLEXAI_HOOK(cuCtxDestroy),
+    FLEXAI_HOOK(cuCtxDestroy_v2),
+    FLEXAI_HOOK(cuDevicePrimaryCtxRetain),
+    FLEXAI_HOOK(cuDevicePrimaryCtxRelease),
+    FLEXAI_HOOK(cuDevicePrimaryCtxRelease_v2),
+    FLEXAI_HOOK(cuDevicePrimaryCtxReset),
+    FLEXAI_HOOK(cuDevicePrimaryCtxReset_v2),
     FLEXAI_NVML_HOOK(nvmlDeviceGetMemoryInfo),
     FLEXAI_NVML_HOOK(nvmlDeviceGetMemoryInfo_v2),
 };
@@ -85,9 +92,17 @@ struct VersionedName {
   int since;
 };
 constexpr VersionedName kVersioned[] = {
-    {"cuMemAlloc", 3020},       {"cuMemAllocPitch", 3020},   {"cuMemFree", 3020},
-    {"cuMemGetInfo", 3020},     {"cuArrayCreate", 3020},     {"cuArray3DCreate", 3020},
-    {"cuDeviceTotalMem", 3020}, {"cuGetProcAddress", 12000},
+    {"cuMemAlloc", 3020},
+    {"cuMemAllocPitch", 3020},
+    {"cuMemFree", 3020},
+    {"cuMemGetInfo", 3020},
+    {"cuArrayCreate", 3020},
+    {"cuArray3DCreate", 3020},
+    {"cuDeviceTotalMem", 3020},
+    {"cuGetProcAddress", 12000},
+    {"cuCtxDestroy", 4000},
+    {"cuDevicePrimaryCtxRelease", 11000},
+    {"cuDevicePrimaryCtxReset", 11000},
 };
 
 // Entry points that take a stream and have a per-thread-default-stream variant.

@@ -50,6 +50,13 @@ enum class HookId : int {
   kGraphLaunch_ptsz,
   kGetProcAddress,
   kGetProcAddress_v2,
+  kCtxDestroy,
+  kCtxDestroy_v2,
+  kDevicePrimaryCtxRetain,
+  kDevicePrimaryCtxRelease,
+  kDevicePrimaryCtxRelease_v2,
+  kDevicePrimaryCtxReset,
+  kDevicePrimaryCtxReset_v2,
   kNvmlDeviceGetMemoryInfo,
   kNvmlDeviceGetMemoryInfo_v2,
   kCount

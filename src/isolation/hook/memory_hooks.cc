@@ -42,7 +42,8 @@ CUresult Allocate(AllocationKind kind, int device, std::uint64_t bytes, Allocate
     state.usage->Release(device, bytes);
     return result;
   }
-  if (!state.allocations.Add(kind, key, Allocation{device, bytes})) {
+  std::uintptr_t context = kind == AllocationKind::kHandle ? 0 : CurrentContext();
+  if (!state.allocations.Add(kind, key, Allocation{device, bytes, context})) {
     // The driver handed out a handle number we still track (released, still mapped): that
     // record keeps its charge, and this one is not charged twice.
     state.usage->Release(device, bytes);
