@@ -156,6 +156,14 @@ TEST(HookMemoryTest, APitchLargerThanExpectedIsChargedInFullOrRefused) {
                                              "meminfo ok free=32 total=72"}));
 }
 
+TEST(HookMemoryTest, ASizeThatOverflowsIsRefusedNotChargedAWrappedAroundAmount) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "256";
+  // 2^63 bytes per row x 2 rows wraps to 0 in 64 bits.
+  EXPECT_EQ(probe.Run({"pitch", "9223372036854775808", "2", "alloc", "200"}),
+            (std::vector<std::string>{"pitch oom", "alloc ok"}));
+}
+
 TEST(HookMemoryTest, WithoutASharedDirForkChildrenStillShareTheQuota) {
   ProbeRunner probe;
   probe.env.erase("FLEXAI_SHARED_DIR");

@@ -68,21 +68,44 @@ CUresult Release(AllocationKind kind, std::uint64_t key, FreeFn&& free) {
   return result;
 }
 
+// Size arithmetic saturates: a request whose size overflows is charged "everything" and refused,
+// never charged a wrapped-around small number.
+std::uint64_t Times(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? ~std::uint64_t{0} : product;
+}
+std::uint64_t Plus(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? ~std::uint64_t{0} : sum;
+}
+
+// Pitched rows: the width rounded up to the pitch alignment, times the height.
+std::uint64_t PitchedBytes(std::uint64_t width, std::uint64_t height) {
+  std::uint64_t rows = Plus(width, kPitchAlignment - 1) / kPitchAlignment * kPitchAlignment;
+  return Times(rows, height);
+}
+
 template <typename Descriptor>
 std::uint64_t ArrayBytes(const Descriptor& desc, std::uint64_t depth) {
-  return static_cast<std::uint64_t>(desc.Width) * std::max<std::uint64_t>(desc.Height, 1) *
-         std::max<std::uint64_t>(depth, 1) * cuda::ArrayFormatBytes(desc.Format) *
-         std::max<std::uint64_t>(desc.NumChannels, 1);
+  return Times(Times(Times(Times(desc.Width, std::max<std::uint64_t>(desc.Height, 1)),
+                           std::max<std::uint64_t>(depth, 1)),
+                     cuda::ArrayFormatBytes(desc.Format)),
+               std::max<std::uint64_t>(desc.NumChannels, 1));
 }
 
 std::uint64_t MipmappedBytes(const cuda::CUDA_ARRAY3D_DESCRIPTOR& desc, unsigned levels) {
   std::uint64_t total = 0;
   cuda::CUDA_ARRAY3D_DESCRIPTOR level = desc;
-  for (unsigned i = 0; i < std::max(levels, 1u); ++i) {
-    total += ArrayBytes(level, level.Depth);
+  // After 64 halvings every dimension is 1: the remaining levels all cost the same.
+  constexpr unsigned kDistinctLevels = 64;
+  for (unsigned i = 0; i < std::min(std::max(levels, 1u), kDistinctLevels); ++i) {
+    total = Plus(total, ArrayBytes(level, level.Depth));
     level.Width = std::max<std::size_t>(level.Width / 2, 1);
     level.Height = level.Height == 0 ? 0 : std::max<std::size_t>(level.Height / 2, 1);
     level.Depth = level.Depth == 0 ? 0 : std::max<std::size_t>(level.Depth / 2, 1);
+  }
+  if (levels > kDistinctLevels) {
+    total = Plus(total, Times(levels - kDistinctLevels, ArrayBytes(level, level.Depth)));
   }
   return total;
 }
@@ -136,19 +159,19 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, std::size_t* pitch, std::size_t w
   auto* real = Real<decltype(cuMemAllocPitch_v2)>(HookId::kMemAllocPitch_v2);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   // The pitch is known only afterwards: reserve an aligned estimate, then reserve any excess.
-  std::uint64_t estimate =
-      (width + iso::kPitchAlignment - 1) / iso::kPitchAlignment * iso::kPitchAlignment * height;
+  std::uint64_t estimate = iso::PitchedBytes(width, height);
   int device = CurrentDevice();
   CUresult result = iso::Allocate(AllocationKind::kPointer, device, estimate, [&] {
     CUresult r = real(dptr, pitch, width, height, element_size);
     return std::pair{r, r == CUDA_SUCCESS ? *dptr : 0};
   });
-  if (result != CUDA_SUCCESS || *pitch * height <= estimate) return result;
+  std::uint64_t charged = iso::Times(*pitch, height);
+  if (result != CUDA_SUCCESS || charged <= estimate) return result;
   iso::HookState& state = iso::State();
-  std::uint64_t excess = *pitch * height - estimate;
+  std::uint64_t excess = charged - estimate;
   if (iso::ReserveOrRefuse(state, device, excess)) {
     state.allocations.Add(AllocationKind::kPointer, *dptr,
-                          iso::Allocation{device, estimate + excess});
+                          iso::Allocation{device, charged, iso::CurrentContext()});
     return result;
   }
   cuMemFree_v2(*dptr);
@@ -160,8 +183,7 @@ CUresult cuMemAllocPitch(CUdeviceptr_v1* dptr, unsigned int* pitch, unsigned int
   auto* real = Real<decltype(cuMemAllocPitch)>(HookId::kMemAllocPitch);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   // Legacy entry point: reserve the worst-case alignment up front.
-  std::uint64_t bytes = (std::uint64_t{width} + iso::kPitchAlignment - 1) / iso::kPitchAlignment *
-                        iso::kPitchAlignment * height;
+  std::uint64_t bytes = iso::PitchedBytes(width, height);
   return iso::Allocate(AllocationKind::kPointer, CurrentDevice(), bytes, [&] {
     CUresult result = real(dptr, pitch, width, height, element_size);
     return std::pair{result, result == CUDA_SUCCESS ? std::uint64_t{*dptr} : 0};
