@@ -29,6 +29,22 @@ AllocateOutcome StillBeingRecorded(const MatchedContainer& repeat) {
                     ": the first answer for these device IDs is still being recorded; retry");
 }
 
+// The annotation is only as trustworthy as whoever wrote it (users can write pod annotations
+// too): a grant must fit the chip it names, and a container gets each chip once. "" when fine.
+std::string GrantsMisfit(const std::vector<partition::Chip>& chips,
+                         const std::vector<partition::ChipGrant>& grants) {
+  for (size_t i = 0; i < chips.size(); ++i) {
+    if (i > 0 && chips[i].uuid == chips[i - 1].uuid) {  // sorted by chip index
+      return "the assignment names chip " + chips[i].uuid + " twice";
+    }
+    if (grants[i].memory_mib > chips[i].memory_mib) {
+      return "the assignment gives " + std::to_string(grants[i].memory_mib) + " MiB of chip " +
+             chips[i].uuid + ", which has " + std::to_string(chips[i].memory_mib) + " MiB";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 Allocator::Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
@@ -238,6 +254,9 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
     if (!marked) spdlog::warn("marking {} failed: {}", pod_ref, marked.message());
     return Failed(AllocateFailure::kNoAssignment, why);
   };
+  if (std::string misfit = GrantsMisfit(chips, grants); !misfit.empty()) {
+    return refuse_pod(pod_ref + " container " + container.container + ": " + misfit);
+  }
   for (const auto& chip : chips) {
     if (!chip.healthy()) {
       return refuse_pod("chip " + chip.uuid + " assigned to " + pod_ref + " container " +

@@ -257,6 +257,29 @@ TEST_F(AllocatorTest, HookModePreparesAWritableAccountingDirectoryPerContainer) 
   EXPECT_TRUE(mounted);
 }
 
+TEST_F(AllocatorTest, AnAssignmentThatDoesNotFitItsChipsFailsThePodVisibly) {
+  // Pod annotations can be written by users too: more memory than the chip has, or one chip
+  // twice, is never answered.
+  cluster_.AddPod(PendingPod("big", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":90000:10",
+                             "2026-11-28T03:00:00Z"));
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_EQ(cluster_.PodAnnotation("big", kBindPhaseAnnotation), kBindPhaseFailed);
+  EXPECT_EQ(cluster_.PodAnnotation("big", kBindErrorAnnotation),
+            "default/big container m: the assignment gives 90000 MiB of chip " + Uuid(5) +
+                ", which has 81559 MiB");
+  cluster_.AddPod(PendingPod(
+      "twice", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":1024:10," + Uuid(3) + ":1024:10",
+      "2026-11-28T03:00:01Z"));
+  outcome = allocator_.AllocateContainer({Id(0), Id(1)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_NE(cluster_.PodAnnotation("twice", kBindErrorAnnotation)
+                .find("names chip " + Uuid(3) + " twice"),
+            std::string::npos)
+      << outcome.message;
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
 TEST_F(AllocatorTest, UnhealthyAssignedChipFailsThePodVisibly) {
   cluster_.AddPod(
       PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":1:1", "2026-11-28T03:00:00Z"));
