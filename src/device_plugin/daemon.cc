@@ -99,10 +99,14 @@ Status Daemon::Start() {
                settings->max_slices_per_chip, IsolationModeName(settings->isolation));
   health_->CheckOnce();  // start from the live health, not the discovery snapshot
   if (!options_.metrics_listen.empty()) {
+    // ":9400" (every address), as NVIDIA's tools write it; the HTTP server wants an address.
+    std::string listen = options_.metrics_listen;
+    if (listen.starts_with(':')) listen.insert(0, "0.0.0.0");
     try {
-      exposer_ = std::make_unique<prometheus::Exposer>(options_.metrics_listen);
+      exposer_ = std::make_unique<prometheus::Exposer>(listen);
     } catch (const std::exception& e) {
-      return Error{"metrics endpoint " + options_.metrics_listen + ": " + e.what()};
+      return Error{"metrics endpoint " + listen +
+                   ": cannot listen (port in use, or not HOST:PORT?): " + e.what()};
     }
     metrics_ = std::make_shared<ChipMetrics>(options_.node_name, *inventory_, *allocator_);
     exposer_->RegisterCollectable(metrics_);
@@ -111,7 +115,7 @@ Status Daemon::Start() {
       return mps_ ? mps_->Statuses() : std::vector<isolation::MpsDaemonStatus>{};
     });
     exposer_->RegisterCollectable(mps_metrics_);
-    spdlog::info("metrics on http://{}/metrics", options_.metrics_listen);
+    spdlog::info("metrics on http://{}/metrics", listen);
   }
   if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {

@@ -128,10 +128,19 @@ int main(int argc, char** argv) {
   app.add_option("--policy-poll-seconds", options.policy_poll_seconds,
                  "how often the policy file, and this node's labels (they select the policy's node "
                  "overrides), are checked for changes (applied without a restart); 0 = never")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            char* end = nullptr;
+            double seconds = std::strtod(value.c_str(), &end);
+            if (value.empty() || *end != '\0') return "'" + value + "' is not a number of seconds";
+            if (seconds < 0 || seconds > 86400) return "'" + value + "' is not in 0..86400";
+            return "";
+          },
+          "SECONDS"))
       ->capture_default_str();
   app.add_option("--metrics-listen", options.metrics_listen,
-                 "HOST:PORT of the Prometheus /metrics endpoint; empty disables it")
+                 "HOST:PORT (or :PORT for every address) of the Prometheus /metrics endpoint; "
+                 "empty disables it")
       ->capture_default_str();
   app.add_option("--nvml-library", options.nvml_library, "NVML library to dlopen")
       ->capture_default_str();
@@ -147,6 +156,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  app.set_version_flag("--version", std::string(FLEXAI_VERSION));
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr so that --probe's stdout is pure JSON.

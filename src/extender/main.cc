@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-body-bytes", options.max_body_bytes, "largest request body accepted")
       ->capture_default_str();
+  app.set_version_flag("--version", std::string(FLEXAI_VERSION));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (options.lease_namespace.empty()) options.lease_namespace = DefaultLeaseNamespace();

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "child_process.h"
 #include "sim_file.h"
@@ -210,6 +211,18 @@ TEST(BinaryVendorProbe, AscendProbeReadsTheDcmiLibraryGiven) {
   auto inventory = nlohmann::json::parse(out);
   EXPECT_EQ(inventory["vendor"], "ascend");
   EXPECT_EQ(inventory["chips"][0]["model"], "910B3");
+}
+
+TEST(BinaryFlags, VersionIsPrintedAndBadNumbersAreNamed) {
+  int status = 0;
+  std::string version = testing::RunAndCapture(kBinary + " --version", status);
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(std::regex_match(version, std::regex(R"(\d+\.\d+\.\d+\s*)"))) << version;
+  std::string out =
+      testing::RunAndCapture(kBinary + " --backend sim --policy-poll-seconds abc 2>&1", status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("--policy-poll-seconds: 'abc' is not a number of seconds"), std::string::npos)
+      << out;
 }
 
 TEST(BinaryVendorProbe, NoDriverMeansAClearErrorAndExitCode) {

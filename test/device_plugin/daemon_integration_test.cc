@@ -298,6 +298,19 @@ class DaemonWithMetricsTest : public DaemonTest {
   DaemonWithMetricsTest() { metrics_listen_ = "127.0.0.1:0"; }
 };
 
+class DaemonWithMetricsOnEveryAddressTest : public DaemonTest {
+ protected:
+  DaemonWithMetricsOnEveryAddressTest() { metrics_listen_ = ":0"; }  // as --metrics-listen :9400
+};
+
+TEST_F(DaemonWithMetricsOnEveryAddressTest, APortAloneListensOnEveryAddress) {
+  ASSERT_GT(daemon_->metrics_port(), 0);
+  httplib::Client client("127.0.0.1", daemon_->metrics_port());
+  auto reply = client.Get("/metrics");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+}
+
 TEST_F(DaemonWithMetricsTest, MetricsShowPerChipAllocationAndHealth) {
   cluster_->AddPod(PendingPod("infer", "n1", "node=n1;cpu=100;mem=64|main=GPU-t-1:8192:40",
                               "2026-11-28T03:00:00Z"));

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
                    "as hi-scheduler's flag: older device plugin heartbeats make a node unusable")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
+  app.set_version_flag("--version", std::string(FLEXAI_VERSION));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);  // the libraries' info lines are not for this output
 

@@ -161,6 +161,7 @@ int main(int argc, char** argv) {
   app.add_option("--weight", weight_args,
                  "placement policy knob NAME=VALUE (repeatable), as the slice policy's scheduler "
                  "weights");
+  app.set_version_flag("--version", std::string(FLEXAI_VERSION));
   CLI11_PARSE(app, argc, argv);
   auto weights = ParseWeights(weight_args);
   if (!weights.ok()) return Fail(weights.error().message);
