@@ -63,7 +63,11 @@ TEST(SimConfig, ErrorsNameTheFieldAndReason) {
       {"chips: [{uuid: a, memoryMiB: 1, cpus: 'all'}]", "chips[0].cpus: must be a CPU list"},
       {"chips: [{uuid: a, memoryMiB: 1}, {uuid: a, memoryMiB: 1}]", "chips[1].uuid: duplicate"},
       {"vendor: amd\nchips: [{uuid: a, memoryMiB: 1}]", "vendor: must be"},
-      {"chips: [{uuid: a, memoryMiB: lots}]", "chips[0]"},
+      {"chips: [{uuid: a, memoryMiB: lots}]", "chips[0].memoryMiB: \"lots\" is not an integer"},
+      {"chips: [{uuid: a, memoryMiB: 1.5}]", "chips[0].memoryMiB: \"1.5\" is not an integer"},
+      {"chips: [{uuid: a, memoryMiB: 1, numa: -7}]", "chips[0].numa: must be >= 0, or -1"},
+      {"chips: [{uuid: a, memoryMiB: 1, linkGroup: -3}]", "chips[0].linkGroup: must be >= 0"},
+      {"chips: [{uuid: 'a b', memoryMiB: 1}]", "chips[0].uuid: must be non-empty and contain no"},
       {"[", "not valid YAML"},
   };
   for (const auto& c : cases) {

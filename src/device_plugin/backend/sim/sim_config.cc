@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 namespace flexai::device_plugin {
 namespace {
@@ -13,6 +14,18 @@ constexpr std::string_view kForbiddenUuidChars = "|=;,:";
 
 const std::set<std::string> kChipKeys = {"uuid",      "model", "memoryMiB", "numa",
                                          "linkGroup", "cpus",  "health"};
+
+// The value of `key` as T, `fallback` when absent; a value of the wrong type names the field.
+template <typename T>
+Result<T> Field(const YAML::Node& node, const char* key, T fallback, const std::string& where) {
+  if (!node[key]) return fallback;
+  try {
+    return node[key].as<T>();
+  } catch (const YAML::Exception&) {
+    return Error{where + "." + key + ": \"" + YAML::Dump(node[key]) + "\" is not " +
+                 (std::is_same_v<T, std::string> ? "a string" : "an integer")};
+  }
+}
 
 Result<partition::Chip> ParseChip(const YAML::Node& node, int index, const std::string& where) {
   if (!node.IsMap()) return Error{where + ": must be a map"};
@@ -23,33 +36,45 @@ Result<partition::Chip> ParseChip(const YAML::Node& node, int index, const std::
   partition::Chip chip;
   chip.vendor = partition::Vendor::kSim;
   chip.index = index;
-  try {
-    if (!node["uuid"]) return Error{where + ".uuid: required"};
-    chip.uuid = node["uuid"].as<std::string>();
-    if (chip.uuid.empty() || chip.uuid.find_first_of(kForbiddenUuidChars) != std::string::npos) {
-      return Error{where + ".uuid: must be non-empty and contain none of \"|=;,:\""};
-    }
-    chip.model = node["model"] ? node["model"].as<std::string>() : "H100";
-    if (!node["memoryMiB"]) return Error{where + ".memoryMiB: required"};
-    chip.memory_mib = node["memoryMiB"].as<int64_t>();
-    if (chip.memory_mib <= 0) return Error{where + ".memoryMiB: must be > 0"};
-    chip.numa_node = node["numa"] ? node["numa"].as<int>() : -1;
-    chip.link_group = node["linkGroup"] ? node["linkGroup"].as<int>() : -1;
-    chip.cpu_affinity = node["cpus"] ? node["cpus"].as<std::string>() : "";
-    if (!partition::IsCpuList(chip.cpu_affinity)) {
-      return Error{where + ".cpus: must be a CPU list such as \"0-31,64-95\", got \"" +
-                   chip.cpu_affinity + "\""};
-    }
-    std::string health = node["health"] ? node["health"].as<std::string>() : "Healthy";
-    if (health == "Healthy") {
-      chip.health = partition::Health::kHealthy;
-    } else if (health == "Unhealthy") {
-      chip.health = partition::Health::kUnhealthy;
-    } else {
-      return Error{where + ".health: must be Healthy or Unhealthy, got \"" + health + "\""};
-    }
-  } catch (const YAML::Exception& e) {
-    return Error{where + ": " + e.msg};
+  if (!node["uuid"]) return Error{where + ".uuid: required"};
+  auto uuid = Field<std::string>(node, "uuid", "", where);
+  if (!uuid) return uuid.error();
+  auto model = Field<std::string>(node, "model", "H100", where);
+  if (!model) return model.error();
+  if (!node["memoryMiB"]) return Error{where + ".memoryMiB: required"};
+  auto memory = Field<int64_t>(node, "memoryMiB", 0, where);
+  if (!memory) return memory.error();
+  auto numa = Field<int>(node, "numa", -1, where);
+  if (!numa) return numa.error();
+  auto link_group = Field<int>(node, "linkGroup", -1, where);
+  if (!link_group) return link_group.error();
+  auto cpus = Field<std::string>(node, "cpus", "", where);
+  if (!cpus) return cpus.error();
+  auto health = Field<std::string>(node, "health", "Healthy", where);
+  if (!health) return health.error();
+  chip.uuid = *uuid;
+  if (chip.uuid.empty() || chip.uuid.find_first_of(kForbiddenUuidChars) != std::string::npos ||
+      chip.uuid.find_first_of(" \t") != std::string::npos) {
+    return Error{where + ".uuid: must be non-empty and contain no spaces and none of \"|=;,:\""};
+  }
+  chip.model = *model;
+  chip.memory_mib = *memory;
+  if (chip.memory_mib <= 0) return Error{where + ".memoryMiB: must be > 0"};
+  chip.numa_node = *numa;
+  chip.link_group = *link_group;
+  if (chip.numa_node < -1) return Error{where + ".numa: must be >= 0, or -1 for unknown"};
+  if (chip.link_group < -1) return Error{where + ".linkGroup: must be >= 0, or -1 for none"};
+  chip.cpu_affinity = *cpus;
+  if (!partition::IsCpuList(chip.cpu_affinity)) {
+    return Error{where + ".cpus: must be a CPU list such as \"0-31,64-95\", got \"" +
+                 chip.cpu_affinity + "\""};
+  }
+  if (*health == "Healthy") {
+    chip.health = partition::Health::kHealthy;
+  } else if (*health == "Unhealthy") {
+    chip.health = partition::Health::kUnhealthy;
+  } else {
+    return Error{where + ".health: must be Healthy or Unhealthy, got \"" + *health + "\""};
   }
   return chip;
 }
