@@ -90,6 +90,9 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
         candidates.push_back({MatchedContainer{pod, *assignment, c},
                               ParseRfc3339(Annotation(pod, kBindTimeAnnotation)),
                               ParseRfc3339(pod.creation_timestamp)});
+      } else {
+        skipped.push_back(pod_ref + ": its next container " + container.container + " has " +
+                          std::to_string(container.grants.size()) + " chip(s)");
       }
       break;
     }
