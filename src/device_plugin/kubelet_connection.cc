@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
 #include <utility>
 
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
@@ -17,6 +21,14 @@ constexpr auto kRegisterRetry = std::chrono::seconds(1);
 constexpr auto kRegisterTimeout = std::chrono::seconds(5);
 constexpr char kKubeletSocket[] = "kubelet.sock";
 constexpr char kApiVersion[] = "v1beta1";
+
+// Unique across instances, also those in other PID namespaces (every pod's daemon is PID 1).
+std::string RandomSuffix() {
+  std::random_device random;
+  char text[17];
+  std::snprintf(text, sizeof text, "%08x%08x", random(), random());
+  return text;
+}
 
 }  // namespace
 
@@ -44,24 +56,44 @@ bool KubeletConnection::FileIdentity(const std::string& path, ino_t& inode, time
 }
 
 Status KubeletConnection::Serve() {
-  if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-    server_.reset();
-  }
+  StopServing();
+  // gRPC unlinks the socket file at its listening path when the server shuts down, whatever
+  // socket is there by then. So the server listens on a name of its own, renamed over our path
+  // (which also replaces a stale socket from a previous run): a later shutdown removes nothing
+  // another process serves.
   const std::string path = socket_path();
-  unlink(path.c_str());  // a stale socket from a previous run blocks bind()
+  const std::string bound = plugin_dir_ + "/." + socket_name_ + "." + RandomSuffix();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix://" + path, grpc::InsecureServerCredentials());
+  builder.AddListeningPort("unix://" + bound, grpc::InsecureServerCredentials());
   builder.RegisterService(service_);
   server_ = builder.BuildAndStart();
   if (!server_) return Error{"cannot serve device plugin socket " + path};
-  time_t unused = 0;
-  if (!FileIdentity(path, our_socket_inode_, unused)) {
-    return Error{"served " + path + " but it does not exist"};
+  if (rename(bound.c_str(), path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    StopServing();
+    unlink(bound.c_str());
+    return Error{"cannot serve device plugin socket " + path + ": rename: " + why};
   }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return Error{"served " + path + " but it does not exist"};
+  our_socket_dev_ = st.st_dev;
+  our_socket_inode_ = st.st_ino;
   ++serve_count_;
   spdlog::info("serving {} on {}", resource_name_, path);
   return Status::Ok();
+}
+
+void KubeletConnection::StopServing() {
+  if (!server_) return;
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  server_.reset();
+}
+
+KubeletConnection::SocketState KubeletConnection::OurSocketState() const {
+  struct stat st {};
+  if (stat(socket_path().c_str(), &st) != 0) return SocketState::kGone;
+  const bool ours = server_ && st.st_dev == our_socket_dev_ && st.st_ino == our_socket_inode_;
+  return ours ? SocketState::kOurs : SocketState::kReplaced;
 }
 
 Status KubeletConnection::Register() {
@@ -104,41 +136,65 @@ Status KubeletConnection::Start() {
   return Status::Ok();
 }
 
+bool KubeletConnection::StandByWhileReplaced(SocketState state) {
+  if (state != SocketState::kReplaced) return false;
+  if (!standing_by_) {
+    // Newest wins: the other instance replaced our socket on start. Serving it back would
+    // remove theirs, and the two would take turns forever.
+    spdlog::error(
+        "{}: another process now serves {} (a second flexai-device-plugin?); this one stops "
+        "serving kubelet until that socket goes away",
+        resource_name_, socket_path());
+    StopServing();
+    registered_ = false;
+    standing_by_ = true;
+  }
+  return true;
+}
+
 void KubeletConnection::WatchLoop() {
   auto next_register = std::chrono::steady_clock::now();
   std::string last_error;
   std::unique_lock lock(mu_);
   while (!stop_) {
     lock.unlock();
-    ino_t inode = 0;
-    time_t ctime_sec = 0;
-    bool ours_there = FileIdentity(socket_path(), inode, ctime_sec) && inode == our_socket_inode_;
-    ino_t k_inode = 0;
-    time_t k_ctime = 0;
-    bool kubelet_there = FileIdentity(plugin_dir_ + "/" + kKubeletSocket, k_inode, k_ctime);
-    bool kubelet_changed =
-        registered_ && kubelet_there && (k_inode != kubelet_inode_ || k_ctime != kubelet_ctime_);
-    if (registered_ && !kubelet_there) {
-      spdlog::warn("{}: kubelet.sock is gone (kubelet stopped?); will register when it returns",
-                   resource_name_);
-      registered_ = false;
-    }
-    if (!ours_there || kubelet_changed) {
-      spdlog::warn("{}: kubelet restarted ({}); serving again and re-registering", resource_name_,
-                   !ours_there ? "our socket was removed" : "kubelet.sock was recreated");
-      registered_ = false;
-      if (Status s = Serve(); !s) spdlog::error("{}", s.message());
-      next_register = std::chrono::steady_clock::now();
-    }
-    if (!registered_ && std::chrono::steady_clock::now() >= next_register) {
-      Status s = Register();
-      registered_ = s.ok();
-      if (!s && s.message() != last_error) {
-        spdlog::warn("{}; retrying every {} s", s.message(), kRegisterRetry.count());
+    const SocketState state = OurSocketState();
+    if (!StandByWhileReplaced(state)) {
+      const bool resuming = standing_by_.exchange(false);
+      ino_t k_inode = 0;
+      time_t k_ctime = 0;
+      bool kubelet_there = FileIdentity(plugin_dir_ + "/" + kKubeletSocket, k_inode, k_ctime);
+      bool kubelet_changed =
+          registered_ && kubelet_there && (k_inode != kubelet_inode_ || k_ctime != kubelet_ctime_);
+      if (registered_ && !kubelet_there) {
+        spdlog::warn("{}: kubelet.sock is gone (kubelet stopped?); will register when it returns",
+                     resource_name_);
+        registered_ = false;
       }
-      last_error = s.ok() ? "" : s.message();
-      next_register = std::chrono::steady_clock::now() + kRegisterRetry;
+      if (resuming) {
+        spdlog::info("{}: {} went away; serving again and re-registering", resource_name_,
+                     socket_path());
+      } else if (state == SocketState::kGone || kubelet_changed) {
+        spdlog::warn(
+            "{}: kubelet restarted ({}); serving again and re-registering", resource_name_,
+            state == SocketState::kGone ? "our socket was removed" : "kubelet.sock was recreated");
+      }
+      if (state == SocketState::kGone || kubelet_changed) {
+        registered_ = false;
+        if (Status s = Serve(); !s) spdlog::error("{}", s.message());
+        next_register = std::chrono::steady_clock::now();
+      }
+      if (!registered_ && std::chrono::steady_clock::now() >= next_register) {
+        Status s = Register();
+        registered_ = s.ok();
+        if (!s && s.message() != last_error) {
+          spdlog::warn("{}; retrying every {} s", s.message(), kRegisterRetry.count());
+        }
+        last_error = s.ok() ? "" : s.message();
+        next_register = std::chrono::steady_clock::now() + kRegisterRetry;
+      }
     }
+    ++watch_passes_;
     lock.lock();
     wake_.wait_for(lock, kWatchInterval, [&] { return stop_; });
   }
@@ -151,11 +207,10 @@ void KubeletConnection::Stop() {
   }
   wake_.notify_all();
   if (watcher_.joinable()) watcher_.join();
-  if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-    server_.reset();
-    unlink(socket_path().c_str());
-  }
+  // Only our own socket is removed: one another instance serves now stays.
+  const bool ours = OurSocketState() == SocketState::kOurs;
+  StopServing();
+  if (ours) unlink(socket_path().c_str());
 }
 
 }  // namespace flexai::device_plugin
