@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "log_capture.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -90,15 +91,74 @@ TEST_F(NvidiaBackendTest, GpusWithoutNvlinkHaveNoLinkGroupAndUnknownNuma) {
   EXPECT_EQ((*chips)[0].numa_node, -1);
 }
 
-TEST_F(NvidiaBackendTest, NvmlErrorsAreReportedWithTheCallAndGpu) {
-  Write(
-      R"({"devices": [{"uuid": "GPU-a"}, {"uuid": "GPU-b", "errors": {"nvmlDeviceGetName": 999}}]})");
+// One GPU that cannot be read must not take the node's other GPUs down with it (a daemon that
+// exits on it crash-loops after an XID 79). Indexes stay gapless, health stays per GPU.
+TEST_F(NvidiaBackendTest, AGpuThatCannotBeReadIsSkippedWithTheCallAndGpuLogged) {
+  Write(R"({"devices": [{"uuid": "GPU-a"}, {"uuid": "GPU-b", "errors": {"nvmlDeviceGetName": 999}},
+                        {"uuid": "GPU-c"}]})");
+  testing::LogCapture log;
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  ASSERT_EQ(chips->size(), 2u);
+  EXPECT_EQ((*chips)[0].uuid, "GPU-a");
+  EXPECT_EQ((*chips)[0].index, 0);
+  EXPECT_EQ((*chips)[1].uuid, "GPU-c");
+  EXPECT_EQ((*chips)[1].index, 1);
+  EXPECT_EQ(log.Count(spdlog::level::err,
+                      "GPU 1: nvmlDeviceGetName: Unknown Error (999); this GPU is not served "
+                      "until the device plugin restarts"),
+            1)
+      << log.All();
+  auto report = backend.CheckHealth();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->size(), 2u);
+  EXPECT_EQ(report->at("GPU-c"), partition::Health::kHealthy);
+}
+
+TEST_F(NvidiaBackendTest, ALostGpuAtStartIsSkippedAndTheRestKeepTheirIslandsAndXids) {
+  std::string lost = kFourGpus;
+  lost.replace(lost.find(R"("uuid": "GPU-aaaa")"), 18, R"("uuid": "GPU-aaaa", "lost": true)");
+  Write(lost);
+  testing::LogCapture log;
+  NvidiaBackend backend(options_);
+  auto chips = backend.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  ASSERT_EQ(chips->size(), 3u);
+  EXPECT_EQ((*chips)[0].uuid, "GPU-bbbb");
+  EXPECT_EQ((*chips)[2].uuid, "GPU-dddd");
+  EXPECT_EQ((*chips)[2].index, 2);
+  EXPECT_EQ((*chips)[1].link_group, (*chips)[2].link_group);     // cccc and dddd: one NVSwitch
+  EXPECT_EQ((*chips)[2].health, partition::Health::kUnhealthy);  // dddd: MIG, as before
+  EXPECT_EQ(log.Count(spdlog::level::err,
+                      "GPU 0: nvmlDeviceGetHandleByIndex_v2: GPU is lost (15); this GPU is not "
+                      "served until the device plugin restarts"),
+            1)
+      << log.All();
+  // Health and XIDs follow the GPUs that were read, not NVML's indexes.
+  lost.insert(lost.rfind('}'), R"(, "xid": [{"id": 1, "device": 2, "xid": 79}])");
+  Write(lost);
+  auto report = backend.CheckHealth();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->size(), 3u);
+  EXPECT_EQ(report->at("GPU-cccc"), partition::Health::kUnhealthy);
+  EXPECT_EQ(report->at("GPU-bbbb"), partition::Health::kHealthy);
+}
+
+TEST_F(NvidiaBackendTest, NoReadableGpuOrNoCountIsStillAnError) {
+  Write(R"({"devices": [{"uuid": "GPU-a", "lost": true},
+                        {"uuid": "GPU-b", "errors": {"nvmlDeviceGetUUID": 999}}]})");
   NvidiaBackend backend(options_);
   auto chips = backend.Discover();
   ASSERT_FALSE(chips.ok());
-  EXPECT_NE(chips.error().message.find("GPU 1: nvmlDeviceGetName: Unknown Error (999)"),
-            std::string::npos)
-      << chips.error().message;
+  EXPECT_EQ(chips.error().message,
+            "none of the 2 GPUs can be read (first: GPU 0: nvmlDeviceGetHandleByIndex_v2: GPU is "
+            "lost (15))");
+  Write(R"({"devices": [{"uuid": "GPU-a"}], "errors": {"nvmlDeviceGetCount_v2": 999}})");
+  NvidiaBackend counting(options_);
+  auto none = counting.Discover();
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().message, "nvmlDeviceGetCount_v2: Unknown Error (999)");
 }
 
 TEST_F(NvidiaBackendTest, InitFailureIsAClearError) {

@@ -115,7 +115,6 @@ Result<partition::Chip> NvidiaBackend::ReadGpu(unsigned int index, Gpu& gpu) {
     chip.health = partition::Health::kUnhealthy;
   }
   chip.vendor = partition::Vendor::kNvidia;
-  chip.index = static_cast<int>(index);
   chip.uuid = gpu.uuid;
   chip.model = name;
   chip.memory_mib = static_cast<int64_t>(memory.total / kMiB);
@@ -187,12 +186,28 @@ Result<std::vector<partition::Chip>> NvidiaBackend::Discover() {
   if (nvmlReturn_t rc = nvml_->GetCount(&count); rc != NVML_SUCCESS) {
     return Error{nvml_->Describe("nvmlDeviceGetCount_v2", rc)};
   }
-  gpus_.assign(count, Gpu{});
+  // A GPU that cannot be read (lost after an XID 79, a failed call) is left out, so that the
+  // others are still served; only a node where none can be read fails. Chip indexes stay 0..n-1
+  // in NVML order, and gpus_ stays aligned with the chips returned.
+  gpus_.clear();
   std::vector<partition::Chip> chips;
+  std::string first_error;
   for (unsigned int i = 0; i < count; ++i) {
-    auto chip = ReadGpu(i, gpus_[i]);
-    if (!chip) return chip.error();
+    Gpu gpu;
+    auto chip = ReadGpu(i, gpu);
+    if (!chip) {
+      spdlog::error("{}; this GPU is not served until the device plugin restarts",
+                    chip.error().message);
+      if (first_error.empty()) first_error = chip.error().message;
+      continue;
+    }
+    chip->index = static_cast<int>(chips.size());
+    gpus_.push_back(std::move(gpu));
     chips.push_back(std::move(*chip));
+  }
+  if (chips.empty() && count > 0) {
+    return Error{"none of the " + std::to_string(count) +
+                 " GPUs can be read (first: " + first_error + ")"};
   }
   AssignLinkGroups(chips);
   if (events_ == nullptr) WatchXids();
