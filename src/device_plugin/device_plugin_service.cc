@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <string>
 
 #include "device_plugin/device_id.h"
 #include "device_plugin/preferred_allocation.h"
@@ -12,6 +13,23 @@ namespace {
 
 // How often a stream wakes to notice cancellation when nothing changes.
 constexpr std::chrono::milliseconds kStreamPoll{200};
+// kubelet's device plugin client keeps gRPC's default receive limit: a larger message fails on
+// its side, and it sees no devices at all.
+constexpr size_t kKubeletMaxMessageBytes = 4 * 1024 * 1024;
+
+// Why kubelet cannot take `list` ("" when it can).
+std::string TooLargeForKubelet(const v1beta1::ListAndWatchResponse& list, size_t chips) {
+  const size_t bytes = list.ByteSizeLong();
+  const size_t devices = static_cast<size_t>(list.devices_size());
+  if (bytes <= kKubeletMaxMessageBytes || devices == 0 || chips == 0) return "";
+  const size_t fitting_slices = kKubeletMaxMessageBytes / (bytes / devices + 1) / chips;
+  return fmt::format(
+      "{:.1f} MiB ({} devices: {} chips x {} slices), more than the 4 MiB kubelet accepts: "
+      "kubelet gets no devices at all; set the policy's sharing.maxSlicesPerChip (or the node "
+      "override's) to {} or less",
+      static_cast<double>(bytes) / (1024.0 * 1024.0), devices, chips, devices / chips,
+      fitting_slices);
+}
 
 grpc::StatusCode CodeFor(AllocateFailure failure) {
   switch (failure) {
@@ -65,19 +83,41 @@ grpc::Status DevicePluginService::GetDevicePluginOptions(grpc::ServerContext*,
 grpc::Status DevicePluginService::ListAndWatch(
     grpc::ServerContext* context, const v1beta1::Empty*,
     grpc::ServerWriter<v1beta1::ListAndWatchResponse>* writer) {
+  StreamDeviceLists(*writer, [context] { return context->IsCancelled(); });
+  return grpc::Status::OK;
+}
+
+void DevicePluginService::StreamDeviceLists(
+    grpc::ServerWriterInterface<v1beta1::ListAndWatchResponse>& writer,
+    const std::function<bool()>& cancelled) {
   uint64_t sent_version = inventory_.version();
   const std::string resource = settings_->Current()->resource_name;
   spdlog::info("kubelet opened ListAndWatch for {}", resource);
-  if (!writer->Write(DeviceList())) return grpc::Status::OK;
-  while (!stopping_ && !context->IsCancelled()) {
-    uint64_t now = inventory_.WaitForChange(sent_version, kStreamPoll);
-    if (now == sent_version || stopping_) continue;
-    sent_version = now;
-    if (!writer->Write(DeviceList())) break;
-    spdlog::info("sent updated device list for {} to kubelet", resource);
+  if (SendDeviceList(writer, resource)) {
+    while (!stopping_ && !cancelled()) {
+      uint64_t now = inventory_.WaitForChange(sent_version, kStreamPoll);
+      if (now == sent_version || stopping_) continue;
+      sent_version = now;
+      if (!SendDeviceList(writer, resource)) break;
+      spdlog::info("sent updated device list for {} to kubelet", resource);
+    }
   }
   spdlog::info("ListAndWatch for {} ended", resource);
-  return grpc::Status::OK;
+}
+
+bool DevicePluginService::SendDeviceList(
+    grpc::ServerWriterInterface<v1beta1::ListAndWatchResponse>& writer,
+    const std::string& resource) const {
+  const v1beta1::ListAndWatchResponse list = DeviceList();
+  if (std::string why = TooLargeForKubelet(list, inventory_.chips().size()); !why.empty()) {
+    spdlog::error("the device list for {} is {}", resource, why);
+  }
+  if (writer.Write(list)) return true;
+  spdlog::warn(
+      "sending the device list for {} to kubelet failed (the stream was closed or broke); this "
+      "ListAndWatch ends, kubelet gets the list again when it reopens one",
+      resource);
+  return false;
 }
 
 grpc::Status DevicePluginService::GetPreferredAllocation(

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "device_plugin/allocator.h"
 #include "device_plugin/chip_inventory.h"
@@ -26,6 +28,11 @@ class DevicePluginService final : public v1beta1::DevicePlugin::Service {
 
   // The device list as kubelet sees it: `max slices` virtual devices per chip.
   v1beta1::ListAndWatchResponse DeviceList() const;
+  // ListAndWatch's work on any writer (tests bring their own): sends the device list, then again
+  // on every change, until `cancelled()`, StopStreams() or a failed write (logged). A list
+  // larger than kubelet accepts (4 MiB) is logged as an error naming what to change.
+  void StreamDeviceLists(grpc::ServerWriterInterface<v1beta1::ListAndWatchResponse>& writer,
+                         const std::function<bool()>& cancelled);
 
   grpc::Status GetDevicePluginOptions(grpc::ServerContext* context, const v1beta1::Empty* request,
                                       v1beta1::DevicePluginOptions* response) override;
@@ -41,6 +48,9 @@ class DevicePluginService final : public v1beta1::DevicePlugin::Service {
                                  v1beta1::PreStartContainerResponse* response) override;
 
  private:
+  bool SendDeviceList(grpc::ServerWriterInterface<v1beta1::ListAndWatchResponse>& writer,
+                      const std::string& resource) const;
+
   const ChipInventory& inventory_;
   Allocator& allocator_;
   const std::shared_ptr<const SettingsStore> settings_;

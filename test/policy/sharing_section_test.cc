@@ -22,6 +22,20 @@ TEST(SharingSection, ReadsEveryKnob) {
   EXPECT_EQ(policy->sharing.isolation_mode, IsolationMode::kMps);
 }
 
+// Above 1024 the device list of a big node no longer fits kubelet's 4 MiB message limit.
+TEST(SharingSection, MaxSlicesIsAtMost1024) {
+  Result<SlicePolicy> policy = ParseBody("sharing:\n  maxSlicesPerChip: 1024\n");
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  EXPECT_EQ(policy->sharing.max_slices_per_chip, 1024);
+  EXPECT_EQ(ErrorOf("sharing:\n  maxSlicesPerChip: 1025\n"),
+            "policy.yaml: sharing.maxSlicesPerChip: must be at most 1024 (kubelet takes the whole "
+            "device list, chips x slices, in one message of at most 4 MiB), got 1025");
+  EXPECT_EQ(ErrorOf("sharing:\n  maxSlicesPerChip: 4\nnodeOverrides:\n"
+                    "  - selector: {matchLabels: {pool: a}}\n    maxSlicesPerChip: 1048576\n"),
+            "policy.yaml: nodeOverrides[0].maxSlicesPerChip: must be at most 1024 (kubelet takes "
+            "the whole device list, chips x slices, in one message of at most 4 MiB), got 1048576");
+}
+
 TEST(SharingSection, IntegerRatioIsANumber) {
   Result<SlicePolicy> policy = ParseBody("sharing:\n  memoryOversubscription: 2\n");
   ASSERT_TRUE(policy.ok()) << policy.error().message;
@@ -38,7 +52,8 @@ TEST(SharingSection, MaxSlicesMustBeAPositiveInteger) {
   EXPECT_EQ(ErrorOf("sharing:\n  maxSlicesPerChip: [4]\n"),
             "policy.yaml: sharing.maxSlicesPerChip: must be an integer >= 1, got a list");
   EXPECT_EQ(ErrorOf("sharing:\n  maxSlicesPerChip: 99999999\n"),
-            "policy.yaml: sharing.maxSlicesPerChip: must be at most 1048576, got 99999999");
+            "policy.yaml: sharing.maxSlicesPerChip: must be at most 1024 (kubelet takes the whole "
+            "device list, chips x slices, in one message of at most 4 MiB), got 99999999");
   EXPECT_EQ(ErrorOf("sharing:\n  maxSlicesPerChip: 99999999999999999999999\n"),
             "policy.yaml: sharing.maxSlicesPerChip: must be an integer >= 1, got "
             "\"99999999999999999999999\"");

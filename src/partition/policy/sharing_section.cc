@@ -5,8 +5,11 @@
 namespace flexai::partition::policy_yaml {
 namespace {
 
+// kubelet takes a node's whole device list (maxSlicesPerChip devices per chip) in one gRPC message
+// of at most 4 MiB, 63 bytes a device with NVIDIA UUIDs, 74 with Ascend's: 1024 slices keep 64
+// GPUs or 55 NPUs, more than a node has, under it. A larger list reaches kubelet as nothing.
+constexpr int64_t kMaxSlicesPerChip = 1024;
 // Upper bounds that keep the arithmetic in range; real values are far below them.
-constexpr double kMaxSlicesLimit = 1 << 20;  // ChipCapacity's "no limit"
 constexpr double kMaxOversubscription = 100.0;
 constexpr double kMaxReservedMiB = 1024.0 * 1024 * 1024;  // 1 PiB
 
@@ -21,7 +24,12 @@ Status ReadSharingOverrides(const MapFields& fields, SharingOverrides* out) {
   if (const MapEntry* e = fields.Find("maxSlicesPerChip")) {
     Result<int64_t> v = ReadInt(e->value, e->path, 1);
     if (!v) return v.error();
-    if (Status s = CheckAtMost(e->path, static_cast<double>(*v), kMaxSlicesLimit); !s) return s;
+    if (*v > kMaxSlicesPerChip) {
+      return FieldError(e->path, "must be at most " + std::to_string(kMaxSlicesPerChip) +
+                                     " (kubelet takes the whole device list, chips x slices, in "
+                                     "one message of at most 4 MiB), got " +
+                                     std::to_string(*v));
+    }
     knobs.max_slices_per_chip = static_cast<int>(*v);
   }
   if (const MapEntry* e = fields.Find("memoryOversubscription")) {
