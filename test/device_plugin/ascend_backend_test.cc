@@ -89,6 +89,22 @@ TEST_F(AscendBackendTest, DcmiErrorsNameTheCallAndChip) {
       << chips.error().message;
 }
 
+TEST_F(AscendBackendTest, AChipThatCannotBeReadIsLeftOutAndTheOthersServed) {
+  testing::WriteFileAtomically(config_, R"({"cards": [
+    {"id": 0, "chips": [{"name": "910B3", "die": [1, 1, 1, 1, 1]},
+                        {"name": "910B3", "errors": {"dcmi_get_device_chip_info": -8005}}]},
+    {"id": 1, "chips": [{"name": "910B3", "die": [2, 2, 2, 2, 2]}]}]})");
+  auto chips = backend_.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  ASSERT_EQ(chips->size(), 2u);
+  EXPECT_EQ((*chips)[0].uuid, "Ascend-00000001-00000001-00000001-00000001-00000001");
+  EXPECT_EQ((*chips)[1].uuid, "Ascend-00000002-00000002-00000002-00000002-00000002");
+  EXPECT_EQ((*chips)[1].index, 1);  // no gap
+  auto health = backend_.CheckHealth();
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->size(), 2u);
+}
+
 TEST_F(AscendBackendTest, InitFailureIsAClearError) {
   testing::WriteFileAtomically(config_, R"({"init": -8012})");
   auto chips = backend_.Discover();

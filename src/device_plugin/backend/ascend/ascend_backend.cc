@@ -119,21 +119,35 @@ Result<std::vector<partition::Chip>> AscendBackend::Discover() {
   }
   npus_.clear();
   logic_ids_.clear();
+  // A card or chip that cannot be read is left out, so that the others are still served (as the
+  // NVIDIA backend does); only a node where nothing can be read fails.
   std::vector<partition::Chip> chips;
+  std::string first_error;
+  auto skip = [&](const std::string& why) {
+    spdlog::error("{}; not served until the device plugin restarts", why);
+    if (first_error.empty()) first_error = why;
+  };
   for (int c = 0; c < card_count && c < DCMI_MAX_CARDS; ++c) {
     int devices = 0;
     if (int rc = get_device_count_(cards[c], &devices); rc != DCMI_OK) {
-      return Error{"NPU card " + std::to_string(cards[c]) +
-                   ": dcmi_get_device_num_in_card failed with " + std::to_string(rc)};
+      skip("NPU card " + std::to_string(cards[c]) + ": dcmi_get_device_num_in_card failed with " +
+           std::to_string(rc));
+      continue;
     }
     for (int d = 0; d < devices; ++d) {
       Npu npu{cards[c], d, 0, ""};
       auto chip = ReadNpu(npu, static_cast<int>(chips.size()));
-      if (!chip) return chip.error();
+      if (!chip) {
+        skip(chip.error().message);
+        continue;
+      }
       logic_ids_[npu.uuid] = npu.logic_id;
       npus_.push_back(npu);
       chips.push_back(std::move(*chip));
     }
+  }
+  if (chips.empty() && !first_error.empty()) {
+    return Error{"no NPU can be read (first: " + first_error + ")"};
   }
   return chips;
 }
