@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "device_plugin/backend/sim/sim_backend.h"
+#include "sim_file.h"
+#include "test_kubelet.h"
+
 namespace flexai::device_plugin {
 namespace {
 
@@ -77,6 +81,27 @@ TEST(SimConfig, ErrorsNameTheFieldAndReason) {
         << c.text << " -> " << config.error().message;
     EXPECT_EQ(config.error().message.rfind("sim.yaml", 0), 0u) << config.error().message;
   }
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin
+
+namespace flexai::device_plugin {
+namespace {
+
+TEST(SimBackend, AChipRemovedFromTheFileIsUnhealthyAndAnAddedOneWaitsForARestart) {
+  testing::TempDir dir;
+  const std::string file = dir.File("sim.yaml");
+  testing::WriteFileAtomically(file, "chips: [{uuid: a, memoryMiB: 1}, {uuid: b, memoryMiB: 1}]\n");
+  SimBackend backend(file, "n1");
+  ASSERT_TRUE(backend.Discover().ok());
+  testing::WriteFileAtomically(file,
+                               "chips: [{uuid: a, memoryMiB: 1}, {uuid: c, memoryMiB: 64}]\n");
+  auto health = backend.CheckHealth();
+  ASSERT_TRUE(health.ok()) << health.error().message;
+  EXPECT_EQ(health->at("a"), partition::Health::kHealthy);
+  EXPECT_EQ(health->at("b"), partition::Health::kUnhealthy);
+  EXPECT_FALSE(health->contains("c"));
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <utility>
 
 namespace flexai::device_plugin {
@@ -18,6 +21,8 @@ Result<std::vector<partition::Chip>> SimBackend::Discover() {
   auto config = LoadSimConfigFile(config_path_);
   if (!config) return config.error();
   vendor_ = config->vendor;
+  discovered_.clear();
+  for (const auto& chip : config->chips) discovered_.push_back(chip.uuid);
   return config->chips;
 }
 
@@ -35,7 +40,20 @@ Result<HealthReport> SimBackend::CheckHealth() {
   last_mtime_ = st.st_mtim;
   last_size_ = st.st_size;
   last_report_.clear();
-  for (const auto& chip : config->chips) last_report_[chip.uuid] = chip.health;
+  for (const auto& chip : config->chips) {
+    if (std::find(discovered_.begin(), discovered_.end(), chip.uuid) == discovered_.end()) {
+      spdlog::warn("sim config {}: chip {} was added; it is served after a restart", config_path_,
+                   chip.uuid);
+      continue;
+    }
+    last_report_[chip.uuid] = chip.health;
+  }
+  for (const auto& uuid : discovered_) {
+    if (last_report_.contains(uuid)) continue;
+    spdlog::error("sim config {}: chip {} was removed; reported Unhealthy (a vanished device)",
+                  config_path_, uuid);
+    last_report_[uuid] = partition::Health::kUnhealthy;
+  }
   return last_report_;
 }
 

@@ -1,10 +1,12 @@
 // Chips that exist only in a file (or the built-in H100 box): for development, demos and tests.
-// Health follows the file: edit a chip's `health` and the change is seen on the next check.
+// Health follows the file: edit a chip's `health` and the change is seen on the next check. A chip
+// removed from the file is a vanished device (Unhealthy); chips added are served after a restart.
 #pragma once
 
 #include <ctime>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "device_plugin/backend/backend.h"
 #include "device_plugin/backend/sim/sim_config.h"
@@ -30,6 +32,7 @@ class SimBackend : public Backend {
   struct timespec last_mtime_ = {};
   off_t last_size_ = -1;
   HealthReport last_report_;
+  std::vector<std::string> discovered_;  // UUIDs served since Discover
 };
 
 }  // namespace flexai::device_plugin
