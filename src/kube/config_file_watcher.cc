@@ -1,14 +1,19 @@
 #include "kube/config_file_watcher.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
 namespace flexai::kube {
 namespace {
 
-std::string ReadAll(const std::string& path) {
+// The file's content; nullopt when it cannot be opened (deleted, its ConfigMap gone).
+std::optional<std::string> ReadAll(const std::string& path) {
   std::ifstream in(path);
+  if (!in) return std::nullopt;
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
@@ -21,7 +26,7 @@ ConfigFileWatcher::ConfigFileWatcher(std::string path, std::chrono::milliseconds
     : path_(std::move(path)),
       interval_(interval),
       on_change_(std::move(on_change)),
-      seen_(ReadAll(path_)) {}
+      seen_(ReadAll(path_).value_or("")) {}
 
 ConfigFileWatcher::~ConfigFileWatcher() { Stop(); }
 
@@ -51,7 +56,18 @@ void ConfigFileWatcher::Stop() {
 
 bool ConfigFileWatcher::CheckNow() {
   std::lock_guard lock(check_mu_);
-  std::string text = ReadAll(path_);
+  std::optional<std::string> read = ReadAll(path_);
+  if (!read) {
+    if (!missing_.exchange(true)) {
+      spdlog::warn(
+          "{} cannot be read (deleted, or its ConfigMap removed?); keeping the policy "
+          "last loaded until it is back",
+          path_);
+    }
+    return false;
+  }
+  if (missing_.exchange(false)) spdlog::info("{} can be read again", path_);
+  std::string text = std::move(*read);
   if (text.empty() || text == seen_) return false;
   seen_ = std::move(text);
   on_change_();

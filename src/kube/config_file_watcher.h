@@ -1,7 +1,8 @@
 // Watches a configuration file mounted from a ConfigMap (the slice policy) and calls back when
 // its content changes. ConfigMap volumes are updated by swapping a `..data` symlink, which
 // inotify on the file and mtime checks can both miss; comparing the content read through the
-// path catches every form of update. An unreadable or empty file (mid-swap) counts as no change.
+// path catches every form of update. An unreadable or empty file (mid-swap) counts as no change;
+// a file that cannot be opened at all is logged (once), since the policy then no longer follows it.
 // Used by hi-scheduler and the device plugin to reload their policy without a restart.
 #pragma once
 
@@ -30,6 +31,8 @@ class ConfigFileWatcher {
   // One poll, on the caller's thread: calls `on_change` and returns true when the content differs
   // from the last content seen.
   bool CheckNow();
+  // Whether the last check could not open the file (logged once per disappearance).
+  bool missing() const { return missing_; }
 
  private:
   const std::string path_;
@@ -37,6 +40,7 @@ class ConfigFileWatcher {
   const std::function<void()> on_change_;
   std::mutex check_mu_;  // one check at a time
   std::string seen_;     // last content seen
+  std::atomic<bool> missing_{false};
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;

@@ -55,10 +55,13 @@ TEST_F(ConfigFileWatcherTest, ASwappedConfigMapVersionIsAChangeTheSameContentIsN
 TEST_F(ConfigFileWatcherTest, AMissingOrEmptyFileIsNoChange) {
   Publish("v1", "a: 1\n");
   ConfigFileWatcher watcher(path(), 1h, [this] { ++changes_; });
+  EXPECT_FALSE(watcher.missing());
   fs::remove(dir_ / "..v1" / "policy.yaml");
   EXPECT_FALSE(watcher.CheckNow());
+  EXPECT_TRUE(watcher.missing());  // said in the log: the policy no longer follows the file
   std::ofstream(dir_ / "..v1" / "policy.yaml") << "";
   EXPECT_FALSE(watcher.CheckNow());
+  EXPECT_FALSE(watcher.missing());
   EXPECT_EQ(changes_, 0);
 }
 
