@@ -126,6 +126,12 @@ Status KubeletConnection::Register() {
 }
 
 Status KubeletConnection::Start() {
+  struct stat dir {};
+  if (stat(plugin_dir_.c_str(), &dir) != 0 || !S_ISDIR(dir.st_mode)) {
+    return Error{"device plugin directory " + plugin_dir_ +
+                 " does not exist (is kubelet's /var/lib/kubelet/device-plugins mounted, or "
+                 "--device-plugin-dir wrong?)"};
+  }
   Status served = Serve();
   if (!served) return served;
   {

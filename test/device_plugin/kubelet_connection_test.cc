@@ -123,5 +123,17 @@ TEST_F(TwoInstancesTest, AfterAKubeletRestartOneServesAndTheOtherStandsBy) {
   EXPECT_EQ(kubelet_.registrations().size(), registrations);
 }
 
+TEST(KubeletConnection, AMissingPluginDirectoryIsOneClearError) {
+  NamedService service{false};
+  KubeletConnection connection("/nonexistent/device-plugins", "flexai-gpu.sock", kResource,
+                               &service);
+  Status started = connection.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.message().find("device plugin directory /nonexistent/device-plugins does not "
+                                   "exist"),
+            std::string::npos)
+      << started.message();
+}
+
 }  // namespace
 }  // namespace flexai::device_plugin
