@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -516,6 +517,34 @@ int Run(int argc, char** argv, int i, const char* prefix) {
     } else if (command == "touch") {  // touch PATH: tell another process we got here
       if (FILE* file = std::fopen(argv[++i], "w")) std::fclose(file);
       continue;
+    } else if (command == "churn-exit") {  // churn-exit MS: exit() while a thread allocates
+      std::thread([] {
+        UseDevice(g_device);
+        for (;;) {
+          CUdeviceptr p = 0;
+          if (g_api.cuMemAlloc(&p, kMiB) == CUDA_SUCCESS) g_api.cuMemFree(p);
+        }
+      }).detach();
+      std::this_thread::sleep_for(std::chrono::milliseconds(Arg(argv, i)));
+      std::printf("%schurn-exit\n", prefix);
+      std::fflush(stdout);
+      std::exit(0);
+    } else if (command == "churn-reset") {  // churn-reset N: N primary context resets racing
+      std::atomic<bool> stop{false};        // a thread that allocates and frees
+      std::atomic<int> failed_frees{0};
+      std::thread churn([&] {
+        UseDevice(g_device);
+        while (!stop) {
+          CUdeviceptr p = 0;
+          if (g_api.cuMemAlloc(&p, kMiB) == CUDA_SUCCESS && g_api.cuMemFree(p) != CUDA_SUCCESS) {
+            ++failed_frees;
+          }
+        }
+      });
+      for (std::uint64_t n = Arg(argv, i); n > 0; --n) g_api.cuDevicePrimaryCtxReset(g_device);
+      stop = true;
+      churn.join();
+      std::printf("%schurn-reset ok\n", prefix);
     } else if (command == "sleep") {  // sleep MS
       std::this_thread::sleep_for(std::chrono::milliseconds(Arg(argv, i)));
       continue;

@@ -25,22 +25,25 @@ std::uintptr_t PrimaryContext(cuda::CUdevice device) {
   return device >= 0 && device < kMaxOrdinals ? g_primary[device].load() : 0;
 }
 
-void ReturnContextMemory(std::uintptr_t context) {
+// Bumped before the driver destroys or resets a context; what was recorded before is its.
+std::uint64_t BeginContextEnd() { return ContextEpoch().fetch_add(1) + 1; }
+
+void ReturnContextMemory(std::uintptr_t context, std::uint64_t before_epoch) {
   HookState& state = State();
-  for (const Allocation& allocation : state.allocations.RemoveContext(context)) {
+  for (const Allocation& allocation : state.allocations.RemoveContext(context, before_epoch)) {
     state.usage->Release(allocation.device, allocation.bytes);
   }
 }
 
 // After a successful release: the primary context is gone once it is no longer active.
-void AfterPrimaryRelease(cuda::CUdevice device) {
+void AfterPrimaryRelease(cuda::CUdevice device, std::uint64_t before_epoch) {
   using GetState = CUresult(cuda::CUdevice, unsigned*, int*);
   static auto* get_state =
       reinterpret_cast<GetState*>(RealLibcudaSymbol("cuDevicePrimaryCtxGetState"));
   unsigned flags = 0;
   int active = 1;
   if (get_state != nullptr && get_state(device, &flags, &active) == CUDA_SUCCESS && !active) {
-    ReturnContextMemory(PrimaryContext(device));
+    ReturnContextMemory(PrimaryContext(device), before_epoch);
   }
 }
 
@@ -56,16 +59,22 @@ extern "C" {
 CUresult cuCtxDestroy_v2(CUcontext context) {
   auto* real = Real<decltype(cuCtxDestroy_v2)>(HookId::kCtxDestroy_v2);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  const std::uint64_t epoch = iso::BeginContextEnd();
   CUresult result = real(context);
-  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context));
+  if (result == CUDA_SUCCESS) {
+    iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
+  }
   return result;
 }
 
 CUresult cuCtxDestroy(CUcontext context) {
   auto* real = Real<decltype(cuCtxDestroy)>(HookId::kCtxDestroy);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  const std::uint64_t epoch = iso::BeginContextEnd();
   CUresult result = real(context);
-  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context));
+  if (result == CUDA_SUCCESS) {
+    iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
+  }
   return result;
 }
 
@@ -82,32 +91,36 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice device) {
   auto* real = Real<decltype(cuDevicePrimaryCtxRelease_v2)>(HookId::kDevicePrimaryCtxRelease_v2);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  const std::uint64_t epoch = iso::BeginContextEnd();
   CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::AfterPrimaryRelease(device);
+  if (result == CUDA_SUCCESS) iso::AfterPrimaryRelease(device, epoch);
   return result;
 }
 
 CUresult cuDevicePrimaryCtxRelease(CUdevice device) {
   auto* real = Real<decltype(cuDevicePrimaryCtxRelease)>(HookId::kDevicePrimaryCtxRelease);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  const std::uint64_t epoch = iso::BeginContextEnd();
   CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::AfterPrimaryRelease(device);
+  if (result == CUDA_SUCCESS) iso::AfterPrimaryRelease(device, epoch);
   return result;
 }
 
 CUresult cuDevicePrimaryCtxReset_v2(CUdevice device) {
   auto* real = Real<decltype(cuDevicePrimaryCtxReset_v2)>(HookId::kDevicePrimaryCtxReset_v2);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  const std::uint64_t epoch = iso::BeginContextEnd();
   CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(iso::PrimaryContext(device));
+  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
   return result;
 }
 
 CUresult cuDevicePrimaryCtxReset(CUdevice device) {
   auto* real = Real<decltype(cuDevicePrimaryCtxReset)>(HookId::kDevicePrimaryCtxReset);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  const std::uint64_t epoch = iso::BeginContextEnd();
   CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(iso::PrimaryContext(device));
+  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
   return result;
 }
 

@@ -22,7 +22,7 @@ __attribute__((visibility("hidden"))) void* FlexaiRealDlsymForNext() {
 // RTLD_NEXT is ((void*)-1). rdi and rsi are kept across the resolve call; the stack is 16-byte
 // aligned at the call (8 on entry, +16 for the two pushes, +8).
 asm(R"(
-    .text
+    .pushsection .text
     .globl dlsym
     .type dlsym, @function
 dlsym:
@@ -48,15 +48,19 @@ dlsym:
     jmp *%rax
     .cfi_endproc
     .size dlsym, .-dlsym
+    .popsection
 )");
 #elif defined(__aarch64__)
 // The return address is in x30 on entry; it is restored before the jump.
+// `bti c` (hint #34) first: with branch protection the loader enforces landing pads, and calls
+// through the PLT arrive with an indirect branch. A no-op on cores without BTI.
 asm(R"(
-    .text
+    .pushsection .text
     .globl dlsym
     .type dlsym, %function
 dlsym:
     .cfi_startproc
+    hint #34
     cmn x0, #1
     b.ne FlexaiDlsym
     stp x29, x30, [sp, #-32]!
@@ -75,6 +79,7 @@ dlsym:
     br x16
     .cfi_endproc
     .size dlsym, .-dlsym
+    .popsection
 )");
 #else
 #error "libflexai-cuda.so needs a dlsym entry for this architecture (x86-64 and aarch64 exist)"

@@ -73,6 +73,11 @@ int CurrentDevice() {
   return DeviceSlot(device);
 }
 
+std::atomic<std::uint64_t>& ContextEpoch() {
+  static std::atomic<std::uint64_t> epoch{0};
+  return epoch;
+}
+
 std::uintptr_t CurrentContext() {
   using CtxGetCurrent = cuda::CUresult(cuda::CUcontext*);
   static auto* get_current = reinterpret_cast<CtxGetCurrent*>(RealLibcudaSymbol("cuCtxGetCurrent"));
@@ -109,10 +114,11 @@ int DeviceSlot(int ordinal) {
                                                          : RealLibcudaSymbol("cuDeviceGetUuid"));
     }();
     unsigned char uuid[16] = {};
-    if (get_uuid != nullptr && get_uuid(&uuid, ordinal) == cuda::CUDA_SUCCESS) {
-      if (int position = config.VisibleDeviceOfUuid(FormatGpuUuid(uuid)); position >= 0) {
-        slot = position;
-      }
+    if (get_uuid == nullptr || get_uuid(&uuid, ordinal) != cuda::CUDA_SUCCESS) {
+      return ordinal;  // not cached: the driver may answer later (e.g. before cuInit it cannot)
+    }
+    if (int position = config.VisibleDeviceOfUuid(FormatGpuUuid(uuid)); position >= 0) {
+      slot = position;
     }
   }
   slots_plus_one[ordinal].store(slot + 1, std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 // processes which never touch CUDA pay nothing for having the library preloaded.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,6 +27,11 @@ HookState& State();
 // The accounting slot of the device of the calling thread's current context (0 when there is
 // none): see DeviceSlot.
 int CurrentDevice();
+
+// Counts context destructions (cuCtxDestroy, primary context resets and last releases), bumped
+// before the driver is asked: what was recorded under an older value may belong to a context
+// that no longer exists (its memory freed, its events gone).
+std::atomic<std::uint64_t>& ContextEpoch();
 
 // The calling thread's current CUcontext as a number (0 when there is none).
 std::uintptr_t CurrentContext();

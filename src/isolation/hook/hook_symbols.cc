@@ -221,11 +221,18 @@ DlsymFunction* RealDlsym() {
   static std::atomic<DlsymFunction*> real{nullptr};
   DlsymFunction* current = real.load(std::memory_order_acquire);
   if (current != nullptr) return current;
-  // dlvsym is not wrapped, so it reaches glibc's dlsym; the version differs by architecture.
-  for (const char* version : {"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0"}) {
-    current = reinterpret_cast<DlsymFunction*>(dlvsym(RTLD_NEXT, "dlsym", version));
-    if (current != nullptr) break;
-  }
+    // dlvsym is not wrapped, so it reaches glibc's dlsym. The architecture's first glibc version
+    // exists on every glibc (2.34+ keeps it as a compat symbol of libc.so.6): a failed dlvsym
+    // allocates its error text, and this runs inside malloc interposers' malloc, so there is
+    // exactly one try.
+#if defined(__x86_64__)
+  constexpr const char* kFirstGlibc = "GLIBC_2.2.5";
+#elif defined(__aarch64__)
+  constexpr const char* kFirstGlibc = "GLIBC_2.17";
+#else
+  constexpr const char* kFirstGlibc = "GLIBC_2.0";
+#endif
+  current = reinterpret_cast<DlsymFunction*>(dlvsym(RTLD_NEXT, "dlsym", kFirstGlibc));
   real.store(current, std::memory_order_release);
   return current;
 }

@@ -81,6 +81,7 @@ struct PendingSample {
   CUevent start = nullptr;
   CUevent end = nullptr;
   std::int64_t recorded_ns = 0;
+  std::uint64_t context_epoch = 0;  // ContextEpoch() when recorded
   bool settle = false;
   int device = 0;
   std::uint32_t percent = 100;
@@ -126,6 +127,12 @@ void DropSample() {
 void FinishSample(HookState& state, std::int64_t wait_ns) {
   const EventApi& events = Events();
   if (t_pending.end == nullptr) return;
+  if (ContextEpoch().load() != t_pending.context_epoch) {
+    // A context ended since (a reset, a destroy): the events may have gone with it, and must not
+    // be touched. Forgotten, not destroyed.
+    t_pending = {};
+    return;
+  }
   RelaxedCaptureMode relaxed;
   const std::int64_t deadline = NowNs() + wait_ns;
   while (events.query(t_pending.end) == cuda::CUDA_ERROR_NOT_READY) {
@@ -246,6 +253,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     t_pending.charged_ns += cost;
     ++t_pending.launches;
   }
+  if (sample) t_pending.context_epoch = ContextEpoch().load();  // before its events exist
   if (sample && !RecordEvent(t_pending.start, stream, per_thread_stream)) {
     DropSample();
     sample = false;

@@ -37,13 +37,15 @@ template <typename AllocateFn>
 CUresult Allocate(AllocationKind kind, int device, std::uint64_t bytes, AllocateFn&& allocate) {
   HookState& state = State();
   if (!ReserveOrRefuse(state, device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  const std::uint64_t asked_epoch = ContextEpoch().load();
   auto [result, key] = allocate();
   if (result != CUDA_SUCCESS) {
     state.usage->Release(device, bytes);
     return result;
   }
   std::uintptr_t context = kind == AllocationKind::kHandle ? 0 : CurrentContext();
-  if (!state.allocations.Add(kind, key, Allocation{device, bytes, context})) {
+  if (!state.allocations.Add(
+          kind, key, Allocation{device, bytes, context, ContextEpoch().load(), asked_epoch})) {
     // The driver handed out a handle number we still track (released, still mapped): that
     // record keeps its charge, and this one is not charged twice.
     state.usage->Release(device, bytes);
@@ -61,6 +63,10 @@ CUresult Release(AllocationKind kind, std::uint64_t key, FreeFn&& free) {
   CUresult result = free();
   if (!allocation) return result;
   if (result == CUDA_SUCCESS) {
+    state.usage->Release(allocation->device, allocation->bytes);
+  } else if (allocation->context != 0 && ContextEpoch().load() != allocation->asked_epoch) {
+    // A context ended since it was made: the free failed because the driver freed the memory
+    // with the context, whose own return missed this record (out of the table, or too new).
     state.usage->Release(allocation->device, allocation->bytes);
   } else {
     state.allocations.Add(kind, key, *allocation);
@@ -171,7 +177,8 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, std::size_t* pitch, std::size_t w
   std::uint64_t excess = charged - estimate;
   if (iso::ReserveOrRefuse(state, device, excess)) {
     state.allocations.Add(AllocationKind::kPointer, *dptr,
-                          iso::Allocation{device, charged, iso::CurrentContext()});
+                          iso::Allocation{device, charged, iso::CurrentContext(),
+                                          iso::ContextEpoch().load(), iso::ContextEpoch().load()});
     return result;
   }
   cuMemFree_v2(*dptr);

@@ -1,6 +1,7 @@
 #include "isolation/hook/shared_usage.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -216,8 +217,25 @@ void SharedUsage::ForgetProcessSlot() {
   claiming_.store(false);
 }
 
+// Counts a Reserve/Release under way, so that ReleaseThisProcess frees the slot only after every
+// change a thread already began has landed (else the slot freed at exit would be charged again,
+// or a free subtracted twice, and the device total would drift for good).
+class SharedUsage::InFlight {
+ public:
+  explicit InFlight(SharedUsage& usage) : usage_(usage) { usage_.in_flight_.fetch_add(1); }
+  ~InFlight() { usage_.in_flight_.fetch_sub(1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  // After ReleaseThisProcess: nothing is counted any more.
+  bool released() const { return usage_.released_.load(); }
+
+ private:
+  SharedUsage& usage_;
+};
+
 bool SharedUsage::Reserve(int device, std::uint64_t bytes, bool enforce) {
-  if (released_.load(std::memory_order_relaxed)) return true;  // exiting: nothing is counted
+  InFlight in_flight(*this);
+  if (in_flight.released()) return true;  // exiting: nothing is counted
   UsageDevice* entry = Device(device);
   if (entry == nullptr) return !enforce;
   std::uint64_t limit = LimitBytes(device);
@@ -232,7 +250,8 @@ bool SharedUsage::Reserve(int device, std::uint64_t bytes, bool enforce) {
 }
 
 void SharedUsage::Release(int device, std::uint64_t bytes) {
-  if (released_.load(std::memory_order_relaxed)) return;  // already returned at exit
+  InFlight in_flight(*this);
+  if (in_flight.released()) return;  // already returned at exit
   UsageDevice* entry = Device(device);
   if (entry == nullptr) return;
   SubtractClamped(entry->used_bytes, bytes);
@@ -305,6 +324,8 @@ void SharedUsage::ReleaseThisProcess() {
   int slot = own_slot_.load();
   if (own_pid_.load() != pid || slot < 0) return;  // a fork child that never allocated, or none
   released_.store(true);
+  // Changes already begun land first (they never block, so this is short; bounded anyway).
+  for (int spins = 0; in_flight_.load() > 0 && spins < 100'000; ++spins) sched_yield();
   FreeSlot(file_->processes[slot], pid);
 }
 

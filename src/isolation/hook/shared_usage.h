@@ -62,6 +62,7 @@ class SharedUsage {
  private:
   SharedUsage(UsageFile* file, std::string path, const HookConfig& config)
       : file_(file), path_(std::move(path)), own_(config) {}
+  class InFlight;
   UsageDevice* Device(int device) const;
   UsageProcess* OwnSlot();
   // Frees `process` if its pid is still `pid`; true when this call freed it.
@@ -74,8 +75,9 @@ class SharedUsage {
   std::atomic<int> own_slot_{-1};  // -1 none yet, -2 table full
   std::atomic<int> own_pid_{0};
   std::atomic<bool> claiming_{false};
-  std::atomic<bool> released_{false};  // ReleaseThisProcess ran  // spin lock for claiming; a mutex
-                                       // could be held across fork
+  std::atomic<bool> released_{false};  // ReleaseThisProcess ran
+  std::atomic<int> in_flight_{0};  // Reserve/Release calls under way (ReleaseThisProcess waits)  //
+                                   // spin lock for claiming; a mutex could be held across fork
 };
 
 // Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22); 0 if unknown.
