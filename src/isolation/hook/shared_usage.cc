@@ -215,6 +215,7 @@ void SharedUsage::ForgetProcessSlot() {
   own_pid_.store(0);
   own_slot_.store(-1);
   claiming_.store(false);
+  in_flight_.store(0);  // calls of the parent's other threads, which the child does not have
 }
 
 // Counts a Reserve/Release under way, so that ReleaseThisProcess frees the slot only after every
