@@ -47,6 +47,18 @@ void AfterPrimaryRelease(cuda::CUdevice device, std::uint64_t before_epoch) {
   }
 }
 
+// Calls the real `id` (which ends a context) with `argument`, counting the end first; on success
+// `returned(epoch)` gives the context's memory back.
+template <typename Function, typename Argument, typename Returned>
+CUresult EndingContext(HookId id, Argument argument, Returned&& returned) {
+  auto* real = Real<Function>(id);
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  const std::uint64_t epoch = BeginContextEnd();
+  CUresult result = real(argument);
+  if (result == CUDA_SUCCESS) returned(epoch);
+  return result;
+}
+
 }  // namespace
 }  // namespace flexai::isolation
 
@@ -57,25 +69,17 @@ namespace iso = flexai::isolation;
 extern "C" {
 
 CUresult cuCtxDestroy_v2(CUcontext context) {
-  auto* real = Real<decltype(cuCtxDestroy_v2)>(HookId::kCtxDestroy_v2);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  const std::uint64_t epoch = iso::BeginContextEnd();
-  CUresult result = real(context);
-  if (result == CUDA_SUCCESS) {
-    iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
-  }
-  return result;
+  return iso::EndingContext<decltype(cuCtxDestroy_v2)>(
+      HookId::kCtxDestroy_v2, context, [context](std::uint64_t epoch) {
+        iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
+      });
 }
 
 CUresult cuCtxDestroy(CUcontext context) {
-  auto* real = Real<decltype(cuCtxDestroy)>(HookId::kCtxDestroy);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  const std::uint64_t epoch = iso::BeginContextEnd();
-  CUresult result = real(context);
-  if (result == CUDA_SUCCESS) {
-    iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
-  }
-  return result;
+  return iso::EndingContext<decltype(cuCtxDestroy)>(
+      HookId::kCtxDestroy, context, [context](std::uint64_t epoch) {
+        iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
+      });
 }
 
 CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
@@ -89,39 +93,29 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
 }
 
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice device) {
-  auto* real = Real<decltype(cuDevicePrimaryCtxRelease_v2)>(HookId::kDevicePrimaryCtxRelease_v2);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  const std::uint64_t epoch = iso::BeginContextEnd();
-  CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::AfterPrimaryRelease(device, epoch);
-  return result;
+  return iso::EndingContext<decltype(cuDevicePrimaryCtxRelease_v2)>(
+      HookId::kDevicePrimaryCtxRelease_v2, device,
+      [device](std::uint64_t epoch) { iso::AfterPrimaryRelease(device, epoch); });
 }
 
 CUresult cuDevicePrimaryCtxRelease(CUdevice device) {
-  auto* real = Real<decltype(cuDevicePrimaryCtxRelease)>(HookId::kDevicePrimaryCtxRelease);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  const std::uint64_t epoch = iso::BeginContextEnd();
-  CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::AfterPrimaryRelease(device, epoch);
-  return result;
+  return iso::EndingContext<decltype(cuDevicePrimaryCtxRelease)>(
+      HookId::kDevicePrimaryCtxRelease, device,
+      [device](std::uint64_t epoch) { iso::AfterPrimaryRelease(device, epoch); });
 }
 
 CUresult cuDevicePrimaryCtxReset_v2(CUdevice device) {
-  auto* real = Real<decltype(cuDevicePrimaryCtxReset_v2)>(HookId::kDevicePrimaryCtxReset_v2);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  const std::uint64_t epoch = iso::BeginContextEnd();
-  CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
-  return result;
+  return iso::EndingContext<decltype(cuDevicePrimaryCtxReset_v2)>(
+      HookId::kDevicePrimaryCtxReset_v2, device, [device](std::uint64_t epoch) {
+        iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
+      });
 }
 
 CUresult cuDevicePrimaryCtxReset(CUdevice device) {
-  auto* real = Real<decltype(cuDevicePrimaryCtxReset)>(HookId::kDevicePrimaryCtxReset);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  const std::uint64_t epoch = iso::BeginContextEnd();
-  CUresult result = real(device);
-  if (result == CUDA_SUCCESS) iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
-  return result;
+  return iso::EndingContext<decltype(cuDevicePrimaryCtxReset)>(
+      HookId::kDevicePrimaryCtxReset, device, [device](std::uint64_t epoch) {
+        iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
+      });
 }
 
 }  // extern "C"
