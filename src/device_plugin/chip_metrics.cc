@@ -1,6 +1,12 @@
 #include "device_plugin/chip_metrics.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <functional>
+#include <mutex>
+#include <set>
 #include <utility>
 
 #include "isolation/usage_reader.h"
@@ -11,11 +17,25 @@ ChipMetrics::ChipMetrics(std::string node_name, const ChipInventory& inventory,
                          const Allocator& allocator)
     : node_name_(std::move(node_name)), inventory_(inventory), allocator_(allocator) {}
 
-std::map<std::string, LiveUsage> ReadLiveUsage(const Allocator& allocator) {
+std::map<std::string, LiveUsage> ReadLiveUsage(const Allocator& allocator,
+                                               const std::vector<partition::Chip>& chips) {
+  static std::mutex warned_mu;
+  static std::set<std::string> warned;  // files already said to be unreadable
   std::map<std::string, LiveUsage> live;
   for (const auto& source : allocator.UsageSources()) {
     auto snapshot = isolation::ReadUsageFile(source.usage_file);
-    if (!snapshot) continue;  // no hook in that container (yet): nothing to add
+    if (!snapshot) {
+      // No hook in that container (yet) is normal; a file that is there but unusable is said
+      // once per file.
+      std::error_code ignored;
+      if (std::filesystem::exists(std::filesystem::symlink_status(source.usage_file, ignored))) {
+        std::lock_guard lock(warned_mu);
+        if (warned.insert(source.usage_file).second) {
+          spdlog::warn("live usage ignores {}", snapshot.error().message);
+        }
+      }
+      continue;
+    }
     for (const auto& device : snapshot->devices) {
       if (device.index < 0 || static_cast<size_t>(device.index) >= source.chip_uuids.size()) {
         continue;
@@ -24,6 +44,14 @@ std::map<std::string, LiveUsage> ReadLiveUsage(const Allocator& allocator) {
       usage.memory_used_mib += static_cast<double>(device.used_bytes) / (1024.0 * 1024.0);
       usage.compute_used_percent += device.sm_share * 100.0;
     }
+  }
+  // The files are the containers' to write: no chip uses more than it has.
+  for (const auto& chip : chips) {
+    auto it = live.find(chip.uuid);
+    if (it == live.end()) continue;
+    it->second.memory_used_mib =
+        std::min(it->second.memory_used_mib, static_cast<double>(chip.memory_mib));
+    it->second.compute_used_percent = std::min(it->second.compute_used_percent, 100.0);
   }
   return live;
 }
@@ -69,7 +97,7 @@ std::vector<prometheus::MetricFamily> ChipMetrics::Collect() const {
   };
   const auto chips = inventory_.chips();
   const auto usage = allocator_.UsageByChip();
-  const auto live = ReadLiveUsage(allocator_);
+  const auto live = ReadLiveUsage(allocator_, chips);
   std::vector<prometheus::MetricFamily> families;
   for (const auto& gauge : gauges) {
     prometheus::MetricFamily family{gauge.name, gauge.help, prometheus::MetricType::Gauge, {}};

@@ -26,9 +26,11 @@ struct LiveUsage {
 };
 
 // Live usage per chip UUID, summed over the usage.bin of every container the allocator holds on
-// it (containers without a readable file add nothing). Read for metrics and the node's
-// flexai.io/live-usage annotation.
-std::map<std::string, LiveUsage> ReadLiveUsage(const Allocator& allocator);
+// it (containers without a readable file add nothing; an unusable file is logged once), capped
+// at each chip's memory and 100% compute. Read for metrics and the node's flexai.io/live-usage
+// annotation.
+std::map<std::string, LiveUsage> ReadLiveUsage(const Allocator& allocator,
+                                               const std::vector<partition::Chip>& chips);
 
 class ChipMetrics : public prometheus::Collectable {
  public:

@@ -51,7 +51,7 @@ Status InventoryPublisher::PublishOnce() {
   std::string inventory = InventoryJson(inventory_.vendor(), chips).dump();
   const auto now = std::chrono::system_clock::now();
   std::string heartbeat = FormatRfc3339(now);
-  std::string live = LiveUsageJson(chips, ReadLiveUsage(allocator_), now);
+  std::string live = LiveUsageJson(chips, ReadLiveUsage(allocator_, chips), now);
   Status patched =
       cluster_->PatchNodeAnnotations(node_name_, {{kInventoryAnnotation, inventory},
                                                   {kHeartbeatAnnotation, heartbeat},

@@ -1,11 +1,14 @@
 #include "isolation/usage_reader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "isolation/usage_layout.h"
 
@@ -61,15 +64,18 @@ Result<UsageSnapshot> ParseUsage(const std::string& bytes, std::int64_t now_mono
     // when launches began): no launch for kShareStaleAfter means the container went idle.
     const std::int64_t stale_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(kShareStaleAfter).count();
-    const bool share_fresh =
-        device.window_start_ns > 0 && now_monotonic_ns - device.window_start_ns <= stale_ns;
+    // The file is the container's to write: a window in the future, or a share above the whole
+    // GPU, is not believed.
+    const bool share_fresh = device.window_start_ns > 0 &&
+                             device.window_start_ns <= now_monotonic_ns &&
+                             now_monotonic_ns - device.window_start_ns <= stale_ns;
     snapshot.devices.push_back(DeviceUsage{
         .index = static_cast<int>(d),
         .limit_bytes = device.limit_bytes,
         .used_bytes = device.used_bytes,
         .peak_bytes = device.peak_bytes,
         .cores_percent = device.cores_percent,
-        .sm_share = share_fresh ? device.sm_share_permille / 1000.0 : 0.0,
+        .sm_share = share_fresh ? std::min(device.sm_share_permille, 1000u) / 1000.0 : 0.0,
         .launches_total = device.launches_total,
         .busy_ns_total = device.busy_ns_total,
         .refused_total = device.refused_total,
@@ -96,9 +102,27 @@ Result<UsageSnapshot> ParseUsage(const std::string& bytes) {
 }
 
 Result<UsageSnapshot> ReadUsageFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Error{"cannot open usage file " + path};
-  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  // The file lies in a directory the container writes: it may be a FIFO (a blocking open or read
+  // would stall the heartbeat), a link to something huge or endless, or the wrong size. Only a
+  // regular file of exactly the layout's size is read, without following a link.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot open usage file " + path + ": " + std::strerror(errno)};
+  struct stat info {};
+  std::string bytes;
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+      static_cast<std::size_t>(info.st_size) != kUsageFileBytes) {
+    close(fd);
+    return Error{path + " is not a regular file of " + std::to_string(kUsageFileBytes) + " bytes"};
+  }
+  bytes.resize(kUsageFileBytes);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t got = pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (got <= 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  close(fd);
+  bytes.resize(done);
   Result<UsageSnapshot> snapshot = ParseUsage(bytes);
   if (!snapshot) return Error{path + ": " + snapshot.error().message};
   return snapshot;

@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cstring>
@@ -92,6 +93,40 @@ TEST(UsageReaderAgeing, TheCurrentTimeIsTheHooksClock) {
   EXPECT_DOUBLE_EQ(snapshot->devices.at(0).sm_share, 0.25);
 }
 
+TEST(UsageReaderAgeing, AWindowInTheFutureOrAShareAboveTheWholeGpuIsNotBelieved) {
+  const std::int64_t now = 100'000'000'000;
+  std::string bytes = UsageBytes({
+      {.used_mib = 1, .sm_share_permille = 500, .window_start_ns = now + 3'600'000'000'000},
+      {.used_mib = 1, .sm_share_permille = 4'000'000'000u, .window_start_ns = now},
+  });
+  auto snapshot = isolation::ParseUsage(bytes, now);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.error().message;
+  EXPECT_DOUBLE_EQ(snapshot->devices[0].sm_share, 0.0);  // would stay "fresh" for an hour
+  EXPECT_DOUBLE_EQ(snapshot->devices[1].sm_share, 1.0);
+}
+
+// ---- the file is the container's: only a regular file of the right size is read ----
+
+TEST(UsageReaderFile, AFifoALinkOrAFileOfAnotherSizeIsRefusedWithoutBlocking) {
+  TempDir dir;
+  const std::string fifo = dir.File("fifo/usage.bin");
+  std::filesystem::create_directories(dir.File("fifo"));
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto from_fifo = isolation::ReadUsageFile(fifo);  // a blocking open would hang here
+  ASSERT_FALSE(from_fifo.ok());
+  EXPECT_NE(from_fifo.error().message.find("not a regular file"), std::string::npos)
+      << from_fifo.error().message;
+
+  WriteUsageFile(dir.File("real/usage.bin"), {{.used_mib = 1}});
+  std::filesystem::create_directories(dir.File("link"));
+  std::filesystem::create_symlink(dir.File("real/usage.bin"), dir.File("link/usage.bin"));
+  EXPECT_FALSE(isolation::ReadUsageFile(dir.File("link/usage.bin")).ok());
+  EXPECT_TRUE(isolation::ReadUsageFile(dir.File("real/usage.bin")).ok());
+
+  std::ofstream(dir.File("real/usage.bin"), std::ios::app) << "more";
+  EXPECT_FALSE(isolation::ReadUsageFile(dir.File("real/usage.bin")).ok());
+}
+
 // ---- the heartbeat publishes each chip's live usage ----
 
 PodSummary RunningPod(const std::string& name, const std::string& assignment) {
@@ -170,6 +205,27 @@ TEST_F(LiveUsagePublisherTest, EachHeartbeatPublishesTheChipsLiveUsageApartFromT
   EXPECT_DOUBLE_EQ(live.chips[1].compute_used_percent, 90.0);
   EXPECT_EQ(live.chips[3].memory_used_mib, 0);
   EXPECT_EQ(cluster_.node_annotations("n1").at(kInventoryAnnotation), inventory);
+}
+
+TEST_F(LiveUsagePublisherTest, NoChipIsPublishedUsingMoreThanItHas) {
+  cluster_.AddPod(RunningPod("liar", "node=n1;cpu=0;mem=0|main=" + Uuid(2) + ":4096:20"));
+  allocator_.Reconcile(cluster_.pods());
+  auto file = testing::NewUsageFile(1);
+  file->devices[0].used_bytes = ~std::uint64_t{0};
+  file->devices[0].sm_share_permille = 1000;
+  file->devices[0].window_start_ns = isolation::MonotonicNowNs();
+  std::filesystem::create_directories(std::filesystem::path(UsageFile("liar")).parent_path());
+  std::ofstream(UsageFile("liar"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(file.get()), sizeof(isolation::UsageFile));
+  cluster_.AddPod(RunningPod("other", "node=n1;cpu=0;mem=0|main=" + Uuid(2) + ":4096:20"));
+  allocator_.Reconcile(cluster_.pods());
+  WriteUsageFile(
+      UsageFile("other"),
+      {{.used_mib = 10, .sm_share_permille = 600, .window_start_ns = isolation::MonotonicNowNs()}});
+  ASSERT_TRUE(publisher_.PublishOnce().ok());
+  kube::NodeLiveUsage live = Published();
+  EXPECT_EQ(live.chips[2].memory_used_mib, inventory_.chips()[2].memory_mib);
+  EXPECT_DOUBLE_EQ(live.chips[2].compute_used_percent, 100.0);
 }
 
 // ---- MPS daemons on /metrics ----
