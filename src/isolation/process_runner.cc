@@ -68,6 +68,14 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   }
   pid_t pid = fork();
   if (pid == 0) {
+    // The daemon blocks SIGINT/SIGTERM for its sigwait and gRPC ignores SIGPIPE; both survive
+    // exec, so a child (an MPS control daemon) could not be stopped with kill. Reset them.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     int out = log_fd >= 0 ? log_fd : output[1];
     dup2(input[0], STDIN_FILENO);
     dup2(out, STDOUT_FILENO);
