@@ -82,7 +82,12 @@ Status MpsSupervisor::StartLocked(Daemon& daemon) {
   }
   std::error_code error;
   std::filesystem::create_directories(daemon.status.pipe_dir, error);
-  std::filesystem::create_directories(daemon.status.log_dir, error);
+  if (!error) std::filesystem::create_directories(daemon.status.log_dir, error);
+  // The MPS server runs as its client's user and writes in both directories: a pod that does not
+  // run as root needs them writable by all (as NVIDIA's own MPS setups make them).
+  for (const std::string& dir : {daemon.status.pipe_dir, daemon.status.log_dir}) {
+    if (!error) std::filesystem::permissions(dir, std::filesystem::perms::all, error);
+  }
   if (error) {
     daemon.status.state = MpsDaemonState::kFailed;
     daemon.status.last_error = "cannot create " + daemon.status.pipe_dir + ": " + error.message();

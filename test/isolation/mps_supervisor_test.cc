@@ -64,6 +64,12 @@ TEST_F(MpsSupervisorTest, StartsOneDaemonPerGpuWithItsOwnDirectories) {
     EXPECT_EQ(status.pipe_dir, base_dir_ + "/" + status.gpu + "/pipe");
     EXPECT_EQ(ReadFile(status.pipe_dir + "/visible-devices"), status.gpu);
     EXPECT_EQ(ReadFile(status.pipe_dir + "/log-directory"), base_dir_ + "/" + status.gpu + "/log");
+    // The server runs as its client's user: pods that are not root must be able to write there.
+    for (const std::string& dir : {status.pipe_dir, base_dir_ + "/" + status.gpu + "/log"}) {
+      EXPECT_EQ(std::filesystem::status(dir).permissions() & std::filesystem::perms::all,
+                std::filesystem::perms::all)
+          << dir;
+    }
   }
   EXPECT_NE(DaemonPid(statuses[0]), DaemonPid(statuses[1]));
   EXPECT_EQ(supervisor.PipeDirectory("GPU-bbbb"), base_dir_ + "/GPU-bbbb/pipe");
