@@ -1,5 +1,8 @@
 #include "isolation/mps_supervisor.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -9,6 +12,9 @@ namespace flexai::isolation {
 namespace {
 
 constexpr int kStartProbes = 50;  // the daemon gets this many 100 ms tries to answer after -d
+// After a failed restart the next waits this long, doubling up to the maximum.
+constexpr std::chrono::milliseconds kRestartBackoffFirst{5000};
+constexpr std::chrono::milliseconds kRestartBackoffMax{300000};
 
 }  // namespace
 
@@ -66,19 +72,30 @@ std::map<std::string, std::string> MpsSupervisor::DaemonEnvironment(const Daemon
   return env;
 }
 
-// A live control daemon answers `get_server_list` with exit status 0.
-bool MpsSupervisor::Answers(const Daemon& daemon) const {
+// A live control daemon answers `get_server_list` with exit status 0; a hung one not in time.
+MpsSupervisor::Answer MpsSupervisor::Answers(const Daemon& daemon) const {
   CommandOptions command = DaemonCommand(daemon, "get_server_list\n", "");
   Result<CommandResult> result = RunCommand({options_.control_binary}, command);
-  return result.ok() && result->exit_code == 0;
+  if (result.ok() && result->timed_out) return Answer::kHung;
+  return result.ok() && result->exit_code == 0 ? Answer::kYes : Answer::kNo;
 }
 
 Status MpsSupervisor::StartLocked(Daemon& daemon) {
   daemon.wanted = true;
-  if (Answers(daemon)) {
+  const Answer answer = Answers(daemon);
+  if (answer == Answer::kYes) {
     daemon.status.state = MpsDaemonState::kRunning;
     daemon.status.last_error.clear();
     return Status::Ok();
+  }
+  if (answer == Answer::kHung) {
+    // A second daemon on the same pipe directory would only fight the hung one.
+    daemon.status.state = MpsDaemonState::kFailed;
+    daemon.status.last_error = "daemon for GPU " + daemon.status.gpu + " on " +
+                               daemon.status.pipe_dir + " is hung (no answer in " +
+                               std::to_string(options_.command_timeout.count() / 1000) +
+                               " s); not starting a second one";
+    return Error{daemon.status.last_error};
   }
   std::error_code error;
   std::filesystem::create_directories(daemon.status.pipe_dir, error);
@@ -103,11 +120,13 @@ Status MpsSupervisor::StartLocked(Daemon& daemon) {
           " (see " + command.output_path + ")";
   } else {
     for (int probe = 0; probe < kStartProbes; ++probe) {
-      if (Answers(daemon)) {
+      const Answer probed = Answers(daemon);
+      if (probed == Answer::kYes) {
         daemon.status.state = MpsDaemonState::kRunning;
         daemon.status.last_error.clear();
         return Status::Ok();
       }
+      if (probed == Answer::kHung) break;  // waiting longer would hold every other daemon up
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     why = "daemon for GPU " + daemon.status.gpu + " started but does not answer on " +
@@ -145,20 +164,39 @@ void MpsSupervisor::StopAll() {
 
 void MpsSupervisor::Check() {
   std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
   for (Daemon& daemon : daemons_) {
     if (!daemon.wanted) continue;
-    if (Answers(daemon)) {
+    if (Answers(daemon) == Answer::kYes) {
       // Also a daemon whose start failed earlier and that answers now (its GPU came back).
+      if (daemon.status.state != MpsDaemonState::kRunning) {
+        spdlog::info("MPS control daemon for GPU {} answers again", daemon.status.gpu);
+      }
       daemon.status.state = MpsDaemonState::kRunning;
       daemon.status.last_error.clear();
+      daemon.failed_restarts = 0;
       continue;
     }
-    ++daemon.status.restarts;
     // Down while it restarts (which may take a while): metrics must not say running meanwhile.
     daemon.status.state = MpsDaemonState::kFailed;
+    if (now < daemon.next_restart) continue;  // backing off after failed restarts
+    ++daemon.status.restarts;
+    spdlog::warn("MPS control daemon for GPU {} is not answering on {}; restarting (restart {})",
+                 daemon.status.gpu, daemon.status.pipe_dir, daemon.status.restarts);
     daemon.status.last_error = "not answering; restarting";
     PublishLocked();
-    StartLocked(daemon);
+    if (Status started = StartLocked(daemon); started.ok()) {
+      spdlog::info("MPS control daemon for GPU {} restarted", daemon.status.gpu);
+      daemon.failed_restarts = 0;
+    } else {
+      const auto wait = std::min(kRestartBackoffMax,
+                                 kRestartBackoffFirst * (1 << std::min(daemon.failed_restarts, 6)));
+      ++daemon.failed_restarts;
+      daemon.next_restart = std::chrono::steady_clock::now() + wait;
+      spdlog::error("MPS control daemon for GPU {} did not restart: {}; next try in {} s",
+                    daemon.status.gpu, started.message(),
+                    std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+    }
     PublishLocked();
   }
   PublishLocked();

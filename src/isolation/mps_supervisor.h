@@ -46,7 +46,9 @@ class MpsSupervisor {
   Status StartAll();
   // Asks every daemon to quit.
   void StopAll();
-  // Probes every daemon that should run and restarts the ones that stopped answering. Call it
+  // Probes every daemon that should run and restarts the ones that stopped answering, logging
+  // each; after a failed restart the next waits 5 s, doubling up to 5 min. A daemon whose probe
+  // times out (hung) is never started a second time on the same pipe directory. Call it
   // periodically (e.g. every few seconds from the device plugin's health loop).
   void Check();
   // The state as of the last start, stop or check. Never waits for a probe in progress (each may
@@ -58,12 +60,15 @@ class MpsSupervisor {
  private:
   struct Daemon {
     MpsDaemonStatus status;
-    bool wanted = false;  // should be running
+    bool wanted = false;      // should be running
+    int failed_restarts = 0;  // in a row, for the back-off
+    std::chrono::steady_clock::time_point next_restart{};
   };
+  enum class Answer { kYes, kNo, kHung };
   std::map<std::string, std::string> DaemonEnvironment(const Daemon& daemon) const;
   CommandOptions DaemonCommand(const Daemon& daemon, std::string stdin_text,
                                std::string output_path) const;
-  bool Answers(const Daemon& daemon) const;
+  Answer Answers(const Daemon& daemon) const;
   Status StartLocked(Daemon& daemon);
   void StopLocked(Daemon& daemon);
   // Copies the daemons' statuses where Statuses() reads them (mutex_ held).

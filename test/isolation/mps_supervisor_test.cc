@@ -177,6 +177,37 @@ TEST_F(MpsSupervisorTest, AMissingControlBinaryIsReported) {
   EXPECT_NE(started.message().find("cannot run"), std::string::npos) << started.message();
 }
 
+TEST_F(MpsSupervisorTest, AfterAFailedRestartTheNextWaitsInsteadOfRetryingEveryCheck) {
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  ASSERT_TRUE(supervisor.StartAll().ok());
+  kill(DaemonPid(supervisor.Statuses()[0]), SIGKILL);
+  // A file where its pipe directory was: every restart fails.
+  std::filesystem::remove_all(base_dir_ + "/GPU-aaaa/pipe");
+  std::ofstream(base_dir_ + "/GPU-aaaa/pipe") << "";
+  supervisor.Check();
+  supervisor.Check();
+  supervisor.Check();
+  MpsDaemonStatus status = supervisor.Statuses()[0];
+  EXPECT_EQ(status.state, MpsDaemonState::kFailed);
+  EXPECT_EQ(status.restarts, 1u);  // not one per check: the next try is 5 s later
+}
+
+TEST_F(MpsSupervisorTest, AHungDaemonIsNeverJoinedByASecondOneOnItsPipes) {
+  const std::string hang = base_dir_ + "/hang";
+  options_.extra_environment["FAKE_MPS_HANG"] = hang;
+  options_.command_timeout = std::chrono::milliseconds(300);
+  MpsSupervisor& supervisor = Make({"GPU-aaaa"});
+  ASSERT_TRUE(supervisor.StartAll().ok());
+  const int pid = DaemonPid(supervisor.Statuses()[0]);
+  std::ofstream(hang) << "";
+  supervisor.Check();
+  std::filesystem::remove(hang);
+  MpsDaemonStatus status = supervisor.Statuses()[0];
+  EXPECT_EQ(status.state, MpsDaemonState::kFailed);
+  EXPECT_NE(status.last_error.find("is hung"), std::string::npos) << status.last_error;
+  EXPECT_EQ(DaemonPid(status), pid);  // no second `-d`
+}
+
 TEST(MpsClientEnvironmentTest, GivesThePipeAndTheLimitsMpsEnforces) {
   auto env = MpsClientEnvironment(
       {.pipe_dir = "/flexai/mps", .memory_limit_mib = 4096, .thread_percentage = 30});
