@@ -271,6 +271,15 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   outcome.setup =
       BuildContainerSetup(backend_, settings, chips, grants,
                           PrepareHostPaths(settings, match->pod.uid, container.container, chips));
+  if (outcome.setup.env["FLEXAI_ISOLATION"] == "mps" && mps_ready_) {
+    const std::string daemon = chips.size() == 1 ? chips.front().uuid : std::string("all");
+    if (!mps_ready_(daemon)) {
+      // A client that finds no control daemon runs without MPS: no limit at all.
+      return refuse_pod(pod_ref + ": the MPS control daemon for " + daemon +
+                        " is not running on this node (flexai_mps_daemon_up), so its MPS limits "
+                        "would not hold");
+    }
+  }
 
   PodRecord& record = pods_[match->pod.uid];
   record.assignment = match->assignment;

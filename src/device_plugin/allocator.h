@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +66,12 @@ class Allocator {
   // Fixed settings (tests, benchmarks).
   Allocator(std::string node_name, const ChipInventory& inventory, const Backend& backend,
             PluginSettings settings, ClusterClient* cluster);
+
+  // Whether the MPS control daemon named `daemon` (a GPU UUID, or "all" for multi-GPU slices)
+  // answers; while it does not, MPS slices on it are refused (an MPS client that finds no daemon
+  // runs without any limit). Unset: not checked.
+  using MpsReady = std::function<bool(const std::string& daemon)>;
+  void SetMpsReadiness(MpsReady ready) { mps_ready_ = std::move(ready); }
 
   // One container's devices (kubelet's usual request). The same device IDs again, while the
   // container they were answered for lives, get the same answer (kubelet retried).
@@ -138,6 +145,7 @@ class Allocator {
   ClusterClient* const cluster_;
   mutable std::mutex mu_;                  // never held over a call to the cluster
   std::map<std::string, PodRecord> pods_;  // by pod uid
+  MpsReady mps_ready_;
 };
 
 }  // namespace flexai::device_plugin

@@ -52,7 +52,8 @@ void AddHookSetup(const PluginSettings& settings, const ContainerHostPaths& path
       {std::string(kSharedDirInContainer), paths.shared_dir, /*read_only=*/false});
 }
 
-void AddMpsSetup(const std::vector<partition::ChipGrant>& grants, const ContainerHostPaths& paths,
+void AddMpsSetup(const std::vector<partition::Chip>& chips,
+                 const std::vector<partition::ChipGrant>& grants, const ContainerHostPaths& paths,
                  ContainerSetup& setup) {
   // MPS takes one thread percentage per client: the smallest grant bounds every chip (0, a
   // memory-only slice, reserves none and leaves the variable out).
@@ -70,6 +71,10 @@ void AddMpsSetup(const std::vector<partition::ChipGrant>& grants, const Containe
           (i ? "," : "") + std::to_string(i) + "=" + std::to_string(grants[i].memory_mib) + "M";
     }
     setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = memory;
+    // The node-wide daemon serves every GPU of the node: the client names its own, in the order
+    // of the limits above (a client sees the server's devices otherwise).
+    setup.env["CUDA_VISIBLE_DEVICES"] =
+        JoinComma(chips, [](const partition::Chip& c) { return c.uuid; });
   }
   setup.mounts.push_back(
       {std::string(kMpsPipeDirInContainer), paths.mps_pipe_dir, /*read_only=*/false});
@@ -113,7 +118,7 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
     }
   }
   if (mode == IsolationMode::kHook) AddHookSetup(settings, paths, setup);
-  if (mode == IsolationMode::kMps) AddMpsSetup(grants, paths, setup);
+  if (mode == IsolationMode::kMps) AddMpsSetup(chips, grants, paths, setup);
   return setup;
 }
 

@@ -26,6 +26,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   auto settings = settings_for(backend->vendor());
   if (!settings) return settings.error();
   settings->device_list_as_volume_mounts = options.device_list_strategy == "volume-mounts";
+  settings->mps_host_dir = options.mps_dir;
   if (chips->empty()) spdlog::warn("no chips found on this node; serving an empty device list");
   std::unique_ptr<Daemon> d(new Daemon());
   d->options_ = options;
@@ -37,6 +38,16 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   d->inventory_ = std::make_unique<ChipInventory>(d->backend_->vendor(), std::move(*chips));
   d->allocator_ = std::make_unique<Allocator>(options.node_name, *d->inventory_, *d->backend_,
                                               d->settings_, d->cluster_.get());
+  Daemon* daemon = d.get();
+  d->allocator_->SetMpsReadiness([daemon](const std::string& name) {
+    std::lock_guard lock(daemon->mps_mu_);
+    // No supervisor: this backend runs no MPS daemons (sim, NPUs), nothing to wait for.
+    if (!daemon->mps_) return true;
+    for (const auto& status : daemon->mps_->Statuses()) {
+      if (status.gpu == name) return status.state == isolation::MpsDaemonState::kRunning;
+    }
+    return false;
+  });
   d->service_ = std::make_unique<DevicePluginService>(*d->inventory_, *d->allocator_, d->settings_);
   d->kubelet_ = std::make_unique<KubeletConnection>(options.plugin_dir, SocketNameFor(resource),
                                                     resource, d->service_.get());
@@ -68,6 +79,7 @@ Status Daemon::StartMpsDaemons(const PluginSettings& settings) {
   Status result = PrepareMpsSharedMemory(MpsSharedMemoryDir(settings));
   isolation::MpsSupervisorOptions options;
   options.base_dir = settings.mps_host_dir;
+  options.control_binary = options_.mps_control;
   {
     std::lock_guard lock(mps_mu_);
     mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
@@ -120,7 +132,7 @@ Status Daemon::Start() {
   if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {
     if (Status mps = StartMpsDaemons(*settings); !mps) {
-      spdlog::error("MPS isolation: {}; slices will fail to start until the daemons run",
+      spdlog::error("MPS isolation: {}; MPS slices on them are refused until the daemons run",
                     mps.message());
     }
   }

@@ -21,6 +21,10 @@ struct DaemonOptions {
   // or "volume-mounts" (one /dev/null mount per GPU under /var/run/nvidia-container-devices, for
   // toolkits that ignore the variable in unprivileged pods), as NVIDIA's device plugin offers.
   std::string device_list_strategy = "envvar";
+  // MPS mode: where the control daemons' pipe and log directories live on the host (mounted into
+  // containers), and the control binary to run (a name is looked up in PATH).
+  std::string mps_dir = "/var/run/flexai/mps";
+  std::string mps_control = "nvidia-cuda-mps-control";
   bool probe = false;
   std::string log_level = "info";
 };

@@ -152,6 +152,13 @@ int main(int argc, char** argv) {
                  "for toolkits set to accept-nvidia-visible-devices-as-volume-mounts)")
       ->check(CLI::IsMember({"envvar", "volume-mounts"}))
       ->capture_default_str();
+  app.add_option("--mps-dir", options.mps_dir,
+                 "MPS mode: host directory of the control daemons' pipe and log directories "
+                 "(mounted into containers)")
+      ->capture_default_str();
+  app.add_option("--mps-control", options.mps_control,
+                 "MPS mode: the nvidia-cuda-mps-control binary (a name is looked up in PATH)")
+      ->capture_default_str();
   app.add_flag("--probe", options.probe, "print the discovered inventory as JSON and exit");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

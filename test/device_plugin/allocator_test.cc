@@ -280,6 +280,32 @@ TEST_F(AllocatorTest, AnAssignmentThatDoesNotFitItsChipsFailsThePodVisibly) {
   EXPECT_TRUE(allocator_.UsageByChip().empty());
 }
 
+TEST_F(AllocatorTest, AnMpsSliceWhoseDaemonIsDownFailsThePodInsteadOfRunningUnlimited) {
+  PluginSettings mps = settings_;
+  mps.isolation = IsolationMode::kMps;
+  Allocator allocator("n1", inventory_, backend_, mps, &cluster_);
+  std::string asked;
+  allocator.SetMpsReadiness([&](const std::string& daemon) {
+    asked = daemon;
+    return daemon != Uuid(2);
+  });
+  cluster_.AddPod(PendingPod("down", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":4096:20",
+                             "2026-11-28T03:00:00Z"));
+  AllocateOutcome outcome = allocator.AllocateContainer({Id(0)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_EQ(asked, Uuid(2));
+  EXPECT_EQ(cluster_.PodAnnotation("down", kBindPhaseAnnotation), kBindPhaseFailed);
+  EXPECT_NE(cluster_.PodAnnotation("down", kBindErrorAnnotation).find("MPS control daemon"),
+            std::string::npos);
+  // Two chips are served by the node-wide daemon, which answers.
+  cluster_.AddPod(PendingPod(
+      "up", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":4096:20," + Uuid(3) + ":4096:20",
+      "2026-11-28T03:00:01Z"));
+  outcome = allocator.AllocateContainer({Id(0), Id(1)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(asked, "all");
+}
+
 TEST_F(AllocatorTest, UnhealthyAssignedChipFailsThePodVisibly) {
   cluster_.AddPod(
       PendingPod("p", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(5) + ":1:1", "2026-11-28T03:00:00Z"));

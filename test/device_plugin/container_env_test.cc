@@ -40,6 +40,8 @@ TEST_F(ContainerEnvTest, MpsModeGivesMpsLimitsPipeAndSharedMemoryMounts) {
   ContainerSetup setup = BuildContainerSetup(backend_, settings, two_, grants_, paths_);
   EXPECT_EQ(setup.env["FLEXAI_ISOLATION"], "mps");
   EXPECT_EQ(setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"], "0=20480M,1=10240M");
+  // The node-wide daemon sees every GPU: the client names its own, in the limits' order.
+  EXPECT_EQ(setup.env["CUDA_VISIBLE_DEVICES"], two_[0].uuid + "," + two_[1].uuid);
   EXPECT_EQ(setup.env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"], "30");
   EXPECT_EQ(setup.env["CUDA_MPS_PIPE_DIRECTORY"], "/var/run/flexai/mps");
   EXPECT_EQ(setup.env.count("LD_PRELOAD"), 0u);
