@@ -37,6 +37,11 @@ std::string GrantsMisfit(const std::vector<partition::Chip>& chips,
     if (i > 0 && chips[i].uuid == chips[i - 1].uuid) {  // sorted by chip index
       return "the assignment names chip " + chips[i].uuid + " twice";
     }
+    // The scheduler gives a cores-only request its share of memory: 0 MiB would mean "no limit"
+    // to MPS and "nothing" to the hook.
+    if (!grants[i].exclusive && grants[i].memory_mib == 0) {
+      return "the assignment gives 0 MiB of chip " + chips[i].uuid + " (a slice needs memory)";
+    }
     if (grants[i].memory_mib > chips[i].memory_mib) {
       return "the assignment gives " + std::to_string(grants[i].memory_mib) + " MiB of chip " +
              chips[i].uuid + ", which has " + std::to_string(chips[i].memory_mib) + " MiB";

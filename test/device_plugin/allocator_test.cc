@@ -277,6 +277,12 @@ TEST_F(AllocatorTest, AnAssignmentThatDoesNotFitItsChipsFailsThePodVisibly) {
                 .find("names chip " + Uuid(3) + " twice"),
             std::string::npos)
       << outcome.message;
+  cluster_.AddPod(PendingPod("nothing", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(4) + ":0:30",
+                             "2026-11-28T03:00:02Z"));
+  outcome = allocator_.AllocateContainer({Id(0)});
+  EXPECT_EQ(outcome.failure, AllocateFailure::kNoAssignment);
+  EXPECT_NE(cluster_.PodAnnotation("nothing", kBindErrorAnnotation).find("0 MiB of chip"),
+            std::string::npos);
   EXPECT_TRUE(allocator_.UsageByChip().empty());
 }
 
