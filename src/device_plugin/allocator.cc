@@ -374,7 +374,7 @@ ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
   paths.mps_pipe_dir = settings.mps_host_dir + "/" +
                        (chips.size() == 1 ? chips.front().uuid : std::string("all")) + "/pipe";
   paths.mps_shm_dir = MpsSharedMemoryDir(settings);
-  if (settings.isolation == IsolationMode::kHook) {
+  if (settings.isolation == IsolationMode::kHook || settings.isolation == IsolationMode::kMps) {
     std::error_code error;
     std::filesystem::create_directories(paths.shared_dir, error);
     // Container processes may run as any user: all of them must be able to create usage.bin.

@@ -117,7 +117,11 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
       spdlog::warn("a multi-chip Ascend slice cannot be a vNPU; its chips are shared unenforced");
     }
   }
-  if (mode == IsolationMode::kHook) AddHookSetup(settings, paths, setup);
+  // In MPS mode the library is preloaded too, for accounting only (FLEXAI_ISOLATION=mps: it counts
+  // and never refuses or throttles), so MPS slices show their live usage like hook slices.
+  if (mode == IsolationMode::kHook || mode == IsolationMode::kMps) {
+    AddHookSetup(settings, paths, setup);
+  }
   if (mode == IsolationMode::kMps) AddMpsSetup(chips, grants, paths, setup);
   return setup;
 }

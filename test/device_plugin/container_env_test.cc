@@ -44,14 +44,18 @@ TEST_F(ContainerEnvTest, MpsModeGivesMpsLimitsPipeAndSharedMemoryMounts) {
   EXPECT_EQ(setup.env["CUDA_VISIBLE_DEVICES"], two_[0].uuid + "," + two_[1].uuid);
   EXPECT_EQ(setup.env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"], "30");
   EXPECT_EQ(setup.env["CUDA_MPS_PIPE_DIRECTORY"], "/var/run/flexai/mps");
-  EXPECT_EQ(setup.env.count("LD_PRELOAD"), 0u);
-  ASSERT_EQ(setup.mounts.size(), 2u);
-  EXPECT_EQ(setup.mounts[0].container_path, "/var/run/flexai/mps");
-  EXPECT_EQ(setup.mounts[0].host_path, "/host/mps/all/pipe");
+  // The hook is preloaded for accounting only (it reads FLEXAI_ISOLATION=mps): live usage.
+  EXPECT_EQ(setup.env["LD_PRELOAD"], "/usr/local/flexai/lib/libflexai-cuda.so");
+  EXPECT_EQ(setup.env["FLEXAI_SHARED_DIR"], "/var/run/flexai/shared");
+  ASSERT_EQ(setup.mounts.size(), 4u);
+  EXPECT_EQ(setup.mounts[0].container_path, "/usr/local/flexai/lib");
+  EXPECT_EQ(setup.mounts[1].host_path, "/host/shared/uid-1/main");
+  EXPECT_EQ(setup.mounts[2].container_path, "/var/run/flexai/mps");
+  EXPECT_EQ(setup.mounts[2].host_path, "/host/mps/all/pipe");
   // The server's /dev/shm: MPS clients and server share POSIX shared memory.
-  EXPECT_EQ(setup.mounts[1].container_path, "/dev/shm");
-  EXPECT_EQ(setup.mounts[1].host_path, "/host/mps/shm");
-  EXPECT_FALSE(setup.mounts[1].read_only);
+  EXPECT_EQ(setup.mounts[3].container_path, "/dev/shm");
+  EXPECT_EQ(setup.mounts[3].host_path, "/host/mps/shm");
+  EXPECT_FALSE(setup.mounts[3].read_only);
 }
 
 TEST_F(ContainerEnvTest, MpsMemoryOnlySliceReservesNoThreads) {
