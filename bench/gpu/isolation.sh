@@ -122,12 +122,15 @@ stop_mps() {
 }
 trap stop_mps EXIT
 trap 'stop_mps; exit 143' TERM INT  # never leave our MPS daemon behind
+# As Allocate sets up an MPS slice: MPS's limits, and the hook preloaded for accounting only.
 mps_probe() {  # mps_probe MEMORY_MIB THREAD_PERCENT ARGS...  (environment as MpsClientEnvironment)
   local mib=$1 percent=$2; shift 2
-  local limit=()
+  local limit=() shared
   [ "$mib" != 0 ] && limit=(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT="0=${mib}M")
+  shared=$(mktemp -d "$WORK/shared-mps.XXXXXX")
   env CUDA_MPS_PIPE_DIRECTORY="$MPS_PIPE" ${limit[@]+"${limit[@]}"} CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$percent" \
-    FLEXAI_ISOLATION=mps timeout "$PROBE_TIMEOUT" "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
+    FLEXAI_ISOLATION=mps FLEXAI_SHARED_DIR="$shared" LD_PRELOAD="$HOOK" \
+    timeout "$PROBE_TIMEOUT" "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
 }
 
 # Two processes at 30% and 70% running the same loop at the same time; prints "rate30 rate70".
