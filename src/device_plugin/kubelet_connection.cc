@@ -21,6 +21,9 @@ constexpr auto kRegisterRetry = std::chrono::seconds(1);
 constexpr auto kRegisterTimeout = std::chrono::seconds(5);
 constexpr char kKubeletSocket[] = "kubelet.sock";
 constexpr char kApiVersion[] = "v1beta1";
+// After a takeover, the second registration waits this long (the other instance stands by within
+// a watch pass, 250 ms, and its shutdown takes up to 500 ms).
+constexpr auto kTakeoverReregisterAfter = std::chrono::seconds(2);
 
 // Unique across instances, also those in other PID namespaces (every pod's daemon is PID 1).
 std::string RandomSuffix() {
@@ -63,6 +66,8 @@ Status KubeletConnection::Serve() {
   // another process serves.
   const std::string path = socket_path();
   const std::string bound = plugin_dir_ + "/." + socket_name_ + "." + RandomSuffix();
+  // Something at the path already: another instance (or a stale socket) is being replaced.
+  const bool taking_over = access(path.c_str(), F_OK) == 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix://" + bound, grpc::InsecureServerCredentials());
   builder.RegisterService(service_);
@@ -78,6 +83,11 @@ Status KubeletConnection::Serve() {
   if (stat(path.c_str(), &st) != 0) return Error{"served " + path + " but it does not exist"};
   our_socket_dev_ = st.st_dev;
   our_socket_inode_ = st.st_ino;
+  if (taking_over) {
+    // The replaced instance stands by within a watch pass and its stream to kubelet ends.
+    takeover_reregister_at_ = std::chrono::steady_clock::now() + kTakeoverReregisterAfter;
+    takeover_reregister_pending_ = true;
+  }
   ++serve_count_;
   spdlog::info("serving {} on {}", resource_name_, path);
   return Status::Ok();
@@ -190,6 +200,14 @@ void KubeletConnection::WatchLoop() {
         if (Status s = Serve(); !s) spdlog::error("{}", s.message());
         next_register = std::chrono::steady_clock::now();
       }
+      if (registered_ && takeover_reregister_pending_ &&
+          std::chrono::steady_clock::now() >= takeover_reregister_at_) {
+        Status s = Register();
+        spdlog::info("{}: registered again after taking {} over from another instance ({})",
+                     resource_name_, socket_path(), s.ok() ? "ok" : s.message());
+        registered_ = s.ok();
+        takeover_reregister_pending_ = false;
+      }
       if (!registered_ && std::chrono::steady_clock::now() >= next_register) {
         Status s = Register();
         registered_ = s.ok();
@@ -213,10 +231,15 @@ void KubeletConnection::Stop() {
   }
   wake_.notify_all();
   if (watcher_.joinable()) watcher_.join();
-  // Only our own socket is removed: one another instance serves now stays.
-  const bool ours = OurSocketState() == SocketState::kOurs;
+  // Only our own socket is removed: one another instance serves now stays (checked after the
+  // shutdown, which takes a while: another instance may take the path over meanwhile).
+  const bool was_serving = server_ != nullptr;
   StopServing();
-  if (ours) unlink(socket_path().c_str());
+  struct stat st {};
+  if (was_serving && stat(socket_path().c_str(), &st) == 0 && st.st_dev == our_socket_dev_ &&
+      st.st_ino == our_socket_inode_) {
+    unlink(socket_path().c_str());
+  }
 }
 
 }  // namespace flexai::device_plugin

@@ -44,6 +44,10 @@ class KubeletConnection {
   bool standing_by() const { return standing_by_; }
   // How many times the socket was (re-)served; for tests and logs.
   int serve_count() const { return serve_count_; }
+  // After taking the path over from another instance, a second registration is due: kubelet
+  // handles the end of the other instance's stream by resource name and would otherwise mark
+  // this one's devices unhealthy and drop the resource (kubernetes#121994).
+  bool takeover_reregister_pending() const { return takeover_reregister_pending_; }
   // How many times the watcher has looked at the sockets; lets tests wait for it to act.
   int watch_passes() const { return watch_passes_; }
   std::string socket_path() const { return plugin_dir_ + "/" + socket_name_; }
@@ -71,6 +75,8 @@ class KubeletConnection {
   std::atomic<bool> registered_{false};
   std::atomic<int> serve_count_{0};
   std::atomic<bool> standing_by_{false};
+  std::atomic<bool> takeover_reregister_pending_{false};
+  std::chrono::steady_clock::time_point takeover_reregister_at_{};
   std::atomic<int> watch_passes_{0};
   // The socket file we bound (device and inode), to tell it from one another process bound.
   dev_t our_socket_dev_ = 0;

@@ -54,6 +54,13 @@ class TwoInstancesTest : public ::testing::Test {
     return options.pre_start_required() ? "old" : "new";
   }
 
+  // Waits until neither instance has a takeover re-registration still to do.
+  bool TakeoversSettled() {
+    return Eventually([&] {
+      return !old_.takeover_reregister_pending() && !fresh_.takeover_reregister_pending();
+    });
+  }
+
   // Waits until every running watcher has looked at the sockets a few more times.
   bool SeveralWatchPasses(std::vector<KubeletConnection*> connections) {
     std::vector<int> start;
@@ -80,27 +87,34 @@ TEST_F(TwoInstancesTest, TheNewestServesAndTheOtherStandsByWithoutFighting) {
   EXPECT_FALSE(old_.registered());
   EXPECT_TRUE(fresh_.registered());
   EXPECT_EQ(WhoAnswers(), "new");
-  // Neither took the socket back: each served once, kubelet got two registrations.
+  // Neither took the socket back: each served once. The newest registered twice: once on start,
+  // once after the other's stream ended (kubelet drops the resource on that end, by name).
+  ASSERT_TRUE(TakeoversSettled());
+  ASSERT_TRUE(SeveralWatchPasses({&old_, &fresh_}));
   EXPECT_EQ(old_.serve_count(), 1);
   EXPECT_EQ(fresh_.serve_count(), 1);
-  EXPECT_EQ(kubelet_.registrations().size(), 2u);
+  EXPECT_TRUE(fresh_.registered());
+  ASSERT_EQ(kubelet_.registrations().size(), 3u);
+  EXPECT_EQ(kubelet_.registrations()[2].endpoint(), "flexai-gpu.sock");
 }
 
 TEST_F(TwoInstancesTest, StoppingTheStandByInstanceLeavesTheOtherSocketServed) {
   ASSERT_TRUE(SeveralWatchPasses({&old_, &fresh_}));
+  ASSERT_TRUE(TakeoversSettled());
   old_.Stop();  // the old pod of a rolling update ends
   EXPECT_EQ(WhoAnswers(), "new");
   ASSERT_TRUE(SeveralWatchPasses({&fresh_}));
   EXPECT_EQ(WhoAnswers(), "new");
   EXPECT_EQ(fresh_.serve_count(), 1);
   EXPECT_TRUE(fresh_.registered());
-  EXPECT_EQ(kubelet_.registrations().size(), 2u);
+  EXPECT_EQ(kubelet_.registrations().size(), 3u);
 }
 
 TEST_F(TwoInstancesTest, TheStandByInstanceServesAgainOnceTheOtherStops) {
   ASSERT_TRUE(SeveralWatchPasses({&old_, &fresh_}));
+  ASSERT_TRUE(TakeoversSettled());
   fresh_.Stop();  // the copy run by hand ends: its socket goes away
-  ASSERT_TRUE(kubelet_.WaitForRegistrations(3, 10s));
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(4, 10s));
   EXPECT_TRUE(Eventually([&] { return old_.registered(); }));
   EXPECT_FALSE(old_.standing_by());
   EXPECT_EQ(old_.serve_count(), 2);
@@ -113,6 +127,7 @@ TEST_F(TwoInstancesTest, AfterAKubeletRestartOneServesAndTheOtherStandsBy) {
   ASSERT_TRUE(kubelet_.WaitForRegistrations(3, 10s));
   ASSERT_TRUE(SeveralWatchPasses({&old_, &fresh_}));
   ASSERT_NE(old_.standing_by(), fresh_.standing_by());
+  ASSERT_TRUE(TakeoversSettled());
   KubeletConnection& serving = old_.standing_by() ? fresh_ : old_;
   EXPECT_TRUE(serving.registered());
   EXPECT_EQ(WhoAnswers(), &serving == &old_ ? "old" : "new");
