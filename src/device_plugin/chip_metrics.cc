@@ -27,9 +27,14 @@ std::map<std::string, LiveUsage> ReadLiveUsage(const Allocator& allocator,
     if (!snapshot) {
       // No hook in that container (yet) is normal; a file that is there but unusable is said
       // once per file.
+      // An empty file is one the hook is creating this instant: not worth a warning.
       std::error_code ignored;
-      if (std::filesystem::exists(std::filesystem::symlink_status(source.usage_file, ignored))) {
+      const auto status = std::filesystem::symlink_status(source.usage_file, ignored);
+      const bool being_created = std::filesystem::is_regular_file(status) &&
+                                 std::filesystem::file_size(source.usage_file, ignored) == 0;
+      if (std::filesystem::exists(status) && !being_created) {
         std::lock_guard lock(warned_mu);
+        if (warned.size() > 4096) warned.clear();  // bounded: pods come and go
         if (warned.insert(source.usage_file).second) {
           spdlog::warn("live usage ignores {}", snapshot.error().message);
         }

@@ -140,6 +140,8 @@ Status MpsSupervisor::StartLocked(Daemon& daemon) {
 void MpsSupervisor::StopLocked(Daemon& daemon) {
   daemon.wanted = false;
   CommandOptions command = DaemonCommand(daemon, "quit\n", "");
+  // Stopping must fit in a pod's grace period even when daemons hang.
+  command.timeout = std::min(command.timeout, std::chrono::milliseconds(2000));
   RunCommand({options_.control_binary}, command);
   daemon.status.state = MpsDaemonState::kStopped;
 }
@@ -167,6 +169,9 @@ void MpsSupervisor::Check() {
   const auto now = std::chrono::steady_clock::now();
   for (Daemon& daemon : daemons_) {
     if (!daemon.wanted) continue;
+    // Backing off after a failed restart: not even probed (a hung daemon's probe takes the whole
+    // command timeout, and every other daemon's check waits for it).
+    if (daemon.status.state == MpsDaemonState::kFailed && now < daemon.next_restart) continue;
     if (Answers(daemon) == Answer::kYes) {
       // Also a daemon whose start failed earlier and that answers now (its GPU came back).
       if (daemon.status.state != MpsDaemonState::kRunning) {
@@ -179,7 +184,6 @@ void MpsSupervisor::Check() {
     }
     // Down while it restarts (which may take a while): metrics must not say running meanwhile.
     daemon.status.state = MpsDaemonState::kFailed;
-    if (now < daemon.next_restart) continue;  // backing off after failed restarts
     ++daemon.status.restarts;
     spdlog::warn("MPS control daemon for GPU {} is not answering on {}; restarting (restart {})",
                  daemon.status.gpu, daemon.status.pipe_dir, daemon.status.restarts);

@@ -105,15 +105,21 @@ Result<UsageSnapshot> ReadUsageFile(const std::string& path) {
   // The file lies in a directory the container writes: it may be a FIFO (a blocking open or read
   // would stall the heartbeat), a link to something huge or endless, or the wrong size. Only a
   // regular file of exactly the layout's size is read, without following a link.
-  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Error{"cannot open usage file " + path + ": " + std::strerror(errno)};
+  // Looked at through an O_PATH descriptor first: opening a device node planted there could act
+  // on the device (the device plugin may run privileged); only a regular file is opened to read.
+  int path_fd = open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (path_fd < 0) return Error{"cannot open usage file " + path + ": " + std::strerror(errno)};
   struct stat info {};
   std::string bytes;
-  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+  if (fstat(path_fd, &info) != 0 || !S_ISREG(info.st_mode) ||
       static_cast<std::size_t>(info.st_size) != kUsageFileBytes) {
-    close(fd);
+    close(path_fd);
     return Error{path + " is not a regular file of " + std::to_string(kUsageFileBytes) + " bytes"};
   }
+  const std::string through = "/proc/self/fd/" + std::to_string(path_fd);
+  int fd = open(through.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  close(path_fd);
+  if (fd < 0) return Error{"cannot open usage file " + path + ": " + std::strerror(errno)};
   bytes.resize(kUsageFileBytes);
   std::size_t done = 0;
   while (done < bytes.size()) {
