@@ -53,6 +53,8 @@ template <typename Function, typename Argument, typename Returned>
 CUresult EndingContext(HookId id, Argument argument, Returned&& returned) {
   auto* real = Real<Function>(id);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  // No allocation or free is halfway through while the context ends and its records go.
+  std::unique_lock no_allocation_under_way(State().context_lock);
   const std::uint64_t epoch = BeginContextEnd();
   CUresult result = real(argument);
   if (result == CUDA_SUCCESS) returned(epoch);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <string>
 
 #include "isolation/hook/cuda_types.h"
@@ -26,6 +27,9 @@ void AfterForkInParent() {
 void AfterForkInChild() {
   if (g_state == nullptr) return;
   g_state->allocations.ResetInChild();
+  // The child has one thread: nothing is under way, whatever the parent's threads held at fork
+  // (a lock held across fork cannot be released in the child: its owner is another thread id).
+  new (&g_state->context_lock) std::shared_mutex();
   g_state->usage->ForgetProcessSlot();
 }
 

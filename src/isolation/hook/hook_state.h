@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 
 #include "isolation/hook/allocation_table.h"
@@ -20,6 +21,10 @@ struct HookState {
   std::unique_ptr<SharedUsage> usage;  // never null once built (anonymous fallback)
   AllocationTable allocations;
   LaunchCostModel costs;
+  // Shared by an allocation (driver call and record) and a free (record and driver call);
+  // exclusive for a context end (driver call and the return of the context's records), so that
+  // neither ever happens halfway through the other.
+  std::shared_mutex context_lock;
 };
 
 HookState& State();

@@ -37,6 +37,7 @@ template <typename AllocateFn>
 CUresult Allocate(AllocationKind kind, int device, std::uint64_t bytes, AllocateFn&& allocate) {
   HookState& state = State();
   if (!ReserveOrRefuse(state, device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  std::shared_lock no_context_end(state.context_lock);
   const std::uint64_t asked_epoch = ContextEpoch().load();
   auto [result, key] = allocate();
   if (result != CUDA_SUCCESS) {
@@ -59,6 +60,7 @@ CUresult Allocate(AllocationKind kind, int device, std::uint64_t bytes, Allocate
 template <typename FreeFn>
 CUresult Release(AllocationKind kind, std::uint64_t key, FreeFn&& free) {
   HookState& state = State();
+  std::shared_lock no_context_end(state.context_lock);
   std::optional<Allocation> allocation = state.allocations.Remove(kind, key);
   CUresult result = free();
   if (!allocation) return result;
