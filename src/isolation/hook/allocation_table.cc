@@ -43,14 +43,13 @@ std::optional<Allocation> AllocationTable::Remove(AllocationKind kind, std::uint
   return allocation;
 }
 
-std::vector<Allocation> AllocationTable::RemoveContext(std::uintptr_t context,
-                                                       std::uint64_t before_epoch) {
+std::vector<Allocation> AllocationTable::RemoveContext(std::uintptr_t context) {
   std::vector<Allocation> removed;
   if (context == 0) return removed;
   std::lock_guard lock(mutex_);
   for (Map* map : {&pointers_, &arrays_, &mipmapped_arrays_}) {
     for (auto it = map->begin(); it != map->end();) {
-      if (it->second.context == context && it->second.epoch < before_epoch) {
+      if (it->second.context == context) {
         removed.push_back(it->second);
         it = map->erase(it);
       } else {

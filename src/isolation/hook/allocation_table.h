@@ -20,12 +20,6 @@ struct Allocation {
   int device = 0;
   std::uint64_t bytes = 0;
   std::uintptr_t context = 0;  // the CUcontext it belongs to (0: VMM handles, which outlive one)
-  // ContextEpoch() when it was recorded (after the driver made it) and when the driver was asked:
-  // a context end between the two leaves it unclear whether the end freed it. A context end
-  // takes only records older than itself (never one made in the context's next life); a failed
-  // free of a record whose context ended after `asked_epoch` counts as freed.
-  std::uint64_t epoch = 0;
-  std::uint64_t asked_epoch = 0;
 };
 
 // One cuMemMap of a tracked handle: [address, address + size) backed by `handle`.
@@ -57,10 +51,10 @@ class AllocationTable {
   // that number is still tracked: its quota stays charged until its own release and unmap.
   bool Add(AllocationKind kind, std::uint64_t key, Allocation allocation);
   std::optional<Allocation> Remove(AllocationKind kind, std::uint64_t key);
-  // A context was destroyed or reset: the driver freed every pointer and array made in it before
-  // (recorded under an epoch older than `before_epoch`). Forgets them and returns what they cost;
-  // one made meanwhile in the reset context, which reuses its handle, stays.
-  std::vector<Allocation> RemoveContext(std::uintptr_t context, std::uint64_t before_epoch);
+  // A context was destroyed or reset: the driver freed every pointer and array made in it.
+  // Forgets them and returns what they cost (HookState::context_lock keeps allocations and frees
+  // from running meanwhile).
+  std::vector<Allocation> RemoveContext(std::uintptr_t context);
 
   // cuMemMap: records the mapping before the driver makes it, so that a release or an unmap of
   // that range racing with the map finds it. Returns false when the handle is not tracked.

@@ -25,39 +25,37 @@ std::uintptr_t PrimaryContext(cuda::CUdevice device) {
   return device >= 0 && device < kMaxOrdinals ? g_primary[device].load() : 0;
 }
 
-// Bumped before the driver destroys or resets a context; what was recorded before is its.
-std::uint64_t BeginContextEnd() { return ContextEpoch().fetch_add(1) + 1; }
-
-void ReturnContextMemory(std::uintptr_t context, std::uint64_t before_epoch) {
+void ReturnContextMemory(std::uintptr_t context) {
   HookState& state = State();
-  for (const Allocation& allocation : state.allocations.RemoveContext(context, before_epoch)) {
+  for (const Allocation& allocation : state.allocations.RemoveContext(context)) {
     state.usage->Release(allocation.device, allocation.bytes);
   }
 }
 
 // After a successful release: the primary context is gone once it is no longer active.
-void AfterPrimaryRelease(cuda::CUdevice device, std::uint64_t before_epoch) {
+void AfterPrimaryRelease(cuda::CUdevice device) {
   using GetState = CUresult(cuda::CUdevice, unsigned*, int*);
   static auto* get_state =
       reinterpret_cast<GetState*>(RealLibcudaSymbol("cuDevicePrimaryCtxGetState"));
   unsigned flags = 0;
   int active = 1;
   if (get_state != nullptr && get_state(device, &flags, &active) == CUDA_SUCCESS && !active) {
-    ReturnContextMemory(PrimaryContext(device), before_epoch);
+    ReturnContextMemory(PrimaryContext(device));
   }
 }
 
-// Calls the real `id` (which ends a context) with `argument`, counting the end first; on success
-// `returned(epoch)` gives the context's memory back.
+// Calls the real `id` (which ends a context) with `argument`, counting the end first (launch
+// timing samples from before it are dropped); on success `returned()` gives the context's memory
+// back.
 template <typename Function, typename Argument, typename Returned>
 CUresult EndingContext(HookId id, Argument argument, Returned&& returned) {
   auto* real = Real<Function>(id);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   // No allocation or free is halfway through while the context ends and its records go.
   std::unique_lock no_allocation_under_way(State().context_lock);
-  const std::uint64_t epoch = BeginContextEnd();
+  ContextEpoch().fetch_add(1);
   CUresult result = real(argument);
-  if (result == CUDA_SUCCESS) returned(epoch);
+  if (result == CUDA_SUCCESS) returned();
   return result;
 }
 
@@ -71,17 +69,15 @@ namespace iso = flexai::isolation;
 extern "C" {
 
 CUresult cuCtxDestroy_v2(CUcontext context) {
-  return iso::EndingContext<decltype(cuCtxDestroy_v2)>(
-      HookId::kCtxDestroy_v2, context, [context](std::uint64_t epoch) {
-        iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
-      });
+  return iso::EndingContext<decltype(cuCtxDestroy_v2)>(HookId::kCtxDestroy_v2, context, [context] {
+    iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context));
+  });
 }
 
 CUresult cuCtxDestroy(CUcontext context) {
-  return iso::EndingContext<decltype(cuCtxDestroy)>(
-      HookId::kCtxDestroy, context, [context](std::uint64_t epoch) {
-        iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context), epoch);
-      });
+  return iso::EndingContext<decltype(cuCtxDestroy)>(HookId::kCtxDestroy, context, [context] {
+    iso::ReturnContextMemory(reinterpret_cast<std::uintptr_t>(context));
+  });
 }
 
 CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
@@ -96,28 +92,24 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice device) {
 
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice device) {
   return iso::EndingContext<decltype(cuDevicePrimaryCtxRelease_v2)>(
-      HookId::kDevicePrimaryCtxRelease_v2, device,
-      [device](std::uint64_t epoch) { iso::AfterPrimaryRelease(device, epoch); });
+      HookId::kDevicePrimaryCtxRelease_v2, device, [device] { iso::AfterPrimaryRelease(device); });
 }
 
 CUresult cuDevicePrimaryCtxRelease(CUdevice device) {
   return iso::EndingContext<decltype(cuDevicePrimaryCtxRelease)>(
-      HookId::kDevicePrimaryCtxRelease, device,
-      [device](std::uint64_t epoch) { iso::AfterPrimaryRelease(device, epoch); });
+      HookId::kDevicePrimaryCtxRelease, device, [device] { iso::AfterPrimaryRelease(device); });
 }
 
 CUresult cuDevicePrimaryCtxReset_v2(CUdevice device) {
   return iso::EndingContext<decltype(cuDevicePrimaryCtxReset_v2)>(
-      HookId::kDevicePrimaryCtxReset_v2, device, [device](std::uint64_t epoch) {
-        iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
-      });
+      HookId::kDevicePrimaryCtxReset_v2, device,
+      [device] { iso::ReturnContextMemory(iso::PrimaryContext(device)); });
 }
 
 CUresult cuDevicePrimaryCtxReset(CUdevice device) {
   return iso::EndingContext<decltype(cuDevicePrimaryCtxReset)>(
-      HookId::kDevicePrimaryCtxReset, device, [device](std::uint64_t epoch) {
-        iso::ReturnContextMemory(iso::PrimaryContext(device), epoch);
-      });
+      HookId::kDevicePrimaryCtxReset, device,
+      [device] { iso::ReturnContextMemory(iso::PrimaryContext(device)); });
 }
 
 }  // extern "C"

@@ -34,8 +34,8 @@ HookState& State();
 int CurrentDevice();
 
 // Counts context destructions (cuCtxDestroy, primary context resets and last releases), bumped
-// before the driver is asked: what was recorded under an older value may belong to a context
-// that no longer exists (its memory freed, its events gone).
+// before the driver is asked: a launch timing sample recorded under an older value may hold
+// events of a context that no longer exists, and is dropped without touching them.
 std::atomic<std::uint64_t>& ContextEpoch();
 
 // The calling thread's current CUcontext as a number (0 when there is none).

@@ -38,15 +38,13 @@ CUresult Allocate(AllocationKind kind, int device, std::uint64_t bytes, Allocate
   HookState& state = State();
   if (!ReserveOrRefuse(state, device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
   std::shared_lock no_context_end(state.context_lock);
-  const std::uint64_t asked_epoch = ContextEpoch().load();
   auto [result, key] = allocate();
   if (result != CUDA_SUCCESS) {
     state.usage->Release(device, bytes);
     return result;
   }
   std::uintptr_t context = kind == AllocationKind::kHandle ? 0 : CurrentContext();
-  if (!state.allocations.Add(
-          kind, key, Allocation{device, bytes, context, ContextEpoch().load(), asked_epoch})) {
+  if (!state.allocations.Add(kind, key, Allocation{device, bytes, context})) {
     // The driver handed out a handle number we still track (released, still mapped): that
     // record keeps its charge, and this one is not charged twice.
     state.usage->Release(device, bytes);
@@ -65,10 +63,6 @@ CUresult Release(AllocationKind kind, std::uint64_t key, FreeFn&& free) {
   CUresult result = free();
   if (!allocation) return result;
   if (result == CUDA_SUCCESS) {
-    state.usage->Release(allocation->device, allocation->bytes);
-  } else if (allocation->context != 0 && ContextEpoch().load() != allocation->asked_epoch) {
-    // A context ended since it was made: the free failed because the driver freed the memory
-    // with the context, whose own return missed this record (out of the table, or too new).
     state.usage->Release(allocation->device, allocation->bytes);
   } else {
     state.allocations.Add(kind, key, *allocation);
@@ -176,14 +170,17 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr* dptr, std::size_t* pitch, std::size_t w
   std::uint64_t charged = iso::Times(*pitch, height);
   if (result != CUDA_SUCCESS || charged <= estimate) return result;
   iso::HookState& state = iso::State();
-  std::uint64_t excess = charged - estimate;
-  if (iso::ReserveOrRefuse(state, device, excess)) {
-    state.allocations.Add(AllocationKind::kPointer, *dptr,
-                          iso::Allocation{device, charged, iso::CurrentContext(),
-                                          iso::ContextEpoch().load(), iso::ContextEpoch().load()});
-    return result;
+  {
+    std::shared_lock no_context_end(state.context_lock);
+    std::optional<iso::Allocation> record =
+        state.allocations.Remove(AllocationKind::kPointer, *dptr);
+    if (!record) return result;  // its context ended meanwhile: freed, its quota given back
+    const bool reserved = iso::ReserveOrRefuse(state, device, charged - estimate);
+    if (reserved) record->bytes = charged;
+    state.allocations.Add(AllocationKind::kPointer, *dptr, *record);
+    if (reserved) return result;
   }
-  cuMemFree_v2(*dptr);
+  cuMemFree_v2(*dptr);  // outside the lock, which the free takes
   return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
