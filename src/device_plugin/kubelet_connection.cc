@@ -163,6 +163,8 @@ bool KubeletConnection::StandByWhileReplaced(SocketState state) {
         resource_name_, socket_path());
     StopServing();
     registered_ = false;
+    // Taken over right after taking over itself: nothing of its own left to register again.
+    takeover_reregister_pending_ = false;
     standing_by_ = true;
   }
   return true;
