@@ -80,7 +80,29 @@ MpsSupervisor::Answer MpsSupervisor::Answers(const Daemon& daemon) const {
   return result.ok() && result->exit_code == 0 ? Answer::kYes : Answer::kNo;
 }
 
+Status MpsSupervisor::WatchLocked(Daemon& daemon) {
+  daemon.wanted = true;
+  const MpsDaemonState before = daemon.status.state;
+  const Answer answer = Answers(daemon);
+  if (answer == Answer::kYes) {
+    if (before == MpsDaemonState::kFailed) {
+      spdlog::info("MPS control daemon for GPU {} answers again", daemon.status.gpu);
+    }
+    daemon.status.state = MpsDaemonState::kRunning;
+    daemon.status.last_error.clear();
+    return Status::Ok();
+  }
+  daemon.status.state = MpsDaemonState::kFailed;
+  daemon.status.last_error =
+      "no MPS control daemon for GPU " + daemon.status.gpu + " answers on " +
+      daemon.status.pipe_dir + (answer == Answer::kHung ? " (it hangs)" : "") +
+      "; they are run by another process here (the mps-control container: is it running?)";
+  if (before != MpsDaemonState::kFailed) spdlog::warn("{}", daemon.status.last_error);
+  return Error{daemon.status.last_error};
+}
+
 Status MpsSupervisor::StartLocked(Daemon& daemon) {
+  if (!options_.run_daemons) return WatchLocked(daemon);
   daemon.wanted = true;
   const Answer answer = Answers(daemon);
   if (answer == Answer::kYes) {
@@ -139,11 +161,12 @@ Status MpsSupervisor::StartLocked(Daemon& daemon) {
 
 void MpsSupervisor::StopLocked(Daemon& daemon) {
   daemon.wanted = false;
+  daemon.status.state = MpsDaemonState::kStopped;
+  if (!options_.run_daemons) return;  // not ours to quit
   CommandOptions command = DaemonCommand(daemon, "quit\n", "");
   // Stopping must fit in a pod's grace period even when daemons hang.
   command.timeout = std::min(command.timeout, std::chrono::milliseconds(2000));
   RunCommand({options_.control_binary}, command);
-  daemon.status.state = MpsDaemonState::kStopped;
 }
 
 Status MpsSupervisor::StartAll() {
@@ -169,6 +192,10 @@ void MpsSupervisor::Check() {
   const auto now = std::chrono::steady_clock::now();
   for (Daemon& daemon : daemons_) {
     if (!daemon.wanted) continue;
+    if (!options_.run_daemons) {
+      WatchLocked(daemon);
+      continue;
+    }
     // Backing off after a failed restart: not even probed (a hung daemon's probe takes the whole
     // command timeout, and every other daemon's check waits for it).
     if (daemon.status.state == MpsDaemonState::kFailed && now < daemon.next_restart) continue;

@@ -208,6 +208,50 @@ TEST_F(MpsSupervisorTest, AHungDaemonIsNeverJoinedByASecondOneOnItsPipes) {
   EXPECT_EQ(DaemonPid(status), pid);  // no second `-d`
 }
 
+// The device plugin's view when the daemons live in another container (which a restart of the
+// plugin's container must not take down): it reports them, but never starts, restarts or quits.
+TEST_F(MpsSupervisorTest, AWatcherReportsAnotherProcesssDaemonsButNeverStartsOrQuitsThem) {
+  MpsSupervisor& runner = Make({"GPU-aaaa"});
+  MpsSupervisorOptions watching = options_;
+  watching.run_daemons = false;
+  MpsSupervisor watcher(watching, {"GPU-aaaa", "GPU-bbbb"});
+  Status watched = watcher.StartAll();
+  ASSERT_FALSE(watched.ok());  // nothing runs yet, and the watcher starts nothing
+  EXPECT_NE(watched.message().find("mps-control container"), std::string::npos)
+      << watched.message();
+  EXPECT_FALSE(std::filesystem::exists(base_dir_ + "/GPU-aaaa"));
+  EXPECT_EQ(watcher.Statuses()[0].state, MpsDaemonState::kFailed);
+
+  ASSERT_TRUE(runner.StartAll().ok());
+  const int pid = DaemonPid(runner.Statuses()[0]);
+  watcher.Check();
+  EXPECT_EQ(watcher.Statuses()[0].state, MpsDaemonState::kRunning);
+  EXPECT_EQ(watcher.Statuses()[0].last_error, "");
+  EXPECT_EQ(watcher.Statuses()[1].state, MpsDaemonState::kFailed);
+  EXPECT_FALSE(std::filesystem::exists(base_dir_ + "/GPU-bbbb"));
+
+  kill(pid, SIGKILL);
+  for (int i = 0; i < 500 && !DaemonIsDead(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  watcher.Check();
+  MpsDaemonStatus seen = watcher.Statuses()[0];
+  EXPECT_EQ(seen.state, MpsDaemonState::kFailed);
+  EXPECT_EQ(seen.restarts, 0u);
+  EXPECT_EQ(DaemonPid(seen), pid);  // not restarted by the watcher
+
+  runner.Check();  // the runner restarts it, the watcher sees it again
+  const int restarted = DaemonPid(runner.Statuses()[0]);
+  ASSERT_NE(restarted, pid);
+  watcher.Check();
+  EXPECT_EQ(watcher.Statuses()[0].state, MpsDaemonState::kRunning);
+
+  watcher.StopAll();
+  EXPECT_EQ(watcher.Statuses()[0].state, MpsDaemonState::kStopped);
+  EXPECT_FALSE(DaemonIsDead(restarted));  // still serving its clients
+  EXPECT_EQ(runner.Statuses()[0].state, MpsDaemonState::kRunning);
+}
+
 TEST(MpsClientEnvironmentTest, GivesThePipeAndTheLimitsMpsEnforces) {
   auto env = MpsClientEnvironment(
       {.pipe_dir = "/flexai/mps", .memory_limit_mib = 4096, .thread_percentage = 30});
