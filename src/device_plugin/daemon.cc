@@ -10,8 +10,8 @@
 #include "device_plugin/health_monitor.h"
 #include "device_plugin/inventory_publisher.h"
 #include "device_plugin/kubelet_connection.h"
-#include "device_plugin/mps_shared_memory.h"
-#include "isolation/mps_supervisor.h"
+#include "device_plugin/metrics_endpoint.h"
+#include "device_plugin/mps_daemons.h"
 #include "kube/config_file_watcher.h"
 #include "kube/periodic_task.h"
 
@@ -41,12 +41,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
   Daemon* daemon = d.get();
   d->allocator_->SetMpsReadiness([daemon](const std::string& name) {
     std::lock_guard lock(daemon->mps_mu_);
-    // No supervisor: this backend runs no MPS daemons (sim, NPUs), nothing to wait for.
-    if (!daemon->mps_) return true;
-    for (const auto& status : daemon->mps_->Statuses()) {
-      if (status.gpu == name) return status.state == isolation::MpsDaemonState::kRunning;
-    }
-    return false;
+    // No MPS daemons: this backend runs none (sim, NPUs), nothing to wait for.
+    return !daemon->mps_ || daemon->mps_->Running(name);
   });
   d->service_ = std::make_unique<DevicePluginService>(*d->inventory_, *d->allocator_, d->settings_);
   d->kubelet_ = std::make_unique<KubeletConnection>(options.plugin_dir, SocketNameFor(resource),
@@ -71,32 +67,25 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options,
 Daemon::~Daemon() { Stop(); }
 
 Status Daemon::StartMpsDaemons(const PluginSettings& settings) {
-  // One MPS control daemon per GPU for single-GPU slices, plus a node-wide one for containers
-  // with several GPUs; pipes under the settings' mps_host_dir (what Allocate mounts).
-  std::vector<std::string> gpus;
-  for (const auto& chip : inventory_->chips()) gpus.push_back(chip.uuid);
-  gpus.push_back(isolation::kAllGpus);
-  Status result = PrepareMpsSharedMemory(MpsSharedMemoryDir(settings));
-  isolation::MpsSupervisorOptions options;
-  options.base_dir = settings.mps_host_dir;
+  // Pipes under the settings' mps_host_dir: what Allocate mounts.
+  MpsDaemonsOptions options;
+  options.mps_dir = settings.mps_host_dir;
   options.control_binary = options_.mps_control;
-  {
-    std::lock_guard lock(mps_mu_);
-    mps_ = std::make_unique<isolation::MpsSupervisor>(options, gpus);
-  }
-  if (Status started = mps_->StartAll(); result && !started) result = started;
-  mps_checks_ =
-      std::make_unique<kube::PeriodicTask>(std::chrono::seconds(5), [this] { mps_->Check(); });
-  mps_checks_->Start();
+  options.role = options_.mps_daemons == "watch" ? MpsDaemonRole::kWatch : MpsDaemonRole::kRun;
+  auto daemons = std::make_unique<MpsDaemons>(inventory_->chips(), options);
+  Status result = daemons->Start();
+  std::lock_guard lock(mps_mu_);
+  mps_ = std::move(daemons);
   return result;
 }
 
 void Daemon::StopMpsDaemons() {
-  if (mps_checks_) mps_checks_->Stop();
-  if (mps_) mps_->StopAll();
-  mps_checks_.reset();
-  std::lock_guard lock(mps_mu_);
-  mps_.reset();
+  std::unique_ptr<MpsDaemons> daemons;
+  {
+    std::lock_guard lock(mps_mu_);
+    daemons = std::move(mps_);
+  }
+  if (daemons) daemons->Stop();  // quits them only when they are run here
 }
 
 Status Daemon::Start() {
@@ -111,23 +100,19 @@ Status Daemon::Start() {
                settings->max_slices_per_chip, IsolationModeName(settings->isolation));
   health_->CheckOnce();  // start from the live health, not the discovery snapshot
   if (!options_.metrics_listen.empty()) {
-    // ":9400" (every address), as NVIDIA's tools write it; the HTTP server wants an address.
-    std::string listen = options_.metrics_listen;
-    if (listen.starts_with(':')) listen.insert(0, "0.0.0.0");
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(listen);
-    } catch (const std::exception& e) {
-      return Error{"metrics endpoint " + listen +
-                   ": cannot listen (port in use, or not HOST:PORT?): " + e.what()};
-    }
+    auto exposer = ListenForMetrics(options_.metrics_listen);
+    if (!exposer) return exposer.error();
+    exposer_ = std::move(*exposer);
     metrics_ = std::make_shared<ChipMetrics>(options_.node_name, *inventory_, *allocator_);
     exposer_->RegisterCollectable(metrics_);
-    mps_metrics_ = std::make_shared<MpsMetrics>(options_.node_name, [this] {
-      std::lock_guard lock(mps_mu_);
-      return mps_ ? mps_->Statuses() : std::vector<isolation::MpsDaemonStatus>{};
-    });
-    exposer_->RegisterCollectable(mps_metrics_);
-    spdlog::info("metrics on http://{}/metrics", listen);
+    // Watched daemons are reported by the process that runs them (restarts are counted there).
+    if (options_.mps_daemons != "watch") {
+      mps_metrics_ = std::make_shared<MpsMetrics>(options_.node_name, [this] {
+        std::lock_guard lock(mps_mu_);
+        return mps_ ? mps_->Statuses() : std::vector<isolation::MpsDaemonStatus>{};
+      });
+      exposer_->RegisterCollectable(mps_metrics_);
+    }
   }
   if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {
@@ -176,8 +161,13 @@ Status Daemon::ReloadPolicy() {
   if (mps_now && !mps_) {
     // Before the switch: MPS containers must find their daemons and shared memory ready.
     if (Status mps = StartMpsDaemons(next); !mps) {
-      StopMpsDaemons();
-      return RefuseReload("isolation mps cannot start: " + mps.message());
+      if (options_.mps_daemons != "watch") {
+        StopMpsDaemons();
+        return RefuseReload("isolation mps cannot start: " + mps.message());
+      }
+      // Run by another container, which may still be starting: MPS slices wait for them.
+      spdlog::warn("isolation mps: {}; MPS slices on them are refused until they answer",
+                   mps.message());
     }
   }
   spdlog::info(

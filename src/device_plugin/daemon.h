@@ -22,9 +22,6 @@
 namespace prometheus {
 class Exposer;
 }
-namespace flexai::isolation {
-class MpsSupervisor;
-}
 namespace flexai::kube {
 class ConfigFileWatcher;
 class PeriodicTask;
@@ -33,6 +30,7 @@ class PeriodicTask;
 namespace flexai::device_plugin {
 
 class ChipMetrics;
+class MpsDaemons;
 class MpsMetrics;
 class DevicePluginService;
 class HealthMonitor;
@@ -76,8 +74,8 @@ class Daemon {
 
  private:
   Daemon() = default;
-  // Prepares the MPS shared memory folder and starts the control daemons for `settings`; the
-  // supervisor stays (it restarts failed daemons) and the first error is returned.
+  // Starts (--mps-daemons run: prepares the MPS shared memory folder and starts) or watches the
+  // control daemons for `settings`; they stay checked, and the first error is returned.
   Status StartMpsDaemons(const PluginSettings& settings);
   void StopMpsDaemons();
   Status RefuseReload(const std::string& reason);
@@ -98,8 +96,7 @@ class Daemon {
   std::shared_ptr<MpsMetrics> mps_metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::mutex mps_mu_;  // guards the mps_ pointer against a scrape (not the supervisor itself)
-  std::unique_ptr<isolation::MpsSupervisor> mps_;
-  std::unique_ptr<kube::PeriodicTask> mps_checks_;
+  std::unique_ptr<MpsDaemons> mps_;
   std::unique_ptr<kube::ConfigFileWatcher> policy_watcher_;
   std::unique_ptr<kube::PeriodicTask> label_checks_;
   std::mutex labels_mu_;

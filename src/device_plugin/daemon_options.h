@@ -25,6 +25,11 @@ struct DaemonOptions {
   // containers), and the control binary to run (a name is looked up in PATH).
   std::string mps_dir = "/var/run/flexai/mps";
   std::string mps_control = "nvidia-cuda-mps-control";
+  // "run": this daemon runs the MPS control daemons; "watch": another process does (the chart's
+  // mps-control container, see mps_only) and this one only checks that they answer.
+  std::string mps_daemons = "run";
+  // Run only the MPS control daemons of this node's GPUs, until SIGTERM (no kubelet, no cluster).
+  bool mps_only = false;
   bool probe = false;
   std::string log_level = "info";
 };

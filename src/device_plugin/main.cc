@@ -14,6 +14,7 @@
 #include "device_plugin/cluster_connection.h"
 #include "device_plugin/daemon.h"
 #include "device_plugin/inventory_json.h"
+#include "device_plugin/mps_daemon_runner.h"
 #include "device_plugin/settings_loader.h"
 
 namespace {
@@ -48,6 +49,40 @@ int Probe(const DaemonOptions& options) {
   return 0;
 }
 
+// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so that only
+// WaitForStopSignal sees them.
+sigset_t BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
+void WaitForStopSignal(const sigset_t& stop_signals) {
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received signal {}, shutting down", signal);
+}
+
+int RunMpsDaemonsOnly(const DaemonOptions& options) {
+  auto backend = flexai::device_plugin::MakeBackend(options);
+  if (!backend) {
+    spdlog::critical("{}", backend.error().message);
+    return 1;
+  }
+  const sigset_t stop_signals = BlockStopSignals();
+  auto runner = flexai::device_plugin::MpsDaemonRunner::Start(options, **backend);
+  if (!runner) {
+    spdlog::critical("{}", runner.error().message);
+    return 1;
+  }
+  WaitForStopSignal(stop_signals);
+  (*runner)->Stop();
+  return 0;
+}
+
 int Run(const DaemonOptions& options) {
   auto backend = flexai::device_plugin::MakeBackend(options);
   if (!backend) {
@@ -59,12 +94,8 @@ int Run(const DaemonOptions& options) {
     spdlog::critical("{}", cluster.error().message);
     return 1;
   }
-  // Block the stop signals before any thread starts, so only sigwait below sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before any thread starts.
+  const sigset_t stop_signals = BlockStopSignals();
 
   // The backend's vendor is known only after discovery, so settings are resolved in Create; the
   // daemon calls this again on every policy change. Node labels are read each time; when they
@@ -93,9 +124,7 @@ int Run(const DaemonOptions& options) {
     spdlog::critical("{}", s.message());
     return 1;
   }
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  spdlog::info("received signal {}, shutting down", signal);
+  WaitForStopSignal(stop_signals);
   (*daemon)->Stop();
   return 0;
 }
@@ -159,6 +188,16 @@ int main(int argc, char** argv) {
   app.add_option("--mps-control", options.mps_control,
                  "MPS mode: the nvidia-cuda-mps-control binary (a name is looked up in PATH)")
       ->capture_default_str();
+  app.add_option("--mps-daemons", options.mps_daemons,
+                 "MPS mode: run the control daemons here, or watch those another process runs "
+                 "on --mps-dir (the chart's mps-control container: --mps-daemons-only), so that "
+                 "a restart of this daemon leaves the MPS servers of running pods alone")
+      ->check(CLI::IsMember({"run", "watch"}))
+      ->capture_default_str();
+  app.add_flag("--mps-daemons-only", options.mps_only,
+               "run only the MPS control daemons of this node's GPUs (one per GPU and one for "
+               "multi-GPU containers, restarted when they die, quit at SIGTERM), with their "
+               "/metrics; nothing is served to kubelet");
   app.add_flag("--probe", options.probe, "print the discovered inventory as JSON and exit");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -170,5 +209,6 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("flexai-device-plugin"));
   spdlog::set_level(spdlog::level::from_str(options.log_level));
   if (options.probe) return Probe(options);
+  if (options.mps_only) return RunMpsDaemonsOnly(options);
   return Run(options);
 }

@@ -14,11 +14,12 @@ Status PrepareMpsSharedMemory(const std::string& shared_dir, const std::string& 
                   error);
   if (error) return Error{"MPS shared memory folder " + shared_dir + ": " + error.message()};
   if (!fs::equivalent(shared_dir, dev_shm, error) || error) {
-    return Error{dev_shm + " is not " + shared_dir +
-                 ": MPS containers get that folder as /dev/shm and will not reach the MPS server; "
-                 "mount the host's " +
-                 shared_dir + " at " + dev_shm +
-                 " in the device plugin's container (chart: devicePlugin.mps.enabled=true)"};
+    return Error{
+        dev_shm + " is not " + shared_dir +
+        ": MPS containers get that folder as /dev/shm and will not reach the MPS server; "
+        "mount the host's " +
+        shared_dir + " at " + dev_shm +
+        " in the container that runs the MPS daemons (chart: devicePlugin.mps.enabled=true)"};
   }
   return Status::Ok();
 }

@@ -29,6 +29,7 @@ DaemonOptions SimOptions(const TempDir& dir, const std::string& sim, const std::
   DaemonOptions options = testing::SimDaemonOptions(dir.path(), sim);
   options.policy = policy;
   options.policy_poll_seconds = 0;
+  options.mps_dir = dir.File("mps");  // its shm folder is not this process's /dev/shm
   return options;
 }
 
@@ -45,17 +46,12 @@ class PolicyReloadTest : public ::testing::Test {
     cluster_ = cluster.get();
     const std::string policy = policy_file_;
     const std::string shared = dir_.File("shared");
-    const std::string mps = dir_.File("mps");  // its shm folder is not this process's /dev/shm
-    auto daemon =
-        Daemon::Create(options, std::make_unique<SimBackend>(sim_file_, "n1"), std::move(cluster),
-                       [policy, shared, mps](partition::Vendor vendor) {
-                         auto settings = LoadPluginSettings(policy, vendor, {});
-                         if (settings) {
-                           settings->shared_host_dir = shared;
-                           settings->mps_host_dir = mps;
-                         }
-                         return settings;
-                       });
+    auto daemon = Daemon::Create(options, std::make_unique<SimBackend>(sim_file_, "n1"),
+                                 std::move(cluster), [policy, shared](partition::Vendor vendor) {
+                                   auto settings = LoadPluginSettings(policy, vendor, {});
+                                   if (settings) settings->shared_host_dir = shared;
+                                   return settings;
+                                 });
     ASSERT_TRUE(daemon.ok()) << daemon.error().message;
     daemon_ = std::move(*daemon);
     ASSERT_TRUE(daemon_->Start().ok());
