@@ -531,25 +531,57 @@ class AscendTest(unittest.TestCase):
 
 
 class MpsTest(unittest.TestCase):
-    """MPS clients reach the daemons (in the device plugin's container) through /dev/shm too: the
-    plugin's /dev/shm is the host folder Allocate mounts at /dev/shm in MPS containers
+    """With MPS the control daemons run in a container of their own (mps-control), so that a
+    restart of the device plugin's container leaves the MPS servers of running pods alone; the
+    plugin only watches them. MPS clients reach the daemons through /dev/shm too: mps-control's
+    /dev/shm is the host folder Allocate mounts at /dev/shm in MPS containers
     (src/device_plugin/plugin_settings.h MpsSharedMemoryDir)."""
 
     SHM = "/var/run/flexai/mps/shm"
 
-    def shm_mounts(self, values):
+    def containers(self, values):
         spec = render.template(values).pod_spec("DaemonSet", "flexai-device-plugin")
+        return spec, {c["name"]: c for c in spec["containers"]}
+
+    def shm_mounts(self, values):
+        spec, containers = self.containers(values)
         volumes = {v["name"]: v for v in spec["volumes"]}
-        mounts = spec["containers"][0]["volumeMounts"]
-        return [(volumes[m["name"]]["hostPath"]["path"], spec) for m in mounts
+        return [(name, volumes[m["name"]]["hostPath"]["path"])
+                for name, c in containers.items() for m in c.get("volumeMounts", [])
                 if m["mountPath"] == "/dev/shm"]
 
-    def test_mps_mode_gives_the_plugin_the_shared_dev_shm_without_host_ipc(self):
-        (found,) = self.shm_mounts(VALUE_SETS["mps"])
-        host_path, spec = found
-        self.assertEqual(host_path, self.SHM)
+    def test_mps_daemons_run_in_their_own_container_which_the_plugin_watches(self):
+        spec, containers = self.containers(VALUE_SETS["mps"])
+        self.assertEqual(sorted(containers), ["device-plugin", "mps-control"])
+        plugin, mps = containers["device-plugin"], containers["mps-control"]
+        self.assertEqual(plugin["command"][-2:], ["--mps-daemons", "watch"])
+        self.assertEqual(mps["command"], [
+            "flexai-device-plugin", "--mps-daemons-only", "--backend", "nvidia", "--mps-dir",
+            "/var/run/flexai/mps", "--metrics-listen", "0.0.0.0:9401", "--log-level", "info"])
+        # Both see the same pipe folder on the host.
+        pipes = {c["name"]: [m["mountPath"] for m in c["volumeMounts"] if m["name"] == "mps-pipe-dir"]
+                 for c in (plugin, mps)}
+        self.assertEqual(pipes, {"device-plugin": ["/var/run/flexai/mps"],
+                                 "mps-control": ["/var/run/flexai/mps"]})
+        # The daemons see the GPUs; a liveness restart would kill every MPS server.
+        env = {e["name"]: e.get("value") for e in mps["env"]}
+        self.assertEqual(env["NVIDIA_VISIBLE_DEVICES"], "all")
+        self.assertNotIn("livenessProbe", mps)
+        self.assertIs(mps["securityContext"]["allowPrivilegeEscalation"], False)
+        self.assertEqual(mps["ports"], [{"name": "mps-metrics", "containerPort": 9401}])
+
+    def test_only_mps_control_gets_the_shared_dev_shm_and_without_host_ipc(self):
+        self.assertEqual(self.shm_mounts(VALUE_SETS["mps"]), [("mps-control", self.SHM)])
+        spec, _ = self.containers(VALUE_SETS["mps"])
         self.assertNotIn("hostIPC", spec)
-        self.assertIs(spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"], False)
+
+    def test_extra_args_reach_both_containers(self):
+        _, containers = self.containers({"devicePlugin.mps.enabled": "true",
+                                         "devicePlugin.backend": "sim",
+                                         "devicePlugin.extraArgs[0]": "--sim-config",
+                                         "devicePlugin.extraArgs[1]": "/etc/sim/chips.yaml"})
+        for c in containers.values():
+            self.assertEqual(c["command"][-2:], ["--sim-config", "/etc/sim/chips.yaml"], c["name"])
 
     def test_a_policy_that_names_mps_turns_it_on_by_itself(self):
         self.assertEqual(len(self.shm_mounts({"policy.sharing.isolationMode": "mps"})), 1)
@@ -557,10 +589,23 @@ class MpsTest(unittest.TestCase):
                     "policy.nodeOverrides[0].isolationMode": "mps"}
         self.assertEqual(len(self.shm_mounts(override)), 1)
 
-    def test_no_shared_dev_shm_without_mps_or_on_ascend(self):
-        self.assertEqual(self.shm_mounts({}), [])
-        self.assertEqual(self.shm_mounts({"devicePlugin.backend": "ascend",
-                                          "devicePlugin.mps.enabled": "true"}), [])
+    def test_no_mps_container_without_mps_or_on_ascend(self):
+        for values in ({}, {"devicePlugin.backend": "ascend", "devicePlugin.mps.enabled": "true"}):
+            with self.subTest(values=values):
+                self.assertEqual(self.shm_mounts(values), [])
+                _, containers = self.containers(values)
+                self.assertEqual(list(containers), ["device-plugin"])
+                self.assertNotIn("--mps-daemons", containers["device-plugin"]["command"])
+                ports = render.template(values).get("Service", "flexai-device-plugin-metrics")
+                self.assertEqual([p["name"] for p in ports["spec"]["ports"]], ["metrics"])
+
+    def test_mps_metrics_are_served_and_scraped(self):
+        r = render.template({**VALUE_SETS["mps"], **VALUE_SETS["service-monitor"]})
+        svc = r.get("Service", "flexai-device-plugin-metrics")
+        self.assertIn({"name": "mps-metrics", "port": 9401, "targetPort": "mps-metrics",
+                       "protocol": "TCP"}, svc["spec"]["ports"])
+        endpoints = r.get("ServiceMonitor", "flexai-device-plugin")["spec"]["endpoints"]
+        self.assertEqual([e["port"] for e in endpoints], ["metrics", "mps-metrics"])
 
 
 class ServiceMonitorTest(unittest.TestCase):
