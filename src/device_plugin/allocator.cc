@@ -132,6 +132,7 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
   // After a restart only the annotation knew of it: record the pod as Reconcile would.
   PodRecord& record = pods_[match.pod.uid];
   record.assignment = match.assignment;
+  SeedFromProgress(record, match.pod, match.assignment);
   if (std::find(record.allocated_containers.begin(), record.allocated_containers.end(),
                 container.container) == record.allocated_containers.end()) {
     record.allocated_containers.push_back(container.container);
@@ -288,6 +289,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
 
   PodRecord& record = pods_[match->pod.uid];
   record.assignment = match->assignment;
+  SeedFromProgress(record, match->pod, match->assignment);
   record.allocated_containers.push_back(container.container);
   record.device_ids[container.container] = sorted_ids;
   record.unconfirmed.insert(container.container);
@@ -295,8 +297,11 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   outcome.pod_namespace = match->pod.namespace_name;
   outcome.pod_name = match->pod.name;
   outcome.completes_pod = record.allocated_containers.size() == match->assignment.containers.size();
-  if (outcome.completes_pod)
+  if (outcome.completes_pod) {
     outcome.device_ids_annotation = EncodeContainerDeviceIds(record.device_ids);
+  } else {
+    outcome.progress_annotation = EncodeProgress(match->pod, record.device_ids);
+  }
   outcome.message = pod_ref + " container " + container.container;
   outcome.pod_uid = match->pod.uid;
   outcome.container = container.container;
@@ -328,6 +333,32 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
     outcomes.push_back(MatchContainer(ids, *settings));
     if (!outcomes.back().ok()) {
       take_back();
+      return Error{outcomes.back().message};
+    }
+  }
+  // A pod answered in part: which containers, on the pod, before kubelet has the answer (a
+  // restart would otherwise hand the next Allocate the pod's first container again). The last
+  // outcome of a pod holds all its containers so far; a pod this request completes needs none.
+  std::map<std::string, const AllocateOutcome*> in_progress;
+  for (const auto& outcome : outcomes) {
+    if (outcome.repeated) continue;
+    if (outcome.completes_pod) {
+      in_progress[outcome.pod_uid] = nullptr;
+    } else if (!in_progress.contains(outcome.pod_uid) || in_progress[outcome.pod_uid]) {
+      in_progress[outcome.pod_uid] = &outcome;
+    }
+  }
+  for (const auto& [uid, outcome] : in_progress) {
+    if (outcome == nullptr) continue;
+    Status patched = cluster_->PatchPodAnnotations(
+        outcome->pod_namespace, outcome->pod_name, uid,
+        {{kAllocatedContainersAnnotation, outcome->progress_annotation}});
+    if (!patched) {
+      const std::string pod_ref = outcome->pod_namespace + "/" + outcome->pod_name;
+      take_back();
+      outcomes.push_back(Failed(
+          AllocateFailure::kClusterUnavailable,
+          "recording on " + pod_ref + " which containers are allocated: " + patched.message()));
       return Error{outcomes.back().message};
     }
   }
@@ -439,23 +470,55 @@ void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) c
   }
 }
 
+void Allocator::SeedFromProgress(PodRecord& record, const PodSummary& pod,
+                                 const partition::PodAssignment& assignment) {
+  for (const auto& [container, ids] : RecordedProgress(pod)) {
+    const bool assigned = std::any_of(assignment.containers.begin(), assignment.containers.end(),
+                                      [&](const auto& c) { return c.container == container; });
+    if (!assigned || record.device_ids.contains(container)) continue;
+    record.allocated_containers.push_back(container);
+    record.device_ids[container] = ids;
+    // Answered before this process started: the bind time bounds when (it came later).
+    auto bound = pod.annotations.find(kBindTimeAnnotation);
+    record.answered_at[container] =
+        ParseRfc3339(bound == pod.annotations.end() ? "" : bound->second)
+            .value_or(std::chrono::system_clock::now());
+  }
+}
+
 void Allocator::Reconcile(const std::vector<PodSummary>& pods,
                           std::chrono::system_clock::time_point now) {
   RemoveStaleAccountingDirs(pods);
   std::lock_guard lock(mu_);
   std::map<std::string, PodRecord> next;
   std::set<std::string> ended;  // shown ended, or its bind failed: never kept by the grace
+  std::set<std::string> listed;
   for (const auto& pod : pods) {
     auto bind_phase = pod.annotations.find(kBindPhaseAnnotation);
     if (pod.terminal() ||
         (bind_phase != pod.annotations.end() && bind_phase->second == kBindPhaseFailed)) {
       ended.insert(pod.uid);
     }
+    listed.insert(pod.uid);
     auto phase = pod.annotations.find(kBindPhaseAnnotation);
     if (phase == pod.annotations.end() || pod.terminal()) continue;
     auto known = pods_.find(pod.uid);
     if (phase->second == kBindPhaseAllocating && known != pods_.end()) {
       next[pod.uid] = known->second;  // partly allocated, still in progress
+      next[pod.uid].listed = true;
+      continue;
+    }
+    if (phase->second == kBindPhaseAllocating) {
+      // Partly allocated before a restart: its progress annotation says which containers.
+      auto text = pod.annotations.find(kAssignmentAnnotation);
+      if (text == pod.annotations.end()) continue;
+      auto assignment = partition::DecodeAssignment(text->second, pod.uid);
+      if (!assignment || assignment->node != node_name_) continue;
+      PodRecord record;
+      record.assignment = *assignment;
+      SeedFromProgress(record, pod, *assignment);
+      record.listed = true;
+      if (!record.allocated_containers.empty()) next[pod.uid] = std::move(record);
       continue;
     }
     if (phase->second != kBindPhaseSuccess) continue;
@@ -470,14 +533,17 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods,
       record.device_ids = known->second.device_ids;
       record.answered_at = known->second.answered_at;
     }
+    record.listed = true;
     next[pod.uid] = std::move(record);
   }
   // `pods` comes from the watch cache, which may lag the fresh list an Allocate matched against:
   // a pod answered moments ago may be missing there or show no bind phase yet. Forgetting it
   // would let its next container match the one already answered, so it is kept for a while
-  // unless the list shows it ended.
+  // unless the list shows it ended, or it was listed since and is not any more (deleted).
   for (auto& [uid, record] : pods_) {
     if (next.contains(uid) || ended.contains(uid)) continue;
+    if (listed.contains(uid)) record.listed = true;  // shown, still without its bind phase
+    if (record.listed && !listed.contains(uid)) continue;
     bool fresh = std::any_of(
         record.answered_at.begin(), record.answered_at.end(),
         [&](const auto& answered) { return now - answered.second <= kUnlistedRecordGrace; });

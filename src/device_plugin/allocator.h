@@ -46,6 +46,9 @@ struct AllocateOutcome {
   bool repeated = false;
   // With completes_pod: the pod's `flexai.io/device-ids` annotation to write with `success`.
   std::string device_ids_annotation;
+  // Without completes_pod: the pod's `flexai.io/allocated-containers` annotation to write, so
+  // that a restarted plugin still knows which containers of the pod were answered.
+  std::string progress_annotation;
   bool ok() const { return failure == AllocateFailure::kNone; }
 };
 
@@ -110,7 +113,14 @@ class Allocator {
     std::set<std::string> unconfirmed;
     // When each container was first answered (repeats are recognised for kRepeatWindow).
     std::map<std::string, std::chrono::system_clock::time_point> answered_at;
+    // A list given to Reconcile showed the pod since it was recorded: when a later one does
+    // not, the pod was deleted (not merely missing from a lagging cache).
+    bool listed = false;
   };
+  // Records the containers of `pod` answered before a restart (its progress annotation) in
+  // `record`, when it has none of them yet.
+  static void SeedFromProgress(PodRecord& record, const PodSummary& pod,
+                               const partition::PodAssignment& assignment);
 
   // Finds and records the container (no pod patch). `settings`: the request's one snapshot.
   AllocateOutcome MatchContainer(const std::vector<std::string>& device_ids,

@@ -83,9 +83,13 @@ Result<MatchedContainer> MatchAssignment(const std::vector<PodSummary>& pods,
     }
     // Containers are handed to kubelet in assignment order: only the first pending one can be
     // next, and its chip count must match.
+    const ContainerDeviceIds progress = RecordedProgress(pod);
     for (size_t c = 0; c < assignment->containers.size(); ++c) {
       const auto& container = assignment->containers[c];
-      if (allocated.contains({pod.uid, container.container})) continue;
+      if (allocated.contains({pod.uid, container.container}) ||
+          progress.contains(container.container)) {
+        continue;
+      }
       if (container.grants.size() == device_count) {
         candidates.push_back({MatchedContainer{pod, *assignment, c},
                               ParseRfc3339(Annotation(pod, kBindTimeAnnotation)),
@@ -124,10 +128,11 @@ std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSumma
     if (!assignment || assignment->node != node) continue;
     if (NamesChipNotIn(*assignment, node_chips)) continue;  // annotations are user-editable
     // Only the plugin's own `success` patch writes device-ids: on an `allocating` pod they are
-    // stale (e.g. copied into a recreated pod) and name no answer.
+    // stale (e.g. copied into a recreated pod) and name no answer; there the progress annotation,
+    // bound to the pod's UID and assignment, names the containers answered so far.
     auto recorded = phase == kBindPhaseSuccess
                         ? DecodeContainerDeviceIds(Annotation(pod, kDeviceIdsAnnotation))
-                        : std::nullopt;
+                        : std::optional<ContainerDeviceIds>(RecordedProgress(pod));
     auto bound = ParseRfc3339(Annotation(pod, kBindTimeAnnotation));
     const bool recorded_recent = bound && now - *bound <= kRepeatWindow;
     for (size_t c = 0; c < assignment->containers.size(); ++c) {
@@ -146,6 +151,26 @@ std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSumma
     }
   }
   return std::nullopt;
+}
+
+namespace {
+
+std::string ProgressKey(const PodSummary& pod) {
+  return pod.uid + "@" + Annotation(pod, kBindTimeAnnotation) + "/";
+}
+
+}  // namespace
+
+ContainerDeviceIds RecordedProgress(const PodSummary& pod) {
+  const std::string text = Annotation(pod, kAllocatedContainersAnnotation);
+  const std::string key = ProgressKey(pod);
+  if (pod.uid.empty() || !text.starts_with(key)) return {};
+  return DecodeContainerDeviceIds(std::string_view(text).substr(key.size()))
+      .value_or(ContainerDeviceIds{});
+}
+
+std::string EncodeProgress(const PodSummary& pod, const ContainerDeviceIds& answered) {
+  return ProgressKey(pod) + EncodeContainerDeviceIds(answered);
 }
 
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text) {

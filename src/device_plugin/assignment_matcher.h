@@ -77,6 +77,13 @@ std::optional<MatchedContainer> FindAnsweredContainer(const std::vector<PodSumma
                                                       const AnsweredDeviceIds& answered,
                                                       std::chrono::system_clock::time_point now);
 
+// The containers of an `allocating` pod answered before (by this process or one that ran before
+// it), from its `flexai.io/allocated-containers` annotation; empty when there is none, or it is
+// for another pod UID or another assignment (bind-time), as in a copied or re-bound pod.
+ContainerDeviceIds RecordedProgress(const PodSummary& pod);
+// That annotation's value for `pod`'s current assignment.
+std::string EncodeProgress(const PodSummary& pod, const ContainerDeviceIds& answered);
+
 // Parses an RFC 3339 UTC time ("2026-11-28T03:31:06Z", optional fraction); nullopt when bad.
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(const std::string& text);
 std::string FormatRfc3339(std::chrono::system_clock::time_point time);

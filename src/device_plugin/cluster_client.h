@@ -19,6 +19,10 @@ inline constexpr char kBindErrorAnnotation[] = "flexai.io/bind-error";
 // Written by the device plugin with bind-phase=success: the device IDs kubelet passed for each
 // container, so a repeated Allocate is recognised even after a plugin restart.
 inline constexpr char kDeviceIdsAnnotation[] = "flexai.io/device-ids";
+// Written by the device plugin while a pod with several chip containers is allocated one
+// container at a time: "<pod uid>@<bind-time>/" + the device-ids form for the containers answered
+// so far, so that a plugin restarted in between hands the next Allocate the next container.
+inline constexpr char kAllocatedContainersAnnotation[] = "flexai.io/allocated-containers";
 inline constexpr char kBindPhaseAllocating[] = "allocating";
 inline constexpr char kBindPhaseSuccess[] = "success";
 inline constexpr char kBindPhaseFailed[] = "failed";

@@ -47,6 +47,10 @@ InventoryPublisher::~InventoryPublisher() { Stop(); }
 
 Status InventoryPublisher::PublishOnce() {
   if (cluster_ == nullptr) return Error{"no Kubernetes connection configured"};
+  // The pods first: live usage is read from the containers the allocator holds, so it must know
+  // those recovered after a restart and forget those that ended before the usage is published.
+  auto pods = cluster_->ListPodsOnNode(node_name_);
+  if (pods) allocator_.Reconcile(*pods);
   const auto chips = inventory_.chips();
   std::string inventory = InventoryJson(inventory_.vendor(), chips).dump();
   const auto now = std::chrono::system_clock::now();
@@ -58,9 +62,7 @@ Status InventoryPublisher::PublishOnce() {
                                                   {std::string(kube::kLiveUsageAnnotation), live}});
   if (!patched)
     return Error{"publishing inventory on node " + node_name_ + ": " + patched.message()};
-  auto pods = cluster_->ListPodsOnNode(node_name_);
   if (!pods) return Error{"listing pods on node " + node_name_ + ": " + pods.error().message};
-  allocator_.Reconcile(*pods);
   return Status::Ok();
 }
 

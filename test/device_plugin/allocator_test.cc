@@ -441,6 +441,95 @@ TEST_F(AllocatorTest, MultiContainerPodIsSuccessfulAfterItsLastContainer) {
   EXPECT_FALSE(allocator_.AllocateContainer({Id(6)}).ok());
 }
 
+// A restart between the containers of one pod: the next Allocate is for its second container,
+// which must get the second container's slice, not the first one's again.
+TEST_F(AllocatorTest, ARestartBetweenTheContainersOfAPodHandsOutTheNextContainer) {
+  cluster_.AddPod(PendingPod(
+      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
+      "2026-11-28T03:00:00Z"));
+  AllocateOutcome c1 = allocator_.AllocateContainer({Id(3, 0)});
+  ASSERT_TRUE(c1.ok()) << c1.message;
+  EXPECT_EQ(c1.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(0));
+  EXPECT_EQ(cluster_.PodAnnotation("pair", kBindPhaseAnnotation), kBindPhaseAllocating);
+
+  Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
+  restarted.Reconcile(cluster_.pods());  // its metrics know c1 at once
+  EXPECT_EQ(restarted.UsageByChip()[Uuid(0)].memory_mib, 2048);
+  AllocateOutcome c2 = restarted.AllocateContainer({Id(3, 1)});
+  ASSERT_TRUE(c2.ok()) << c2.message;
+  EXPECT_EQ(c2.container, "c2");
+  EXPECT_EQ(c2.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(1));
+  EXPECT_EQ(c2.setup.env["FLEXAI_MEMORY_LIMIT_MIB"], "3072");
+  EXPECT_EQ(cluster_.PodAnnotation("pair", kBindPhaseAnnotation), kBindPhaseSuccess);
+  EXPECT_EQ(cluster_.PodAnnotation("pair", kDeviceIdsAnnotation),
+            "c1=" + Id(3, 0) + ";c2=" + Id(3, 1));
+  EXPECT_EQ(restarted.UsageByChip()[Uuid(1)].memory_mib, 3072);
+}
+
+// Also before its first reconcile, and when kubelet repeats the first container's Allocate.
+TEST_F(AllocatorTest, AfterARestartTheFirstContainerRepeatedGetsItsOwnAnswer) {
+  // Bound just now: a repeat is recognised within kRepeatWindow of the bind.
+  cluster_.AddPod(PendingPod(
+      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
+      FormatRfc3339(std::chrono::system_clock::now())));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(3, 0)}).ok());
+  Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
+  AllocateOutcome repeat = restarted.AllocateContainer({Id(3, 0)});
+  ASSERT_TRUE(repeat.ok()) << repeat.message;
+  EXPECT_TRUE(repeat.repeated);
+  EXPECT_EQ(repeat.container, "c1");
+  AllocateOutcome c2 = restarted.AllocateContainer({Id(3, 1)});
+  ASSERT_TRUE(c2.ok()) << c2.message;
+  EXPECT_EQ(c2.container, "c2");
+}
+
+// The progress annotation names a pod UID and its bind time: copied into another pod, or left
+// from an earlier assignment of the same pod, it names no container.
+TEST_F(AllocatorTest, ProgressOfAnotherPodOrAnEarlierAssignmentIsIgnored) {
+  auto pod = PendingPod("pair", "n1",
+                        "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
+                        "2026-11-28T03:00:00Z");
+  for (const std::string& key :
+       {std::string("uid-other@2026-11-28T03:00:00Z/"), pod.uid + "@2026-11-28T02:00:00Z/"}) {
+    pod.annotations[kAllocatedContainersAnnotation] = key + "c1=" + Id(3, 0);
+    cluster_.RemovePod("pair");
+    cluster_.AddPod(pod);
+    Allocator fresh{"n1", inventory_, backend_, settings_, &cluster_};
+    AllocateOutcome first = fresh.AllocateContainer({Id(4, 0)});
+    ASSERT_TRUE(first.ok()) << first.message;
+    EXPECT_EQ(first.container, "c1") << key;
+  }
+}
+
+TEST_F(AllocatorTest, APartAnswerThatCannotBeRecordedOnThePodIsNotGiven) {
+  cluster_.AddPod(PendingPod(
+      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
+      "2026-11-28T03:00:00Z"));
+  cluster_.SetPatchFails(true);
+  AllocateOutcome refused = allocator_.AllocateContainer({Id(3, 0)});
+  EXPECT_EQ(refused.failure, AllocateFailure::kClusterUnavailable);
+  EXPECT_NE(refused.message.find("which containers are allocated"), std::string::npos)
+      << refused.message;
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+  cluster_.SetPatchFails(false);
+  AllocateOutcome retried = allocator_.AllocateContainer({Id(3, 0)});
+  ASSERT_TRUE(retried.ok()) << retried.message;
+  EXPECT_EQ(retried.container, "c1");
+}
+
+// A pod deleted (no longer listed after it was) is forgotten at once, not after the grace that
+// covers a cache which has not shown a just-answered pod yet.
+TEST_F(AllocatorTest, ReconcileForgetsAnAnsweredPodThatWasListedAndIsGone) {
+  cluster_.AddPod(PendingPod("gone", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":512:5",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(3)}).ok());
+  allocator_.Reconcile(cluster_.pods());
+  EXPECT_EQ(allocator_.UsageByChip()[Uuid(3)].memory_mib, 512);
+  cluster_.RemovePod("gone");
+  allocator_.Reconcile(cluster_.pods());
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+}
+
 TEST_F(AllocatorTest, ReconcileRecoversSuccessfulPodsAndForgetsDeletedOnes) {
   auto running = PendingPod("running", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":512:5",
                             "2026-11-28T03:00:00Z");

@@ -207,6 +207,23 @@ TEST_F(LiveUsagePublisherTest, EachHeartbeatPublishesTheChipsLiveUsageApartFromT
   EXPECT_EQ(cluster_.node_annotations("n1").at(kInventoryAnnotation), inventory);
 }
 
+// The heartbeat reconciles the pods before it reads their usage: the first one after a restart
+// already has the running pods' usage, and a pod that ended is not published one beat longer.
+TEST_F(LiveUsagePublisherTest, TheHeartbeatPublishesThePodsOfNowNotThoseOfTheLastBeat) {
+  cluster_.AddPod(RunningPod("train", "node=n1;cpu=0;mem=0|main=" + Uuid(0) + ":8192:40"));
+  WriteUsageFile(
+      UsageFile("train"),
+      {{.used_mib = 3000, .sm_share_permille = 0, .window_start_ns = isolation::MonotonicNowNs()}});
+  ASSERT_TRUE(publisher_.PublishOnce().ok());  // a fresh allocator, as after a restart
+  EXPECT_EQ(Published().chips[0].memory_used_mib, 3000);
+  PodSummary ended = cluster_.pods().front();
+  ended.phase = "Succeeded";
+  cluster_.RemovePod("train");
+  cluster_.AddPod(ended);
+  ASSERT_TRUE(publisher_.PublishOnce().ok());
+  EXPECT_EQ(Published().chips[0].memory_used_mib, 0);
+}
+
 TEST_F(LiveUsagePublisherTest, NoChipIsPublishedUsingMoreThanItHas) {
   cluster_.AddPod(RunningPod("liar", "node=n1;cpu=0;mem=0|main=" + Uuid(2) + ":4096:20"));
   allocator_.Reconcile(cluster_.pods());
