@@ -6,13 +6,6 @@
 
 #include "fake_apiserver.h"
 
-namespace {
-flexai::fake::FakeApiServer* g_server = nullptr;
-void OnSignal(int) {
-  if (g_server) g_server->Stop();
-}
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"flexai-fake-apiserver: a fake Kubernetes API server over plain HTTP"};
   std::string listen = "127.0.0.1:0";
@@ -29,6 +22,14 @@ int main(int argc, char** argv) {
   std::string host = listen.substr(0, colon);
   int port = std::atoi(listen.c_str() + colon + 1);
 
+  // Stop signals are taken by sigwait below, not by a handler: stopping joins the server's
+  // threads, which is nothing a signal handler may do. Blocked before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
   flexai::fake::FakeApiServer server;
   if (!state.empty()) {
     if (auto s = server.LoadState(state); !s.ok()) {
@@ -41,13 +42,13 @@ int main(int argc, char** argv) {
     spdlog::error("{}", bound.error().message);
     return 1;
   }
-  g_server = &server;
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
   // The port on stdout lets scripts start it with port 0.
   std::printf("listening on %s\n", server.url().c_str());
   std::fflush(stdout);
   spdlog::info("fake apiserver listening on {}", server.url());
-  server.Wait();
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received signal {}, stopping", signal);
+  server.Stop();
   return 0;
 }
