@@ -30,24 +30,46 @@ int32_t PriorityOf(const Json& pod) {
   return static_cast<int32_t>(kube::IntAt(kube::ObjectAt(pod, "spec"), "priority", 0));
 }
 
+// What the pod's later events may change on a cached pod besides its assignment.
+void RefreshPodFields(CachedPod& cached, const Json& pod) {
+  cached.bind_phase = kube::AnnotationOf(pod, std::string(kube::kBindPhaseAnnotation));
+  cached.bind_time =
+      kube::ParseTime(kube::AnnotationOf(pod, std::string(kube::kBindTimeAnnotation)));
+  cached.priority = PriorityOf(pod);
+  cached.labels = kube::StringMapAt(kube::ObjectAt(pod, "metadata"), "labels");
+}
+
 bool IsBound(const Json& pod) {
   auto spec = pod.find("spec");
   return spec != pod.end() && spec->is_object() && !kube::StringAt(*spec, "nodeName").empty();
 }
 
 // Live usage changes with every heartbeat and is read by metrics only: it never rebuilds the node
-// nor changes its epoch, so scores are unaffected. A malformed value is dropped with a warning.
-void UpdateLiveUsage(CachedNode& node, const std::string& text) {
-  if (text == node.live_usage_text) return;
+// nor changes its epoch, so scores are unaffected. A malformed value is dropped with a warning;
+// entries the inventory cannot account for are dropped or clamped (FitLiveUsage), with a warning
+// when what was wrong changes. Runs after the inventory is read, and again when it changed.
+void UpdateLiveUsage(CachedNode& node, const std::string& text, bool inventory_changed) {
+  bool text_changed = text != node.live_usage_text;
+  if (!text_changed && !inventory_changed) return;
   node.live_usage_text = text;
   node.live_usage.reset();
   if (text.empty()) return;
   auto usage = kube::DecodeLiveUsage(text);
   if (!usage) {
-    spdlog::warn("node {}: ignoring unusable {}: {}", node.name, kube::kLiveUsageAnnotation,
-                 usage.error().message);
+    if (text_changed) {
+      spdlog::warn("node {}: ignoring unusable {}: {}", node.name, kube::kLiveUsageAnnotation,
+                   usage.error().message);
+    }
     return;
   }
+  std::string fixes;
+  for (const auto& change : kube::FitLiveUsage(*usage, node.state.chips())) {
+    fixes += (fixes.empty() ? "" : "; ") + change;
+  }
+  if (fixes != node.live_usage_fixes && !fixes.empty()) {
+    spdlog::warn("node {}: {}: {}", node.name, kube::kLiveUsageAnnotation, fixes);
+  }
+  node.live_usage_fixes = fixes;
   node.live_usage = std::move(*usage);
 }
 
@@ -119,7 +141,7 @@ bool ClusterCache::UpsertNodeLocked(const Json& object) {
   }
   std::string beat = kube::AnnotationOf(object, std::string(kube::kHeartbeatAnnotation));
   node.heartbeat = beat.empty() ? std::nullopt : kube::ParseTime(beat);
-  UpdateLiveUsage(node, kube::AnnotationOf(object, std::string(kube::kLiveUsageAnnotation)));
+  std::string live = kube::AnnotationOf(object, std::string(kube::kLiveUsageAnnotation));
   std::string text = kube::AnnotationOf(object, std::string(kube::kInventoryAnnotation));
   // Heartbeats arrive every few seconds from every node: only a change of what placement reads
   // (inventory, labels, allocatable) rebuilds the node. A rebuild loses nothing: the ledgers are
@@ -127,12 +149,14 @@ bool ClusterCache::UpsertNodeLocked(const Json& object) {
   if (!created && text == node.inventory_text && labels == node.labels &&
       allocatable.cpu_milli == node.allocatable.cpu_milli &&
       allocatable.memory_mib == node.allocatable.memory_mib) {
+    UpdateLiveUsage(node, live, /*inventory_changed=*/false);
     return false;
   }
   node.labels = std::move(labels);
   node.allocatable = allocatable;
   node.inventory_text = text;
   RebuildNodeLocked(node);
+  UpdateLiveUsage(node, live, /*inventory_changed=*/true);
   return true;
 }
 
@@ -159,17 +183,18 @@ void ClusterCache::RebuildNodeLocked(CachedNode& node) {
   }
   node.state = partition::NodeState(node.name, node.allocatable, std::move(chips),
                                     std::move(capacities), node.labels);
-  // Bound pods first: their slices are real, while an unbound pod's assignment may be the
-  // leftover of a bind that died between its patch and the binding.
-  std::vector<partition::PodAssignment> assignments;
+  // Bound pods are restored whatever room is left: their containers hold those slices, so a
+  // smaller capacity (policy, allocatable, a vanished chip) leaves the node over-full rather than
+  // forgetting them. An unbound pod's assignment may be the leftover of a bind that died between
+  // its patch and the binding: applied only where it still fits.
+  std::vector<partition::PodAssignment> placed, tentative;
   if (auto it = by_node_.find(node.name); it != by_node_.end()) {
-    for (bool bound : {true, false}) {
-      for (const auto& uid : it->second) {
-        if (pods_.at(uid).bound == bound) assignments.push_back(pods_.at(uid).assignment);
-      }
+    for (const auto& uid : it->second) {
+      const CachedPod& pod = pods_.at(uid);
+      (pod.bound ? placed : tentative).push_back(pod.assignment);
     }
   }
-  for (const auto& e : node.state.Rebuild(assignments)) {
+  for (const auto& e : node.state.Rebuild(placed, tentative)) {
     spdlog::warn("node {}: {}", node.name, e.message);
   }
   node.epoch = ++epochs_;
@@ -230,6 +255,11 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
     return;
   }
   std::string text = kube::AnnotationOf(pod, std::string(kube::kAssignmentAnnotation));
+  if (existing != pods_.end() && existing->second.bound &&
+      text != EncodeAssignment(existing->second.assignment)) {
+    KeepPlacedAssignmentLocked(existing->second, pod, text);
+    return;
+  }
   if (text.empty()) {
     // A bind in flight has not written its annotation yet: this event predates it.
     if (existing != pods_.end() && existing->second.binding) return;
@@ -243,17 +273,15 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
     ForgetPodLocked(uid);
     return;
   }
-  std::string phase = kube::AnnotationOf(pod, std::string(kube::kBindPhaseAnnotation));
-  std::string stamp = kube::AnnotationOf(pod, std::string(kube::kBindTimeAnnotation));
   if (existing != pods_.end()) {
     // Same assignment already held (typically our own reservation echoed back): keep it.
     if (EncodeAssignment(existing->second.assignment) == text) {
       existing->second.binding = false;
       existing->second.bound = existing->second.bound || IsBound(pod);
-      existing->second.bind_phase = phase;
-      existing->second.bind_time = kube::ParseTime(stamp);
-      existing->second.priority = PriorityOf(pod);
-      existing->second.labels = kube::StringMapAt(kube::ObjectAt(pod, "metadata"), "labels");
+      existing->second.ignored_assignment.clear();
+      RefreshPodFields(existing->second, pod);
+      // A reservation a rebuild could not fit is now bound: its slices are real.
+      if (existing->second.bound) HoldPlacedLocked(existing->second);
       return;
     }
     // A reservation in flight is not replaced by an assignment its patch has not written yet
@@ -267,11 +295,8 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
   entry.name = kube::NameOf(pod);
   entry.node = decoded->node;
   entry.assignment = std::move(*decoded);
-  entry.bind_phase = phase;
-  entry.bind_time = kube::ParseTime(stamp);
   entry.bound = IsBound(pod);
-  entry.priority = PriorityOf(pod);
-  entry.labels = kube::StringMapAt(kube::ObjectAt(pod, "metadata"), "labels");
+  RefreshPodFields(entry, pod);
   if (auto n = nodes_.find(entry.node); n != nodes_.end()) {
     if (n->second.has_inventory) {
       // Fill chip indexes from UUIDs and take the slices.
@@ -279,17 +304,46 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
       auto s = n->second.state.Apply(entry.assignment);
       if (!s.ok() && entry.bound) {
         // A bound pod's slices are real: displace reservations of unbound pods (a bind that
-        // died after its patch), which their next bind replaces.
+        // died after its patch), which their next bind replaces; failing that, hold them anyway.
         DropUnboundReservationsLocked(entry.node, uid);
         s = n->second.state.Apply(entry.assignment);
-      }
-      if (!s.ok()) {
+        if (!s.ok()) HoldPlacedLocked(entry);
+      } else if (!s.ok()) {
         spdlog::warn("pod {}/{}: cannot restore its slices: {}", entry.ns, entry.name, s.message());
       }
     }
   }
   by_node_[entry.node].insert(uid);
   pods_.emplace(uid, std::move(entry));
+}
+
+void ClusterCache::HoldPlacedLocked(const CachedPod& pod) {
+  auto n = nodes_.find(pod.node);
+  if (n == nodes_.end() || !n->second.has_inventory) return;
+  partition::NodeState& state = n->second.state;
+  if (state.pods().count(pod.uid)) return;
+  std::vector<Error> notes = state.Restore(pod.assignment);
+  for (auto& e : state.OverFull()) notes.push_back(std::move(e));
+  for (const auto& e : notes) {
+    spdlog::warn("node {}: bound pod {}/{} keeps its slices: {}", pod.node, pod.ns, pod.name,
+                 e.message);
+  }
+  n->second.epoch = ++epochs_;
+}
+
+void ClusterCache::KeepPlacedAssignmentLocked(CachedPod& cached, const Json& pod,
+                                              const std::string& text) {
+  RefreshPodFields(cached, pod);
+  if (text == cached.ignored_assignment) return;  // warned about this value already
+  cached.ignored_assignment = text;
+  std::string why = "removed";
+  if (!text.empty()) {
+    auto decoded = partition::DecodeAssignment(text, cached.uid);
+    why = decoded.ok() ? "changed to \"" + text + "\"" : "malformed: " + decoded.error().message;
+  }
+  spdlog::warn("pod {}/{}: ignoring {}: {}; the pod is bound, its slices stay as placed ({})",
+               cached.ns, cached.name, kube::kAssignmentAnnotation, why,
+               EncodeAssignment(cached.assignment));
 }
 
 void ClusterCache::DropUnboundReservationsLocked(const std::string& node_name,
@@ -356,7 +410,8 @@ Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,
                   guard ? std::optional<kube::WallTime>(guard->now) : std::nullopt,
                   /*bound=*/false,
                   /*priority=*/0,
-                  /*labels=*/{}};  // both filled in by the pod's next event
+                  /*labels=*/{},  // both filled in by the pod's next event
+                  /*ignored_assignment=*/{}};
   by_node_[node_name].insert(uid);
   pods_.emplace(uid, std::move(entry));
   ++generation_;

@@ -33,9 +33,12 @@ struct CachedNode {
   std::string inventory_text;   // the raw annotation, to notice changes
   std::optional<kube::WallTime> heartbeat;
   // The device plugin's live usage per chip (flexai.io/live-usage): for metrics only, placement
-  // never reads it. Empty when the annotation is missing or malformed (a warning is logged).
+  // never reads it. Empty when the annotation is missing or malformed (a warning is logged); only
+  // chips of the inventory, memory at most the chip's, compute at most 100 %.
   std::optional<kube::NodeLiveUsage> live_usage;
   std::string live_usage_text;  // the raw annotation, to parse (and warn) only on a change
+  // Entries dropped or clamped against the inventory (kube::FitLiveUsage), to warn on a change.
+  std::string live_usage_fixes;
   bool unschedulable = false;
   partition::HostResources allocatable;
   // The isolation mode the node's device plugin gives GPU slices (its slice policy's `sharing`
@@ -57,6 +60,9 @@ struct CachedPod {
   bool bound = false;    // spec.nodeName is set: kubelet runs it, its slices are real
   int32_t priority = 0;  // spec.priority (preemption picks victims by it)
   std::map<std::string, std::string> labels;  // metadata.labels (disruption budgets select by them)
+  // A bound pod keeps the assignment it was placed with: a later annotation value that differs
+  // (removed, malformed, edited) is ignored; the last one ignored, to warn once per change.
+  std::string ignored_assignment;
 };
 
 // Keeps the device plugin's Allocate match unambiguous (docs/protocol.md): no second pod is
@@ -129,6 +135,11 @@ class ClusterCache {
   void RebuildNodeLocked(CachedNode& node);
   void UpsertPodLocked(const nlohmann::json& pod);
   void ForgetPodLocked(const std::string& uid);
+  // Restores a bound pod's slices on its node if the ledgers lack them, whatever room is left.
+  void HoldPlacedLocked(const CachedPod& pod);
+  // A bound pod's annotation no longer matches what it was placed with: keep the placement.
+  void KeepPlacedAssignmentLocked(CachedPod& cached, const nlohmann::json& pod,
+                                  const std::string& text);
   // Forgets the assignments of pods on `node_name` that are neither bound nor being bound here.
   void DropUnboundReservationsLocked(const std::string& node_name, const std::string& keep_uid);
 

@@ -183,8 +183,9 @@ Result<NodeLiveUsage> DecodeLiveUsage(std::string_view text) {
     }
     chip.memory_used_mib = c["memoryUsedMiB"].get<int64_t>();
     if (!c.contains("computeUsedPercent") || !c["computeUsedPercent"].is_number() ||
-        !(c["computeUsedPercent"].get<double>() >= 0)) {
-      return Error{where + ".computeUsedPercent: missing or not a non-negative number"};
+        !(c["computeUsedPercent"].get<double>() >= 0) ||
+        !std::isfinite(c["computeUsedPercent"].get<double>())) {
+      return Error{where + ".computeUsedPercent: missing or not a finite non-negative number"};
     }
     chip.compute_used_percent = c["computeUsedPercent"].get<double>();
     usage.chips.push_back(std::move(chip));
@@ -192,6 +193,34 @@ Result<NodeLiveUsage> DecodeLiveUsage(std::string_view text) {
   std::sort(usage.chips.begin(), usage.chips.end(),
             [](const auto& a, const auto& b) { return a.index < b.index; });
   return usage;
+}
+
+std::vector<std::string> FitLiveUsage(NodeLiveUsage& usage,
+                                      const std::vector<partition::Chip>& chips) {
+  std::vector<std::string> changes;
+  std::vector<ChipLiveUsage> kept;
+  for (auto& c : usage.chips) {
+    std::string name = "chip " + std::to_string(c.index) + " (" + c.uuid + ")";
+    auto chip = std::find_if(chips.begin(), chips.end(), [&](const partition::Chip& k) {
+      return k.index == c.index && k.uuid == c.uuid;
+    });
+    if (chip == chips.end()) {
+      changes.push_back(name + " is not in the inventory: ignored");
+      continue;
+    }
+    if (c.memory_used_mib > chip->memory_mib) {
+      c.memory_used_mib = chip->memory_mib;
+      changes.push_back(name + ": memoryUsedMiB above the chip's " +
+                        std::to_string(chip->memory_mib) + " MiB: clamped");
+    }
+    if (c.compute_used_percent > 100.0) {
+      c.compute_used_percent = 100.0;
+      changes.push_back(name + ": computeUsedPercent above 100: clamped");
+    }
+    kept.push_back(std::move(c));
+  }
+  usage.chips = std::move(kept);
+  return changes;
 }
 
 }  // namespace flexai::kube

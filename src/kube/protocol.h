@@ -84,7 +84,13 @@ struct NodeLiveUsage {
 //  "uuid":"GPU-..","memoryUsedMiB":3072,"computeUsedPercent":25.0}]}
 std::string EncodeLiveUsage(const NodeLiveUsage& usage);
 // Errors name the field ("chips[1].memoryUsedMiB: not a non-negative integer"). Chips are
-// returned sorted by index; indexes and UUIDs must be unique.
+// returned sorted by index; indexes and UUIDs must be unique; numbers finite.
 Result<NodeLiveUsage> DecodeLiveUsage(std::string_view text);
+// Keeps what the node's inventory can account for, as the device plugin's own clamp does: entries
+// whose index and uuid name no chip of `chips` are dropped, memory is clamped to the chip's
+// memory and compute to 100 %. Returns one line per change made, without the values (they move
+// with every sample), so a caller can warn once per kind of problem.
+std::vector<std::string> FitLiveUsage(NodeLiveUsage& usage,
+                                      const std::vector<partition::Chip>& chips);
 
 }  // namespace flexai::kube

@@ -1,5 +1,6 @@
 // The slices held on one chip, by owner (pod UID + container). Allocation and release are
-// idempotent per owner and never take the chip past its capacity.
+// idempotent per owner; Allocate never takes the chip past its capacity, Restore records a slice
+// already in use whatever room is left (the chip may then be over-full).
 #pragma once
 
 #include <compare>
@@ -47,8 +48,12 @@ class ChipLedger {
   const std::vector<Slice>& slices() const { return slices_; }
   int64_t used_memory_mib() const { return used_memory_mib_; }
   int used_cores() const { return used_cores_; }
-  int64_t free_memory_mib() const { return capacity_.memory_limit_mib() - used_memory_mib_; }
-  int free_cores() const { return capacity_.cores - used_cores_; }
+  // What new slices may still take; 0 (never negative) on an over-full chip.
+  int64_t free_memory_mib() const;
+  int free_cores() const;
+  // More is held than the capacity allows (restored slices after a capacity shrink): nothing new
+  // fits until enough is released.
+  bool over_full() const;
   bool empty() const { return slices_.empty(); }
   bool held_exclusively() const { return exclusive_; }
 
@@ -57,11 +62,17 @@ class ChipLedger {
   // Adds a slice for `owner`. Repeating the same allocation is a no-op; the same owner asking for
   // different amounts, or a demand that does not fit, is an error and changes nothing.
   Status Allocate(const Owner& owner, const ChipDemand& demand);
+  // Records a slice that is already in use (a running pod's), without checking room: capacity
+  // may have shrunk under it. Idempotent per owner like Allocate.
+  Status Restore(const Owner& owner, const ChipDemand& demand);
   // Removes `owner`'s slice; returns false (and changes nothing) when it holds none.
   bool Release(const Owner& owner);
   const Slice* Find(const Owner& owner) const;
 
  private:
+  // Checks ownership and amounts; `check_room` adds the capacity check.
+  Status Take(const Owner& owner, const ChipDemand& demand, bool check_room);
+
   ChipCapacity capacity_;
   std::vector<Slice> slices_;
   int64_t used_memory_mib_ = 0;

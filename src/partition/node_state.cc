@@ -1,5 +1,6 @@
 #include "partition/node_state.h"
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -56,9 +57,16 @@ ChipSet NodeState::FeasibleChips(const SliceRequest& request) const {
   return set;
 }
 
+HostResources NodeState::host_free() const {
+  return {std::max<int64_t>(0, host_capacity_.cpu_milli - host_used_.cpu_milli),
+          std::max<int64_t>(0, host_capacity_.memory_mib - host_used_.memory_mib)};
+}
+
 bool NodeState::HostFits(const HostResources& host) const {
   HostResources free = host_free();
-  return host.cpu_milli <= free.cpu_milli && host.memory_mib <= free.memory_mib;
+  bool over = host_used_.cpu_milli > host_capacity_.cpu_milli ||
+              host_used_.memory_mib > host_capacity_.memory_mib;
+  return !over && host.cpu_milli <= free.cpu_milli && host.memory_mib <= free.memory_mib;
 }
 
 PodAssignment NodeState::MakeAssignment(const PodRequest& pod,
@@ -166,16 +174,85 @@ bool NodeState::Release(const std::string& pod_uid) {
   return true;
 }
 
-std::vector<Error> NodeState::Rebuild(const std::vector<PodAssignment>& assignments) {
+std::vector<Error> NodeState::Restore(const PodAssignment& assignment) {
+  if (assignment.node != name_) {
+    return {Error{"assignment for node " + assignment.node + " restored on node " + name_}};
+  }
+  if (auto it = pods_.find(assignment.pod_uid); it != pods_.end()) {
+    if (SameAssignment(it->second, assignment)) return {};
+    return {Error{"pod " + assignment.pod_uid + " already holds a different assignment on node " +
+                  name_}};
+  }
+  std::vector<Error> left_out;
+  std::vector<std::pair<int, Owner>> taken;
+  for (const auto& ca : assignment.containers) {
+    Owner owner{assignment.pod_uid, ca.container};
+    for (const auto& g : ca.grants) {
+      int i = IndexOf(g.chip_uuid);
+      if (i < 0) {
+        left_out.push_back(Error{"pod " + owner.ToString() + ": chip " + g.chip_uuid +
+                                 " is no longer in node " + name_ +
+                                 "'s inventory: its slice there (" + std::to_string(g.memory_mib) +
+                                 " MiB, " + std::to_string(g.cores) + "% cores) is not counted"});
+        continue;
+      }
+      Status s = ledgers_[static_cast<size_t>(i)].Restore(
+          owner, ChipDemand{g.memory_mib, g.cores, g.exclusive});
+      if (!s.ok()) {
+        for (auto& [j, o] : taken) ledgers_[static_cast<size_t>(j)].Release(o);
+        return {Error{"node " + name_ + " chip " + std::to_string(i) + " (" + g.chip_uuid +
+                      "): " + s.message()}};
+      }
+      taken.emplace_back(i, owner);
+    }
+  }
+  host_used_.cpu_milli += assignment.host.cpu_milli;
+  host_used_.memory_mib += assignment.host.memory_mib;
+  pods_.emplace(assignment.pod_uid, assignment);
+  ++version_;
+  return left_out;
+}
+
+std::vector<Error> NodeState::OverFull() const {
+  std::vector<Error> over;
+  for (int i = 0; i < chip_count(); ++i) {
+    const ChipLedger& l = ledger(i);
+    if (!l.over_full()) continue;
+    over.push_back(Error{"chip " + std::to_string(i) + " (" + chip(i).uuid +
+                         ") is over-full: " + std::to_string(l.used_memory_mib()) + " of " +
+                         std::to_string(l.capacity().memory_limit_mib()) + " MiB, " +
+                         std::to_string(l.used_cores()) + " of " +
+                         std::to_string(l.capacity().cores) + "% cores, " +
+                         std::to_string(l.slices().size()) +
+                         " slice(s) held; no new slice fits there until pods on it end"});
+  }
+  if (host_used_.cpu_milli > host_capacity_.cpu_milli ||
+      host_used_.memory_mib > host_capacity_.memory_mib) {
+    over.push_back(Error{"host resources are over-full: " + std::to_string(host_used_.cpu_milli) +
+                         " of " + std::to_string(host_capacity_.cpu_milli) + " mCPU, " +
+                         std::to_string(host_used_.memory_mib) + " of " +
+                         std::to_string(host_capacity_.memory_mib) + " MiB held"});
+  }
+  return over;
+}
+
+std::vector<Error> NodeState::Rebuild(const std::vector<PodAssignment>& placed,
+                                      const std::vector<PodAssignment>& tentative) {
   for (auto& ledger : ledgers_) ledger = ChipLedger(ledger.capacity());
   host_used_ = {};
   pods_.clear();
   ++version_;
   std::vector<Error> errors;
-  for (const auto& a : assignments) {
-    Status s = Apply(a);
-    if (!s.ok()) errors.push_back(Error{"cannot restore pod " + a.pod_uid + ": " + s.message()});
+  for (const auto& a : placed) {
+    for (auto& e : Restore(a)) errors.push_back(std::move(e));
   }
+  for (const auto& a : tentative) {
+    Status s = Apply(a);
+    if (!s.ok()) {
+      errors.push_back(Error{"dropping the reservation of pod " + a.pod_uid + ": " + s.message()});
+    }
+  }
+  for (auto& e : OverFull()) errors.push_back(std::move(e));
   return errors;
 }
 

@@ -1,5 +1,6 @@
 // One node's accelerators and host resources with their ledgers: the unit every placement policy
-// looks at. Apply and Release are all-or-nothing and idempotent per pod.
+// looks at. Apply (new placements: checks room), Restore (pods already running: records what they
+// hold) and Release are all-or-nothing and idempotent per pod.
 #pragma once
 
 #include <cstdint>
@@ -35,10 +36,8 @@ class NodeState {
   int chip_count() const { return static_cast<int>(chips_.size()); }
   const HostResources& host_capacity() const { return host_capacity_; }
   const HostResources& host_used() const { return host_used_; }
-  HostResources host_free() const {
-    return {host_capacity_.cpu_milli - host_used_.cpu_milli,
-            host_capacity_.memory_mib - host_used_.memory_mib};
-  }
+  // Never negative: 0 where restored pods hold more than the capacity.
+  HostResources host_free() const;
   // Bumped by every change; lets callers cache per-node computations.
   uint64_t version() const { return version_; }
   const std::map<std::string, PodAssignment>& pods() const { return pods_; }
@@ -58,12 +57,23 @@ class NodeState {
   // Takes the assignment's slices and host resources. Re-applying the identical assignment is a
   // no-op; anything that does not fit is an error and leaves the node unchanged.
   Status Apply(const PodAssignment& assignment);
+  // Records the slices and host resources of a pod already placed here (bound: its containers
+  // hold them) without checking room: a smaller capacity (policy, allocatable) leaves the node
+  // over-full, and no new slice fits where it is until enough is released. Grants on chips the
+  // node no longer has are left out, the rest kept; each left-out grant is returned as an Error
+  // (a warning). A pod holding a different assignment here, or one of another node, is an error
+  // that changes nothing. Re-restoring the identical assignment is a no-op.
+  std::vector<Error> Restore(const PodAssignment& assignment);
+  // Over-full chips and host resources, one line each (empty when everything fits).
+  std::vector<Error> OverFull() const;
   // Frees everything `pod_uid` holds here; false when it holds nothing.
   bool Release(const std::string& pod_uid);
-  // Forgets all slices, then rebuilds the ledgers from existing assignments (how a restarted
-  // component recovers). Assignments that no longer fit are returned as errors; the rest are
-  // applied.
-  std::vector<Error> Rebuild(const std::vector<PodAssignment>& assignments);
+  // Forgets all slices, then rebuilds the ledgers (how a restarted component recovers, or a
+  // node whose chips or capacities changed): `placed` pods are restored whatever room is left
+  // (Restore), then `tentative` ones (reservations not bound yet) are applied where they still
+  // fit. Returns warnings: grants left out, tentative assignments dropped, over-full chips.
+  std::vector<Error> Rebuild(const std::vector<PodAssignment>& placed,
+                             const std::vector<PodAssignment>& tentative = {});
 
  private:
   int IndexOf(const std::string& uuid) const;

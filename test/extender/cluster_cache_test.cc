@@ -207,5 +207,33 @@ TEST_F(ClusterCacheTest, MalformedLiveUsageIsIgnoredAndTheNodeStaysUsable) {
   EXPECT_EQ(cache_.LiveUsage().at("n1").chips.at(0).memory_used_mib, 512);
 }
 
+// Repro: a chip entry not in the inventory and impossible values were exported as they came.
+TEST_F(ClusterCacheTest, LiveUsageKeepsOnlyInventoryChipsWithinTheirLimits) {
+  const std::string text = R"({"sampledAt":"2026-11-28T03:31:06Z","chips":[
+      {"index":0,"uuid":"GPU-a","memoryUsedMiB":99999999,"computeUsedPercent":1e308},
+      {"index":7,"uuid":"GPU-zzz","memoryUsedMiB":99999999,"computeUsedPercent":250}]})";
+  cache_.ReplaceNodes({WithLiveUsage(NodeWithChips("n1", {{"GPU-a", 16384}}), text)});
+  auto live = cache_.LiveUsage();
+  ASSERT_EQ(live.count("n1"), 1u);
+  ASSERT_EQ(live["n1"].chips.size(), 1u);
+  EXPECT_EQ(live["n1"].chips[0].uuid, "GPU-a");
+  EXPECT_EQ(live["n1"].chips[0].memory_used_mib, 16384);
+  EXPECT_DOUBLE_EQ(live["n1"].chips[0].compute_used_percent, 100);
+  // The inventory gains the chip (same live-usage text): its entry is then kept.
+  cache_.UpsertNode(WithLiveUsage(NodeWithChips("n1", {{"GPU-a", 16384},
+                                                       {"GPU-b"},
+                                                       {"GPU-c"},
+                                                       {"GPU-d"},
+                                                       {"GPU-e"},
+                                                       {"GPU-f"},
+                                                       {"GPU-g"},
+                                                       {"GPU-zzz", 40000}}),
+                                  text));
+  live = cache_.LiveUsage();
+  ASSERT_EQ(live["n1"].chips.size(), 2u);
+  EXPECT_EQ(live["n1"].chips[1].memory_used_mib, 40000);
+  EXPECT_DOUBLE_EQ(live["n1"].chips[1].compute_used_percent, 100);
+}
+
 }  // namespace
 }  // namespace flexai::extender

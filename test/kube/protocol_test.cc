@@ -103,6 +103,35 @@ TEST(LiveUsageCodec, RefusesMalformedValuesNamingTheField) {
   EXPECT_TRUE(DecodeLiveUsage(R"({"sampledAt":"2026-11-28T03:31:06Z","chips":[]})").ok());
 }
 
+// Values that cannot be real (a chip not in the inventory, more memory than the chip has, more
+// than 100 % of its time) are what the device plugin's own clamp would never publish.
+TEST(LiveUsageCodec, FitKeepsOnlyInventoryChipsWithinTheirLimits) {
+  auto usage = DecodeLiveUsage(R"({"sampledAt":"2026-11-28T03:31:06Z","chips":[
+      {"index":0,"uuid":"GPU-a","memoryUsedMiB":99999999,"computeUsedPercent":1e308},
+      {"index":1,"uuid":"GPU-b","memoryUsedMiB":100,"computeUsedPercent":250},
+      {"index":2,"uuid":"GPU-c","memoryUsedMiB":100,"computeUsedPercent":5},
+      {"index":3,"uuid":"GPU-x","memoryUsedMiB":1,"computeUsedPercent":1},
+      {"index":7,"uuid":"GPU-zzz","memoryUsedMiB":1,"computeUsedPercent":1}]})");
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  std::vector<partition::Chip> chips(4);
+  for (int i = 0; i < 4; ++i) {
+    chips[static_cast<size_t>(i)].index = i;
+    chips[static_cast<size_t>(i)].uuid = std::string("GPU-") + "abcd"[i];
+    chips[static_cast<size_t>(i)].memory_mib = 16384;
+  }
+  std::vector<std::string> changes = FitLiveUsage(*usage, chips);
+  ASSERT_EQ(usage->chips.size(), 3u);  // GPU-x is not chip 3's uuid; chip 7 does not exist
+  EXPECT_EQ(usage->chips[0].memory_used_mib, 16384);
+  EXPECT_DOUBLE_EQ(usage->chips[0].compute_used_percent, 100);
+  EXPECT_DOUBLE_EQ(usage->chips[1].compute_used_percent, 100);
+  EXPECT_EQ(usage->chips[2].memory_used_mib, 100);
+  EXPECT_DOUBLE_EQ(usage->chips[2].compute_used_percent, 5);
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_NE(changes[4].find("GPU-zzz"), std::string::npos) << changes[4];
+  EXPECT_EQ(changes[4].find("99999999"), std::string::npos);  // no values: stable across samples
+  EXPECT_TRUE(FitLiveUsage(*usage, chips).empty());           // nothing left to fix
+}
+
 TEST(TimeFormat, ParsesWhatItFormats) {
   auto t = ParseTime("2024-05-01T12:30:45Z");
   ASSERT_TRUE(t.has_value());

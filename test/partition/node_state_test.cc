@@ -111,11 +111,11 @@ TEST(NodeState, RebuildRestoresLedgersFromAssignments) {
   EXPECT_EQ(restarted.ledger(3).used_cores(), 25);
 }
 
-TEST(NodeState, RebuildReportsAssignmentsThatNoLongerFit) {
+TEST(NodeState, RebuildReportsTentativeAssignmentsThatNoLongerFit) {
   NodeState node = FourChipNode();
   PodAssignment a = node.MakeAssignment(Pod("p1", 1, 12000, 60), {ChipSet{1}});
   PodAssignment b = node.MakeAssignment(Pod("p2", 1, 12000, 60), {ChipSet{1}});
-  std::vector<Error> errors = node.Rebuild({a, b});
+  std::vector<Error> errors = node.Rebuild({}, {a, b});
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].message.find("p2"), std::string::npos);
   EXPECT_EQ(node.ledger(0).used_cores(), 60);

@@ -21,7 +21,7 @@ class Evictions {
  public:
   Evictions(NodeState& node, const std::vector<RunningPod>& pods) : node_(node), pods_(pods) {}
   ~Evictions() {
-    for (const auto& [index, assignment] : taken_) node_.Apply(assignment);
+    for (const auto& [index, assignment] : taken_) node_.Restore(assignment);
   }
   Evictions(const Evictions&) = delete;
   Evictions& operator=(const Evictions&) = delete;
@@ -34,11 +34,11 @@ class Evictions {
     node_.Release(uid);
     taken_.emplace(index, std::move(assignment));
   }
-  // Returns a taken pod's slices; they always fit, having been there before.
+  // Returns a taken pod's slices as they were (restored: an over-full node stays over-full).
   void GiveBack(size_t index) {
     auto it = taken_.find(index);
     if (it == taken_.end()) return;
-    node_.Apply(it->second);
+    node_.Restore(it->second);
     taken_.erase(it);
   }
 
