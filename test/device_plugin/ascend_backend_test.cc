@@ -91,9 +91,10 @@ TEST_F(AscendBackendTest, DcmiErrorsNameTheCallAndChip) {
 
 TEST_F(AscendBackendTest, AChipThatCannotBeReadIsLeftOutAndTheOthersServed) {
   testing::WriteFileAtomically(config_, R"({"cards": [
-    {"id": 0, "chips": [{"name": "910B3", "die": [1, 1, 1, 1, 1]},
-                        {"name": "910B3", "errors": {"dcmi_get_device_chip_info": -8005}}]},
-    {"id": 1, "chips": [{"name": "910B3", "die": [2, 2, 2, 2, 2]}]}]})");
+    {"id": 0, "chips": [{"logicId": 0, "name": "910B3", "die": [1, 1, 1, 1, 1]},
+                        {"logicId": 1, "name": "910B3",
+                         "errors": {"dcmi_get_device_chip_info": -8005}}]},
+    {"id": 1, "chips": [{"logicId": 2, "name": "910B3", "die": [2, 2, 2, 2, 2]}]}]})");
   auto chips = backend_.Discover();
   ASSERT_TRUE(chips.ok()) << chips.error().message;
   ASSERT_EQ(chips->size(), 2u);
@@ -103,6 +104,61 @@ TEST_F(AscendBackendTest, AChipThatCannotBeReadIsLeftOutAndTheOthersServed) {
   auto health = backend_.CheckHealth();
   ASSERT_TRUE(health.ok());
   EXPECT_EQ(health->size(), 2u);
+}
+
+// ASCEND_VISIBLE_DEVICES names logic IDs: a chip whose ID cannot be read, or that shares one or
+// its UUID with another, is left out rather than handed out as the other one.
+TEST_F(AscendBackendTest, AChipWithoutItsOwnLogicIdOrUuidIsLeftOut) {
+  testing::WriteFileAtomically(config_, R"({"cards": [{"id": 0, "chips": [
+    {"logicId": 5, "name": "910B3", "die": [9, 9, 9, 9, 1],
+     "errors": {"dcmi_get_device_logic_id": -8001}},
+    {"logicId": 0, "name": "910B3", "die": [9, 9, 9, 9, 2]},
+    {"logicId": 0, "name": "910B3", "die": [9, 9, 9, 9, 3]},
+    {"logicId": 1, "name": "910B3", "die": [9, 9, 9, 9, 2]},
+    {"logicId": 2, "name": "910B3", "die": [9, 9, 9, 9, 4]}]}]})");
+  auto chips = backend_.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  ASSERT_EQ(chips->size(), 2u);
+  EXPECT_EQ((*chips)[0].uuid, "Ascend-00000009-00000009-00000009-00000009-00000002");
+  EXPECT_EQ((*chips)[1].uuid, "Ascend-00000009-00000009-00000009-00000009-00000004");
+  EXPECT_EQ(backend_.VisibleDevicesEnv(*chips).at("ASCEND_VISIBLE_DEVICES"), "0,2");
+}
+
+TEST_F(AscendBackendTest, MemoryNoNpuHasLeavesTheChipOut) {
+  testing::WriteFileAtomically(config_, R"({"cards": [{"id": 0, "chips": [
+    {"logicId": 0, "name": "910B3", "hbmMiB": 0, "memoryMiB": 0, "die": [1, 1, 1, 1, 1]},
+    {"logicId": 1, "name": "910B3", "hbmMiB": 18446744073709551615, "die": [1, 1, 1, 1, 2]},
+    {"logicId": 2, "name": "910B3", "hbmMiB": 65536, "die": [1, 1, 1, 1, 3]}]}]})");
+  auto chips = backend_.Discover();
+  ASSERT_TRUE(chips.ok()) << chips.error().message;
+  ASSERT_EQ(chips->size(), 1u);
+  EXPECT_EQ((*chips)[0].memory_mib, 65536);
+}
+
+// A chip vanishing from a card renumbers the chips after it: health follows each chip by its die
+// ID, not by the position it had.
+TEST_F(AscendBackendTest, AVanishedChipIsUnhealthyAndTheOneThatMovedUpStaysHealthy) {
+  ASSERT_TRUE(backend_.Discover().ok());
+  const std::string first = "Ascend-00000001-00000002-00000003-00000004-00000005";
+  const std::string second = "Ascend-00000006-00000007-00000008-00000009-0000000A";
+  testing::WriteFileAtomically(config_, R"({"cards": [
+    {"id": 3, "chips": [
+      {"logicId": 0, "name": "910B3", "aicore": 20, "hbmMiB": 65536, "die": [6, 7, 8, 9, 10]}]},
+    {"id": 5, "chips": [
+      {"logicId": 2, "name": "310P3", "aicore": 8, "memoryMiB": 21527, "die": [11, 12, 13, 14, 15]}]}
+  ]})");
+  auto report = backend_.CheckHealth();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->at(first), partition::Health::kUnhealthy);
+  EXPECT_EQ(report->at(second), partition::Health::kHealthy);
+  partition::Chip moved;
+  moved.uuid = second;
+  EXPECT_EQ(backend_.VisibleDevicesEnv({moved}).at("ASCEND_VISIBLE_DEVICES"), "0");
+  testing::WriteFileAtomically(config_, kTwoCards);  // back in its slot
+  report = backend_.CheckHealth();
+  EXPECT_EQ(report->at(first), partition::Health::kHealthy);
+  EXPECT_EQ(report->at(second), partition::Health::kHealthy);
+  EXPECT_EQ(backend_.VisibleDevicesEnv({moved}).at("ASCEND_VISIBLE_DEVICES"), "1");
 }
 
 TEST_F(AscendBackendTest, InitFailureIsAClearError) {

@@ -15,6 +15,16 @@ std::string Where(int card, int device) {
   return "NPU card " + std::to_string(card) + " device " + std::to_string(device);
 }
 
+// DCMI reports MB meaning MiB. More than 16 TiB on one chip is a misreading, not a chip.
+constexpr unsigned long long kMaxMemoryMib = 16ULL << 20;
+
+std::string DieUuid(const dcmi_die_id& die) {
+  char text[64];
+  snprintf(text, sizeof text, "Ascend-%08X-%08X-%08X-%08X-%08X", die.soc_die[0], die.soc_die[1],
+           die.soc_die[2], die.soc_die[3], die.soc_die[4]);
+  return text;
+}
+
 std::string Text(const unsigned char* bytes, size_t size) {
   size_t n = 0;
   while (n < size && bytes[n] != 0) ++n;
@@ -56,33 +66,41 @@ Status AscendBackend::Load() {
   return Status::Ok();
 }
 
-Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index) {
+Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index, int position) {
   const std::string where = Where(npu.card, npu.device);
   dcmi_chip_info info{};
   if (int rc = get_chip_info_(npu.card, npu.device, &info); rc != DCMI_OK) {
     return Error{where + ": dcmi_get_device_chip_info failed with " + std::to_string(rc)};
   }
-  npu.logic_id = index;
-  if (get_logic_id_ && get_logic_id_(&npu.logic_id, npu.card, npu.device) != DCMI_OK) {
-    npu.logic_id = index;
+  // The logic ID is what ASCEND_VISIBLE_DEVICES names: a guess could hand a pod another NPU.
+  // A DCMI without the call numbers chips in enumeration order, skipped ones included.
+  npu.logic_id = position;
+  if (get_logic_id_) {
+    if (int rc = get_logic_id_(&npu.logic_id, npu.card, npu.device); rc != DCMI_OK) {
+      return Error{where + ": dcmi_get_device_logic_id failed with " + std::to_string(rc)};
+    }
+    if (npu.logic_id < 0) {
+      return Error{where + ": dcmi_get_device_logic_id gave " + std::to_string(npu.logic_id)};
+    }
   }
-  int64_t memory_mb = 0;
+  unsigned long long memory_mb = 0;
   dcmi_hbm_info hbm{};
   if (get_hbm_ && get_hbm_(npu.card, npu.device, &hbm) == DCMI_OK && hbm.memory_size > 0) {
-    memory_mb = static_cast<int64_t>(hbm.memory_size);
+    memory_mb = hbm.memory_size;
   } else {
     dcmi_get_memory_info_stru memory{};
     if (int rc = get_memory_(npu.card, npu.device, &memory); rc != DCMI_OK) {
       return Error{where + ": dcmi_get_device_memory_info_v3 failed with " + std::to_string(rc)};
     }
-    memory_mb = static_cast<int64_t>(memory.memory_size);
+    memory_mb = memory.memory_size;
+  }
+  if (memory_mb == 0 || memory_mb > kMaxMemoryMib) {
+    return Error{where + ": DCMI reports " + std::to_string(memory_mb) +
+                 " MB of memory, which no NPU has"};
   }
   dcmi_die_id die{};
   if (get_die_ && get_die_(npu.card, npu.device, VDIE, &die) == DCMI_OK) {
-    char text[64];
-    snprintf(text, sizeof text, "Ascend-%08X-%08X-%08X-%08X-%08X", die.soc_die[0], die.soc_die[1],
-             die.soc_die[2], die.soc_die[3], die.soc_die[4]);
-    npu.uuid = text;
+    npu.uuid = DieUuid(die);
   } else {
     // Without a die ID the name is only unique on this node; say so.
     npu.uuid = "Ascend-card" + std::to_string(npu.card) + "-dev" + std::to_string(npu.device);
@@ -93,7 +111,7 @@ Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index) {
   chip.index = index;
   chip.uuid = npu.uuid;
   chip.model = Text(info.chip_name, sizeof info.chip_name);
-  chip.memory_mib = memory_mb;  // DCMI reports MB meaning MiB
+  chip.memory_mib = static_cast<int64_t>(memory_mb);  // DCMI reports MB meaning MiB
   chip.link_group = LinkGroupFor(chip.model, npu.logic_id);
   dcmi_pcie_info_all pcie{};
   if (get_pcie_ && get_pcie_(npu.card, npu.device, &pcie) == DCMI_OK) {
@@ -117,8 +135,10 @@ Result<std::vector<partition::Chip>> AscendBackend::Discover() {
   if (int rc = get_card_list_(&card_count, cards, DCMI_MAX_CARDS); rc != DCMI_OK) {
     return Error{"dcmi_get_card_num_list failed with " + std::to_string(rc)};
   }
-  npus_.clear();
-  logic_ids_.clear();
+  std::vector<Npu> npus;
+  std::map<std::string, int> logic_ids;
+  std::map<int, std::string> uuid_of_logic_id;
+  int position = 0;  // every chip enumerated, skipped ones included
   // A card or chip that cannot be read is left out, so that the others are still served (as the
   // NVIDIA backend does); only a node where nothing can be read fails.
   std::vector<partition::Chip> chips;
@@ -136,15 +156,32 @@ Result<std::vector<partition::Chip>> AscendBackend::Discover() {
     }
     for (int d = 0; d < devices; ++d) {
       Npu npu{cards[c], d, 0, ""};
-      auto chip = ReadNpu(npu, static_cast<int>(chips.size()));
+      auto chip = ReadNpu(npu, static_cast<int>(chips.size()), position++);
       if (!chip) {
         skip(chip.error().message);
         continue;
       }
-      logic_ids_[npu.uuid] = npu.logic_id;
-      npus_.push_back(npu);
+      // Two chips under one name, or one logic ID, would be handed out as one: both must go
+      // unserved rather than one of them to the wrong pod (the later one is left out).
+      if (logic_ids.contains(npu.uuid)) {
+        skip(Where(npu.card, npu.device) + ": same UUID " + npu.uuid + " as an earlier NPU");
+        continue;
+      }
+      if (auto taken = uuid_of_logic_id.find(npu.logic_id); taken != uuid_of_logic_id.end()) {
+        skip(Where(npu.card, npu.device) + " (" + npu.uuid + "): logic ID " +
+             std::to_string(npu.logic_id) + " is already " + taken->second + "'s");
+        continue;
+      }
+      logic_ids[npu.uuid] = npu.logic_id;
+      uuid_of_logic_id[npu.logic_id] = npu.uuid;
+      npus.push_back(npu);
       chips.push_back(std::move(*chip));
     }
+  }
+  {
+    std::lock_guard lock(mu_);
+    npus_ = std::move(npus);
+    logic_ids_ = std::move(logic_ids);
   }
   if (chips.empty() && !first_error.empty()) {
     return Error{"no NPU can be read (first: " + first_error + ")"};
@@ -152,12 +189,58 @@ Result<std::vector<partition::Chip>> AscendBackend::Discover() {
   return chips;
 }
 
+// Where each NPU is now, by die ID: a card whose chip vanished renumbers the chips after it.
+void AscendBackend::RelocateLocked() {
+  std::map<std::string, std::pair<int, int>> found;
+  int card_count = 0;
+  int cards[DCMI_MAX_CARDS] = {};
+  if (get_card_list_(&card_count, cards, DCMI_MAX_CARDS) != DCMI_OK) return;
+  for (int c = 0; c < card_count && c < DCMI_MAX_CARDS; ++c) {
+    int devices = 0;
+    if (get_device_count_(cards[c], &devices) != DCMI_OK) continue;
+    for (int d = 0; d < devices; ++d) {
+      dcmi_die_id die{};
+      if (get_die_(cards[c], d, VDIE, &die) == DCMI_OK) found[DieUuid(die)] = {cards[c], d};
+    }
+  }
+  for (auto& npu : npus_) {
+    auto it = found.find(npu.uuid);
+    npu.present = it != found.end();
+    if (!npu.present) continue;
+    if (it->second != std::make_pair(npu.card, npu.device)) {
+      spdlog::warn("{} is now {}", npu.uuid, Where(it->second.first, it->second.second));
+      npu.card = it->second.first;
+      npu.device = it->second.second;
+      int logic_id = -1;
+      if (get_logic_id_ && get_logic_id_(&logic_id, npu.card, npu.device) == DCMI_OK &&
+          logic_id >= 0 && logic_id != npu.logic_id) {
+        spdlog::warn("{}: logic ID {} is now {}", npu.uuid, npu.logic_id, logic_id);
+        npu.logic_id = logic_id;
+        logic_ids_[npu.uuid] = logic_id;
+      }
+    }
+  }
+}
+
 Result<HealthReport> AscendBackend::CheckHealth() {
   if (!library_) return Error{"DCMI is not loaded"};
+  std::lock_guard lock(mu_);
+  // Health is asked by (card, device): first make sure each position still holds its chip.
+  bool moved = false;
+  if (get_die_) {
+    for (const auto& npu : npus_) {
+      dcmi_die_id die{};
+      if (!npu.present || get_die_(npu.card, npu.device, VDIE, &die) != DCMI_OK ||
+          DieUuid(die) != npu.uuid) {
+        moved = true;
+      }
+    }
+    if (moved) RelocateLocked();
+  }
   HealthReport report;
   for (const auto& npu : npus_) {
     unsigned int health = 0;
-    int rc = get_health_(npu.card, npu.device, &health);
+    int rc = npu.present ? get_health_(npu.card, npu.device, &health) : -1;
     report[npu.uuid] = rc == DCMI_OK && IsHealthy(health) ? partition::Health::kHealthy
                                                           : partition::Health::kUnhealthy;
   }
@@ -166,6 +249,7 @@ Result<HealthReport> AscendBackend::CheckHealth() {
 
 std::map<std::string, std::string> AscendBackend::VisibleDevicesEnv(
     const std::vector<partition::Chip>& chips) const {
+  std::lock_guard lock(mu_);
   std::string ids;
   for (const auto& chip : chips) {
     auto it = logic_ids_.find(chip.uuid);

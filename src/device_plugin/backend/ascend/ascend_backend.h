@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,9 +38,12 @@ class AscendBackend : public Backend {
     int device = 0;
     int logic_id = 0;
     std::string uuid;
+    bool present = true;  // its die ID was found at the last health check
   };
   Status Load();
-  Result<partition::Chip> ReadNpu(Npu& npu, int index);
+  // `index`: the chip's index among those served; `position`: among all enumerated.
+  Result<partition::Chip> ReadNpu(Npu& npu, int index, int position);
+  void RelocateLocked();
 
   std::string library_path_;
   std::string sysfs_root_;
@@ -53,6 +57,7 @@ class AscendBackend : public Backend {
   dcmi_get_device_health_fn get_health_ = nullptr;
   dcmi_get_device_die_v2_fn get_die_ = nullptr;
   dcmi_get_device_pcie_info_v2_fn get_pcie_ = nullptr;
+  mutable std::mutex mu_;  // health checks move NPUs while Allocate reads their logic IDs
   std::vector<Npu> npus_;
   std::map<std::string, int> logic_ids_;  // by uuid
 };
