@@ -124,13 +124,18 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
     return Failed(AllocateFailure::kNoAssignment, placed.message());
   }
   AllocateOutcome outcome;
-  // Built from the assignment as the first answer was; the chips are the pod's already, so their
-  // health is not checked again.
-  outcome.setup =
-      BuildContainerSetup(backend_, settings, chips, grants,
-                          PrepareHostPaths(settings, match.pod.uid, container.container, chips));
-  // After a restart only the annotation knew of it: record the pod as Reconcile would.
+  // The first answer again; after a restart, built from the assignment as it was. The chips are
+  // the pod's already, so their health is not checked again.
   PodRecord& record = pods_[match.pod.uid];
+  if (auto given = record.answers.find(container.container); given != record.answers.end()) {
+    outcome.setup = given->second;
+  } else {
+    outcome.setup =
+        BuildContainerSetup(backend_, settings, chips, grants,
+                            PrepareHostPaths(settings, match.pod.uid, container.container, chips));
+    record.answers[container.container] = outcome.setup;
+  }
+  // After a restart only the annotation knew of it: record the pod as Reconcile would.
   record.assignment = match.assignment;
   SeedFromProgress(record, match.pod, match.assignment);
   if (std::find(record.allocated_containers.begin(), record.allocated_containers.end(),
@@ -294,6 +299,7 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   record.device_ids[container.container] = sorted_ids;
   record.unconfirmed.insert(container.container);
   record.answered_at[container.container] = now;
+  record.answers[container.container] = outcome.setup;
   outcome.pod_namespace = match->pod.namespace_name;
   outcome.pod_name = match->pod.name;
   outcome.completes_pod = record.allocated_containers.size() == match->assignment.containers.size();
@@ -430,6 +436,7 @@ void Allocator::Forget(const std::string& pod_uid, const std::string& container)
   it->second.device_ids.erase(container);
   it->second.unconfirmed.erase(container);
   it->second.answered_at.erase(container);
+  it->second.answers.erase(container);
   if (it->second.allocated_containers.empty()) pods_.erase(it);
 }
 
@@ -532,6 +539,7 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods,
     if (known != pods_.end()) {
       record.device_ids = known->second.device_ids;
       record.answered_at = known->second.answered_at;
+      record.answers = known->second.answers;
     }
     record.listed = true;
     next[pod.uid] = std::move(record);

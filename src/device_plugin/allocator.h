@@ -113,6 +113,9 @@ class Allocator {
     std::set<std::string> unconfirmed;
     // When each container was first answered (repeats are recognised for kRepeatWindow).
     std::map<std::string, std::chrono::system_clock::time_point> answered_at;
+    // The answer given, by container: a repeat gets it again even if the policy changed since
+    // (after a restart it is rebuilt from the assignment).
+    std::map<std::string, ContainerSetup> answers;
     // A list given to Reconcile showed the pod since it was recorded: when a later one does
     // not, the pod was deleted (not merely missing from a lagging cache).
     bool listed = false;

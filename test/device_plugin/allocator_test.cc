@@ -426,6 +426,25 @@ TEST_F(AllocatorTest, OneRequestUsesOneSettingsSnapshotForAllItsContainers) {
   EXPECT_TRUE(outcomes[1].setup.env.contains("LD_PRELOAD"));
 }
 
+// "Same answer" means the same answer: a policy reload between an Allocate and kubelet's repeat
+// of it does not change what the container is told.
+TEST_F(AllocatorTest, ARepeatAfterAPolicyReloadGetsTheFirstAnswer) {
+  auto store = std::make_shared<SettingsStore>(settings_);
+  Allocator allocator{"n1", inventory_, backend_, store, &cluster_};
+  cluster_.AddPod(PendingPod("one", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             FormatRfc3339(std::chrono::system_clock::now())));
+  AllocateOutcome first = allocator.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(first.ok()) << first.message;
+  ASSERT_TRUE(first.setup.env.contains("LD_PRELOAD"));
+  PluginSettings reloaded = settings_;
+  reloaded.isolation = IsolationMode::kNone;
+  store->Replace(reloaded);
+  AllocateOutcome repeat = allocator.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(repeat.ok()) << repeat.message;
+  EXPECT_TRUE(repeat.repeated);
+  EXPECT_EQ(repeat.setup.env, first.setup.env);
+}
+
 TEST_F(AllocatorTest, MultiContainerPodIsSuccessfulAfterItsLastContainer) {
   cluster_.AddPod(PendingPod(
       "pair", "n1", "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":100:10|b=" + Uuid(1) + ":200:20",
