@@ -161,6 +161,38 @@ TEST_F(AscendBackendTest, AVanishedChipIsUnhealthyAndTheOneThatMovedUpStaysHealt
   EXPECT_EQ(backend_.VisibleDevicesEnv({moved}).at("ASCEND_VISIBLE_DEVICES"), "1");
 }
 
+// A chip named by its position (no die ID from DCMI) is asked for its health there, as before.
+TEST_F(AscendBackendTest, AChipWithoutADieIdKeepsItsHealthByPosition) {
+  testing::WriteFileAtomically(config_, R"({"cards": [{"id": 0, "chips": [
+    {"logicId": 0, "name": "910B3"}, {"logicId": 1, "name": "910B3", "die": [1, 1, 1, 1, 1]}]}]})");
+  ASSERT_TRUE(backend_.Discover().ok());
+  for (int check = 0; check < 2; ++check) {
+    auto report = backend_.CheckHealth();
+    ASSERT_TRUE(report.ok());
+    EXPECT_EQ(report->at("Ascend-card0-dev0"), partition::Health::kHealthy) << check;
+    EXPECT_EQ(report->at("Ascend-00000001-00000001-00000001-00000001-00000001"),
+              partition::Health::kHealthy);
+  }
+}
+
+// A chip that moved up but whose new logic ID cannot be read is not served under its old one
+// (which another chip may have now).
+TEST_F(AscendBackendTest, AMovedChipWithoutAFreshLogicIdIsUnhealthy) {
+  ASSERT_TRUE(backend_.Discover().ok());
+  testing::WriteFileAtomically(config_, R"({"cards": [
+    {"id": 3, "chips": [
+      {"logicId": 0, "name": "910B3", "hbmMiB": 65536, "die": [6, 7, 8, 9, 10],
+       "errors": {"dcmi_get_device_logic_id": -8001}}]},
+    {"id": 5, "chips": [
+      {"logicId": 2, "name": "310P3", "memoryMiB": 21527, "die": [11, 12, 13, 14, 15]}]}]})");
+  auto report = backend_.CheckHealth();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->at("Ascend-00000006-00000007-00000008-00000009-0000000A"),
+            partition::Health::kUnhealthy);
+  EXPECT_EQ(report->at("Ascend-0000000B-0000000C-0000000D-0000000E-0000000F"),
+            partition::Health::kHealthy);
+}
+
 TEST_F(AscendBackendTest, InitFailureIsAClearError) {
   testing::WriteFileAtomically(config_, R"({"init": -8012})");
   auto chips = backend_.Discover();

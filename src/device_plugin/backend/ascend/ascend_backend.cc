@@ -101,6 +101,7 @@ Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index, int position
   dcmi_die_id die{};
   if (get_die_ && get_die_(npu.card, npu.device, VDIE, &die) == DCMI_OK) {
     npu.uuid = DieUuid(die);
+    npu.has_die = true;
   } else {
     // Without a die ID the name is only unique on this node; say so.
     npu.uuid = "Ascend-card" + std::to_string(npu.card) + "-dev" + std::to_string(npu.device);
@@ -204,20 +205,37 @@ void AscendBackend::RelocateLocked() {
     }
   }
   for (auto& npu : npus_) {
+    if (!npu.has_die) continue;
     auto it = found.find(npu.uuid);
     npu.present = it != found.end();
-    if (!npu.present) continue;
-    if (it->second != std::make_pair(npu.card, npu.device)) {
-      spdlog::warn("{} is now {}", npu.uuid, Where(it->second.first, it->second.second));
-      npu.card = it->second.first;
-      npu.device = it->second.second;
-      int logic_id = -1;
-      if (get_logic_id_ && get_logic_id_(&logic_id, npu.card, npu.device) == DCMI_OK &&
-          logic_id >= 0 && logic_id != npu.logic_id) {
-        spdlog::warn("{}: logic ID {} is now {}", npu.uuid, npu.logic_id, logic_id);
-        npu.logic_id = logic_id;
-        logic_ids_[npu.uuid] = logic_id;
-      }
+    if (!npu.present || it->second == std::make_pair(npu.card, npu.device)) continue;
+    spdlog::warn("{} is now {}", npu.uuid, Where(it->second.first, it->second.second));
+    npu.card = it->second.first;
+    npu.device = it->second.second;
+    // A moved chip's logic ID may have moved too; without a fresh one it could name another
+    // NPU, so it is not served.
+    int logic_id = -1;
+    if (!get_logic_id_ || get_logic_id_(&logic_id, npu.card, npu.device) != DCMI_OK ||
+        logic_id < 0) {
+      spdlog::error("{}: moved, and its logic ID cannot be read again; Unhealthy", npu.uuid);
+      npu.present = false;
+      continue;
+    }
+    if (logic_id != npu.logic_id) {
+      spdlog::warn("{}: logic ID {} is now {}", npu.uuid, npu.logic_id, logic_id);
+      npu.logic_id = logic_id;
+      logic_ids_[npu.uuid] = logic_id;
+    }
+  }
+  // No two chips served under one logic ID: a clash leaves both out until it clears.
+  std::map<int, int> holders;
+  for (const auto& npu : npus_) {
+    if (npu.present) ++holders[npu.logic_id];
+  }
+  for (auto& npu : npus_) {
+    if (npu.present && holders[npu.logic_id] > 1) {
+      spdlog::error("{}: logic ID {} is another chip's too; Unhealthy", npu.uuid, npu.logic_id);
+      npu.present = false;
     }
   }
 }
@@ -227,16 +245,14 @@ Result<HealthReport> AscendBackend::CheckHealth() {
   std::lock_guard lock(mu_);
   // Health is asked by (card, device): first make sure each position still holds its chip.
   bool moved = false;
-  if (get_die_) {
-    for (const auto& npu : npus_) {
-      dcmi_die_id die{};
-      if (!npu.present || get_die_(npu.card, npu.device, VDIE, &die) != DCMI_OK ||
-          DieUuid(die) != npu.uuid) {
-        moved = true;
-      }
+  for (const auto& npu : npus_) {
+    dcmi_die_id die{};
+    if (npu.has_die && (!npu.present || get_die_(npu.card, npu.device, VDIE, &die) != DCMI_OK ||
+                        DieUuid(die) != npu.uuid)) {
+      moved = true;
     }
-    if (moved) RelocateLocked();
   }
+  if (moved) RelocateLocked();
   HealthReport report;
   for (const auto& npu : npus_) {
     unsigned int health = 0;

@@ -38,7 +38,8 @@ class AscendBackend : public Backend {
     int device = 0;
     int logic_id = 0;
     std::string uuid;
-    bool present = true;  // its die ID was found at the last health check
+    bool has_die = false;  // named by its die ID (else by its position, which cannot move)
+    bool present = true;   // at the last health check, found where its name says
   };
   Status Load();
   // `index`: the chip's index among those served; `position`: among all enumerated.
