@@ -231,6 +231,17 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
     }
   }
   auto match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
+  // A pod with several containers that this process has not answered any of: containers answered
+  // before a restart (or by another instance) are named on the pod, which the watch cache may not
+  // show yet. Ask the API server itself before handing out its first one again.
+  if (match && match->assignment.containers.size() > 1 && !pods_.contains(match->pod.uid)) {
+    lock.unlock();
+    auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
+    if (!fresh) return list_failed(fresh.error());
+    lock.lock();
+    pods = std::move(fresh);
+    match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
+  }
   if (!match) {
     // The watch cache may lag the scheduler's patch by a moment: ask the API server itself.
     lock.unlock();
@@ -328,9 +339,23 @@ AllocateOutcome Allocator::AllocateContainer(const std::vector<std::string>& dev
 Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& containers,
                                   std::vector<AllocateOutcome>& outcomes) {
   outcomes.clear();
+  std::vector<AllocateOutcome> progress_written;  // progress patches this request made
   auto take_back = [&] {
     for (const auto& o : outcomes) {
       if (o.ok() && !o.repeated) Forget(o.pod_uid, o.container);
+    }
+    // What those patches named was just taken back: the pods say again what remains (best
+    // effort; a failed Allocate fails the pod's admission anyway).
+    for (const auto& o : progress_written) {
+      const std::string key = o.progress_annotation.substr(0, o.progress_annotation.find('/') + 1);
+      Status patched =
+          cluster_->PatchPodAnnotations(o.pod_namespace, o.pod_name, o.pod_uid,
+                                        {{kAllocatedContainersAnnotation,
+                                          key + EncodeContainerDeviceIds(AnsweredIds(o.pod_uid))}});
+      if (!patched) {
+        spdlog::warn("{}/{}: cannot take back {}: {}", o.pod_namespace, o.pod_name,
+                     kAllocatedContainersAnnotation, patched.message());
+      }
     }
   };
   // One snapshot for the whole request: a policy reload never splits its containers' modes.
@@ -367,6 +392,7 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
           "recording on " + pod_ref + " which containers are allocated: " + patched.message()));
       return Error{outcomes.back().message};
     }
+    progress_written.push_back(*outcome);
   }
   // Only now, with every container of the request placed, are finished pods marked.
   for (auto& outcome : outcomes) {
@@ -385,6 +411,12 @@ Status Allocator::AllocateRequest(const std::vector<std::vector<std::string>>& c
   }
   Confirm(outcomes);
   return Status::Ok();
+}
+
+ContainerDeviceIds Allocator::AnsweredIds(const std::string& pod_uid) const {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(pod_uid);
+  return it == pods_.end() ? ContainerDeviceIds{} : it->second.device_ids;
 }
 
 void Allocator::Confirm(const std::vector<AllocateOutcome>& outcomes) {

@@ -141,6 +141,8 @@ class Allocator {
   void RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) const;
   // Takes back a recorded container (and the device IDs it was answered for).
   void Forget(const std::string& pod_uid, const std::string& container);
+  // The device IDs of the pod's containers answered (and not taken back), by container.
+  ContainerDeviceIds AnsweredIds(const std::string& pod_uid) const;
   // The request that answered these outcomes finished: repeats of them may be answered now.
   void Confirm(const std::vector<AllocateOutcome>& outcomes);
   bool UnconfirmedLocked(const std::string& pod_uid, const std::string& container) const;

@@ -1,7 +1,7 @@
 // The node's MPS control daemons: one per GPU for single-GPU slices plus the node-wide one for
 // containers with several GPUs, under <mps_dir>/<gpu>/{pipe,log}, checked every 5 s. Either run
 // here (started, restarted when they die, quit at Stop) or only watched: the chart runs them in
-// their own container (flexai-device-plugin --mps-control-daemon), so that a restart of the
+// their own container (flexai-device-plugin --mps-daemons-only), so that a restart of the
 // device plugin's container does not take every MPS container's server down with it.
 #pragma once
 

@@ -502,6 +502,41 @@ TEST_F(AllocatorTest, AfterARestartTheFirstContainerRepeatedGetsItsOwnAnswer) {
   EXPECT_EQ(c2.container, "c2");
 }
 
+// A restarted plugin's watch cache may not show the progress written just before: a pod it knows
+// nothing of, with several containers, is matched against the API server's own list.
+TEST_F(AllocatorTest, ARestartedPluginWhoseCacheLagsAsksTheApiServerBeforeTheFirstContainer) {
+  cluster_.AddPod(PendingPod(
+      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
+      "2026-11-28T03:00:00Z"));
+  const std::vector<PodSummary> before = cluster_.pods();
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(3, 0)}).ok());
+  cluster_.SetLaggingCache(before);
+  Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
+  AllocateOutcome c2 = restarted.AllocateContainer({Id(3, 1)});
+  ASSERT_TRUE(c2.ok()) << c2.message;
+  EXPECT_EQ(c2.container, "c2");
+}
+
+// A request whose later patch fails takes back what it answered, and the progress it already
+// wrote on a pod says so again.
+TEST_F(AllocatorTest, AFailedRequestTakesBackTheProgressItWrote) {
+  cluster_.AddPod(PendingPod("pair", "n1",
+                             "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) +
+                                 ":1024:10," + Uuid(2) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  cluster_.AddPod(PendingPod("single", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(3) + ":1024:10",
+                             "2026-11-28T03:00:01Z"));
+  cluster_.FailNthPatch(2);  // pair's progress lands, single's success does not
+  std::vector<AllocateOutcome> outcomes;
+  Status done = allocator_.AllocateRequest({{Id(4, 0)}, {Id(5, 0)}}, outcomes);
+  ASSERT_FALSE(done.ok());
+  EXPECT_TRUE(allocator_.UsageByChip().empty());
+  Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
+  AllocateOutcome again = restarted.AllocateContainer({Id(4, 1)});
+  ASSERT_TRUE(again.ok()) << again.message;
+  EXPECT_EQ(again.container, "c1");
+}
+
 // The progress annotation names a pod UID and its bind time: copied into another pod, or left
 // from an earlier assignment of the same pod, it names no container.
 TEST_F(AllocatorTest, ProgressOfAnotherPodOrAnEarlierAssignmentIsIgnored) {

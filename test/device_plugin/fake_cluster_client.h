@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,19 +57,21 @@ class FakeClusterClient : public ClusterClient {
     on_every_list_ = std::move(action);
   }
   Result<std::vector<PodSummary>> ListPodsOnNode(const std::string& node) override {
-    std::function<void()> on_list;
-    {
-      std::lock_guard lock(mu_);
-      on_list = on_every_list_;
-    }
-    if (on_list) on_list();
+    return List(node, /*fresh=*/false);
+  }
+  Result<std::vector<PodSummary>> ListPodsOnNodeFresh(const std::string& node) override {
+    return List(node, /*fresh=*/true);
+  }
+  // A watch cache that lags: ListPodsOnNode shows these pods until reset; the fresh list shows
+  // the real ones.
+  void SetLaggingCache(std::optional<std::vector<PodSummary>> pods) {
     std::lock_guard lock(mu_);
-    if (unavailable_) return Error{"connection refused"};
-    std::vector<PodSummary> out;
-    for (const auto& pod : pods_) {
-      if (pod.node_name == node) out.push_back(pod);
-    }
-    return out;
+    lagging_cache_ = std::move(pods);
+  }
+  // The nth pod patch from now fails (1 = the next); the others succeed.
+  void FailNthPatch(int nth) {
+    std::lock_guard lock(mu_);
+    fail_nth_patch_ = nth;
   }
   // Runs once, at the start of the next pod patch (outside the fake's lock): what happens while
   // a patch is in flight.
@@ -87,6 +90,7 @@ class FakeClusterClient : public ClusterClient {
     if (during) during();
     std::lock_guard lock(mu_);
     if (unavailable_ || patch_fails_) return Error{"patch refused"};
+    if (fail_nth_patch_ > 0 && --fail_nth_patch_ == 0) return Error{"patch refused"};
     for (auto& pod : pods_) {
       if (pod.namespace_name != namespace_name || pod.name != name) continue;
       if (pod.uid != uid) return Error{"pod " + name + " is now another pod (uid " + pod.uid + ")"};
@@ -127,7 +131,25 @@ class FakeClusterClient : public ClusterClient {
   }
 
  private:
+  Result<std::vector<PodSummary>> List(const std::string& node, bool fresh) {
+    std::function<void()> on_list;
+    {
+      std::lock_guard lock(mu_);
+      on_list = on_every_list_;
+    }
+    if (on_list) on_list();
+    std::lock_guard lock(mu_);
+    if (unavailable_) return Error{"connection refused"};
+    std::vector<PodSummary> out;
+    for (const auto& pod : !fresh && lagging_cache_ ? *lagging_cache_ : pods_) {
+      if (pod.node_name == node) out.push_back(pod);
+    }
+    return out;
+  }
+
   mutable std::mutex mu_;
+  std::optional<std::vector<PodSummary>> lagging_cache_;
+  int fail_nth_patch_ = 0;
   std::vector<PodSummary> pods_;
   std::map<std::string, std::map<std::string, std::string>> nodes_;
   std::map<std::string, std::map<std::string, std::string>> node_labels_;
