@@ -569,6 +569,8 @@ class MpsTest(unittest.TestCase):
         self.assertNotIn("livenessProbe", mps)
         self.assertIs(mps["securityContext"]["allowPrivilegeEscalation"], False)
         self.assertEqual(mps["ports"], [{"name": "mps-metrics", "containerPort": 9401}])
+        # The MPS servers are charged to this container: a memory limit would OOM-kill them all.
+        self.assertNotIn("limits", mps["resources"])
 
     def test_only_mps_control_gets_the_shared_dev_shm_and_without_host_ipc(self):
         self.assertEqual(self.shm_mounts(VALUE_SETS["mps"]), [("mps-control", self.SHM)])
