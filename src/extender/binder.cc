@@ -24,7 +24,12 @@ Binder::Binder(kube::KubeClient& client, ClusterCache& cache, const Scheduler& s
       allocating_window_(allocating_window) {}
 
 std::string Binder::Fail(const Json& pod, const std::string& message) {
-  spdlog::warn("bind {}/{}: {}", kube::NamespaceOf(pod), kube::NameOf(pod), message);
+  // Without the pod (it could not be read) the message names it.
+  if (pod.is_object()) {
+    spdlog::warn("bind {}/{}: {}", kube::NamespaceOf(pod), kube::NameOf(pod), message);
+  } else {
+    spdlog::warn("bind: {}", message);
+  }
   if (pod.is_object() && !kube::NameOf(pod).empty()) {
     kube::RecordEvent(client_, pod, {"Warning", "FlexaiBindFailed", message});
   }

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "extender/gang_annotations.h"
 #include "extender/quantity.h"
 #include "kube/operations.h"
 #include "kube/protocol.h"
@@ -191,7 +192,9 @@ void ClusterCache::RebuildNodeLocked(CachedNode& node) {
   if (auto it = by_node_.find(node.name); it != by_node_.end()) {
     for (const auto& uid : it->second) {
       const CachedPod& pod = pods_.at(uid);
-      (pod.bound ? placed : tentative).push_back(pod.assignment);
+      // A gang member's reservation is held like a placed pod's: its gang binds it there later.
+      const bool held = pod.bound || pod.bind_phase == kBindPhaseGangReserved;
+      (held ? placed : tentative).push_back(pod.assignment);
     }
   }
   for (const auto& e : node.state.Rebuild(placed, tentative)) {
@@ -354,7 +357,10 @@ void ClusterCache::DropUnboundReservationsLocked(const std::string& node_name,
   std::vector<std::string> stale;
   for (const auto& uid : b->second) {
     const CachedPod& p = pods_.at(uid);
-    if (uid != keep_uid && !p.bound && !p.binding) stale.push_back(uid);
+    // A gang member's reservation is no leftover: its gang binds it on those chips later.
+    if (uid != keep_uid && !p.bound && !p.binding && p.bind_phase != kBindPhaseGangReserved) {
+      stale.push_back(uid);
+    }
   }
   for (const auto& uid : stale) {
     spdlog::warn("pod {}/{}: dropping its unbound reservation on {}: a bound pod needs the room",

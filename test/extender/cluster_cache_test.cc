@@ -93,6 +93,23 @@ TEST_F(ClusterCacheTest, BoundPodsWinOverLeftoverReservationsOfUnboundPods) {
   EXPECT_EQ(UsedMemory(cache_, "n1", 0), 2000);
 }
 
+// A gang member holding chips before its gang is complete is no dead bind's leftover: its gang
+// binds it on those chips later, so a bound pod needing the room makes the node over-full
+// instead of dropping it (else another pod could be placed there, and the gang on top).
+TEST_F(ClusterCacheTest, ABoundPodDoesNotDropAGangMembersReservation) {
+  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+  Json member = Assigned("member", "node=n1;cpu=0;mem=0|main=GPU-a:1000:80");
+  member["spec"].erase("nodeName");
+  member["status"]["phase"] = "Pending";
+  member["metadata"]["annotations"]["flexai.io/bind-phase"] = "gang-reserved";
+  Json bound = Assigned("bound", "node=n1;cpu=0;mem=0|main=GPU-a:2000:80");
+  cache_.ReplacePods({member, bound});
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 3000);
+  EXPECT_EQ(cache_.stats().pods_with_slices, 2u);
+  cache_.UpsertNode(NodeWithChips("n1", {{"GPU-a"}, {"GPU-new"}}));  // a rebuild holds it too
+  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 3000);
+}
+
 TEST_F(ClusterCacheTest, MalformedAnnotationsAreIgnoredNotFatal) {
   Json node = NodeWithChips("n1", {{"GPU-a"}});
   node["metadata"]["annotations"]["flexai.io/inventory"] = "{broken";
