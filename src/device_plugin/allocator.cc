@@ -547,33 +547,26 @@ void Allocator::Reconcile(const std::vector<PodSummary>& pods,
       next[pod.uid].listed = true;
       continue;
     }
-    if (phase->second == kBindPhaseAllocating) {
-      // Partly allocated before a restart: its progress annotation says which containers.
-      auto text = pod.annotations.find(kAssignmentAnnotation);
-      if (text == pod.annotations.end()) continue;
-      auto assignment = partition::DecodeAssignment(text->second, pod.uid);
-      if (!assignment || assignment->node != node_name_) continue;
-      PodRecord record;
-      record.assignment = *assignment;
-      SeedFromProgress(record, pod, *assignment);
-      record.listed = true;
-      if (!record.allocated_containers.empty()) next[pod.uid] = std::move(record);
-      continue;
-    }
-    if (phase->second != kBindPhaseSuccess) continue;
+    if (phase->second != kBindPhaseAllocating && phase->second != kBindPhaseSuccess) continue;
     auto text = pod.annotations.find(kAssignmentAnnotation);
     if (text == pod.annotations.end()) continue;
     auto assignment = partition::DecodeAssignment(text->second, pod.uid);
     if (!assignment || assignment->node != node_name_) continue;
     PodRecord record;
     record.assignment = *assignment;
+    record.listed = true;
+    if (phase->second == kBindPhaseAllocating) {
+      // Partly allocated before a restart: its progress annotation says which containers.
+      SeedFromProgress(record, pod, *assignment);
+      if (!record.allocated_containers.empty()) next[pod.uid] = std::move(record);
+      continue;
+    }
     for (const auto& c : assignment->containers) record.allocated_containers.push_back(c.container);
     if (known != pods_.end()) {
       record.device_ids = known->second.device_ids;
       record.answered_at = known->second.answered_at;
       record.answers = known->second.answers;
     }
-    record.listed = true;
     next[pod.uid] = std::move(record);
   }
   // `pods` comes from the watch cache, which may lag the fresh list an Allocate matched against:
