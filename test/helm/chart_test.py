@@ -104,7 +104,8 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertEqual(self.r.kinds(), sorted([
             "ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "Deployment",
             "MutatingWebhookConfiguration", "Pod", "PodDisruptionBudget", "Role", "RoleBinding",
-            "Secret", "Service", "ServiceAccount"]))
+            "Secret", "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"]))
         for kind, name in [("Deployment", "flexai-scheduler"),
                            ("DaemonSet", "flexai-device-plugin"),
                            ("ConfigMap", "flexai-policy"),
@@ -115,7 +116,8 @@ class DefaultRenderTest(unittest.TestCase):
             self.r.get(kind, name)
 
     def test_namespaced_objects_live_in_the_release_namespace(self):
-        cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+        cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
+                          "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
         for obj in self.r.objects:
             ns = obj["metadata"].get("namespace")
             if obj["kind"] in cluster_scoped:
@@ -608,6 +610,63 @@ class MpsTest(unittest.TestCase):
                        "protocol": "TCP"}, svc["spec"]["ports"])
         endpoints = r.get("ServiceMonitor", "flexai-device-plugin")["spec"]["endpoints"]
         self.assertEqual([e["port"] for e in endpoints], ["metrics", "mps-metrics"])
+
+
+class AnnotationGuardTest(unittest.TestCase):
+    """Only flexai's service accounts may write the pod annotations that say which slices a pod
+    holds (a ValidatingAdmissionPolicy, evaluated by the API server)."""
+
+    ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    WRITTEN = ["kAssignmentAnnotation", "kBindPhaseAnnotation", "kBindTimeAnnotation",
+               "kBindNodeAnnotation", "kBindErrorAnnotation", "kDeviceIdsAnnotation",
+               "kAllocatedContainersAnnotation"]
+
+    def written_by_code(self):
+        """The annotation keys of WRITTEN as the C++ headers define them."""
+        keys = set()
+        for header in ("src/kube/protocol.h", "src/device_plugin/cluster_client.h"):
+            with open(os.path.join(self.ROOT, header)) as f:
+                for name, key in re.findall(r"\b(k\w+Annotation)\b[^=]*=\s*\"([^\"]+)\"", f.read()):
+                    if name in self.WRITTEN:
+                        keys.add(key)
+        return keys
+
+    def policy(self, values=None):
+        r = render.template(values or {})
+        policies = [o for o in r.objects if o["kind"] == "ValidatingAdmissionPolicy"]
+        bindings = [o for o in r.objects if o["kind"] == "ValidatingAdmissionPolicyBinding"]
+        return r, policies, bindings
+
+    def test_the_policy_protects_every_annotation_flexai_writes_on_pods(self):
+        _, (policy,), (binding,) = self.policy()
+        self.assertEqual(binding["spec"], {"policyName": policy["metadata"]["name"],
+                                           "validationActions": ["Deny"]})
+        (variable,) = policy["spec"]["variables"]
+        listed = set(re.findall(r"'([^']+)'", variable["expression"]))
+        self.assertEqual(len(self.written_by_code()), len(self.WRITTEN))
+        self.assertEqual(listed, self.written_by_code())
+        (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+        self.assertEqual(rule["resources"], ["pods"])  # not pods/status: kubelet is unaffected
+        self.assertEqual(sorted(rule["operations"]), ["CREATE", "UPDATE"])
+        self.assertEqual(policy["spec"]["failurePolicy"], "Ignore")
+
+    def test_flexai_service_accounts_and_cluster_admins_are_exempt(self):
+        r, (policy,), _ = self.policy()
+        accounts = set()
+        for kind, name in (("Deployment", "flexai-scheduler"), ("DaemonSet", "flexai-device-plugin")):
+            sa = r.pod_spec(kind, name)["serviceAccountName"]
+            accounts.add(f"system:serviceaccount:{NAMESPACE}:{sa}")
+        users, groups = policy["spec"]["matchConditions"]
+        self.assertEqual(set(re.findall(r"'([^']+)'", users["expression"])), accounts)
+        self.assertEqual(re.findall(r"'([^']+)'", groups["expression"]), ["system:masters"])
+        for condition in (users, groups):
+            self.assertEqual(condition["expression"].count("("), condition["expression"].count(")"))
+
+    def test_it_can_be_turned_off_or_left_without_exempt_groups(self):
+        _, policies, bindings = self.policy({"annotationGuard.enabled": "false"})
+        self.assertEqual((policies, bindings), ([], []))
+        _, (policy,), _ = self.policy({"annotationGuard.exemptGroups": "null"})
+        self.assertEqual([c["name"] for c in policy["spec"]["matchConditions"]], ["not-flexai"])
 
 
 class ServiceMonitorTest(unittest.TestCase):
