@@ -239,6 +239,14 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
     auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
     if (!fresh) return list_failed(fresh.error());
     lock.lock();
+    // kubelet repeating the first container's Allocate: the fresh list names it answered.
+    if (auto repeat = FindAnsweredContainer(*fresh, node_name_, sorted_ids, node_chips,
+                                            AnsweredLocked(), now)) {
+      if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {
+        return StillBeingRecorded(*repeat);
+      }
+      return RepeatLocked(*repeat, sorted_ids, settings);
+    }
     pods = std::move(fresh);
     match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
   }

@@ -517,6 +517,25 @@ TEST_F(AllocatorTest, ARestartedPluginWhoseCacheLagsAsksTheApiServerBeforeTheFir
   EXPECT_EQ(c2.container, "c2");
 }
 
+// The same with kubelet repeating the first container's Allocate: the repeat is recognised on
+// the fresh list, not matched to the next container.
+TEST_F(AllocatorTest, ARestartedPluginWhoseCacheLagsRecognisesARepeatOfTheFirstContainer) {
+  cluster_.AddPod(PendingPod(
+      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
+      FormatRfc3339(std::chrono::system_clock::now())));
+  const std::vector<PodSummary> before = cluster_.pods();
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(3, 0)}).ok());
+  cluster_.SetLaggingCache(before);
+  Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
+  AllocateOutcome repeat = restarted.AllocateContainer({Id(3, 0)});
+  ASSERT_TRUE(repeat.ok()) << repeat.message;
+  EXPECT_TRUE(repeat.repeated);
+  EXPECT_EQ(repeat.container, "c1");
+  AllocateOutcome c2 = restarted.AllocateContainer({Id(3, 1)});
+  ASSERT_TRUE(c2.ok()) << c2.message;
+  EXPECT_EQ(c2.container, "c2");
+}
+
 // A request whose later patch fails takes back what it answered, and the progress it already
 // wrote on a pod says so again.
 TEST_F(AllocatorTest, AFailedRequestTakesBackTheProgressItWrote) {
