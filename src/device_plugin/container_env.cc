@@ -28,9 +28,19 @@ void AddVnpuSetup(const PluginSettings& settings, const partition::Chip& chip,
                  chip.model, chip.uuid);
     return;
   }
-  // Cores are a percentage of the chip; templates count AI cores.
-  int ai_cores = (grant.cores * model->second.ai_cores + partition::kCoresPerChip - 1) /
-                 partition::kCoresPerChip;
+  // Cores are a percentage of the chip; templates count AI cores. The chip's own count (from
+  // DCMI) wins over the policy's for its model: a variant with fewer cores would otherwise get
+  // vNPUs sized for cores it does not have.
+  int chip_ai_cores = model->second.ai_cores;
+  if (chip.compute_units > 0 && chip.compute_units != chip_ai_cores) {
+    spdlog::warn(
+        "{} ({}) has {} AI cores, the policy says {} for its model; sizing its vNPU by "
+        "the chip's",
+        chip.uuid, chip.model, chip.compute_units, chip_ai_cores);
+    chip_ai_cores = chip.compute_units;
+  }
+  int ai_cores =
+      (grant.cores * chip_ai_cores + partition::kCoresPerChip - 1) / partition::kCoresPerChip;
   auto found =
       partition::SmallestVnpuTemplate(settings.policy, chip.model, grant.memory_mib, ai_cores);
   if (!found) {

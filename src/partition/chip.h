@@ -23,6 +23,7 @@ struct Chip {
   int numa_node = -1;        // -1 when unknown
   int link_group = -1;       // NVLink island / HCCS ring id on this node, -1 when none
   std::string cpu_affinity;  // nearest CPUs as a Linux CPU list ("0-31,64-95"), "" when unknown
+  int compute_units = 0;     // what the driver reports (Ascend: AI cores); 0 when unknown
   Health health = Health::kHealthy;
 
   bool healthy() const { return health == Health::kHealthy; }

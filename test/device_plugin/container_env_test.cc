@@ -210,6 +210,16 @@ TEST_F(VnpuTest, AscendSliceGetsTheSmallestTemplateThatHoldsIt) {
   EXPECT_EQ(EnvFor("910B3", 20000, 25)["ASCEND_VNPU_SPECS"], "vir10_3c_32g");
 }
 
+// The chip's own AI core count (DCMI) wins over the policy's for its model: 25% of a variant
+// with 40 AI cores is 10 cores, which vir05_1c_16g does not hold.
+TEST_F(VnpuTest, TheChipsOwnAiCoreCountSizesItsVnpu) {
+  partition::Chip chip = Npu("910B3");
+  chip.compute_units = 40;
+  auto env =
+      BuildContainerSetup(backend_, settings_, {chip}, {{3, chip.uuid, 16384, 25, false}}, {}).env;
+  EXPECT_EQ(env["ASCEND_VNPU_SPECS"], "vir10_3c_32g");
+}
+
 TEST_F(VnpuTest, NoTemplateMeansNoVnpu) {
   EXPECT_EQ(EnvFor("910B3", 40000, 25).count("ASCEND_VNPU_SPECS"), 0u);
   EXPECT_EQ(EnvFor("UnknownModel", 1024, 10).count("ASCEND_VNPU_SPECS"), 0u);
