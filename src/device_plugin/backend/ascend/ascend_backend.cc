@@ -114,6 +114,13 @@ Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index, int position
   chip.model = Text(info.chip_name, sizeof info.chip_name);
   chip.memory_mib = static_cast<int64_t>(memory_mb);  // DCMI reports MB meaning MiB
   chip.link_group = LinkGroupFor(chip.model, npu.logic_id);
+  // A count no NPU has is a misreading: the policy's count for the model is used then.
+  if (info.aicore_cnt > 0 && info.aicore_cnt <= 1024) {
+    chip.compute_units = static_cast<int>(info.aicore_cnt);
+  } else {
+    spdlog::warn("{}: DCMI reports {} AI cores; vNPUs are sized by the policy's count for {}",
+                 where, static_cast<int>(info.aicore_cnt), chip.model);
+  }
   dcmi_pcie_info_all pcie{};
   if (get_pcie_ && get_pcie_(npu.card, npu.device, &pcie) == DCMI_OK) {
     std::string bus_id = PciBusId(static_cast<unsigned int>(pcie.domain), pcie.bdf_busid,
@@ -122,7 +129,7 @@ Result<partition::Chip> AscendBackend::ReadNpu(Npu& npu, int index, int position
     chip.cpu_affinity = PciLocalCpuList(sysfs_root_, bus_id);
   }
   spdlog::info("{}: {} {} with {} AI cores, logic ID {}", where,
-               Text(info.chip_type, sizeof info.chip_type), chip.model, info.aicore_cnt,
+               Text(info.chip_type, sizeof info.chip_type), chip.model, chip.compute_units,
                npu.logic_id);
   return chip;
 }
@@ -209,18 +216,19 @@ void AscendBackend::RelocateLocked() {
     auto it = found.find(npu.uuid);
     npu.present = it != found.end();
     if (!npu.present || it->second == std::make_pair(npu.card, npu.device)) continue;
-    spdlog::warn("{} is now {}", npu.uuid, Where(it->second.first, it->second.second));
-    npu.card = it->second.first;
-    npu.device = it->second.second;
     // A moved chip's logic ID may have moved too; without a fresh one it could name another
-    // NPU, so it is not served.
+    // NPU, so it is not served, and it keeps its old place so that the next check tries again.
+    const auto [card, device] = it->second;
     int logic_id = -1;
-    if (!get_logic_id_ || get_logic_id_(&logic_id, npu.card, npu.device) != DCMI_OK ||
-        logic_id < 0) {
-      spdlog::error("{}: moved, and its logic ID cannot be read again; Unhealthy", npu.uuid);
+    if (!get_logic_id_ || get_logic_id_(&logic_id, card, device) != DCMI_OK || logic_id < 0) {
+      spdlog::error("{}: now {}, and its logic ID cannot be read there; Unhealthy", npu.uuid,
+                    Where(card, device));
       npu.present = false;
       continue;
     }
+    spdlog::warn("{} is now {}", npu.uuid, Where(card, device));
+    npu.card = card;
+    npu.device = device;
     if (logic_id != npu.logic_id) {
       spdlog::warn("{}: logic ID {} is now {}", npu.uuid, npu.logic_id, logic_id);
       npu.logic_id = logic_id;
@@ -233,7 +241,8 @@ void AscendBackend::RelocateLocked() {
     if (npu.present) ++holders[npu.logic_id];
   }
   for (auto& npu : npus_) {
-    if (npu.present && holders[npu.logic_id] > 1) {
+    // A chip named by its position never moves: the one that moved onto its ID is left out.
+    if (npu.present && npu.has_die && holders[npu.logic_id] > 1) {
       spdlog::error("{}: logic ID {} is another chip's too; Unhealthy", npu.uuid, npu.logic_id);
       npu.present = false;
     }
