@@ -34,11 +34,21 @@ int32_t PriorityOf(const Json& pod) {
 // What the pod's later events may change on a cached pod besides its assignment.
 void RefreshPodFields(CachedPod& cached, const Json& pod) {
   cached.bind_phase = kube::AnnotationOf(pod, std::string(kube::kBindPhaseAnnotation));
+  cached.gang = !kube::AnnotationOf(pod, std::string(kGangAnnotation)).empty();
   cached.bind_time =
       kube::ParseTime(kube::AnnotationOf(pod, std::string(kube::kBindTimeAnnotation)));
   cached.priority = PriorityOf(pod);
   cached.labels = kube::StringMapAt(kube::ObjectAt(pod, "metadata"), "labels");
 }
+
+}  // namespace
+
+bool CachedPod::HeldLikePlaced() const {
+  return bound || (gang && (bind_phase == kBindPhaseGangReserved ||
+                            bind_phase == kube::kBindPhaseAllocating));
+}
+
+namespace {
 
 bool IsBound(const Json& pod) {
   auto spec = pod.find("spec");
@@ -192,9 +202,7 @@ void ClusterCache::RebuildNodeLocked(CachedNode& node) {
   if (auto it = by_node_.find(node.name); it != by_node_.end()) {
     for (const auto& uid : it->second) {
       const CachedPod& pod = pods_.at(uid);
-      // A gang member's reservation is held like a placed pod's: its gang binds it there later.
-      const bool held = pod.bound || pod.bind_phase == kBindPhaseGangReserved;
-      (held ? placed : tentative).push_back(pod.assignment);
+      (pod.HeldLikePlaced() ? placed : tentative).push_back(pod.assignment);
     }
   }
   for (const auto& e : node.state.Rebuild(placed, tentative)) {
@@ -284,7 +292,7 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
       existing->second.ignored_assignment.clear();
       RefreshPodFields(existing->second, pod);
       // A reservation a rebuild could not fit is now bound: its slices are real.
-      if (existing->second.bound) HoldPlacedLocked(existing->second);
+      if (existing->second.HeldLikePlaced()) HoldPlacedLocked(existing->second);
       return;
     }
     // A reservation in flight is not replaced by an assignment its patch has not written yet
@@ -305,9 +313,10 @@ void ClusterCache::UpsertPodLocked(const Json& pod) {
       // Fill chip indexes from UUIDs and take the slices.
       n->second.epoch = ++epochs_;
       auto s = n->second.state.Apply(entry.assignment);
-      if (!s.ok() && entry.bound) {
-        // A bound pod's slices are real: displace reservations of unbound pods (a bind that
-        // died after its patch), which their next bind replaces; failing that, hold them anyway.
+      if (!s.ok() && entry.HeldLikePlaced()) {
+        // A bound pod's (or gang member's) slices are real: displace leftover reservations of
+        // unbound pods (a bind that died after its patch), which their next bind replaces;
+        // failing that, hold them anyway.
         DropUnboundReservationsLocked(entry.node, uid);
         s = n->second.state.Apply(entry.assignment);
         if (!s.ok()) HoldPlacedLocked(entry);
@@ -328,8 +337,7 @@ void ClusterCache::HoldPlacedLocked(const CachedPod& pod) {
   std::vector<Error> notes = state.Restore(pod.assignment);
   for (auto& e : state.OverFull()) notes.push_back(std::move(e));
   for (const auto& e : notes) {
-    spdlog::warn("node {}: bound pod {}/{} keeps its slices: {}", pod.node, pod.ns, pod.name,
-                 e.message);
+    spdlog::warn("node {}: pod {}/{} keeps its slices: {}", pod.node, pod.ns, pod.name, e.message);
   }
   n->second.epoch = ++epochs_;
 }
@@ -357,10 +365,7 @@ void ClusterCache::DropUnboundReservationsLocked(const std::string& node_name,
   std::vector<std::string> stale;
   for (const auto& uid : b->second) {
     const CachedPod& p = pods_.at(uid);
-    // A gang member's reservation is no leftover: its gang binds it on those chips later.
-    if (uid != keep_uid && !p.bound && !p.binding && p.bind_phase != kBindPhaseGangReserved) {
-      stale.push_back(uid);
-    }
+    if (uid != keep_uid && !p.HeldLikePlaced() && !p.binding) stale.push_back(uid);
   }
   for (const auto& uid : stale) {
     spdlog::warn("pod {}/{}: dropping its unbound reservation on {}: a bound pod needs the room",
@@ -405,19 +410,16 @@ Result<partition::PodAssignment> ClusterCache::Reserve(const std::string& ns,
   }
   if (auto s = n->second.state.Apply(*chosen); !s.ok()) return Error{s.message()};
   n->second.epoch = ++epochs_;
-  CachedPod entry{uid,
-                  ns,
-                  name,
-                  node_name,
-                  *chosen,
-                  true,
-                  0,
-                  std::string(kube::kBindPhaseAllocating),
-                  guard ? std::optional<kube::WallTime>(guard->now) : std::nullopt,
-                  /*bound=*/false,
-                  /*priority=*/0,
-                  /*labels=*/{},  // both filled in by the pod's next event
-                  /*ignored_assignment=*/{}};
+  CachedPod entry;
+  entry.uid = uid;
+  entry.ns = ns;
+  entry.name = name;
+  entry.node = node_name;
+  entry.assignment = *chosen;
+  entry.binding = true;
+  entry.bind_phase = std::string(kube::kBindPhaseAllocating);
+  entry.bind_time = guard ? std::optional<kube::WallTime>(guard->now) : std::nullopt;
+  // bound, gang, priority and labels: filled in by the pod's next event.
   by_node_[node_name].insert(uid);
   pods_.emplace(uid, std::move(entry));
   ++generation_;

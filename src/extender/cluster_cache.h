@@ -58,11 +58,17 @@ struct CachedPod {
   std::string bind_phase;   // flexai.io/bind-phase
   std::optional<kube::WallTime> bind_time;
   bool bound = false;    // spec.nodeName is set: kubelet runs it, its slices are real
+  bool gang = false;     // a member of a gang (flexai.io/gang)
   int32_t priority = 0;  // spec.priority (preemption picks victims by it)
   std::map<std::string, std::string> labels;  // metadata.labels (disruption budgets select by them)
   // A bound pod keeps the assignment it was placed with: a later annotation value that differs
   // (removed, malformed, edited) is ignored; the last one ignored, to warn once per change.
   std::string ignored_assignment;
+
+  // Slices that are real or promised: a bound pod's, or a gang member's that its gang binds
+  // there (gang-reserved, or allocating while its binding is retried). Held even where they no
+  // longer fit; other unbound reservations may be leftovers of a bind that died.
+  bool HeldLikePlaced() const;
 };
 
 // Keeps the device plugin's Allocate match unambiguous (docs/protocol.md): no second pod is

@@ -97,17 +97,26 @@ TEST_F(ClusterCacheTest, BoundPodsWinOverLeftoverReservationsOfUnboundPods) {
 // binds it on those chips later, so a bound pod needing the room makes the node over-full
 // instead of dropping it (else another pod could be placed there, and the gang on top).
 TEST_F(ClusterCacheTest, ABoundPodDoesNotDropAGangMembersReservation) {
-  cache_.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
-  Json member = Assigned("member", "node=n1;cpu=0;mem=0|main=GPU-a:1000:80");
-  member["spec"].erase("nodeName");
-  member["status"]["phase"] = "Pending";
-  member["metadata"]["annotations"]["flexai.io/bind-phase"] = "gang-reserved";
-  Json bound = Assigned("bound", "node=n1;cpu=0;mem=0|main=GPU-a:2000:80");
-  cache_.ReplacePods({member, bound});
-  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 3000);
-  EXPECT_EQ(cache_.stats().pods_with_slices, 2u);
-  cache_.UpsertNode(NodeWithChips("n1", {{"GPU-a"}, {"GPU-new"}}));  // a rebuild holds it too
-  EXPECT_EQ(UsedMemory(cache_, "n1", 0), 3000);
+  // gang-reserved, or allocating while the gang's binding of it is retried; listed before or
+  // after the bound pod.
+  for (const std::string phase : {"gang-reserved", "allocating"}) {
+    for (bool member_first : {true, false}) {
+      ClusterCache cache{std::make_shared<partition::SlicePolicy>(partition::DefaultSlicePolicy())};
+      cache.ReplaceNodes({NodeWithChips("n1", {{"GPU-a"}})});
+      Json member = Assigned("member", "node=n1;cpu=0;mem=0|main=GPU-a:1000:80");
+      member["spec"].erase("nodeName");
+      member["status"]["phase"] = "Pending";
+      member["metadata"]["annotations"]["flexai.io/bind-phase"] = phase;
+      member["metadata"]["annotations"]["flexai.io/gang"] = "train";
+      Json bound = Assigned("bound", "node=n1;cpu=0;mem=0|main=GPU-a:2000:80");
+      cache.ReplacePods(member_first ? std::vector<Json>{member, bound}
+                                     : std::vector<Json>{bound, member});
+      EXPECT_EQ(UsedMemory(cache, "n1", 0), 3000) << phase << member_first;
+      EXPECT_EQ(cache.stats().pods_with_slices, 2u);
+      cache.UpsertNode(NodeWithChips("n1", {{"GPU-a"}, {"GPU-new"}}));  // a rebuild holds it too
+      EXPECT_EQ(UsedMemory(cache, "n1", 0), 3000) << phase << member_first;
+    }
+  }
 }
 
 TEST_F(ClusterCacheTest, MalformedAnnotationsAreIgnoredNotFatal) {
