@@ -4,6 +4,7 @@ Run one suite: python3 -m unittest -v chart_test.DefaultRenderTest (ctest runs e
 """
 
 import base64
+import json
 import os
 import re
 import subprocess
@@ -646,7 +647,8 @@ class AnnotationGuardTest(unittest.TestCase):
         self.assertEqual(len(self.written_by_code()), len(self.WRITTEN))
         self.assertEqual(listed, self.written_by_code())
         (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
-        self.assertEqual(rule["resources"], ["pods"])  # not pods/status: kubelet is unaffected
+        # pods/status may change annotations too; kubelet's status updates leave them unchanged.
+        self.assertEqual(rule["resources"], ["pods", "pods/status"])
         self.assertEqual(sorted(rule["operations"]), ["CREATE", "UPDATE"])
         self.assertEqual(policy["spec"]["failurePolicy"], "Ignore")
 
@@ -661,6 +663,17 @@ class AnnotationGuardTest(unittest.TestCase):
         self.assertEqual(re.findall(r"'([^']+)'", groups["expression"]), ["system:masters"])
         for condition in (users, groups):
             self.assertEqual(condition["expression"].count("("), condition["expression"].count(")"))
+
+    def test_a_group_that_would_break_the_cel_string_is_refused(self):
+        # A values file, not --set (whose parser reads commas and backslashes itself).
+        for group in ("CORP\\gpu-admins", "it's", "a,b"):
+            with self.subTest(group=group), tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+                f.write("annotationGuard:\n  exemptGroups: [" + json.dumps(group) + "]\n")
+                f.flush()
+                done = render.run_helm("template", render.RELEASE, render.CHART, "--namespace",
+                                       NAMESPACE, "-f", f.name)
+                self.assertNotEqual(done.returncode, 0, done.stdout[-300:])
+                self.assertIn("exemptGroups", done.stderr)
 
     def test_it_can_be_turned_off_or_left_without_exempt_groups(self):
         _, policies, bindings = self.policy({"annotationGuard.enabled": "false"})
