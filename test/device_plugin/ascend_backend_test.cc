@@ -9,6 +9,7 @@
 #include "device_plugin/backend/cpu_affinity.h"
 #include "device_plugin/backend/pci_numa.h"
 
+#include "log_capture.h"
 #include "sim_file.h"
 #include "test_kubelet.h"
 
@@ -187,7 +188,8 @@ TEST_F(AscendBackendTest, AMovedChipWithoutAFreshLogicIdIsUnhealthy) {
        "errors": {"dcmi_get_device_logic_id": -8001}}]},
     {"id": 5, "chips": [
       {"logicId": 2, "name": "310P3", "memoryMiB": 21527, "die": [11, 12, 13, 14, 15]}]}]})");
-  for (int check = 0; check < 2; ++check) {  // not served again a check later either
+  testing::LogCapture log;
+  for (int check = 0; check < 3; ++check) {  // not served again a check later either
     auto report = backend_.CheckHealth();
     ASSERT_TRUE(report.ok());
     EXPECT_EQ(report->at("Ascend-00000006-00000007-00000008-00000009-0000000A"),
@@ -196,6 +198,8 @@ TEST_F(AscendBackendTest, AMovedChipWithoutAFreshLogicIdIsUnhealthy) {
     EXPECT_EQ(report->at("Ascend-0000000B-0000000C-0000000D-0000000E-0000000F"),
               partition::Health::kHealthy);
   }
+  // Checks run four times a second: the reason is logged once, not on every one.
+  EXPECT_EQ(log.Count(spdlog::level::err, "where its logic ID cannot be read"), 1) << log.All();
 }
 
 // A chip that moved onto the logic ID of a chip named by its position is the one left out; the
@@ -217,6 +221,40 @@ TEST_F(AscendBackendTest, ALogicIdClashLeavesOutTheChipThatMoved) {
               partition::Health::kUnhealthy);
     EXPECT_EQ(report->at("Ascend-00000002-00000002-00000002-00000002-00000002"),
               partition::Health::kUnhealthy);
+  }
+}
+
+// A chip named by its position cannot be followed when the chips of its card move up: when its
+// place reports another logic ID, it is another chip there, so it is not served as this one.
+TEST_F(AscendBackendTest, AChipWithoutADieIdWhosePlaceReportsAnotherLogicIdIsUnhealthy) {
+  testing::WriteFileAtomically(config_, R"({"cards": [{"id": 1, "chips": [
+    {"logicId": 4, "name": "910B3"}, {"logicId": 5, "name": "910B3"}]}]})");
+  ASSERT_TRUE(backend_.Discover().ok());
+  testing::WriteFileAtomically(config_, R"({"cards": [{"id": 1, "chips": [
+    {"logicId": 5, "name": "910B3"}]}]})");
+  auto report = backend_.CheckHealth();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->at("Ascend-card1-dev0"), partition::Health::kUnhealthy);
+  EXPECT_EQ(report->at("Ascend-card1-dev1"), partition::Health::kUnhealthy);
+}
+
+// Of two chips with die IDs sharing a logic ID, the one renumbered onto it is left out.
+TEST_F(AscendBackendTest, AChipRenumberedOntoAnotherChipsLogicIdIsTheOneLeftOut) {
+  ASSERT_TRUE(backend_.Discover().ok());  // logic IDs 0, 1 (card 3) and 2 (card 5)
+  testing::WriteFileAtomically(config_, R"({"cards": [
+    {"id": 3, "chips": [
+      {"logicId": 2, "name": "910B3", "hbmMiB": 65536, "die": [6, 7, 8, 9, 10]}]},
+    {"id": 5, "chips": [
+      {"logicId": 2, "name": "310P3", "memoryMiB": 21527, "die": [11, 12, 13, 14, 15]}]}]})");
+  for (int check = 0; check < 2; ++check) {
+    auto report = backend_.CheckHealth();
+    ASSERT_TRUE(report.ok());
+    EXPECT_EQ(report->at("Ascend-00000006-00000007-00000008-00000009-0000000A"),
+              partition::Health::kUnhealthy)
+        << check;
+    EXPECT_EQ(report->at("Ascend-0000000B-0000000C-0000000D-0000000E-0000000F"),
+              partition::Health::kHealthy)
+        << check;
   }
 }
 

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
 #include <utility>
 
 #include "device_plugin/backend/cpu_affinity.h"
@@ -163,7 +165,9 @@ Result<std::vector<partition::Chip>> AscendBackend::Discover() {
       continue;
     }
     for (int d = 0; d < devices; ++d) {
-      Npu npu{cards[c], d, 0, ""};
+      Npu npu;
+      npu.card = cards[c];
+      npu.device = d;
       auto chip = ReadNpu(npu, static_cast<int>(chips.size()), position++);
       if (!chip) {
         skip(chip.error().message);
@@ -197,6 +201,18 @@ Result<std::vector<partition::Chip>> AscendBackend::Discover() {
   return chips;
 }
 
+// Logged once per change: health checks run four times a second.
+void AscendBackend::SetPresence(Npu& npu, std::string problem) {
+  npu.present = problem.empty();
+  if (problem == npu.problem) return;
+  if (!problem.empty()) {
+    spdlog::error("{}: {}; Unhealthy", npu.uuid, problem);
+  } else {
+    spdlog::info("{}: found at {} again", npu.uuid, Where(npu.card, npu.device));
+  }
+  npu.problem = std::move(problem);
+}
+
 // Where each NPU is now, by die ID: a card whose chip vanished renumbers the chips after it.
 void AscendBackend::RelocateLocked() {
   std::map<std::string, std::pair<int, int>> found;
@@ -211,19 +227,24 @@ void AscendBackend::RelocateLocked() {
       if (get_die_(cards[c], d, VDIE, &die) == DCMI_OK) found[DieUuid(die)] = {cards[c], d};
     }
   }
+  // Each chip's problem is decided first and set once, so a chip is not logged out and in again
+  // within one pass.
+  std::map<Npu*, std::string> problems;
   for (auto& npu : npus_) {
     if (!npu.has_die) continue;
+    std::string& problem = problems[&npu];
     auto it = found.find(npu.uuid);
-    npu.present = it != found.end();
-    if (!npu.present || it->second == std::make_pair(npu.card, npu.device)) continue;
+    if (it == found.end()) {
+      problem = "no NPU has its die ID any more (gone, or DCMI cannot read it)";
+      continue;
+    }
+    if (it->second == std::make_pair(npu.card, npu.device)) continue;
     // A moved chip's logic ID may have moved too; without a fresh one it could name another
     // NPU, so it is not served, and it keeps its old place so that the next check tries again.
     const auto [card, device] = it->second;
     int logic_id = -1;
     if (!get_logic_id_ || get_logic_id_(&logic_id, card, device) != DCMI_OK || logic_id < 0) {
-      spdlog::error("{}: now {}, and its logic ID cannot be read there; Unhealthy", npu.uuid,
-                    Where(card, device));
-      npu.present = false;
+      problem = "now " + Where(card, device) + ", where its logic ID cannot be read";
       continue;
     }
     spdlog::warn("{} is now {}", npu.uuid, Where(card, device));
@@ -232,33 +253,56 @@ void AscendBackend::RelocateLocked() {
     if (logic_id != npu.logic_id) {
       spdlog::warn("{}: logic ID {} is now {}", npu.uuid, npu.logic_id, logic_id);
       npu.logic_id = logic_id;
+      npu.renumbered = true;
       logic_ids_[npu.uuid] = logic_id;
     }
   }
-  // No two chips served under one logic ID: a clash leaves both out until it clears.
-  std::map<int, int> holders;
-  for (const auto& npu : npus_) {
-    if (npu.present) ++holders[npu.logic_id];
-  }
+  // No two chips served under one logic ID: chips renumbered onto a taken one are left out
+  // (every holder, when none was renumbered).
+  std::map<int, std::vector<Npu*>> holders;
   for (auto& npu : npus_) {
-    // A chip named by its position never moves: the one that moved onto its ID is left out.
-    if (npu.present && npu.has_die && holders[npu.logic_id] > 1) {
-      spdlog::error("{}: logic ID {} is another chip's too; Unhealthy", npu.uuid, npu.logic_id);
-      npu.present = false;
+    const bool present = npu.has_die ? problems[&npu].empty() : npu.present;
+    if (present) holders[npu.logic_id].push_back(&npu);
+  }
+  for (auto& [logic_id, sharing] : holders) {
+    if (sharing.size() < 2) continue;
+    const bool any_renumbered =
+        std::any_of(sharing.begin(), sharing.end(), [](const Npu* n) { return n->renumbered; });
+    for (Npu* npu : sharing) {
+      if (any_renumbered && !npu->renumbered) continue;
+      const std::string clash = "logic ID " + std::to_string(logic_id) + " is another chip's too";
+      if (npu->has_die) {
+        problems[npu] = clash;
+      } else {
+        SetPresence(*npu, clash);
+      }
     }
   }
+  for (auto& [npu, problem] : problems) SetPresence(*npu, std::move(problem));
 }
 
 Result<HealthReport> AscendBackend::CheckHealth() {
   if (!library_) return Error{"DCMI is not loaded"};
   std::lock_guard lock(mu_);
-  // Health is asked by (card, device): first make sure each position still holds its chip.
+  // Health is asked by (card, device): first make sure each position still holds its chip. A
+  // chip with a die ID is checked by it (and found again if it moved); one named by its position
+  // by its logic ID, as the only thing that tells another chip there from it.
   bool moved = false;
-  for (const auto& npu : npus_) {
-    dcmi_die_id die{};
-    if (npu.has_die && (!npu.present || get_die_(npu.card, npu.device, VDIE, &die) != DCMI_OK ||
-                        DieUuid(die) != npu.uuid)) {
-      moved = true;
+  for (auto& npu : npus_) {
+    if (npu.has_die) {
+      dcmi_die_id die{};
+      if (!npu.present || get_die_(npu.card, npu.device, VDIE, &die) != DCMI_OK ||
+          DieUuid(die) != npu.uuid) {
+        moved = true;
+      }
+    } else if (get_logic_id_) {
+      int logic_id = -1;
+      const int rc = get_logic_id_(&logic_id, npu.card, npu.device);
+      SetPresence(npu, rc != DCMI_OK ? "its logic ID cannot be read (gone?)"
+                       : logic_id != npu.logic_id
+                           ? "its place now reports logic ID " + std::to_string(logic_id) +
+                                 ", not " + std::to_string(npu.logic_id) + ": another chip"
+                           : "");
     }
   }
   if (moved) RelocateLocked();

@@ -38,13 +38,17 @@ class AscendBackend : public Backend {
     int device = 0;
     int logic_id = 0;
     std::string uuid;
-    bool has_die = false;  // named by its die ID (else by its position, which cannot move)
-    bool present = true;   // at the last health check, found where its name says
+    bool has_die = false;     // named by its die ID (else by its position, which cannot move)
+    bool present = true;      // at the last health check, found where its name says
+    std::string problem;      // why not, as last logged
+    bool renumbered = false;  // its logic ID changed since discovery (it moved)
   };
   Status Load();
   // `index`: the chip's index among those served; `position`: among all enumerated.
   Result<partition::Chip> ReadNpu(Npu& npu, int index, int position);
   void RelocateLocked();
+  // present = problem.empty(); logs when the problem changes.
+  static void SetPresence(Npu& npu, std::string problem);
 
   std::string library_path_;
   std::string sysfs_root_;
