@@ -127,8 +127,15 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
   // The first answer again; after a restart, built from the assignment as it was. The chips are
   // the pod's already, so their health is not checked again.
   PodRecord& record = pods_[match.pod.uid];
-  if (auto given = record.answers.find(container.container); given != record.answers.end()) {
+  const auto given = record.answers.find(container.container);
+  const bool from_memory = given != record.answers.end();
+  if (from_memory) {
     outcome.setup = given->second;
+    // An NPU's logic ID can change when a chip before it on its card vanished: the devices are
+    // named as they are now, the rest is the first answer.
+    if (backend_.vendor() == partition::Vendor::kAscend) {
+      for (auto& [name, value] : backend_.VisibleDevicesEnv(chips)) outcome.setup.env[name] = value;
+    }
   } else {
     outcome.setup =
         BuildContainerSetup(backend_, settings, chips, grants,
@@ -163,7 +170,10 @@ AllocateOutcome Allocator::RepeatLocked(const MatchedContainer& match,
   outcome.container = container.container;
   outcome.message = match.pod.namespace_name + "/" + match.pod.name + " container " +
                     container.container + " (repeated Allocate)";
-  spdlog::info("Allocate repeated for {}: same answer as before", outcome.message);
+  spdlog::info("Allocate repeated for {}: {}", outcome.message,
+               from_memory ? "same answer as before"
+                           : "answered again from its assignment (the first answer was given "
+                             "before this process started)");
   return outcome;
 }
 
@@ -231,32 +241,18 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
     }
   }
   auto match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
-  // A pod with several containers that this process has not answered any of: containers answered
-  // before a restart (or by another instance) are named on the pod, which the watch cache may not
-  // show yet. Ask the API server itself before handing out its first one again.
-  if (match && match->assignment.containers.size() > 1 && !pods_.contains(match->pod.uid)) {
+  // The watch cache may lag the API server: by the scheduler's patch (no match yet), or, for a
+  // pod with several containers this process answered none of, by the containers answered before
+  // a restart (or by another instance), named on the pod. Ask the API server itself then, before
+  // handing out a pod's first container again.
+  const bool unknown_with_containers =
+      match && match->assignment.containers.size() > 1 && !pods_.contains(match->pod.uid);
+  if (!match || unknown_with_containers) {
     lock.unlock();
     auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
     if (!fresh) return list_failed(fresh.error());
     lock.lock();
-    // kubelet repeating the first container's Allocate: the fresh list names it answered.
-    if (auto repeat = FindAnsweredContainer(*fresh, node_name_, sorted_ids, node_chips,
-                                            AnsweredLocked(), now)) {
-      if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {
-        return StillBeingRecorded(*repeat);
-      }
-      return RepeatLocked(*repeat, sorted_ids, settings);
-    }
-    pods = std::move(fresh);
-    match = MatchAssignment(*pods, node_name_, device_ids.size(), node_chips, AllocatedLocked());
-  }
-  if (!match) {
-    // The watch cache may lag the scheduler's patch by a moment: ask the API server itself.
-    lock.unlock();
-    auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
-    if (!fresh) return list_failed(fresh.error());
-    lock.lock();
-    // Meanwhile another request may have answered these same IDs: this is its repeat then.
+    // Answered meanwhile by another request, or before a restart: this is its repeat then.
     if (auto repeat = FindAnsweredContainer(*fresh, node_name_, sorted_ids, node_chips,
                                             AnsweredLocked(), now)) {
       if (UnconfirmedLocked(repeat->pod.uid, repeat->container().container)) {

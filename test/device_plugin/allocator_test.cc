@@ -445,6 +445,35 @@ TEST_F(AllocatorTest, ARepeatAfterAPolicyReloadGetsTheFirstAnswer) {
   EXPECT_EQ(repeat.setup.env, first.setup.env);
 }
 
+// NPUs are named by logic IDs, which change when a chip before them on their card vanishes.
+class RenumberingNpuBackend : public SimBackend {
+ public:
+  RenumberingNpuBackend() : SimBackend("", "n1") {}
+  partition::Vendor vendor() const override { return partition::Vendor::kAscend; }
+  std::map<std::string, std::string> VisibleDevicesEnv(
+      const std::vector<partition::Chip>& chips) const override {
+    return {{"ASCEND_VISIBLE_DEVICES", std::to_string(chips.front().index + renumbered_by)}};
+  }
+  int renumbered_by = 0;
+};
+
+TEST_F(AllocatorTest, ARepeatNamesNpusByTheirLogicIdsOfNow) {
+  RenumberingNpuBackend npus;
+  Allocator allocator{"n1", inventory_, npus, settings_, &cluster_};
+  cluster_.AddPod(PendingPod("one", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":1024:10",
+                             FormatRfc3339(std::chrono::system_clock::now())));
+  AllocateOutcome first = allocator.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(first.ok()) << first.message;
+  EXPECT_EQ(first.setup.env["ASCEND_VISIBLE_DEVICES"], "2");
+  npus.renumbered_by = 7;
+  AllocateOutcome repeat = allocator.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(repeat.ok()) << repeat.message;
+  EXPECT_TRUE(repeat.repeated);
+  EXPECT_EQ(repeat.setup.env["ASCEND_VISIBLE_DEVICES"], "9");
+  repeat.setup.env["ASCEND_VISIBLE_DEVICES"] = "2";
+  EXPECT_EQ(repeat.setup.env, first.setup.env);  // the rest is the first answer
+}
+
 TEST_F(AllocatorTest, MultiContainerPodIsSuccessfulAfterItsLastContainer) {
   cluster_.AddPod(PendingPod(
       "pair", "n1", "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":100:10|b=" + Uuid(1) + ":200:20",
