@@ -31,6 +31,17 @@ AllocateOutcome StillBeingRecorded(const MatchedContainer& repeat) {
 
 // The annotation is only as trustworthy as whoever wrote it (users can write pod annotations
 // too): a grant must fit the chip it names, and a container gets each chip once. "" when fine.
+// The most memory the policy ever lets a chip's slices add up to, whatever node override applies:
+// the node's last line against an over-committing placement, so it never refuses what the Hi
+// Scheduler may legitimately admit (reserved memory is not subtracted either).
+int64_t MostMemoryAdmitted(const partition::SlicePolicy& policy, const partition::Chip& chip) {
+  double ratio = policy.sharing.memory_oversubscription;
+  for (const auto& override : policy.node_overrides) {
+    ratio = std::max(ratio, override.sharing.memory_oversubscription.value_or(ratio));
+  }
+  return static_cast<int64_t>(static_cast<double>(chip.memory_mib) * std::max(1.0, ratio));
+}
+
 std::string GrantsMisfit(const std::vector<partition::Chip>& chips,
                          const std::vector<partition::ChipGrant>& grants) {
   for (size_t i = 0; i < chips.size(); ++i) {
@@ -282,6 +293,18 @@ AllocateOutcome Allocator::MatchContainer(const std::vector<std::string>& device
   };
   if (std::string misfit = GrantsMisfit(chips, grants); !misfit.empty()) {
     return refuse_pod(pod_ref + " container " + container.container + ": " + misfit);
+  }
+  if (!OverCommitLocked(chips, grants, settings).empty()) {
+    // Perhaps slices of pods that ended moments ago, which the last reconcile still holds: ask
+    // the API server which pods are on the node before refusing.
+    lock.unlock();
+    auto fresh = cluster_->ListPodsOnNodeFresh(node_name_);
+    if (!fresh) return list_failed(fresh.error());
+    Reconcile(*fresh);
+    lock.lock();
+    if (std::string over = OverCommitLocked(chips, grants, settings); !over.empty()) {
+      return refuse_pod(pod_ref + " container " + container.container + ": " + over);
+    }
   }
   for (const auto& chip : chips) {
     if (!chip.healthy()) {
@@ -614,8 +637,30 @@ std::vector<Allocator::UsageSource> Allocator::UsageSources() const {
   return sources;
 }
 
+std::string Allocator::OverCommitLocked(const std::vector<partition::Chip>& chips,
+                                        const std::vector<partition::ChipGrant>& grants,
+                                        const PluginSettings& settings) const {
+  const auto usage = UsageByChipLocked();
+  for (size_t i = 0; i < chips.size(); ++i) {
+    auto held = usage.find(chips[i].uuid);
+    const int64_t total =
+        (held == usage.end() ? 0 : held->second.memory_mib) + grants[i].memory_mib;
+    const int64_t most = MostMemoryAdmitted(settings.policy, chips[i]);
+    if (total > most) {
+      return "chip " + chips[i].uuid + " would hold " + std::to_string(total) +
+             " MiB of slices, more than the " + std::to_string(most) +
+             " MiB its policy ever admits: the pod was placed on room this node does not have";
+    }
+  }
+  return "";
+}
+
 std::map<std::string, ChipUsage> Allocator::UsageByChip() const {
   std::lock_guard lock(mu_);
+  return UsageByChipLocked();
+}
+
+std::map<std::string, ChipUsage> Allocator::UsageByChipLocked() const {
   std::map<std::string, ChipUsage> usage;
   for (const auto& [uid, record] : pods_) {
     for (const auto& container : record.assignment.containers) {

@@ -141,6 +141,12 @@ class Allocator {
   void RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) const;
   // Takes back a recorded container (and the device IDs it was answered for).
   void Forget(const std::string& pod_uid, const std::string& container);
+  std::map<std::string, ChipUsage> UsageByChipLocked() const;
+  // Why `grants` on `chips` would put more memory on a chip than the policy ever admits there,
+  // with what is held already; empty when they fit.
+  std::string OverCommitLocked(const std::vector<partition::Chip>& chips,
+                               const std::vector<partition::ChipGrant>& grants,
+                               const PluginSettings& settings) const;
   // The device IDs of the pod's containers answered (and not taken back), by container.
   ContainerDeviceIds AnsweredIds(const std::string& pod_uid) const;
   // The request that answered these outcomes finished: repeats of them may be answered now.

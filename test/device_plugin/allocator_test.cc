@@ -474,6 +474,47 @@ TEST_F(AllocatorTest, ARepeatNamesNpusByTheirLogicIdsOfNow) {
   EXPECT_EQ(repeat.setup.env, first.setup.env);  // the rest is the first answer
 }
 
+// The node's last line against an over-committing placement (an edited assignment trusted after
+// a scheduler restart, a scheduler bug): a slice that would put more memory on a chip than the
+// policy ever admits there is refused, and the pod marked failed; what is held stays.
+TEST_F(AllocatorTest, ASliceThatWouldOverCommitItsChipIsRefused) {
+  const int64_t chip = inventory_.chips()[2].memory_mib;
+  cluster_.AddPod(PendingPod(
+      "big", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":" + std::to_string(chip - 1000) + ":10",
+      "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  cluster_.AddPod(PendingPod("over", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":2000:10",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome refused = allocator_.AllocateContainer({Id(0, 2)});
+  EXPECT_EQ(refused.failure, AllocateFailure::kNoAssignment);
+  EXPECT_NE(refused.message.find("more than the " + std::to_string(chip) + " MiB"),
+            std::string::npos)
+      << refused.message;
+  EXPECT_EQ(cluster_.PodAnnotation("over", kBindPhaseAnnotation), kBindPhaseFailed);
+  EXPECT_EQ(allocator_.UsageByChip()[Uuid(2)].memory_mib, chip - 1000);
+}
+
+// Slices of a pod that ended moments ago, which the last reconcile still holds, do not count:
+// the node's pods are listed afresh before a slice is refused.
+TEST_F(AllocatorTest, ASliceOnRoomAPodJustLeftIsServed) {
+  const int64_t chip = inventory_.chips()[2].memory_mib;
+  auto big = PendingPod(
+      "big", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":" + std::to_string(chip - 1000) + ":10",
+      "2026-11-28T03:00:00Z");
+  cluster_.AddPod(big);
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0, 1)}).ok());
+  big = cluster_.pods().front();
+  big.phase = "Succeeded";
+  cluster_.RemovePod("big");
+  cluster_.AddPod(big);
+  cluster_.AddPod(PendingPod("next", "n1", "node=n1;cpu=0;mem=0|m=" + Uuid(2) + ":2000:10",
+                             "2026-11-28T03:00:01Z"));
+  AllocateOutcome next = allocator_.AllocateContainer({Id(0, 1)});
+  ASSERT_TRUE(next.ok()) << next.message;
+  EXPECT_EQ(next.pod_name, "next");
+  EXPECT_EQ(allocator_.UsageByChip()[Uuid(2)].memory_mib, 2000);
+}
+
 TEST_F(AllocatorTest, MultiContainerPodIsSuccessfulAfterItsLastContainer) {
   cluster_.AddPod(PendingPod(
       "pair", "n1", "node=n1;cpu=0;mem=0|a=" + Uuid(0) + ":100:10|b=" + Uuid(1) + ":200:20",
