@@ -32,6 +32,12 @@ class AllocatorTest : public ::testing::Test {
 
   std::string Uuid(int i) const { return inventory_.chips()[static_cast<size_t>(i)].uuid; }
   std::string Id(int i, int slot = 0) const { return FormatDeviceId(Uuid(i), slot); }
+  // A pod with two one-chip containers: c1 (2048 MiB on chip 0), c2 (3072 MiB on chip 1).
+  void AddPair(const std::string& bind_time) {
+    cluster_.AddPod(PendingPod(
+        "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
+        bind_time));
+  }
 };
 
 TEST_F(AllocatorTest, AllocateReturnsTheAssignedChipsAndMarksThePodSuccessful) {
@@ -533,9 +539,7 @@ TEST_F(AllocatorTest, MultiContainerPodIsSuccessfulAfterItsLastContainer) {
 // A restart between the containers of one pod: the next Allocate is for its second container,
 // which must get the second container's slice, not the first one's again.
 TEST_F(AllocatorTest, ARestartBetweenTheContainersOfAPodHandsOutTheNextContainer) {
-  cluster_.AddPod(PendingPod(
-      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
-      "2026-11-28T03:00:00Z"));
+  AddPair("2026-11-28T03:00:00Z");
   AllocateOutcome c1 = allocator_.AllocateContainer({Id(3, 0)});
   ASSERT_TRUE(c1.ok()) << c1.message;
   EXPECT_EQ(c1.setup.env["FLEXAI_VISIBLE_DEVICES"], Uuid(0));
@@ -558,9 +562,7 @@ TEST_F(AllocatorTest, ARestartBetweenTheContainersOfAPodHandsOutTheNextContainer
 // Also before its first reconcile, and when kubelet repeats the first container's Allocate.
 TEST_F(AllocatorTest, AfterARestartTheFirstContainerRepeatedGetsItsOwnAnswer) {
   // Bound just now: a repeat is recognised within kRepeatWindow of the bind.
-  cluster_.AddPod(PendingPod(
-      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
-      FormatRfc3339(std::chrono::system_clock::now())));
+  AddPair(FormatRfc3339(std::chrono::system_clock::now()));
   ASSERT_TRUE(allocator_.AllocateContainer({Id(3, 0)}).ok());
   Allocator restarted{"n1", inventory_, backend_, settings_, &cluster_};
   AllocateOutcome repeat = restarted.AllocateContainer({Id(3, 0)});
@@ -575,9 +577,7 @@ TEST_F(AllocatorTest, AfterARestartTheFirstContainerRepeatedGetsItsOwnAnswer) {
 // A restarted plugin's watch cache may not show the progress written just before: a pod it knows
 // nothing of, with several containers, is matched against the API server's own list.
 TEST_F(AllocatorTest, ARestartedPluginWhoseCacheLagsAsksTheApiServerBeforeTheFirstContainer) {
-  cluster_.AddPod(PendingPod(
-      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
-      "2026-11-28T03:00:00Z"));
+  AddPair("2026-11-28T03:00:00Z");
   const std::vector<PodSummary> before = cluster_.pods();
   ASSERT_TRUE(allocator_.AllocateContainer({Id(3, 0)}).ok());
   cluster_.SetLaggingCache(before);
@@ -590,9 +590,7 @@ TEST_F(AllocatorTest, ARestartedPluginWhoseCacheLagsAsksTheApiServerBeforeTheFir
 // The same with kubelet repeating the first container's Allocate: the repeat is recognised on
 // the fresh list, not matched to the next container.
 TEST_F(AllocatorTest, ARestartedPluginWhoseCacheLagsRecognisesARepeatOfTheFirstContainer) {
-  cluster_.AddPod(PendingPod(
-      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
-      FormatRfc3339(std::chrono::system_clock::now())));
+  AddPair(FormatRfc3339(std::chrono::system_clock::now()));
   const std::vector<PodSummary> before = cluster_.pods();
   ASSERT_TRUE(allocator_.AllocateContainer({Id(3, 0)}).ok());
   cluster_.SetLaggingCache(before);
@@ -645,9 +643,7 @@ TEST_F(AllocatorTest, ProgressOfAnotherPodOrAnEarlierAssignmentIsIgnored) {
 }
 
 TEST_F(AllocatorTest, APartAnswerThatCannotBeRecordedOnThePodIsNotGiven) {
-  cluster_.AddPod(PendingPod(
-      "pair", "n1", "node=n1;cpu=0;mem=0|c1=" + Uuid(0) + ":2048:10|c2=" + Uuid(1) + ":3072:20",
-      "2026-11-28T03:00:00Z"));
+  AddPair("2026-11-28T03:00:00Z");
   cluster_.SetPatchFails(true);
   AllocateOutcome refused = allocator_.AllocateContainer({Id(3, 0)});
   EXPECT_EQ(refused.failure, AllocateFailure::kClusterUnavailable);
