@@ -122,11 +122,13 @@ stop_mps() {
 }
 trap stop_mps EXIT
 trap 'stop_mps; exit 143' TERM INT  # never leave our MPS daemon behind
-# As Allocate sets up an MPS slice: MPS's limits, and the hook preloaded for accounting only.
+# As Allocate sets up an MPS slice: MPS's limits, and the hook preloaded (memory quota, usage).
 mps_probe() {  # mps_probe MEMORY_MIB THREAD_PERCENT ARGS...  (environment as MpsClientEnvironment)
   local mib=$1 percent=$2; shift 2
   local limit=() shared
-  [ "$mib" != 0 ] && limit=(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT="0=${mib}M")
+  # MPS's limit is a backstop with headroom for the context (MpsMemoryLimit); the preloaded hook
+  # enforces the slice itself (FLEXAI_MEMORY_LIMIT_MIB), as Allocate sets it.
+  [ "$mib" != 0 ] && limit=(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT="0=$((mib + 1024))M" FLEXAI_MEMORY_LIMIT_MIB="$mib")
   shared=$(mktemp -d "$WORK/shared-mps.XXXXXX")
   env CUDA_MPS_PIPE_DIRECTORY="$MPS_PIPE" ${limit[@]+"${limit[@]}"} CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$percent" \
     FLEXAI_ISOLATION=mps FLEXAI_SHARED_DIR="$shared" LD_PRELOAD="$HOOK" \

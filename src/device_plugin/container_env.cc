@@ -78,7 +78,8 @@ void AddMpsSetup(const std::vector<partition::Chip>& chips,
     std::string memory;
     for (size_t i = 0; i < grants.size(); ++i) {
       memory +=
-          (i ? "," : "") + std::to_string(i) + "=" + std::to_string(grants[i].memory_mib) + "M";
+          (i ? "," : "") + isolation::MpsMemoryLimit(static_cast<int>(i),
+                                                     static_cast<uint64_t>(grants[i].memory_mib));
     }
     setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = memory;
     // The node-wide daemon serves every GPU of the node: the client names its own, in the order

@@ -39,7 +39,8 @@ TEST_F(ContainerEnvTest, MpsModeGivesMpsLimitsPipeAndSharedMemoryMounts) {
   settings.isolation = IsolationMode::kMps;
   ContainerSetup setup = BuildContainerSetup(backend_, settings, two_, grants_, paths_);
   EXPECT_EQ(setup.env["FLEXAI_ISOLATION"], "mps");
-  EXPECT_EQ(setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"], "0=20480M,1=10240M");
+  // Each slice plus the headroom for the client's context, which MPS counts in its limit.
+  EXPECT_EQ(setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"], "0=21504M,1=11264M");
   // The node-wide daemon sees every GPU: the client names its own, in the limits' order.
   EXPECT_EQ(setup.env["CUDA_VISIBLE_DEVICES"], two_[0].uuid + "," + two_[1].uuid);
   EXPECT_EQ(setup.env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"], "30");
@@ -63,7 +64,7 @@ TEST_F(ContainerEnvTest, MpsMemoryOnlySliceReservesNoThreads) {
   settings.isolation = IsolationMode::kMps;
   std::vector<partition::ChipGrant> memory_only = {{2, chips_[2].uuid, 4096, 0, false}};
   ContainerSetup setup = BuildContainerSetup(backend_, settings, {chips_[2]}, memory_only, paths_);
-  EXPECT_EQ(setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"], "0=4096M");
+  EXPECT_EQ(setup.env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"], "0=5120M");
   EXPECT_EQ(setup.env.count("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"), 0u);
 }
 

@@ -394,13 +394,16 @@ TEST(HookMemoryTest, DevicesPastTheLimitListGetNoMemory) {
   EXPECT_EQ(probe.Run({"device", "1", "alloc", "1"}), (std::vector<std::string>{"alloc oom"}));
 }
 
-TEST(HookMemoryTest, MpsModeCountsUsageButLeavesEnforcementToMps) {
+// MPS counts the client's context inside its memory limit (576 MiB of 4 GiB on an H200), so the
+// hook enforces the slice's memory exactly in MPS mode too; MPS's limit has headroom above it.
+TEST(HookMemoryTest, MpsModeEnforcesTheSlicesMemoryAndCountsIt) {
   ProbeRunner probe;
   probe.env["FLEXAI_ISOLATION"] = "mps";
-  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "100";
+  probe.env["FLEXAI_MEMORY_LIMIT_MIB"] = "300";
   // In a child that dies holding it, so the usage is still in the file afterwards.
-  EXPECT_EQ(probe.Run({"child", "alloc", "200", "meminfo", "end"}),
-            (std::vector<std::string>{"child: alloc ok", "child: meminfo ok free=824 total=1024"}));
+  EXPECT_EQ(probe.Run({"child", "alloc", "200", "alloc", "200", "meminfo", "end"}),
+            (std::vector<std::string>{"child: alloc ok", "child: alloc oom",
+                                      "child: meminfo ok free=100 total=300"}));
   Result<UsageSnapshot> usage = ReadUsageFile(probe.usage_path());
   ASSERT_TRUE(usage.ok()) << usage.error().message;
   EXPECT_EQ(usage->mode, "mps");

@@ -256,7 +256,7 @@ TEST(MpsClientEnvironmentTest, GivesThePipeAndTheLimitsMpsEnforces) {
   auto env = MpsClientEnvironment(
       {.pipe_dir = "/flexai/mps", .memory_limit_mib = 4096, .thread_percentage = 30});
   EXPECT_EQ(env.at("CUDA_MPS_PIPE_DIRECTORY"), "/flexai/mps");
-  EXPECT_EQ(env.at("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"), "0=4096M");
+  EXPECT_EQ(env.at("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"), "0=5120M");  // + context headroom
   EXPECT_EQ(env.at("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"), "30");
   EXPECT_EQ(env.at("FLEXAI_ISOLATION"), "mps");
 }
@@ -265,7 +265,7 @@ TEST(MpsClientEnvironmentTest, AMemoryOnlySliceGetsNoThreadLimit) {
   auto env =
       MpsClientEnvironment({.pipe_dir = "/p", .memory_limit_mib = 2048, .thread_percentage = 0});
   EXPECT_EQ(env.count("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"), 0u);
-  EXPECT_EQ(env.at("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"), "0=2048M");
+  EXPECT_EQ(env.at("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"), "0=3072M");
 }
 
 TEST(MpsClientEnvironmentTest, NoMemoryLimitLeavesTheVariableOut) {

@@ -32,6 +32,11 @@ struct HookConfig {
   int VisibleDeviceOfUuid(std::string_view uuid) const;
   // Whether allocations past the quota are refused and launches throttled (hook mode only).
   bool Enforces() const { return mode == IsolationMode::kHook; }
+  // Whether memory quotas are enforced (and reported by cuMemGetInfo/NVML): in hook mode, and in
+  // MPS mode too, where MPS's own limit is a backstop with headroom for the client's context.
+  bool EnforcesMemory() const {
+    return mode == IsolationMode::kHook || mode == IsolationMode::kMps;
+  }
 };
 
 // Reads FLEXAI_ISOLATION, FLEXAI_MEMORY_LIMIT_MIB, FLEXAI_CORES_LIMIT, FLEXAI_SHARED_DIR,

@@ -21,7 +21,7 @@ constexpr int kLocationDevice = 1;  // CU_MEM_LOCATION_TYPE_DEVICE
 constexpr std::uint64_t kPitchAlignment = 512;
 
 bool ReserveOrRefuse(HookState& state, int device, std::uint64_t bytes) {
-  bool enforce = state.config.Enforces();
+  bool enforce = state.config.EnforcesMemory();
   if (state.usage->Reserve(device, bytes, enforce)) return true;
   // Memory of processes that died without freeing may be what stands in the way.
   if (state.usage->ReclaimDeadProcesses() > 0 && state.usage->Reserve(device, bytes, enforce))
@@ -118,7 +118,7 @@ std::uint64_t Key(const void* pointer) { return reinterpret_cast<std::uintptr_t>
 // device really has free).
 void ApplyQuota(int device, std::uint64_t& free_bytes, std::uint64_t& total_bytes) {
   HookState& state = State();
-  if (!state.config.Enforces()) return;
+  if (!state.config.EnforcesMemory()) return;
   std::uint64_t limit = state.usage->LimitBytes(device);
   if (limit == kUnlimitedBytes) return;
   state.usage->ReclaimDeadProcesses();  // so that free memory includes what exited processes held

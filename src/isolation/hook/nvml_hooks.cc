@@ -23,7 +23,7 @@ struct NvmlView {
 std::optional<NvmlView> NvmlQuotaView(const void* real, nvml::nvmlDevice_t device,
                                       std::uint64_t real_total) {
   HookState& state = State();
-  if (!state.config.Enforces() || state.config.visible_uuids.empty()) return std::nullopt;
+  if (!state.config.EnforcesMemory() || state.config.visible_uuids.empty()) return std::nullopt;
   using GetUuid = nvml::nvmlReturn_t(nvml::nvmlDevice_t, char*, unsigned int);
   auto* get_uuid = reinterpret_cast<GetUuid*>(SiblingSymbol(real, "nvmlDeviceGetUUID"));
   char uuid[nvml::kUuidBufferSize] = {};
