@@ -5,6 +5,14 @@
 // memory lives until every reference (create, retains) is released and the last mapping is
 // unmapped, and cuGetProcAddress with versioned and
 // per-thread-stream look-ups. Counts calls per symbol for the tests.
+// Processes that name the same FAKE_CUDA_SHARED_GPU file share one simulated GPU, time-sliced as
+// contexts of different processes are on a real one: while another process has kernels queued,
+// a kernel runs at half speed (so its event timing doubles). Simplified: the other process's
+// kernels, queued earlier, are not stretched in turn.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -130,13 +138,65 @@ CUresult FakeFree(const char* symbol, std::uint64_t key) {
   return CUDA_SUCCESS;
 }
 
+// One process's queued work on the FAKE_CUDA_SHARED_GPU file.
+struct SharedGpuSlot {
+  std::atomic<std::int64_t> pid;
+  std::atomic<std::int64_t> busy_until_ns;
+};
+constexpr int kSharedGpuSlots = 32;
+
+// This process's slot and the whole table, or null without FAKE_CUDA_SHARED_GPU.
+SharedGpuSlot* SharedGpu() {
+  static SharedGpuSlot* slots = []() -> SharedGpuSlot* {
+    const char* path = std::getenv("FAKE_CUDA_SHARED_GPU");
+    if (path == nullptr) return nullptr;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return nullptr;
+    const std::size_t bytes = sizeof(SharedGpuSlot) * kSharedGpuSlots;
+    void* memory = ftruncate(fd, static_cast<off_t>(bytes)) == 0
+                       ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                       : MAP_FAILED;
+    close(fd);
+    return memory == MAP_FAILED ? nullptr : static_cast<SharedGpuSlot*>(memory);
+  }();
+  return slots;
+}
+
+// When a kernel of `work_ns` that may start at `start_ns` ends, and (shared GPU) posts it.
+std::int64_t KernelEnd(std::int64_t start_ns, std::int64_t work_ns) {
+  SharedGpuSlot* slots = SharedGpu();
+  if (slots == nullptr) return start_ns + work_ns;
+  const std::int64_t pid = getpid();
+  std::int64_t others = 0;
+  SharedGpuSlot* mine = nullptr;
+  for (int i = 0; i < kSharedGpuSlots; ++i) {
+    std::int64_t held = slots[i].pid.load();
+    if (held == pid) {
+      mine = &slots[i];
+    } else if (held != 0) {
+      others = std::max(others, slots[i].busy_until_ns.load());
+    }
+  }
+  std::int64_t end = start_ns + work_ns;
+  if (others > start_ns) {  // half speed until the others' queue drains
+    end = start_ns + 2 * work_ns <= others ? start_ns + 2 * work_ns
+                                           : others + work_ns - (others - start_ns) / 2;
+  }
+  for (int i = 0; mine == nullptr && i < kSharedGpuSlots; ++i) {
+    std::int64_t free = 0;
+    if (slots[i].pid.compare_exchange_strong(free, pid)) mine = &slots[i];
+  }
+  if (mine != nullptr) mine->busy_until_ns.store(end);
+  return end;
+}
+
 CUresult FakeLaunch(const char* symbol, std::uint64_t microseconds) {
   Count(symbol);
   Device& dev = TheDriver().devices[t_device];
   std::int64_t now = NowNs();
   std::int64_t busy = dev.busy_until_ns.load();
   while (!dev.busy_until_ns.compare_exchange_weak(
-      busy, std::max(busy, now) + static_cast<std::int64_t>(microseconds) * 1000)) {
+      busy, KernelEnd(std::max(busy, now), static_cast<std::int64_t>(microseconds) * 1000))) {
   }
   return CUDA_SUCCESS;
 }

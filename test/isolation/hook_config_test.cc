@@ -24,6 +24,7 @@ TEST(HookConfigTest, ListsGiveOneValuePerVisibleDeviceInOrder) {
   HookConfig config = Parse({{"FLEXAI_MEMORY_LIMIT_MIB", "4096, 2048"},
                              {"FLEXAI_CORES_LIMIT", "30,70"},
                              {"FLEXAI_SHARED_DIR", "/flexai"},
+                             {"FLEXAI_ACTIVITY_DIR", "/boards"},
                              {"FLEXAI_ISOLATION", "hook"}});
   EXPECT_TRUE(config.warnings.empty());
   EXPECT_EQ(config.MemoryLimitBytes(0), 4096 * kMiB);
@@ -31,12 +32,14 @@ TEST(HookConfigTest, ListsGiveOneValuePerVisibleDeviceInOrder) {
   EXPECT_EQ(config.CoresPercent(0), 30u);
   EXPECT_EQ(config.CoresPercent(1), 70u);
   EXPECT_EQ(config.shared_dir, "/flexai");
+  EXPECT_EQ(config.activity_dir, "/boards");
   EXPECT_TRUE(config.Enforces());
 }
 
 TEST(HookConfigTest, UnsetVariablesMeanNoLimitOfThatKind) {
   HookConfig config = Parse({});
   EXPECT_EQ(config.mode, IsolationMode::kHook);
+  EXPECT_TRUE(config.activity_dir.empty());
   EXPECT_EQ(config.MemoryLimitBytes(0), kUnlimitedBytes);
   EXPECT_EQ(config.CoresPercent(3), 100u);
 }

@@ -121,6 +121,47 @@ TEST(HookLaunchTest, EveryLaunchEntryPointIsCounted) {
   }
 }
 
+// Two containers' processes time-slice one GPU: while the neighbour (a memory-only slice, not
+// throttled) keeps the fake GPU busy, every kernel of the 50% process takes twice its cost.
+// Charged by those timings it would get half its share (a 30% slice got 21% beside a 70% one on
+// an H200); the activity board tells the hook that its timings were contended, so its kernels
+// stay charged their clean cost.
+TEST(HookLaunchTest, ANeighboursTimeSlicesDoNotRaiseTheChargedCost) {
+  ProbeRunner small, big;
+  const std::string dir = small.shared_dir();
+  std::filesystem::create_directories(dir + "/boards");
+  for (ProbeRunner* probe : {&small, &big}) {
+    probe->env["FLEXAI_ACTIVITY_DIR"] = dir + "/boards";
+    probe->env["FLEXAI_VISIBLE_DEVICES"] = "GPU-shared";
+    probe->env["FAKE_CUDA_SHARED_GPU"] = dir + "/gpu";
+  }
+  small.env["FLEXAI_CORES_LIMIT"] = "50";
+  big.env["FLEXAI_CORES_LIMIT"] = "100";
+  std::vector<std::string> big_lines;
+  std::thread neighbour([&] {
+    // One timed kernel, then 250 x 10 ms queued at once: busy for 2.5 s, longer than the small
+    // process needs even when it is over-charged.
+    big_lines = big.Run({"wait-file", dir + "/small-ready", "launch", "1", "10000", "touch",
+                         dir + "/big-ready", "launch", "250", "10000"});
+  });
+  // The first (clean) timing comes before the neighbour starts; then 600 x 1 ms beside it, far
+  // more than the cost model's window of 8 samples (one per 16 to 32 throttled launches).
+  std::vector<std::string> lines =
+      small.Run({"launch", "1", "1000", "touch", dir + "/small-ready", "wait-file",
+                 dir + "/big-ready", "sleep", "20", "launch", "600", "1000"});
+  neighbour.join();
+  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(big_lines.size(), 2u);
+  Result<UsageSnapshot> usage = ReadUsageFile(small.usage_path());
+  ASSERT_TRUE(usage.ok()) << usage.error().message;
+  const auto& device = usage->devices.at(0);
+  ASSERT_EQ(device.launches_total, 601u);
+  // Charged by its contended timings the mean would reach about 1.5 ms.
+  const double mean_ms = static_cast<double>(device.busy_ns_total) / 601 / 1e6;
+  EXPECT_LT(mean_ms, 1.2) << lines[1];
+  EXPECT_GE(mean_ms, 0.95);
+}
+
 // Device 0's record in usage.bin as it is now (the raw record: the reader hides the window).
 UsageDevice RawDevice0(const std::string& path) {
   std::ifstream file(path, std::ios::binary);

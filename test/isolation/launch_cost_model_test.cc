@@ -1,4 +1,5 @@
-// Launch cost estimates: learned per kernel, the shortest of the recent samples.
+// Launch cost estimates: learned per kernel, the shortest of the recent samples; contended samples
+// only lower them.
 #include "isolation/hook/launch_cost_model.h"
 
 #include <gtest/gtest.h>
@@ -31,6 +32,26 @@ TEST(LaunchCostModelTest, AKernelThatReallyGotLongerIsFollowedAfterAWindowOfSamp
   model.AddSample(Kernel(5), 1'000'000);
   for (unsigned i = 0; i < LaunchCostModel::kWindow; ++i) model.AddSample(Kernel(5), 4'000'000);
   EXPECT_EQ(model.Estimate(Kernel(5)), 4'000'000);
+}
+
+TEST(LaunchCostModelTest, ContendedSamplesNeverRaiseTheEstimate) {
+  // Beside a busy neighbour every sample may be stretched by its time slices: a whole window of
+  // them must not replace the kernel's clean cost.
+  LaunchCostModel model;
+  model.AddSample(Kernel(6), 1'000'000);
+  for (unsigned i = 0; i < 4 * LaunchCostModel::kWindow; ++i)
+    model.AddSample(Kernel(6), 1'400'000, /*contended=*/true);
+  EXPECT_EQ(model.Estimate(Kernel(6)), 1'000'000);
+  model.AddSample(Kernel(6), 900'000, /*contended=*/true);  // still an upper bound: taken
+  EXPECT_EQ(model.Estimate(Kernel(6)), 900'000);
+  for (unsigned i = 0; i < LaunchCostModel::kWindow; ++i) model.AddSample(Kernel(6), 2'000'000);
+  EXPECT_EQ(model.Estimate(Kernel(6)), 2'000'000);  // clean samples still follow a real rise
+}
+
+TEST(LaunchCostModelTest, TheFirstSampleOfAKernelCountsEvenWhenContended) {
+  LaunchCostModel model;
+  model.AddSample(Kernel(7), 3'000'000, /*contended=*/true);
+  EXPECT_EQ(model.Estimate(Kernel(7)), 3'000'000);
 }
 
 TEST(LaunchCostModelTest, KernelsAreEstimatedSeparately) {

@@ -103,6 +103,7 @@ HookConfig ParseHookConfig(const std::function<const char*(const char*)>& getenv
   ParseMemory(getenv("FLEXAI_MEMORY_LIMIT_MIB"), config);
   ParseCores(getenv("FLEXAI_CORES_LIMIT"), config);
   if (const char* dir = getenv("FLEXAI_SHARED_DIR"); dir != nullptr) config.shared_dir = dir;
+  if (const char* dir = getenv("FLEXAI_ACTIVITY_DIR"); dir != nullptr) config.activity_dir = dir;
   if (const char* uuids = getenv("FLEXAI_VISIBLE_DEVICES"); uuids != nullptr) {
     for (std::string_view uuid : SplitCommas(uuids)) config.visible_uuids.emplace_back(uuid);
   }

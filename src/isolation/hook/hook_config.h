@@ -20,6 +20,7 @@ struct HookConfig {
   bool cores_limited = false;                // FLEXAI_CORES_LIMIT was set
   std::vector<std::uint32_t> cores_percent;  // per visible device, 1..100 (0 given = 100)
   std::string shared_dir;                    // empty: accounting private to this process tree
+  std::string activity_dir;                  // node-wide boards per GPU (DeviceActivity); optional
   std::vector<std::string> visible_uuids;    // FLEXAI_VISIBLE_DEVICES, in device order
   bool debug = false;
   std::vector<std::string> warnings;  // one line per malformed value, for stderr
@@ -40,7 +41,8 @@ struct HookConfig {
 };
 
 // Reads FLEXAI_ISOLATION, FLEXAI_MEMORY_LIMIT_MIB, FLEXAI_CORES_LIMIT, FLEXAI_SHARED_DIR,
-// FLEXAI_VISIBLE_DEVICES and FLEXAI_HOOK_DEBUG through `getenv` (injectable for tests).
+// FLEXAI_ACTIVITY_DIR, FLEXAI_VISIBLE_DEVICES and FLEXAI_HOOK_DEBUG through `getenv` (injectable
+// for tests).
 HookConfig ParseHookConfig(const std::function<const char*(const char*)>& getenv);
 
 }  // namespace flexai::isolation

@@ -55,6 +55,8 @@ HookState* BuildState() {
   if (state->usage->path().empty() && state->config.shared_dir.empty() && state->config.debug) {
     HookLog("FLEXAI_SHARED_DIR is not set; accounting covers this process and its children only");
   }
+  state->activity =
+      std::make_unique<DeviceActivity>(state->config.activity_dir, state->config.visible_uuids);
   state->usage->ReclaimEarlierImage();
   state->usage->ReclaimDeadProcesses();
   g_state = state;

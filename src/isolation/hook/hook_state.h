@@ -10,6 +10,7 @@
 #include <string>
 
 #include "isolation/hook/allocation_table.h"
+#include "isolation/hook/device_activity.h"
 #include "isolation/hook/hook_config.h"
 #include "isolation/hook/launch_cost_model.h"
 #include "isolation/hook/shared_usage.h"
@@ -21,6 +22,7 @@ struct HookState {
   std::unique_ptr<SharedUsage> usage;  // never null once built (anonymous fallback)
   AllocationTable allocations;
   LaunchCostModel costs;
+  std::unique_ptr<DeviceActivity> activity;  // never null once built (may have no boards)
   // Shared by an allocation (driver call and record) and a free (record and driver call);
   // exclusive for a context end (driver call and the return of the context's records), so that
   // neither ever happens halfway through the other.

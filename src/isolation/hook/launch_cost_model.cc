@@ -43,8 +43,11 @@ std::int64_t LaunchCostModel::Estimate(const void* key) const {
   return average_ns_.load(std::memory_order_relaxed);
 }
 
-void LaunchCostModel::AddSample(const void* key, std::int64_t measured_ns) {
+void LaunchCostModel::AddSample(const void* key, std::int64_t measured_ns, bool contended) {
   if (measured_ns <= 0) measured_ns = 1;
+  // A contended sample is an upper bound of the cost: news only when below the estimate. The
+  // first sample of a kernel is taken whatever it is (better than the average of others).
+  if (contended && HasSample(key) && measured_ns >= Estimate(key)) return;
   average_ns_.store((average_ns_.load(std::memory_order_relaxed) * 7 + measured_ns) / 8,
                     std::memory_order_relaxed);
   Slot* slot = Claim(key);

@@ -1,6 +1,9 @@
 // Estimated GPU time of a launch, per kernel (CUfunction) or graph (CUgraphExec), learned from
 // sampled event timings: the shortest of the last kWindow samples. A sample also counts the time
-// a kernel waited behind other contexts' time slices; the shortest recent one is the kernel itself.
+// a kernel waited behind other contexts' time slices; the shortest recent one is the kernel itself
+// when a neighbour leaves gaps. A busy neighbour may leave none for long (a 70% slice beside a
+// 30% one), so a sample known to be contended (DeviceActivity) is kept only when it lowers the
+// estimate: the cost can rise only through a clean sample.
 #pragma once
 
 #include <array>
@@ -17,7 +20,8 @@ class LaunchCostModel {
   // Estimated cost of a launch of `key`; the average over all kernels when `key` has no sample.
   std::int64_t Estimate(const void* key) const;
   bool HasSample(const void* key) const;
-  void AddSample(const void* key, std::int64_t measured_ns);
+  // `contended`: another process had work on the GPU while the sample ran.
+  void AddSample(const void* key, std::int64_t measured_ns, bool contended = false);
 
  private:
   static constexpr std::size_t kSlots = 1024;

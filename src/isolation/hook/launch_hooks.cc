@@ -80,6 +80,7 @@ struct PendingSample {
   const void* key = nullptr;
   CUevent start = nullptr;
   CUevent end = nullptr;
+  std::int64_t since_ns = 0;  // before the start event: the earliest the kernel could run
   std::int64_t recorded_ns = 0;
   std::uint64_t context_epoch = 0;  // ContextEpoch() when recorded
   bool settle = false;
@@ -146,7 +147,9 @@ void FinishSample(HookState& state, std::int64_t wait_ns) {
   }
   float milliseconds = 0;
   if (events.elapsed(&milliseconds, t_pending.start, t_pending.end) == CUDA_SUCCESS) {
-    state.costs.AddSample(t_pending.key, static_cast<std::int64_t>(milliseconds * 1e6));
+    // Another process's work queued on the GPU meanwhile may have stretched the timing.
+    bool contended = state.activity->Contended(t_pending.device, t_pending.since_ns);
+    state.costs.AddSample(t_pending.key, static_cast<std::int64_t>(milliseconds * 1e6), contended);
     if (t_pending.settle) {
       std::int64_t owed = state.costs.Estimate(t_pending.key) * t_pending.launches;
       state.usage->TakeLaunchTokens(t_pending.device, owed - t_pending.charged_ns, NowNs(),
@@ -238,10 +241,12 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   // A first-launch sample still waiting to be settled is checked on every launch.
   bool poll = t_pending.end != nullptr && (t_pending.settle || launch_number % kPollEvery == 0);
   // A throttled kernel without an estimate is timed at once (waiting briefly for it), so a burst
-  // of its launches is not all charged the default cost.
-  bool first_of_kernel = throttle && !state.costs.HasSample(key);
+  // of its launches is not all charged the default cost. Unthrottled, a new kernel is timed
+  // without waiting where neighbours read this process's queued work from the activity board.
+  bool unknown = (throttle || state.activity->enabled()) && !state.costs.HasSample(key);
+  bool first_of_kernel = throttle && unknown;
   bool sample = Events().usable() && t_pending.end == nullptr &&
-                (first_of_kernel ||
+                (unknown ||
                  launch_number % (throttle ? kSampleEveryThrottled : kSampleEveryUnthrottled) == 0);
   // Only launches that may wait or add events pay for the capture check.
   if ((throttle || sample || poll) && Capturing(stream, per_thread_stream)) return launch();
@@ -253,7 +258,11 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     t_pending.charged_ns += cost;
     ++t_pending.launches;
   }
-  if (sample) t_pending.context_epoch = ContextEpoch().load();  // before its events exist
+  if (sample) {
+    t_pending.context_epoch = ContextEpoch().load();  // before its events exist
+    t_pending.device = device;
+    t_pending.since_ns = NowNs();
+  }
   if (sample && !RecordEvent(t_pending.start, stream, per_thread_stream)) {
     DropSample();
     sample = false;
@@ -267,7 +276,6 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     t_pending.recorded_ns = NowNs();
     if (first_of_kernel) {
       t_pending.settle = true;
-      t_pending.device = device;
       t_pending.percent = percent;
       t_pending.charged_ns = cost;
       t_pending.launches = 1;
@@ -277,9 +285,12 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   }
   if (result != CUDA_SUCCESS) return result;
   if (throttle) {
-    state.usage->RecordLaunches(device, 1, cost, NowNs());
+    std::int64_t now = NowNs();
+    state.usage->RecordLaunches(device, 1, cost, now);
+    state.activity->NoteLaunch(device, cost, now);
   } else {
     t_tally.Add(device, cost);
+    if (state.activity->enabled()) state.activity->NoteLaunch(device, cost, NowNs());
   }
   return result;
 }
