@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <utility>
 
 #include "device_plugin/device_id.h"
@@ -459,6 +460,37 @@ bool Allocator::UnconfirmedLocked(const std::string& pod_uid, const std::string&
   return it != pods_.end() && it->second.unconfirmed.contains(container);
 }
 
+// The node-wide activity board of each chip: a file beside the accounting directories (their
+// clean-up removes directories only), created here because a file mount needs its source. The
+// hooks size it. None at all when one cannot be made: the hook then throttles without it.
+std::vector<std::string> Allocator::PrepareActivityBoards(
+    const PluginSettings& settings, const std::vector<partition::Chip>& chips) {
+  std::vector<std::string> boards;
+  std::error_code error;
+  std::filesystem::create_directories(settings.shared_host_dir, error);
+  for (const auto& chip : chips) {
+    std::string path =
+        settings.shared_host_dir + "/" + std::string(kActivityBoardPrefix) + chip.uuid;
+    if (!std::filesystem::exists(path, error)) std::ofstream(path, std::ios::app).flush();
+    // Container processes may run as any user: all of them post on it.
+    std::filesystem::permissions(
+        path,
+        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+            std::filesystem::perms::group_read | std::filesystem::perms::group_write |
+            std::filesystem::perms::others_read | std::filesystem::perms::others_write,
+        std::filesystem::perm_options::replace, error);
+    if (error || !std::filesystem::is_regular_file(path, error)) {
+      spdlog::warn(
+          "cannot prepare the activity board {}: {} (hook-mode launch timings on {} cannot "
+          "tell other containers' work from their own)",
+          path, error ? error.message() : "not a regular file", chip.uuid);
+      return {};
+    }
+    boards.push_back(std::move(path));
+  }
+  return boards;
+}
+
 ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
                                                const std::string& pod_uid,
                                                const std::string& container,
@@ -483,6 +515,8 @@ ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
           paths.shared_dir, error.message());
     }
   }
+  if (settings.isolation == IsolationMode::kHook)
+    paths.activity_boards = PrepareActivityBoards(settings, chips);
   return paths;
 }
 

@@ -153,6 +153,8 @@ class Allocator {
   void Confirm(const std::vector<AllocateOutcome>& outcomes);
   bool UnconfirmedLocked(const std::string& pod_uid, const std::string& container) const;
   std::set<std::string> NodeChipUuids() const;
+  static std::vector<std::string> PrepareActivityBoards(const PluginSettings& settings,
+                                                        const std::vector<partition::Chip>& chips);
   ContainerHostPaths PrepareHostPaths(const PluginSettings& settings, const std::string& pod_uid,
                                       const std::string& container,
                                       const std::vector<partition::Chip>& chips) const;

@@ -52,14 +52,23 @@ void AddVnpuSetup(const PluginSettings& settings, const partition::Chip& chip,
   setup.env["FLEXAI_VNPU_TEMPLATE"] = found->name;
 }
 
-void AddHookSetup(const PluginSettings& settings, const ContainerHostPaths& paths,
-                  ContainerSetup& setup) {
+void AddHookSetup(const PluginSettings& settings, const std::vector<partition::Chip>& chips,
+                  const ContainerHostPaths& paths, ContainerSetup& setup) {
   setup.env["LD_PRELOAD"] = std::string(kHookLibraryPath);
   setup.env["FLEXAI_SHARED_DIR"] = std::string(kSharedDirInContainer);
   setup.mounts.push_back(
       {std::string(kHookLibraryDir), settings.hook_library_host_dir, /*read_only=*/true});
   setup.mounts.push_back(
       {std::string(kSharedDirInContainer), paths.shared_dir, /*read_only=*/false});
+  // The launch throttle tells timings stretched by other containers' work on the same GPU from
+  // clean ones by the GPU's activity board; MPS partitions the GPU instead and throttles nothing.
+  if (settings.isolation != IsolationMode::kHook || paths.activity_boards.size() != chips.size())
+    return;
+  setup.env["FLEXAI_ACTIVITY_DIR"] = std::string(kActivityDirInContainer);
+  for (size_t i = 0; i < chips.size(); ++i) {
+    setup.mounts.push_back({std::string(kActivityDirInContainer) + "/" + chips[i].uuid,
+                            paths.activity_boards[i], /*read_only=*/false});
+  }
 }
 
 void AddMpsSetup(const std::vector<partition::Chip>& chips,
@@ -131,7 +140,7 @@ ContainerSetup BuildContainerSetup(const Backend& backend, const PluginSettings&
   // In MPS mode the library is preloaded too, for accounting only (FLEXAI_ISOLATION=mps: it counts
   // and never refuses or throttles), so MPS slices show their live usage like hook slices.
   if (mode == IsolationMode::kHook || mode == IsolationMode::kMps) {
-    AddHookSetup(settings, paths, setup);
+    AddHookSetup(settings, chips, paths, setup);
   }
   if (mode == IsolationMode::kMps) AddMpsSetup(chips, grants, paths, setup);
   return setup;

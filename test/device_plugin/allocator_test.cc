@@ -263,6 +263,40 @@ TEST_F(AllocatorTest, HookModePreparesAWritableAccountingDirectoryPerContainer) 
   EXPECT_TRUE(mounted);
 }
 
+TEST_F(AllocatorTest, HookModeMountsEachChipsNodeWideActivityBoard) {
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  cluster_.AddPod(PendingPod("q", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
+                             "2026-11-28T03:00:01Z"));
+  std::string board = dir_.File("shared") + "/activity-" + Uuid(0);
+  for (int pod = 0; pod < 2; ++pod) {
+    AllocateOutcome outcome = allocator_.AllocateContainer({Id(0, pod)});
+    ASSERT_TRUE(outcome.ok()) << outcome.message;
+    EXPECT_EQ(outcome.setup.env["FLEXAI_ACTIVITY_DIR"], "/var/run/flexai/activity");
+    bool mounted = false;
+    for (const auto& m : outcome.setup.mounts) {
+      mounted = mounted || (m.host_path == board && !m.read_only &&
+                            m.container_path == "/var/run/flexai/activity/" + Uuid(0));
+    }
+    EXPECT_TRUE(mounted) << "pod " << pod;  // both containers of the chip: the same file
+  }
+  ASSERT_TRUE(std::filesystem::is_regular_file(board));
+  // Their processes may run as any user.
+  auto perms = std::filesystem::status(board).permissions();
+  EXPECT_NE(perms & std::filesystem::perms::others_write, std::filesystem::perms::none);
+}
+
+TEST_F(AllocatorTest, MpsModeMountsNoActivityBoard) {
+  settings_.isolation = IsolationMode::kMps;
+  Allocator allocator{"n1", inventory_, backend_, settings_, &cluster_};
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  AllocateOutcome outcome = allocator.AllocateContainer({Id(0)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.setup.env.count("FLEXAI_ACTIVITY_DIR"), 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("shared") + "/activity-" + Uuid(0)));
+}
+
 TEST_F(AllocatorTest, AnAssignmentThatDoesNotFitItsChipsFailsThePodVisibly) {
   // Pod annotations can be written by users too: more memory than the chip has, or one chip
   // twice, is never answered.

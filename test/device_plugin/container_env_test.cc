@@ -15,7 +15,7 @@ class ContainerEnvTest : public ::testing::Test {
   std::vector<partition::Chip> two_ = {chips_[2], chips_[5]};
   std::vector<partition::ChipGrant> grants_ = {{2, chips_[2].uuid, 20480, 30, false},
                                                {5, chips_[5].uuid, 10240, 50, false}};
-  ContainerHostPaths paths_{"/host/shared/uid-1/main", "/host/mps/all/pipe", "/host/mps/shm"};
+  ContainerHostPaths paths_{"/host/shared/uid-1/main", "/host/mps/all/pipe", "/host/mps/shm", {}};
 };
 
 TEST_F(ContainerEnvTest, HookModeGivesPerDeviceLimitsPreloadAndSharedDir) {
@@ -32,6 +32,27 @@ TEST_F(ContainerEnvTest, HookModeGivesPerDeviceLimitsPreloadAndSharedDir) {
   EXPECT_EQ(setup.mounts[0].container_path, "/usr/local/flexai/lib");
   EXPECT_TRUE(setup.mounts[0].read_only);
   EXPECT_EQ(setup.mounts[1].host_path, "/host/shared/uid-1/main");
+}
+
+TEST_F(ContainerEnvTest, HookModeMountsTheActivityBoardOfEachChipByUuid) {
+  PluginSettings settings;
+  settings.isolation = IsolationMode::kHook;
+  ContainerHostPaths paths = paths_;
+  paths.activity_boards = {"/host/shared/activity-a", "/host/shared/activity-b"};
+  ContainerSetup setup = BuildContainerSetup(backend_, settings, two_, grants_, paths);
+  EXPECT_EQ(setup.env["FLEXAI_ACTIVITY_DIR"], "/var/run/flexai/activity");
+  ASSERT_EQ(setup.mounts.size(), 4u);
+  EXPECT_EQ(setup.mounts[2].container_path, "/var/run/flexai/activity/" + chips_[2].uuid);
+  EXPECT_EQ(setup.mounts[2].host_path, "/host/shared/activity-a");
+  EXPECT_FALSE(setup.mounts[2].read_only);
+  EXPECT_EQ(setup.mounts[3].container_path, "/var/run/flexai/activity/" + chips_[5].uuid);
+  EXPECT_EQ(setup.mounts[3].host_path, "/host/shared/activity-b");
+  // MPS partitions the GPU and the hook throttles nothing there: no board.
+  settings.isolation = IsolationMode::kMps;
+  setup = BuildContainerSetup(backend_, settings, two_, grants_, paths);
+  EXPECT_EQ(setup.env.count("FLEXAI_ACTIVITY_DIR"), 0u);
+  ASSERT_EQ(setup.mounts.size(), 4u);  // the hook, accounting, MPS pipe and /dev/shm
+  EXPECT_EQ(setup.mounts[2].container_path, "/var/run/flexai/mps");
 }
 
 TEST_F(ContainerEnvTest, MpsModeGivesMpsLimitsPipeAndSharedMemoryMounts) {

@@ -212,7 +212,13 @@ TEST_F(DaemonTest, AllocateWithMatchingAssignmentReturnsEnvAndMounts) {
   EXPECT_EQ(envs.at("FLEXAI_MEMORY_LIMIT_MIB"), "8192");
   EXPECT_EQ(envs.at("FLEXAI_CORES_LIMIT"), "40");
   EXPECT_EQ(envs.at("FLEXAI_ISOLATION"), "hook");
-  EXPECT_EQ(response.container_responses(0).mounts_size(), 2);
+  EXPECT_EQ(envs.at("FLEXAI_ACTIVITY_DIR"), "/var/run/flexai/activity");
+  // The hook library, the container's accounting directory and its GPU's activity board.
+  ASSERT_EQ(response.container_responses(0).mounts_size(), 3);
+  const auto& board = response.container_responses(0).mounts(2);
+  EXPECT_EQ(board.container_path(), "/var/run/flexai/activity/GPU-t-2");
+  EXPECT_EQ(board.host_path(), dir_.File("shared") + "/activity-GPU-t-2");
+  EXPECT_FALSE(board.read_only());
   EXPECT_EQ(cluster_->PodAnnotation("infer", kBindPhaseAnnotation), kBindPhaseSuccess);
 }
 
