@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace flexai::isolation {
@@ -48,6 +49,16 @@ TEST(ActivityBoardTest, AStalePostFreesItsSlotAndAFullBoardDropsPosts) {
   EXPECT_EQ(a, b);
 }
 
+// The latest busy-until on a board file.
+std::int64_t LatestPost(const std::string& path) {
+  std::array<ActivitySlot, kActivitySlots> slots{};
+  std::ifstream(path, std::ios::binary)
+      .read(reinterpret_cast<char*>(slots.data()), sizeof(ActivitySlot) * slots.size());
+  std::int64_t latest = 0;
+  for (const ActivitySlot& slot : slots) latest = std::max(latest, slot.busy_until_ns);
+  return latest;
+}
+
 class DeviceActivityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -81,6 +92,33 @@ TEST_F(DeviceActivityTest, QueuedWorkAddsUpAcrossLaunches) {
   for (int i = 0; i < 10; ++i) launcher.NoteLaunch(0, 5 * kMs, 0);  // 50 ms queued at once
   EXPECT_TRUE(neighbour.Contended(0, 60 * kMs));
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/device-0"));  // no UUID: named by slot
+}
+
+TEST_F(DeviceActivityTest, AForkChildPostsAsAProcessOfItsOwn) {
+  DeviceActivity activity(dir_, {});
+  activity.NoteLaunch(0, 10 * kMs, 100 * kMs);
+  EXPECT_FALSE(activity.Contended(0, 110 * kMs));
+  activity.ForgetOwnerInChild();                  // what the hook's fork handler does in the child
+  EXPECT_TRUE(activity.Contended(0, 110 * kMs));  // the parent's post is another process's
+}
+
+TEST_F(DeviceActivityTest, AContinuousLauncherRewritesTheBoardOnlyWhenItsPostRunsOut) {
+  DeviceActivity launcher(dir_, {});
+  DeviceActivity neighbour(dir_, {});
+  // Tiny kernels launched back to back: the post carries slack, so the board is not rewritten
+  // on every launch, yet it always covers the queued work.
+  std::int64_t now = 0;
+  std::int64_t last_seen = 0;
+  int rewrites = 0;
+  for (int i = 0; i < 3000; ++i, now += 3'000) {  // 9 ms
+    launcher.NoteLaunch(0, 1'000, now);
+    ASSERT_TRUE(neighbour.Contended(0, now + 1'000)) << i;
+    std::int64_t seen = LatestPost(dir_ + "/device-0");
+    rewrites += seen != last_seen;
+    last_seen = seen;
+  }
+  EXPECT_LE(rewrites, 3);  // about once per kPostSlackNs, not 3000 times
+  EXPECT_FALSE(neighbour.Contended(0, now + DeviceActivity::kPostSlackNs + kMs));
 }
 
 TEST(DeviceActivityDisabledTest, WithoutADirectoryNoNeighbourIsEverSeen) {

@@ -22,9 +22,6 @@ std::atomic_ref<T> Atomic(T& value) {
 // mistakes a contended timing for a clean one raises its own cost, which is worse than waiting
 // a little longer for a clean timing.
 constexpr std::int64_t kPostedStretch = 2;
-// A post is rewritten only when its end moved by more than this (or had passed), which keeps the
-// shared line quiet for launch-heavy programs.
-constexpr std::int64_t kRepostAfterNs = 1'000'000;
 
 ActivitySlot* MapBoard(const std::string& path) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -78,23 +75,23 @@ DeviceActivity::~DeviceActivity() {
   }
 }
 
-std::uint64_t DeviceActivity::Owner() {
-  int pid = static_cast<int>(getpid());
-  if (owner_pid_.load(std::memory_order_acquire) == pid) return owner_.load();
-  // First use, or a fork child (which must not post in its parent's slot): a token of its own.
-  // Random, since PIDs repeat across the containers' PID namespaces.
+// Random, since PIDs repeat across the containers' PID namespaces.
+std::uint64_t DeviceActivity::NewOwner() {
   std::random_device entropy;
   std::uint64_t token =
       (static_cast<std::uint64_t>(entropy()) << 32) ^ entropy() ^
-      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  owner_.store(token == 0 ? 1 : token);
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      static_cast<std::uint64_t>(getpid());
+  return token == 0 ? 1 : token;
+}
+
+void DeviceActivity::ForgetOwnerInChild() {
+  owner_.store(NewOwner());
   for (Device& device : devices_) {
     device.posted.store(0);
     device.queue_end.store(0);
     device.hint.store(kActivitySlots);
   }
-  owner_pid_.store(pid, std::memory_order_release);
-  return owner_.load();
 }
 
 DeviceActivity::Device* DeviceActivity::Map(int device) {
@@ -113,24 +110,24 @@ DeviceActivity::Device* DeviceActivity::Map(int device) {
 void DeviceActivity::NoteLaunch(int device, std::int64_t cost_ns, std::int64_t now_ns) {
   Device* entry = Map(device);
   if (entry == nullptr) return;
-  std::uint64_t owner = Owner();
-  std::int64_t end = entry->queue_end.load(std::memory_order_relaxed);
-  std::int64_t next = 0;
-  do {
-    next = std::max(end, now_ns) + cost_ns * kPostedStretch;
-  } while (!entry->queue_end.compare_exchange_weak(end, next, std::memory_order_relaxed));
-  std::int64_t posted = entry->posted.load(std::memory_order_relaxed);
-  if (next - posted <= kRepostAfterNs && posted > now_ns) return;
-  entry->posted.store(next, std::memory_order_relaxed);
+  // Plain load and store, not a compare-and-swap: threads launching at once may lose a little
+  // of each other's queued work, which the slack covers; launches stay cheap.
+  std::int64_t next =
+      std::max(entry->queue_end.load(std::memory_order_relaxed), now_ns) + cost_ns * kPostedStretch;
+  entry->queue_end.store(next, std::memory_order_relaxed);
+  if (next <= entry->posted.load(std::memory_order_relaxed)) return;  // still covered
+  const std::int64_t post = next + kPostSlackNs;
+  entry->posted.store(post, std::memory_order_relaxed);
   std::size_t hint = entry->hint.load(std::memory_order_relaxed);
-  ActivityBoard({entry->slots, kActivitySlots}).Post(owner, next, now_ns, hint);
+  ActivityBoard({entry->slots, kActivitySlots})
+      .Post(owner_.load(std::memory_order_relaxed), post, now_ns, hint);
   entry->hint.store(hint, std::memory_order_relaxed);
 }
 
 bool DeviceActivity::Contended(int device, std::int64_t since_ns) {
   Device* entry = Map(device);
   return entry != nullptr &&
-         ActivityBoard({entry->slots, kActivitySlots}).OthersBusyAfter(Owner(), since_ns);
+         ActivityBoard({entry->slots, kActivitySlots}).OthersBusyAfter(owner_.load(), since_ns);
 }
 
 }  // namespace flexai::isolation

@@ -60,11 +60,19 @@ class DeviceActivity {
   DeviceActivity(const DeviceActivity&) = delete;
   DeviceActivity& operator=(const DeviceActivity&) = delete;
 
-  // A launch on `device` queued `cost_ns` of work at `now_ns`: the posted end moves on.
+  // A launch on `device` queued `cost_ns` of work at `now_ns` (CLOCK_MONOTONIC or its coarse
+  // twin, which lags by a few ms: posts carry kPostSlackNs more): the posted end moves on.
   void NoteLaunch(int device, std::int64_t cost_ns, std::int64_t now_ns);
   // Whether another process had work on `device` running past `since_ns`.
   bool Contended(int device, std::int64_t since_ns);
   bool enabled() const { return !dir_.empty(); }
+  // In a fork child: it posts under an owner token of its own (else its parent's work and its
+  // own would look like one process's).
+  void ForgetOwnerInChild();
+
+  // Posts announce this much more than the queued work: a continuously launching process then
+  // writes the shared board about once per this interval, and a coarse clock's lag is covered.
+  static constexpr std::int64_t kPostSlackNs = 5'000'000;
 
  private:
   struct Device {
@@ -75,13 +83,12 @@ class DeviceActivity {
     std::atomic<std::size_t> hint{kActivitySlots};
   };
   Device* Map(int device);
-  std::uint64_t Owner();
+  static std::uint64_t NewOwner();
 
   std::string dir_;
   std::vector<std::string> uuids_;
   std::array<Device, kUsageMaxDevices> devices_{};
-  std::atomic<std::uint64_t> owner_{0};
-  std::atomic<int> owner_pid_{0};
+  std::atomic<std::uint64_t> owner_{NewOwner()};
 };
 
 }  // namespace flexai::isolation

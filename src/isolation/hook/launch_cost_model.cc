@@ -35,11 +35,13 @@ bool LaunchCostModel::HasSample(const void* key) const {
   return slot != nullptr && slot->cost_ns.load(std::memory_order_relaxed) > 0;
 }
 
-std::int64_t LaunchCostModel::Estimate(const void* key) const {
+std::int64_t LaunchCostModel::Estimate(const void* key, bool* sampled) const {
   if (const Slot* slot = Find(key)) {
     std::int64_t cost = slot->cost_ns.load(std::memory_order_relaxed);
+    if (sampled != nullptr) *sampled = cost > 0;
     if (cost > 0) return cost;
   }
+  if (sampled != nullptr) *sampled = false;
   return average_ns_.load(std::memory_order_relaxed);
 }
 

@@ -17,8 +17,9 @@ class LaunchCostModel {
   static constexpr std::int64_t kDefaultCostNs = 20'000;
   static constexpr unsigned kWindow = 8;
 
-  // Estimated cost of a launch of `key`; the average over all kernels when `key` has no sample.
-  std::int64_t Estimate(const void* key) const;
+  // Estimated cost of a launch of `key`; the average over all kernels when `key` has no sample
+  // (`sampled`, when given, says which).
+  std::int64_t Estimate(const void* key, bool* sampled = nullptr) const;
   bool HasSample(const void* key) const;
   // `contended`: another process had work on the GPU while the sample ran.
   void AddSample(const void* key, std::int64_t measured_ns, bool contended = false);

@@ -206,7 +206,8 @@ struct LaunchTally {
     launches = 0;
     busy_ns = 0;
   }
-  void Add(int launch_device, std::int64_t cost_ns) {
+  // Returns the coarse clock it read.
+  std::int64_t Add(int launch_device, std::int64_t cost_ns) {
     if (launch_device != device) Flush();
     if (launches == 0) {
       device = launch_device;
@@ -219,6 +220,7 @@ struct LaunchTally {
       Flush();
       last_flush_ns = now;
     }
+    return now;
   }
   ~LaunchTally() { Flush(); }
 };
@@ -243,16 +245,20 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   // A throttled kernel without an estimate is timed at once (waiting briefly for it), so a burst
   // of its launches is not all charged the default cost. Unthrottled, a new kernel is timed
   // without waiting where neighbours read this process's queued work from the activity board.
-  bool unknown = (throttle || state.activity->enabled()) && !state.costs.HasSample(key);
+  bool sampled = false;
+  std::int64_t cost = state.costs.Estimate(key, &sampled);
+  bool unknown = (throttle || state.activity->enabled()) && !sampled;
   bool first_of_kernel = throttle && unknown;
   bool sample = Events().usable() && t_pending.end == nullptr &&
                 (unknown ||
                  launch_number % (throttle ? kSampleEveryThrottled : kSampleEveryUnthrottled) == 0);
   // Only launches that may wait or add events pay for the capture check.
   if ((throttle || sample || poll) && Capturing(stream, per_thread_stream)) return launch();
-  if (poll) FinishSample(state, 0);
+  if (poll) {
+    FinishSample(state, 0);
+    cost = state.costs.Estimate(key);
+  }
 
-  std::int64_t cost = state.costs.Estimate(key);
   if (throttle) SleepFor(state.usage->TakeLaunchTokens(device, cost, NowNs(), percent));
   if (t_pending.settle && t_pending.key == key) {  // its timing is still awaited: a guess too
     t_pending.charged_ns += cost;
@@ -289,8 +295,8 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     state.usage->RecordLaunches(device, 1, cost, now);
     state.activity->NoteLaunch(device, cost, now);
   } else {
-    t_tally.Add(device, cost);
-    if (state.activity->enabled()) state.activity->NoteLaunch(device, cost, NowNs());
+    std::int64_t coarse_now = t_tally.Add(device, cost);
+    if (state.activity->enabled()) state.activity->NoteLaunch(device, cost, coarse_now);
   }
   return result;
 }
