@@ -5,6 +5,7 @@
 // memory lives until every reference (create, retains) is released and the last mapping is
 // unmapped, and cuGetProcAddress with versioned and
 // per-thread-stream look-ups. Counts calls per symbol for the tests.
+// FAKE_CUDA_GRID_SCALES: see cuLaunchKernel.
 // Processes that name the same FAKE_CUDA_SHARED_GPU file share one simulated GPU, time-sliced as
 // contexts of different processes are on a real one: while another process has kernels queued,
 // a kernel runs at half speed (so its event timing doubles). Simplified: the other process's
@@ -533,9 +534,13 @@ FAKE_EXPORT CUresult cuDeviceTotalMem_v2(std::size_t* bytes, CUdevice) {
   return CUDA_SUCCESS;
 }
 
-FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned, unsigned, unsigned, unsigned, unsigned,
-                                    unsigned, unsigned, CUstream, void**, void**) {
-  return FakeLaunch("cuLaunchKernel", reinterpret_cast<std::uintptr_t>(f));
+// With FAKE_CUDA_GRID_SCALES=1 a cuLaunchKernel kernel runs once per block of its grid (its
+// CUfunction's microseconds times gx*gy*gz), as work of one kernel over grids of several sizes.
+FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned,
+                                    unsigned, unsigned, unsigned, CUstream, void**, void**) {
+  static const bool grid_scales = std::getenv("FAKE_CUDA_GRID_SCALES") != nullptr;
+  std::uint64_t blocks = grid_scales ? std::uint64_t{gx} * gy * gz : 1;
+  return FakeLaunch("cuLaunchKernel", reinterpret_cast<std::uintptr_t>(f) * blocks);
 }
 FAKE_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned, unsigned, unsigned, unsigned,
                                          unsigned, unsigned, unsigned, CUstream, void**, void**) {

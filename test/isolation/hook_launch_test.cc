@@ -69,6 +69,20 @@ TEST(HookLaunchTest, ABurstOfANewLongKernelIsChargedOnceItsTimingArrives) {
   EXPECT_GE(first + second, 3500);
 }
 
+TEST(HookLaunchTest, OneKernelOverGridsOfSeveralSizesIsChargedPerGrid) {
+  ProbeRunner probe;
+  probe.env["FLEXAI_CORES_LIMIT"] = "50";
+  probe.env["FAKE_CUDA_GRID_SCALES"] = "1";
+  // 20 launches over 1 block (1 ms) and 20 over 10 blocks (10 ms): 220 ms of GPU time, which at
+  // a 50% share needs about 440 ms. Costs learned per kernel alone would charge the large grid
+  // what the small one costs, and the run would take the 220 ms the device needs.
+  std::vector<std::string> lines = probe.Run({"launch-shapes", "40", "1000", "10"});
+  ASSERT_EQ(lines.size(), 1u);
+  long ms = -1;
+  ASSERT_EQ(std::sscanf(lines[0].c_str(), "launch-shapes ok ms=%ld", &ms), 1) << lines[0];
+  EXPECT_GE(ms, 380);
+}
+
 TEST(HookLaunchTest, FullShareRunsAtDeviceSpeed) {
   ProbeRunner probe;
   probe.env["FLEXAI_CORES_LIMIT"] = "100";

@@ -469,6 +469,22 @@ int Run(int argc, char** argv, int i, const char* prefix) {
           std::chrono::steady_clock::now() - start);
       std::printf("%slaunch %s ms=%lld returned_ms=%lld\n", prefix, Outcome(r),
                   static_cast<long long>(ms.count()), static_cast<long long>(returned.count()));
+    } else if (command == "launch-shapes") {  // launch-shapes COUNT MICROSECONDS GRID
+      // One kernel launched alternately over 1 and GRID blocks (FAKE_CUDA_GRID_SCALES).
+      std::uint64_t count = Arg(argv, i), micros = Arg(argv, i);
+      auto grid = static_cast<unsigned>(Arg(argv, i));
+      auto kernel = reinterpret_cast<CUfunction>(static_cast<std::uintptr_t>(micros));
+      auto start = std::chrono::steady_clock::now();
+      CUresult r = CUDA_SUCCESS;
+      for (std::uint64_t n = 0; n < count && r == CUDA_SUCCESS; ++n) {
+        r = g_api.cuLaunchKernel(kernel, n % 2 ? grid : 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr,
+                                 nullptr);
+      }
+      g_api.cuCtxSynchronize();
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+      std::printf("%slaunch-shapes %s ms=%lld\n", prefix, Outcome(r),
+                  static_cast<long long>(ms.count()));
     } else if (command == "launch-old") {  // launch-old launch|grid|gridasync COUNT MICROSECONDS
       std::string entry = argv[++i];
       std::uint64_t count = Arg(argv, i), micros = Arg(argv, i);

@@ -25,7 +25,7 @@ class LaunchCostModel {
   void AddSample(const void* key, std::int64_t measured_ns, bool contended = false);
 
  private:
-  static constexpr std::size_t kSlots = 1024;
+  static constexpr std::size_t kSlots = 4096;  // kernels x launch shapes
   static constexpr std::size_t kProbes = 8;
   struct Slot {
     std::atomic<std::uintptr_t> key{0};

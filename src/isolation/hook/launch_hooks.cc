@@ -227,6 +227,17 @@ struct LaunchTally {
 
 thread_local LaunchTally t_tally;
 
+// Costs are learned per kernel and launch shape: one CUfunction launched over grids of several
+// sizes (a GEMM for several matrix sizes, an element-wise kernel over several tensor sizes) costs
+// as much as its grid, and a minimum over all its shapes would under-charge the large ones.
+const void* ShapeKey(const void* function, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                     unsigned by, unsigned bz) {
+  std::uint64_t blocks = std::uint64_t{gx} * gy * gz, threads = std::uint64_t{bx} * by * bz;
+  std::uint64_t shape = (blocks * 0x9E3779B97F4A7C15ULL) ^ (threads * 0xC2B2AE3D27D4EB4FULL);
+  std::uintptr_t key = reinterpret_cast<std::uintptr_t>(function) ^ (shape << 4);
+  return reinterpret_cast<const void*>(key != 0 ? key : 16);  // 0 marks a free cost slot
+}
+
 void SleepFor(std::int64_t wait_ns) {
   if (wait_ns > 0)
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait_ns, kMaxWaitNs)));
@@ -306,6 +317,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
 
 using flexai::isolation::HookId;
 using flexai::isolation::Real;
+using flexai::isolation::ShapeKey;
 using flexai::isolation::Throttled;
 
 extern "C" {
@@ -315,7 +327,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
                         void** extra) {
   auto* real = Real<decltype(cuLaunchKernel)>(HookId::kLaunchKernel);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  return Throttled(f, stream, false,
+  return Throttled(ShapeKey(f, gx, gy, gz, bx, by, bz), stream, false,
                    [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra); });
 }
 
@@ -324,7 +336,7 @@ CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned gx, unsigned gy, unsigned gz
                              void** params, void** extra) {
   auto* real = Real<decltype(cuLaunchKernel_ptsz)>(HookId::kLaunchKernel_ptsz);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  return Throttled(f, stream, true,
+  return Throttled(ShapeKey(f, gx, gy, gz, bx, by, bz), stream, true,
                    [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params, extra); });
 }
 
@@ -332,7 +344,11 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** par
   auto* real = Real<decltype(cuLaunchKernelEx)>(HookId::kLaunchKernelEx);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   CUstream stream = config == nullptr ? nullptr : config->hStream;
-  return Throttled(f, stream, false, [&] { return real(config, f, params, extra); });
+  const void* key = config == nullptr
+                        ? f
+                        : ShapeKey(f, config->gridDimX, config->gridDimY, config->gridDimZ,
+                                   config->blockDimX, config->blockDimY, config->blockDimZ);
+  return Throttled(key, stream, false, [&] { return real(config, f, params, extra); });
 }
 
 CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params,
@@ -340,7 +356,11 @@ CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void*
   auto* real = Real<decltype(cuLaunchKernelEx_ptsz)>(HookId::kLaunchKernelEx_ptsz);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   CUstream stream = config == nullptr ? nullptr : config->hStream;
-  return Throttled(f, stream, true, [&] { return real(config, f, params, extra); });
+  const void* key = config == nullptr
+                        ? f
+                        : ShapeKey(f, config->gridDimX, config->gridDimY, config->gridDimZ,
+                                   config->blockDimX, config->blockDimY, config->blockDimZ);
+  return Throttled(key, stream, true, [&] { return real(config, f, params, extra); });
 }
 
 CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
@@ -348,7 +368,7 @@ CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy, unsig
                                    void** params) {
   auto* real = Real<decltype(cuLaunchCooperativeKernel)>(HookId::kLaunchCooperativeKernel);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  return Throttled(f, stream, false,
+  return Throttled(ShapeKey(f, gx, gy, gz, bx, by, bz), stream, false,
                    [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params); });
 }
 
@@ -358,7 +378,7 @@ CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned gx, unsigned gy, 
   auto* real =
       Real<decltype(cuLaunchCooperativeKernel_ptsz)>(HookId::kLaunchCooperativeKernel_ptsz);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  return Throttled(f, stream, true,
+  return Throttled(ShapeKey(f, gx, gy, gz, bx, by, bz), stream, true,
                    [&] { return real(f, gx, gy, gz, bx, by, bz, shared, stream, params); });
 }
 
@@ -373,13 +393,18 @@ CUresult cuLaunch(CUfunction f) {
 CUresult cuLaunchGrid(CUfunction f, int grid_width, int grid_height) {
   auto* real = Real<decltype(cuLaunchGrid)>(HookId::kLaunchGrid);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  return Throttled(f, nullptr, false, [&] { return real(f, grid_width, grid_height); });
+  // Block dimensions were set beforehand (cuFuncSetBlockShape): the grid alone tells shapes apart.
+  return Throttled(ShapeKey(f, static_cast<unsigned>(grid_width),
+                            static_cast<unsigned>(grid_height), 1, 1, 1, 1),
+                   nullptr, false, [&] { return real(f, grid_width, grid_height); });
 }
 
 CUresult cuLaunchGridAsync(CUfunction f, int grid_width, int grid_height, CUstream stream) {
   auto* real = Real<decltype(cuLaunchGridAsync)>(HookId::kLaunchGridAsync);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
-  return Throttled(f, stream, false, [&] { return real(f, grid_width, grid_height, stream); });
+  return Throttled(ShapeKey(f, static_cast<unsigned>(grid_width),
+                            static_cast<unsigned>(grid_height), 1, 1, 1, 1),
+                   stream, false, [&] { return real(f, grid_width, grid_height, stream); });
 }
 
 CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
