@@ -95,11 +95,14 @@ build_kernels() {
 }
 
 probe() { timeout "$PROBE_TIMEOUT" "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"; }
-# Runs the probe as a hook-mode container: own shared dir, quota and share, and the GPU's
-# node-wide activity board that Allocate mounts into every hook container (one GPU: device-0).
+# Runs the probe as a hook-mode container: own shared dir, quota and share, and activity boards
+# laid out as Allocate does: the container's own board in its shared dir, hard-linked into the
+# GPU's folder of all containers' boards (one GPU, no UUID given: device-0).
 hook_probe() {  # hook_probe NAME MEMORY_MIB CORES ARGS...
   local name=$1 mib=$2 cores=$3; shift 3
-  mkdir -p "$WORK/shared-$name" "$WORK/activity"
+  mkdir -p "$WORK/shared-$name" "$WORK/activity/device-0"
+  touch "$WORK/shared-$name/activity-device-0"
+  ln -f "$WORK/shared-$name/activity-device-0" "$WORK/activity/device-0/$name"
   env FLEXAI_ISOLATION=hook FLEXAI_MEMORY_LIMIT_MIB="$mib" FLEXAI_CORES_LIMIT="$cores" \
     FLEXAI_SHARED_DIR="$WORK/shared-$name" FLEXAI_ACTIVITY_DIR="$WORK/activity" LD_PRELOAD="$HOOK" timeout "$PROBE_TIMEOUT" "$PROBE" ${PTX_ARGS[@]+"${PTX_ARGS[@]}"} "$@"
 }

@@ -460,35 +460,46 @@ bool Allocator::UnconfirmedLocked(const std::string& pod_uid, const std::string&
   return it != pods_.end() && it->second.unconfirmed.contains(container);
 }
 
-// The node-wide activity board of each chip: a file beside the accounting directories (their
-// clean-up removes directories only), created here because a file mount needs its source. The
-// hooks size it. None at all when one cannot be made: the hook then throttles without it.
+// The activity boards of a container (see src/isolation/hook/device_activity.h): its own file
+// per chip in its accounting directory, which its processes write, hard-linked into the chip's
+// folder <shared_host_dir>/activity-<uuid>, which every hook container on the chip reads
+// (mounted read-only). Returns the folders, one per chip; none at all when one cannot be made:
+// the hook then throttles without them.
 std::vector<std::string> Allocator::PrepareActivityBoards(
-    const PluginSettings& settings, const std::vector<partition::Chip>& chips) {
-  std::vector<std::string> boards;
-  std::error_code error;
-  std::filesystem::create_directories(settings.shared_host_dir, error);
+    const PluginSettings& settings, const std::string& shared_dir, const std::string& link_name,
+    const std::vector<partition::Chip>& chips) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> folders;
   for (const auto& chip : chips) {
-    std::string path =
+    const std::string folder =
         settings.shared_host_dir + "/" + std::string(kActivityBoardPrefix) + chip.uuid;
-    if (!std::filesystem::exists(path, error)) std::ofstream(path, std::ios::app).flush();
+    const std::string board = shared_dir + "/" + std::string(kActivityBoardPrefix) + chip.uuid;
+    const std::string link = folder + "/" + link_name;
+    std::error_code error;
+    fs::create_directories(folder, error);
+    if (!error && !fs::exists(board, error)) std::ofstream(board, std::ios::app).flush();
     // Container processes may run as any user: all of them post on it.
-    std::filesystem::permissions(
-        path,
-        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-            std::filesystem::perms::group_read | std::filesystem::perms::group_write |
-            std::filesystem::perms::others_read | std::filesystem::perms::others_write,
-        std::filesystem::perm_options::replace, error);
-    if (error || !std::filesystem::is_regular_file(path, error)) {
+    if (!error) {
+      fs::permissions(board,
+                      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                          fs::perms::group_write | fs::perms::others_read | fs::perms::others_write,
+                      fs::perm_options::replace, error);
+    }
+    if (!error && !fs::equivalent(board, link, error)) {  // a new link, or one to an older file
+      error.clear();
+      fs::remove(link, error);
+      fs::create_hard_link(board, link, error);
+    }
+    if (error) {
       spdlog::warn(
-          "cannot prepare the activity board {}: {} (hook-mode launch timings on {} cannot "
+          "cannot prepare the activity board {} of {}: {} (hook-mode launch timings on {} cannot "
           "tell other containers' work from their own)",
-          path, error ? error.message() : "not a regular file", chip.uuid);
+          link, board, error.message(), chip.uuid);
       return {};
     }
-    boards.push_back(std::move(path));
+    folders.push_back(folder);
   }
-  return boards;
+  return folders;
 }
 
 ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
@@ -516,7 +527,8 @@ ContainerHostPaths Allocator::PrepareHostPaths(const PluginSettings& settings,
     }
   }
   if (settings.isolation == IsolationMode::kHook)
-    paths.activity_boards = PrepareActivityBoards(settings, chips);
+    paths.activity_boards =
+        PrepareActivityBoards(settings, paths.shared_dir, pod_uid + "." + container, chips);
   return paths;
 }
 
@@ -555,8 +567,13 @@ void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) c
   std::filesystem::directory_iterator entries(settings_->Current()->shared_host_dir, error);
   if (error) return;
   const auto now = std::filesystem::file_time_type::clock::now();
+  std::vector<std::filesystem::path> board_folders;
   for (const auto& entry : entries) {
     const std::string uid = entry.path().filename().string();
+    if (uid.starts_with(kActivityBoardPrefix)) {
+      board_folders.push_back(entry.path());
+      continue;
+    }
     if (!entry.is_directory(error) || live.contains(uid)) continue;
     auto touched = std::filesystem::last_write_time(entry.path(), error);
     if (error || now - touched < kGrace) continue;
@@ -566,6 +583,19 @@ void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) c
                    error.message());
     } else {
       spdlog::info("removed accounting directory of departed pod {}", uid);
+    }
+  }
+  // A board link (<pod uid>.<container>) goes with its pod's accounting directory.
+  const std::string shared_host_dir = settings_->Current()->shared_host_dir;
+  for (const auto& folder : board_folders) {
+    std::filesystem::directory_iterator links(folder, error);
+    if (error) continue;
+    for (const auto& link : links) {
+      const std::string name = link.path().filename().string();
+      const std::string uid = name.substr(0, name.find('.'));
+      if (live.contains(uid) || std::filesystem::exists(shared_host_dir + "/" + uid, error))
+        continue;
+      std::filesystem::remove(link.path(), error);
     }
   }
 }

@@ -154,6 +154,8 @@ class Allocator {
   bool UnconfirmedLocked(const std::string& pod_uid, const std::string& container) const;
   std::set<std::string> NodeChipUuids() const;
   static std::vector<std::string> PrepareActivityBoards(const PluginSettings& settings,
+                                                        const std::string& shared_dir,
+                                                        const std::string& link_name,
                                                         const std::vector<partition::Chip>& chips);
   ContainerHostPaths PrepareHostPaths(const PluginSettings& settings, const std::string& pod_uid,
                                       const std::string& container,

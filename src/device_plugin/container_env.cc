@@ -66,8 +66,9 @@ void AddHookSetup(const PluginSettings& settings, const std::vector<partition::C
     return;
   setup.env["FLEXAI_ACTIVITY_DIR"] = std::string(kActivityDirInContainer);
   for (size_t i = 0; i < chips.size(); ++i) {
+    // Read-only: a container writes only its own boards (in its accounting directory).
     setup.mounts.push_back({std::string(kActivityDirInContainer) + "/" + chips[i].uuid,
-                            paths.activity_boards[i], /*read_only=*/false});
+                            paths.activity_boards[i], /*read_only=*/true});
   }
 }
 

@@ -29,8 +29,8 @@ struct ContainerHostPaths {
   std::string shared_dir;    // its own accounting directory (hook mode), mounted read-write
   std::string mps_pipe_dir;  // the pipe directory of the MPS daemon serving its chips (mps mode)
   std::string mps_shm_dir;   // the /dev/shm shared with the MPS daemons (mps mode)
-  // Per chip, in the order of `chips`: the node-wide activity board of that GPU (hook mode), on
-  // which the hooks of all its containers post their queued work. Empty: none is mounted.
+  // Per chip, in the order of `chips`: the folder of every hook container's activity board of
+  // that GPU (hook mode), mounted read-only. Empty: none is mounted.
   std::vector<std::string> activity_boards;
 };
 

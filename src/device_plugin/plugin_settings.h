@@ -41,8 +41,10 @@ inline constexpr std::string_view kHookLibraryDir = "/usr/local/flexai/lib";
 inline constexpr std::string_view kHookLibraryPath = "/usr/local/flexai/lib/libflexai-cuda.so";
 inline constexpr std::string_view kSharedDirInContainer = "/var/run/flexai/shared";
 inline constexpr std::string_view kMpsPipeDirInContainer = "/var/run/flexai/mps";
-// Each chip's activity board (see src/isolation/hook/device_activity.h) is mounted at
-// <kActivityDirInContainer>/<GPU UUID>; its host file is <shared_host_dir>/activity-<GPU UUID>.
+// A container's activity board of a chip (see src/isolation/hook/device_activity.h) is the file
+// activity-<GPU UUID> of its accounting directory, hard-linked as <pod uid>.<container> into the
+// chip's folder <shared_host_dir>/activity-<GPU UUID>, which is mounted read-only at
+// <kActivityDirInContainer>/<GPU UUID>.
 inline constexpr std::string_view kActivityDirInContainer = "/var/run/flexai/activity";
 inline constexpr std::string_view kActivityBoardPrefix = "activity-";
 // The NVIDIA container toolkit's volume-mounts device list: /dev/null mounted at <dir>/<GPU UUID>

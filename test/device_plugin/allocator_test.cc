@@ -263,27 +263,43 @@ TEST_F(AllocatorTest, HookModePreparesAWritableAccountingDirectoryPerContainer) 
   EXPECT_TRUE(mounted);
 }
 
-TEST_F(AllocatorTest, HookModeMountsEachChipsNodeWideActivityBoard) {
+TEST_F(AllocatorTest, HookModeGivesEachContainerABoardAndTheChipsFolderOfAllBoards) {
+  namespace fs = std::filesystem;
   cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
                              "2026-11-28T03:00:00Z"));
   cluster_.AddPod(PendingPod("q", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
                              "2026-11-28T03:00:01Z"));
-  std::string board = dir_.File("shared") + "/activity-" + Uuid(0);
+  const std::string folder = dir_.File("shared") + "/activity-" + Uuid(0);
   for (int pod = 0; pod < 2; ++pod) {
     AllocateOutcome outcome = allocator_.AllocateContainer({Id(0, pod)});
     ASSERT_TRUE(outcome.ok()) << outcome.message;
     EXPECT_EQ(outcome.setup.env["FLEXAI_ACTIVITY_DIR"], "/var/run/flexai/activity");
     bool mounted = false;
     for (const auto& m : outcome.setup.mounts) {
-      mounted = mounted || (m.host_path == board && !m.read_only &&
+      mounted = mounted || (m.host_path == folder && m.read_only &&
                             m.container_path == "/var/run/flexai/activity/" + Uuid(0));
     }
-    EXPECT_TRUE(mounted) << "pod " << pod;  // both containers of the chip: the same file
+    EXPECT_TRUE(mounted) << "pod " << pod;  // both containers of the chip: the same folder
   }
-  ASSERT_TRUE(std::filesystem::is_regular_file(board));
-  // Their processes may run as any user.
-  auto perms = std::filesystem::status(board).permissions();
-  EXPECT_NE(perms & std::filesystem::perms::others_write, std::filesystem::perms::none);
+  // Each container's own board, in its accounting directory, is linked into the folder.
+  for (const std::string uid : {"uid-p", "uid-q"}) {
+    const std::string board = dir_.File("shared") + "/" + uid + "/worker/activity-" + Uuid(0);
+    ASSERT_TRUE(fs::is_regular_file(board)) << board;
+    EXPECT_TRUE(fs::equivalent(board, folder + "/" + uid + ".worker"));
+    // Its processes may run as any user.
+    EXPECT_NE(fs::status(board).permissions() & fs::perms::others_write, fs::perms::none);
+  }
+  // When a departed pod's accounting directory is cleaned up, its link goes too.
+  fs::last_write_time(dir_.File("shared") + "/uid-p",
+                      fs::file_time_type::clock::now() - std::chrono::hours(1));
+  std::vector<PodSummary> only_q;
+  for (const auto& pod : *cluster_.ListPodsOnNode("n1")) {
+    if (pod.uid == "uid-q") only_q.push_back(pod);
+  }
+  allocator_.Reconcile(only_q, std::chrono::system_clock::now());
+  EXPECT_FALSE(fs::exists(dir_.File("shared") + "/uid-p"));
+  EXPECT_FALSE(fs::exists(folder + "/uid-p.worker"));
+  EXPECT_TRUE(fs::exists(folder + "/uid-q.worker"));
 }
 
 TEST_F(AllocatorTest, MpsModeMountsNoActivityBoard) {

@@ -38,13 +38,13 @@ TEST_F(ContainerEnvTest, HookModeMountsTheActivityBoardOfEachChipByUuid) {
   PluginSettings settings;
   settings.isolation = IsolationMode::kHook;
   ContainerHostPaths paths = paths_;
-  paths.activity_boards = {"/host/shared/activity-a", "/host/shared/activity-b"};
+  paths.activity_boards = {"/host/shared/activity-a", "/host/shared/activity-b"};  // folders
   ContainerSetup setup = BuildContainerSetup(backend_, settings, two_, grants_, paths);
   EXPECT_EQ(setup.env["FLEXAI_ACTIVITY_DIR"], "/var/run/flexai/activity");
   ASSERT_EQ(setup.mounts.size(), 4u);
   EXPECT_EQ(setup.mounts[2].container_path, "/var/run/flexai/activity/" + chips_[2].uuid);
   EXPECT_EQ(setup.mounts[2].host_path, "/host/shared/activity-a");
-  EXPECT_FALSE(setup.mounts[2].read_only);
+  EXPECT_TRUE(setup.mounts[2].read_only);  // a container writes only its own boards
   EXPECT_EQ(setup.mounts[3].container_path, "/var/run/flexai/activity/" + chips_[5].uuid);
   EXPECT_EQ(setup.mounts[3].host_path, "/host/shared/activity-b");
   // MPS partitions the GPU and the hook throttles nothing there: no board.

@@ -218,7 +218,7 @@ TEST_F(DaemonTest, AllocateWithMatchingAssignmentReturnsEnvAndMounts) {
   const auto& board = response.container_responses(0).mounts(2);
   EXPECT_EQ(board.container_path(), "/var/run/flexai/activity/GPU-t-2");
   EXPECT_EQ(board.host_path(), dir_.File("shared") + "/activity-GPU-t-2");
-  EXPECT_FALSE(board.read_only());
+  EXPECT_TRUE(board.read_only());
   EXPECT_EQ(cluster_->PodAnnotation("infer", kBindPhaseAnnotation), kBindPhaseSuccess);
 }
 

@@ -1,9 +1,10 @@
-// The node-wide activity board per GPU: who else has work queued, so that contended launch
-// timings are told from clean ones.
+// Activity boards: each container posts its processes' queued GPU work on a board of its own per
+// GPU, and reads every container's boards of the GPU from a read-only folder of hard links, so
+// that contended launch timings are told from clean ones.
 #include "isolation/hook/device_activity.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdlib>
@@ -16,122 +17,167 @@ namespace {
 
 constexpr std::int64_t kMs = 1'000'000;
 
-TEST(ActivityBoardTest, OnlyOtherOwnersPostsCount) {
+TEST(ActivityBoardTest, OnlyOtherOwnersOverlappingPostsCount) {
   std::array<ActivitySlot, 8> slots{};
   ActivityBoard board(slots);
   std::size_t mine = kActivitySlots, theirs = kActivitySlots;
-  board.Post(1, 50 * kMs, 10 * kMs, mine);
-  EXPECT_FALSE(board.OthersBusyAfter(1, 20 * kMs));  // only my own work
-  EXPECT_TRUE(board.OthersBusyAfter(2, 20 * kMs));
-  board.Post(2, 30 * kMs, 10 * kMs, theirs);
+  board.Post(1, {10 * kMs, 50 * kMs}, 10 * kMs, mine);
+  EXPECT_EQ(CountOverlapping(slots, 1, {20 * kMs, 30 * kMs}), 0);  // only my own work
+  EXPECT_EQ(CountOverlapping(slots, 2, {20 * kMs, 30 * kMs}), 1);
+  board.Post(2, {25 * kMs, 40 * kMs}, 25 * kMs, theirs);
   EXPECT_NE(mine, theirs);
-  EXPECT_TRUE(board.OthersBusyAfter(1, 20 * kMs));   // theirs runs past 20 ms
-  EXPECT_FALSE(board.OthersBusyAfter(1, 30 * kMs));  // and ends at 30 ms
-  board.Post(2, 80 * kMs, 40 * kMs, theirs);         // a later post moves their end on
-  EXPECT_TRUE(board.OthersBusyAfter(1, 60 * kMs));
-  EXPECT_EQ(slots[theirs].busy_until_ns, 80 * kMs);
+  EXPECT_EQ(CountOverlapping(slots, 1, {20 * kMs, 30 * kMs}), 1);  // theirs from 25 ms
+  EXPECT_EQ(CountOverlapping(slots, 1, {10 * kMs, 24 * kMs}), 0);  // a sample that ended first
+  EXPECT_EQ(CountOverlapping(slots, 1, {40 * kMs, 45 * kMs}), 0);  // one that began after
+  EXPECT_EQ(CountOverlapping(slots, 3, {30 * kMs, 35 * kMs}), 2);
+  board.Withdraw(2);  // its process exited
+  EXPECT_EQ(CountOverlapping(slots, 1, {20 * kMs, 30 * kMs}), 0);
 }
 
 TEST(ActivityBoardTest, AStalePostFreesItsSlotAndAFullBoardDropsPosts) {
   std::array<ActivitySlot, 2> slots{};
   ActivityBoard board(slots);
   std::size_t a = kActivitySlots, b = kActivitySlots, c = kActivitySlots;
-  board.Post(1, 5 * kMs, 0, a);
-  board.Post(2, 5 * kMs, 0, b);
-  board.Post(3, 20 * kMs, 10 * kMs, c);  // full, nothing stale yet
+  board.Post(1, {0, 5 * kMs}, 0, a);
+  board.Post(2, {0, 5 * kMs}, 0, b);
+  board.Post(3, {10 * kMs, 20 * kMs}, 10 * kMs, c);  // full, nothing stale yet
   EXPECT_EQ(c, kActivitySlots);
-  EXPECT_FALSE(board.OthersBusyAfter(1, 6 * kMs));
   const std::int64_t later = 5 * kMs + kActivityStaleNs + kMs;
-  board.Post(3, later + 20 * kMs, later, c);  // owner 1's slot is stale: taken over
+  board.Post(3, {later, later + 20 * kMs}, later, c);  // owner 1's slot is stale: taken over
   EXPECT_EQ(c, a);
-  EXPECT_TRUE(board.OthersBusyAfter(1, later));
-  board.Post(1, later + 30 * kMs, later, a);  // owner 1 comes back: the other stale slot
+  EXPECT_EQ(CountOverlapping(slots, 1, {later, later + kMs}), 1);
+  board.Post(1, {later, later + 30 * kMs}, later, a);  // owner 1 comes back: the other one
   EXPECT_EQ(a, b);
 }
 
-// The latest busy-until on a board file.
-std::int64_t LatestPost(const std::string& path) {
-  std::array<ActivitySlot, kActivitySlots> slots{};
-  std::ifstream(path, std::ios::binary)
-      .read(reinterpret_cast<char*>(slots.data()), sizeof(ActivitySlot) * slots.size());
-  std::int64_t latest = 0;
-  for (const ActivitySlot& slot : slots) latest = std::max(latest, slot.busy_until_ns);
-  return latest;
-}
-
+// Containers on one GPU as the device plugin lays them out: each has its own shared directory
+// with its board, hard-linked into the GPU's folder under the view directory.
 class DeviceActivityTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char pattern[] = "/tmp/flexai-activity-XXXXXX";
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
+    std::filesystem::create_directories(dir_ + "/view/GPU-a");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+  // The shared directory of a new container on GPU-a.
+  std::string Container(const std::string& name) {
+    std::string shared = dir_ + "/" + name;
+    std::filesystem::create_directories(shared);
+    std::ofstream(shared + "/activity-GPU-a").flush();
+    std::filesystem::create_hard_link(shared + "/activity-GPU-a", dir_ + "/view/GPU-a/" + name);
+    return shared;
+  }
+  std::string view() const { return dir_ + "/view"; }
   std::string dir_;
 };
 
-TEST_F(DeviceActivityTest, ProcessesOnTheSameGpuSeeEachOthersQueuedWork) {
-  // Two instances stand for two processes (each has its own random owner token).
-  DeviceActivity first(dir_, {"GPU-a", "GPU-b"});
-  DeviceActivity second(dir_, {"GPU-a"});
-  first.NoteLaunch(0, 10 * kMs, 100 * kMs);  // queued until 120 ms at least (stretched x2)
-  EXPECT_TRUE(second.Contended(0, 110 * kMs));
-  EXPECT_FALSE(first.Contended(0, 110 * kMs));  // its own work is not contention
-  EXPECT_FALSE(second.Contended(0, 130 * kMs));
-  EXPECT_FALSE(second.Contended(1, 0));  // GPU-b is another board
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/GPU-a"));
-  EXPECT_EQ(std::filesystem::status(dir_ + "/GPU-a").permissions() & std::filesystem::perms::all,
-            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                std::filesystem::perms::group_read | std::filesystem::perms::group_write |
-                std::filesystem::perms::others_read | std::filesystem::perms::others_write);
+TEST_F(DeviceActivityTest, ContainersOnTheSameGpuSeeEachOthersQueuedWork) {
+  DeviceActivity first(Container("c1"), view(), {"GPU-a", "GPU-b"});
+  DeviceActivity second(Container("c2"), view(), {"GPU-a"});
+  EXPECT_TRUE(first.Posts(0));
+  first.NoteLaunch(0, 10 * kMs, 100 * kMs);  // busy from 100 ms until 120 ms at least
+  EXPECT_EQ(second.Contenders(0, {105 * kMs, 110 * kMs}), 1);
+  EXPECT_EQ(first.Contenders(0, {105 * kMs, 110 * kMs}), 0);   // its own work is not contention
+  EXPECT_EQ(second.Contenders(0, {90 * kMs, 99 * kMs}), 0);    // before it began
+  EXPECT_EQ(second.Contenders(0, {130 * kMs, 140 * kMs}), 0);  // after it ended (with slack)
 }
 
-TEST_F(DeviceActivityTest, QueuedWorkAddsUpAcrossLaunches) {
-  DeviceActivity launcher(dir_, {});
-  DeviceActivity neighbour(dir_, {});
+TEST_F(DeviceActivityTest, ProcessesOfOneContainerSeeEachOther) {
+  std::string shared = Container("c1");
+  DeviceActivity parent(shared, view(), {"GPU-a"});
+  DeviceActivity sibling(shared, view(), {"GPU-a"});
+  parent.NoteLaunch(0, 10 * kMs, 100 * kMs);
+  EXPECT_EQ(sibling.Contenders(0, {105 * kMs, 110 * kMs}), 1);
+}
+
+TEST_F(DeviceActivityTest, QueuedWorkAddsUpButNeverRunsFarAhead) {
+  DeviceActivity launcher(Container("c1"), view(), {"GPU-a"});
+  DeviceActivity neighbour(Container("c2"), view(), {"GPU-a"});
   for (int i = 0; i < 10; ++i) launcher.NoteLaunch(0, 5 * kMs, 0);  // 50 ms queued at once
-  EXPECT_TRUE(neighbour.Contended(0, 60 * kMs));
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/device-0"));  // no UUID: named by slot
+  EXPECT_EQ(neighbour.Contenders(0, {60 * kMs, 61 * kMs}), 1);
+  // A process launching more than half the GPU's time would otherwise post further and further
+  // ahead (each launch adds twice its cost): the end stays within kMaxAheadNs of now.
+  std::int64_t now = 0;
+  for (int i = 0; i < 10'000; ++i, now += kMs) launcher.NoteLaunch(0, kMs, now);
+  EXPECT_LE(launcher.QueueEnd(0), now + DeviceActivity::kMaxAheadNs);
+  EXPECT_EQ(neighbour.Contenders(0, {now + 2 * DeviceActivity::kMaxAheadNs,
+                                     now + 3 * kMs + 2 * DeviceActivity::kMaxAheadNs}),
+            0);
+}
+
+TEST_F(DeviceActivityTest, AWithdrawnProcessIsNoLongerCounted) {
+  DeviceActivity leaving(Container("c1"), view(), {"GPU-a"});
+  DeviceActivity staying(Container("c2"), view(), {"GPU-a"});
+  leaving.NoteLaunch(0, 10 * kMs, 100 * kMs);
+  leaving.Withdraw();  // at exit
+  EXPECT_EQ(staying.Contenders(0, {105 * kMs, 110 * kMs}), 0);
 }
 
 TEST_F(DeviceActivityTest, AForkChildPostsAsAProcessOfItsOwn) {
-  DeviceActivity activity(dir_, {});
+  DeviceActivity activity(Container("c1"), view(), {"GPU-a"});
   activity.NoteLaunch(0, 10 * kMs, 100 * kMs);
-  EXPECT_FALSE(activity.Contended(0, 110 * kMs));
-  activity.ForgetOwnerInChild();                  // what the hook's fork handler does in the child
-  EXPECT_TRUE(activity.Contended(0, 110 * kMs));  // the parent's post is another process's
+  EXPECT_EQ(activity.Contenders(0, {105 * kMs, 110 * kMs}), 0);
+  activity.ForgetOwnerInChild();  // what the hook's fork handler does in the child
+  EXPECT_EQ(activity.Contenders(0, {105 * kMs, 110 * kMs}), 1);  // the parent's post
+}
+
+// The latest busy-until on a board file.
+std::int64_t LatestPost(const std::string& path) {
+  std::array<ActivitySlot, kActivitySlots> slots{};
+  std::ifstream file(path, std::ios::binary);
+  file.seekg(sizeof(ActivityHeader));
+  file.read(reinterpret_cast<char*>(slots.data()), sizeof(ActivitySlot) * slots.size());
+  std::int64_t latest = 0;
+  for (const ActivitySlot& slot : slots) latest = std::max(latest, slot.busy_until_ns);
+  return latest;
 }
 
 TEST_F(DeviceActivityTest, AContinuousLauncherRewritesTheBoardOnlyWhenItsPostRunsOut) {
-  DeviceActivity launcher(dir_, {});
-  DeviceActivity neighbour(dir_, {});
+  std::string shared = Container("c1");
+  DeviceActivity launcher(shared, view(), {"GPU-a"});
+  DeviceActivity neighbour(Container("c2"), view(), {"GPU-a"});
   // Tiny kernels launched back to back: the post carries slack, so the board is not rewritten
   // on every launch, yet it always covers the queued work.
-  std::int64_t now = 0;
-  std::int64_t last_seen = 0;
+  std::int64_t now = 0, last_seen = 0;
   int rewrites = 0;
   for (int i = 0; i < 3000; ++i, now += 3'000) {  // 9 ms
     launcher.NoteLaunch(0, 1'000, now);
-    ASSERT_TRUE(neighbour.Contended(0, now + 1'000)) << i;
-    std::int64_t seen = LatestPost(dir_ + "/device-0");
+    ASSERT_EQ(neighbour.Contenders(0, {now, now + 1'000}), 1) << i;
+    std::int64_t seen = LatestPost(shared + "/activity-GPU-a");
     rewrites += seen != last_seen;
     last_seen = seen;
   }
-  EXPECT_LE(rewrites, 3);  // about once per kPostSlackNs, not 3000 times
-  EXPECT_FALSE(neighbour.Contended(0, now + DeviceActivity::kPostSlackNs + kMs));
+  EXPECT_LE(rewrites, 3);  // about once per slack interval (>= 5 ms), not 3000 times
 }
 
-TEST(DeviceActivityDisabledTest, WithoutADirectoryNoNeighbourIsEverSeen) {
-  DeviceActivity none("", {"GPU-a"});
+TEST_F(DeviceActivityTest, ANeighboursBrokenOrForeignBoardIsIgnoredNotFatal) {
+  DeviceActivity reader(Container("c1"), view(), {"GPU-a"});
+  DeviceActivity writer(Container("c2"), view(), {"GPU-a"});
+  writer.NoteLaunch(0, 10 * kMs, 100 * kMs);
+  ASSERT_EQ(reader.Contenders(0, {105 * kMs, 110 * kMs}), 1);
+  // What another container does to its own board cannot crash this process: it is read with
+  // pread, so a truncation mid-way is a short read, not SIGBUS.
+  std::filesystem::resize_file(dir_ + "/c2/activity-GPU-a", 30);  // within its first slot
+  EXPECT_EQ(reader.Contenders(0, {105 * kMs, 110 * kMs}), 0);
+  std::ofstream(dir_ + "/view/GPU-a/junk") << "not a board at all, but long enough to read";
+  std::filesystem::create_directories(dir_ + "/view/GPU-a/folder");
+  EXPECT_EQ(reader.Contenders(0, {105 * kMs, 110 * kMs}), 0);
+}
+
+TEST(DeviceActivityDisabledTest, WithoutTheFoldersNoNeighbourIsEverSeenOrPosted) {
+  DeviceActivity none("", "", {"GPU-a"});
   none.NoteLaunch(0, kMs, 0);
-  EXPECT_FALSE(none.enabled());
-  EXPECT_FALSE(none.Contended(0, 0));
+  EXPECT_FALSE(none.Posts(0));
+  EXPECT_EQ(none.Contenders(0, {0, kMs}), 0);
 }
 
-TEST_F(DeviceActivityTest, AnUnwritableDirectoryMeansNoBoardNotAFailure) {
-  DeviceActivity broken(dir_ + "/missing/deeper", {"GPU-a"});
+TEST_F(DeviceActivityTest, AnUnwritableSharedDirectoryMeansNoPostsNotAFailure) {
+  DeviceActivity broken(dir_ + "/missing/deeper", view(), {"GPU-a"});
   broken.NoteLaunch(0, kMs, 0);
-  EXPECT_FALSE(broken.Contended(0, 0));
+  EXPECT_FALSE(broken.Posts(0));
+  EXPECT_EQ(broken.Contenders(0, {0, kMs}), 0);
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 #include <thread>
 
+#include "isolation/hook/device_activity.h"
 #include "isolation/usage_layout.h"
 #include "isolation/usage_reader.h"
 #include "probe_runner.h"
@@ -135,6 +137,62 @@ TEST(HookLaunchTest, EveryLaunchEntryPointIsCounted) {
   }
 }
 
+// Lays out a container's activity board of `gpu` as Allocate does: its own file in its shared
+// directory, hard-linked into the GPU's folder under `view`, which is FLEXAI_ACTIVITY_DIR.
+void LinkActivityBoard(ProbeRunner& probe, const std::string& view, const std::string& gpu) {
+  std::filesystem::create_directories(view + "/" + gpu);
+  std::string board = probe.shared_dir() + "/activity-" + gpu;
+  std::ofstream(board).flush();
+  std::filesystem::create_hard_link(
+      board,
+      view + "/" + gpu + "/" + std::filesystem::path(probe.shared_dir()).filename().string());
+  probe.env["FLEXAI_ACTIVITY_DIR"] = view;
+  probe.env["FLEXAI_VISIBLE_DEVICES"] = gpu;
+}
+
+// The owners with a post on a board file that runs past `after_ns` (CLOCK_MONOTONIC).
+std::set<std::uint64_t> BoardOwners(const std::string& path, std::int64_t after_ns = 0) {
+  std::array<ActivitySlot, kActivitySlots> slots{};
+  std::ifstream file(path, std::ios::binary);
+  file.seekg(sizeof(ActivityHeader));
+  file.read(reinterpret_cast<char*>(slots.data()), sizeof(ActivitySlot) * slots.size());
+  std::set<std::uint64_t> owners;
+  for (const ActivitySlot& slot : slots) {
+    if (slot.owner != 0 && slot.busy_until_ns > after_ns) owners.insert(slot.owner);
+  }
+  return owners;
+}
+
+TEST(HookLaunchTest, AForkChildPostsItsWorkUnderItsOwnName) {
+  ProbeRunner probe;
+  LinkActivityBoard(probe, probe.shared_dir() + "/view", "GPU-a");
+  std::string board = probe.shared_dir() + "/activity-GPU-a";
+  std::string posted = probe.shared_dir() + "/posted", done = probe.shared_dir() + "/done";
+  std::set<std::uint64_t> owners;
+  std::thread reader([&] {
+    for (int tries = 0; tries < 3000 && !std::filesystem::exists(posted); ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    owners = BoardOwners(board);
+    std::ofstream(done).put('x');
+  });
+  // Parent and child each launch 300 ms of work: two processes on the GPU, two posts.
+  std::vector<std::string> lines = probe.Run({"launch", "1", "300000", "child", "launch", "1",
+                                              "300000", "touch", posted, "wait-file", done, "end"});
+  reader.join();
+  EXPECT_EQ(owners.size(), 2u);
+}
+
+TEST(HookLaunchTest, AProcessWithdrawsItsPostsAtExit) {
+  ProbeRunner probe;
+  LinkActivityBoard(probe, probe.shared_dir() + "/view", "GPU-a");
+  probe.env["FLEXAI_CORES_LIMIT"] = "90";
+  // Once the 30 ms kernel's cost is known, five launches post about 300 ms of work (twice their
+  // cost) while the GPU needs 150 ms: the post runs past the process's exit, where it is taken
+  // back.
+  probe.Run({"launch", "1", "30000", "launch", "5", "30000"});
+  EXPECT_TRUE(BoardOwners(probe.shared_dir() + "/activity-GPU-a", MonotonicNowNs()).empty());
+}
+
 // Two containers' processes time-slice one GPU: while the neighbour (a memory-only slice, not
 // throttled) keeps the fake GPU busy, every kernel of the 50% process takes twice its cost.
 // Charged by those timings it would get half its share (a 30% slice got 21% beside a 70% one on
@@ -143,10 +201,8 @@ TEST(HookLaunchTest, EveryLaunchEntryPointIsCounted) {
 TEST(HookLaunchTest, ANeighboursTimeSlicesDoNotRaiseTheChargedCost) {
   ProbeRunner small, big;
   const std::string dir = small.shared_dir();
-  std::filesystem::create_directories(dir + "/boards");
   for (ProbeRunner* probe : {&small, &big}) {
-    probe->env["FLEXAI_ACTIVITY_DIR"] = dir + "/boards";
-    probe->env["FLEXAI_VISIBLE_DEVICES"] = "GPU-shared";
+    LinkActivityBoard(*probe, dir + "/view", "GPU-shared");
     probe->env["FAKE_CUDA_SHARED_GPU"] = dir + "/gpu";
   }
   small.env["FLEXAI_CORES_LIMIT"] = "50";

@@ -1,12 +1,16 @@
 #include "isolation/hook/device_activity.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 namespace flexai::isolation {
@@ -22,11 +26,24 @@ std::atomic_ref<T> Atomic(T& value) {
 // mistakes a contended timing for a clean one raises its own cost, which is worse than waiting
 // a little longer for a clean timing.
 constexpr std::int64_t kPostedStretch = 2;
+constexpr std::int64_t kMinSlackNs = 5'000'000;
 
-ActivitySlot* MapBoard(const std::string& path) {
+ActivitySlot* SlotsOf(void* file) {
+  return reinterpret_cast<ActivitySlot*>(static_cast<char*>(file) + sizeof(ActivityHeader));
+}
+
+bool HeaderMatches(const ActivityHeader& header) {
+  return std::memcmp(header.magic, kActivityMagic, sizeof(kActivityMagic)) == 0 &&
+         header.slot_count == kActivitySlots && header.slot_bytes == sizeof(ActivitySlot);
+}
+
+// Maps this container's own board, initialising it under an exclusive flock when new. Only the
+// container's own processes can reach the file, so mapping it is safe.
+void* MapOwnBoard(const std::string& path) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return nullptr;
-  fchmod(fd, 0666);  // processes of any user in any container share it
+  fchmod(fd, 0666);  // processes of any user in the container share it
+  flock(fd, LOCK_EX);
   struct stat info {};
   // Blocks are allocated, not just a sparse size: writes to the mapping cannot SIGBUS later.
   bool sized = fstat(fd, &info) == 0 &&
@@ -35,99 +52,214 @@ ActivitySlot* MapBoard(const std::string& path) {
   void* memory = sized
                      ? mmap(nullptr, kActivityFileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
                      : MAP_FAILED;
+  if (memory != MAP_FAILED) {
+    auto* header = static_cast<ActivityHeader*>(memory);
+    bool blank = std::all_of(header->magic, header->magic + sizeof(header->magic),
+                             [](char c) { return c == 0; });
+    if (blank) {
+      header->slot_count = kActivitySlots;
+      header->slot_bytes = sizeof(ActivitySlot);
+      std::atomic_thread_fence(std::memory_order_release);
+      std::memcpy(header->magic, kActivityMagic, sizeof(kActivityMagic));
+    } else if (!HeaderMatches(*header)) {  // another layout: leave it to its writers
+      munmap(memory, kActivityFileBytes);
+      memory = MAP_FAILED;
+    }
+  }
+  flock(fd, LOCK_UN);
   close(fd);
-  return memory == MAP_FAILED ? nullptr : static_cast<ActivitySlot*>(memory);
+  return memory == MAP_FAILED ? nullptr : memory;
+}
+
+// Reads one board of the GPU's folder with pread: another container may truncate or rewrite
+// its file at any time, which a mapping would turn into SIGBUS here. Returns the slots read.
+std::size_t ReadBoard(int dir_fd, const char* name, std::array<ActivitySlot, kActivitySlots>& out) {
+  int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return 0;
+  struct stat info {};
+  std::size_t count = 0;
+  ActivityHeader header{};
+  if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) &&
+      pread(fd, &header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header)) &&
+      HeaderMatches(header)) {
+    ssize_t got = pread(fd, out.data(), sizeof(ActivitySlot) * out.size(), sizeof(header));
+    count = got > 0 ? static_cast<std::size_t>(got) / sizeof(ActivitySlot) : 0;
+  }
+  close(fd);
+  return count;
+}
+
+std::uint64_t Mix(std::uint64_t value) {  // splitmix64's finaliser
+  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  value = (value ^ (value >> 27)) * 0x94D049BB133111EBULL;
+  return value ^ (value >> 31);
 }
 
 }  // namespace
 
-void ActivityBoard::Post(std::uint64_t owner, std::int64_t busy_until_ns, std::int64_t now_ns,
+void ActivityBoard::Post(std::uint64_t owner, BusyPeriod period, std::int64_t now_ns,
                          std::size_t& hint) {
-  if (hint < slots_.size() && Atomic(slots_[hint].owner).load() == owner) {
-    Atomic(slots_[hint].busy_until_ns).store(busy_until_ns);
+  auto write = [&](ActivitySlot& slot) {
+    Atomic(slot.busy_since_ns).store(period.since_ns);
+    Atomic(slot.busy_until_ns).store(period.until_ns);
+    return Atomic(slot.owner).load() == owner;  // still ours (a stale steal may race)
+  };
+  if (hint < slots_.size() && Atomic(slots_[hint].owner).load() == owner && write(slots_[hint]))
     return;
-  }
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     ActivitySlot& slot = slots_[i];
     std::uint64_t held = Atomic(slot.owner).load();
-    bool free = held == 0 || Atomic(slot.busy_until_ns).load() < now_ns - kActivityStaleNs;
-    if (held == owner || (free && Atomic(slot.owner).compare_exchange_strong(held, owner))) {
-      Atomic(slot.busy_until_ns).store(busy_until_ns);
+    bool mine = held == owner;
+    if (!mine && held == 0) {
+      mine = Atomic(slot.owner).compare_exchange_strong(held, owner) || held == owner;
+    } else if (!mine) {
+      // A slot whose post ended long ago: its process is gone or idle. The end is reserved
+      // first, so that two claimants (or the owner's claim still writing) never share a slot.
+      std::int64_t until = Atomic(slot.busy_until_ns).load();
+      if (until != 0 && until < now_ns - kActivityStaleNs &&
+          Atomic(slot.busy_until_ns).compare_exchange_strong(until, now_ns)) {
+        Atomic(slot.owner).store(owner);
+        mine = true;
+      }
+    }
+    if (mine && write(slot)) {
       hint = i;
       return;
     }
   }
 }
 
-bool ActivityBoard::OthersBusyAfter(std::uint64_t owner, std::int64_t since_ns) const {
-  return std::any_of(slots_.begin(), slots_.end(), [&](ActivitySlot& slot) {
-    std::uint64_t held = Atomic(slot.owner).load();
-    return held != 0 && held != owner && Atomic(slot.busy_until_ns).load() > since_ns;
-  });
-}
-
-DeviceActivity::DeviceActivity(std::string dir, std::vector<std::string> uuids)
-    : dir_(std::move(dir)), uuids_(std::move(uuids)) {}
-
-DeviceActivity::~DeviceActivity() {
-  for (Device& device : devices_) {
-    if (device.slots != nullptr) munmap(device.slots, kActivityFileBytes);
+void ActivityBoard::Withdraw(std::uint64_t owner) {
+  for (ActivitySlot& slot : slots_) {
+    if (Atomic(slot.owner).load() != owner) continue;
+    Atomic(slot.busy_until_ns).store(0);
+    std::uint64_t held = owner;
+    Atomic(slot.owner).compare_exchange_strong(held, 0);
   }
 }
 
-// Random, since PIDs repeat across the containers' PID namespaces.
-std::uint64_t DeviceActivity::NewOwner() {
-  std::random_device entropy;
+int CountOverlapping(std::span<const ActivitySlot> slots, std::uint64_t owner, BusyPeriod period) {
+  int count = 0;
+  for (const ActivitySlot& slot : slots) {
+    if (slot.owner == 0 || slot.owner == owner) continue;
+    if (slot.busy_since_ns < period.until_ns && slot.busy_until_ns > period.since_ns) ++count;
+  }
+  return count;
+}
+
+DeviceActivity::DeviceActivity(std::string shared_dir, std::string view_dir,
+                               std::vector<std::string> uuids)
+    : shared_dir_(std::move(shared_dir)),
+      view_dir_(std::move(view_dir)),
+      uuids_(std::move(uuids)),
+      owner_(NewOwner(std::random_device{}())) {
+  timespec tick{};
+  clock_getres(CLOCK_MONOTONIC_COARSE, &tick);
+  std::int64_t tick_ns = static_cast<std::int64_t>(tick.tv_sec) * 1'000'000'000 + tick.tv_nsec;
+  slack_ns_ = std::max(kMinSlackNs, 2 * tick_ns);
+}
+
+DeviceActivity::~DeviceActivity() {
+  for (Device& device : devices_) {
+    if (device.slots != nullptr) {
+      munmap(reinterpret_cast<char*>(device.slots) - sizeof(ActivityHeader), kActivityFileBytes);
+    }
+  }
+}
+
+// Random (PIDs repeat across the containers' PID namespaces), and cheap enough for a fork
+// handler: the seed comes from std::random_device once, children mix in their pid and the time.
+std::uint64_t DeviceActivity::NewOwner(std::uint64_t seed) {
   std::uint64_t token =
-      (static_cast<std::uint64_t>(entropy()) << 32) ^ entropy() ^
-      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-      static_cast<std::uint64_t>(getpid());
+      Mix(seed ^ Mix(static_cast<std::uint64_t>(getpid())) ^
+          static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   return token == 0 ? 1 : token;
 }
 
 void DeviceActivity::ForgetOwnerInChild() {
-  owner_.store(NewOwner());
+  owner_.store(NewOwner(owner_.load()));
   for (Device& device : devices_) {
-    device.posted.store(0);
+    device.queue_since.store(0);
     device.queue_end.store(0);
+    device.posted.store(0);
     device.hint.store(kActivitySlots);
   }
 }
 
+std::string DeviceActivity::Name(int device) const {
+  auto index = static_cast<std::size_t>(device);
+  return index < uuids_.size() && !uuids_[index].empty() ? uuids_[index]
+                                                         : "device-" + std::to_string(device);
+}
+
 DeviceActivity::Device* DeviceActivity::Map(int device) {
-  if (dir_.empty() || device < 0 || device >= static_cast<int>(devices_.size())) return nullptr;
+  if (shared_dir_.empty() || view_dir_.empty() || device < 0 ||
+      device >= static_cast<int>(devices_.size())) {
+    return nullptr;
+  }
   Device& entry = devices_[static_cast<std::size_t>(device)];
   std::call_once(entry.mapped, [&] {
-    std::string name = static_cast<std::size_t>(device) < uuids_.size() &&
-                               !uuids_[static_cast<std::size_t>(device)].empty()
-                           ? uuids_[static_cast<std::size_t>(device)]
-                           : "device-" + std::to_string(device);
-    entry.slots = MapBoard(dir_ + "/" + name);
+    if (void* file = MapOwnBoard(shared_dir_ + "/activity-" + Name(device)))
+      entry.slots = SlotsOf(file);
   });
   return entry.slots == nullptr ? nullptr : &entry;
+}
+
+bool DeviceActivity::Posts(int device) { return Map(device) != nullptr; }
+
+std::int64_t DeviceActivity::QueueEnd(int device) {
+  Device* entry = Map(device);
+  return entry == nullptr ? 0 : entry->queue_end.load(std::memory_order_relaxed);
 }
 
 void DeviceActivity::NoteLaunch(int device, std::int64_t cost_ns, std::int64_t now_ns) {
   Device* entry = Map(device);
   if (entry == nullptr) return;
-  // Plain load and store, not a compare-and-swap: threads launching at once may lose a little
+  // Plain loads and stores, not compare-and-swap: threads launching at once may lose a little
   // of each other's queued work, which the slack covers; launches stay cheap.
-  std::int64_t next =
-      std::max(entry->queue_end.load(std::memory_order_relaxed), now_ns) + cost_ns * kPostedStretch;
+  const std::int64_t end = entry->queue_end.load(std::memory_order_relaxed);
+  const std::int64_t posted = entry->posted.load(std::memory_order_relaxed);
+  if (posted < now_ns) entry->queue_since.store(now_ns, std::memory_order_relaxed);  // was idle
+  const std::int64_t next =
+      std::min(std::max(end, now_ns) + cost_ns * kPostedStretch, now_ns + kMaxAheadNs);
   entry->queue_end.store(next, std::memory_order_relaxed);
-  if (next <= entry->posted.load(std::memory_order_relaxed)) return;  // still covered
-  const std::int64_t post = next + kPostSlackNs;
-  entry->posted.store(post, std::memory_order_relaxed);
-  std::size_t hint = entry->hint.load(std::memory_order_relaxed);
-  ActivityBoard({entry->slots, kActivitySlots})
-      .Post(owner_.load(std::memory_order_relaxed), post, now_ns, hint);
-  entry->hint.store(hint, std::memory_order_relaxed);
+  if (next > posted) {
+    const std::int64_t post = next + slack_ns_;
+    entry->posted.store(post, std::memory_order_relaxed);
+    std::size_t hint = entry->hint.load(std::memory_order_relaxed);
+    ActivityBoard({entry->slots, kActivitySlots})
+        .Post(owner_.load(std::memory_order_relaxed),
+              {entry->queue_since.load(std::memory_order_relaxed), post}, now_ns, hint);
+    entry->hint.store(hint, std::memory_order_relaxed);
+  }
 }
 
-bool DeviceActivity::Contended(int device, std::int64_t since_ns) {
-  Device* entry = Map(device);
-  return entry != nullptr &&
-         ActivityBoard({entry->slots, kActivitySlots}).OthersBusyAfter(owner_.load(), since_ns);
+int DeviceActivity::Contenders(int device, BusyPeriod period) {
+  if (view_dir_.empty()) return 0;
+  int dir_fd = open((view_dir_ + "/" + Name(device)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return 0;
+  DIR* dir = fdopendir(dir_fd);
+  if (dir == nullptr) {
+    close(dir_fd);
+    return 0;
+  }
+  const std::uint64_t owner = owner_.load();
+  int count = 0;
+  std::array<ActivitySlot, kActivitySlots> slots{};
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::size_t read = ReadBoard(dirfd(dir), entry->d_name, slots);
+    count += CountOverlapping({slots.data(), read}, owner, period);
+  }
+  closedir(dir);
+  return count;
+}
+
+void DeviceActivity::Withdraw() {
+  const std::uint64_t owner = owner_.load();
+  for (Device& device : devices_) {
+    if (device.slots != nullptr) ActivityBoard({device.slots, kActivitySlots}).Withdraw(owner);
+  }
 }
 
 }  // namespace flexai::isolation

@@ -1,14 +1,18 @@
 // Who else keeps a GPU busy. Contexts of different processes time-slice a GPU, so a kernel that
 // was timed while another process had work queued took longer than it costs: charging that time
 // over-charges the smaller share, which waits behind the larger one more often (measured on an
-// H200: a 30% slice got 21% against a 70% neighbour). Each hooked process posts on a node-wide
-// board per GPU until when the work it queued should keep the GPU busy; a timing taken while
-// another process's post was running is "contended" and cannot raise a kernel's cost estimate
-// (see LaunchCostModel::AddSample).
+// H200: a 30% slice got 21% against a 70% neighbour). Each hooked process posts when its queued
+// work should keep the GPU busy; a timing that overlapped another process's post is
+// "contended": it can lower a kernel's cost estimate, and raise it only to what it proves (see
+// LaunchCostModel::AddSample).
 //
-// The board is the file `<FLEXAI_ACTIVITY_DIR>/<GPU UUID>` (`device-<slot>` without a UUID),
-// which the device plugin mounts into every hook-mode container on that GPU. Without it a
-// process sees no neighbours and every timing counts, as before.
+// Each container posts on boards of its own, one per GPU: `<FLEXAI_SHARED_DIR>/activity-<name>`
+// (`name`: the GPU's UUID from FLEXAI_VISIBLE_DEVICES, `device-<slot>` without one), mapped
+// read-write by its processes only. The device plugin hard-links every container's board of a
+// GPU into one folder per GPU and mounts that folder read-only at `<FLEXAI_ACTIVITY_DIR>/<name>`;
+// neighbours' boards are read from there with pread, never mapped, so what another container
+// does to its own file (truncate it, fill it with garbage) cannot crash this process. Without
+// those folders a process sees no neighbours and every timing counts, as before.
 #pragma once
 
 #include <array>
@@ -24,71 +28,100 @@
 
 namespace flexai::isolation {
 
-// One process's post. Fields are accessed atomically in place (the file is shared memory).
+// One process's post: a busy period [busy_since_ns, busy_until_ns] in CLOCK_MONOTONIC, the same
+// clock in every container. Fields are accessed atomically in place.
 struct ActivitySlot {
-  std::uint64_t owner = 0;         // the posting process's random token; 0: free
-  std::int64_t busy_until_ns = 0;  // CLOCK_MONOTONIC, the same clock in every container
+  std::uint64_t owner = 0;  // the posting process's random token; 0: free
+  std::int64_t busy_since_ns = 0;
+  std::int64_t busy_until_ns = 0;
 };
-inline constexpr std::size_t kActivitySlots = 256;
-inline constexpr std::size_t kActivityFileBytes = kActivitySlots * sizeof(ActivitySlot);
-// A post that ended this long ago frees its slot: its process is gone or idle, and re-claims a
-// slot when it launches again.
+inline constexpr char kActivityMagic[8] = {'F', 'L', 'X', 'A', 'C', 'T', 'V', '1'};
+struct ActivityHeader {
+  char magic[8];             // kActivityMagic, written last
+  std::uint32_t slot_count;  // kActivitySlots
+  std::uint32_t slot_bytes;  // sizeof(ActivitySlot)
+};
+inline constexpr std::size_t kActivitySlots = 128;
+inline constexpr std::size_t kActivityFileBytes =
+    sizeof(ActivityHeader) + kActivitySlots * sizeof(ActivitySlot);
+// A post that ended this long ago frees its slot for another process of the container.
 inline constexpr std::int64_t kActivityStaleNs = 10'000'000'000;
 
-// The board's operations over its slots (mapped file, or plain memory in tests).
+// A period of GPU time, CLOCK_MONOTONIC ns.
+struct BusyPeriod {
+  std::int64_t since_ns = 0;
+  std::int64_t until_ns = 0;
+};
+
+// Operations on one container's board (its mapped slots, or plain memory in tests).
 class ActivityBoard {
  public:
   explicit ActivityBoard(std::span<ActivitySlot> slots) : slots_(slots) {}
 
-  // Posts that `owner`'s queued work ends at `busy_until_ns`. `hint` caches the owner's slot
-  // index between calls (start it at kActivitySlots). A full board drops the post.
-  void Post(std::uint64_t owner, std::int64_t busy_until_ns, std::int64_t now_ns,
-            std::size_t& hint);
-  // Whether a process other than `owner` posted work that runs past `since_ns`.
-  bool OthersBusyAfter(std::uint64_t owner, std::int64_t since_ns) const;
+  // Posts `owner`'s busy period. `hint` caches the owner's slot index between calls (start it at
+  // kActivitySlots). A full board drops the post.
+  void Post(std::uint64_t owner, BusyPeriod period, std::int64_t now_ns, std::size_t& hint);
+  // Frees `owner`'s slot (at exit).
+  void Withdraw(std::uint64_t owner);
 
  private:
   std::span<ActivitySlot> slots_;
 };
 
-// This process's boards, one per accounting slot, mapped when first needed.
+// How many posts in `slots` other than `owner`'s overlap `period`.
+int CountOverlapping(std::span<const ActivitySlot> slots, std::uint64_t owner, BusyPeriod period);
+
+// This process's boards, one per accounting slot, opened when first needed.
 class DeviceActivity {
  public:
-  // `dir` empty: no boards (no neighbours are ever seen). `uuids` names the boards by slot.
-  DeviceActivity(std::string dir, std::vector<std::string> uuids);
+  // `shared_dir` holds this container's boards (empty: it posts nothing); `view_dir` the
+  // read-only folders of every container's boards per GPU (empty: it sees no neighbour).
+  // `uuids` names the boards by slot.
+  DeviceActivity(std::string shared_dir, std::string view_dir, std::vector<std::string> uuids);
   ~DeviceActivity();
   DeviceActivity(const DeviceActivity&) = delete;
   DeviceActivity& operator=(const DeviceActivity&) = delete;
 
+  // Whether this process posts its work on `device` (its board is mapped).
+  bool Posts(int device);
   // A launch on `device` queued `cost_ns` of work at `now_ns` (CLOCK_MONOTONIC or its coarse
-  // twin, which lags by a few ms: posts carry kPostSlackNs more): the posted end moves on.
+  // twin, which lags by up to a tick: posts carry slack for it).
   void NoteLaunch(int device, std::int64_t cost_ns, std::int64_t now_ns);
-  // Whether another process had work on `device` running past `since_ns`.
-  bool Contended(int device, std::int64_t since_ns);
-  bool enabled() const { return !dir_.empty(); }
+  // When this process's work queued on `device` so far is expected to end (an over-estimate:
+  // twice its cost); 0 when it posts nothing.
+  std::int64_t QueueEnd(int device);
+  // How many other processes (of any container on the GPU) posted work on `device` overlapping
+  // `period`.
+  int Contenders(int device, BusyPeriod period);
+  // Frees this process's slots (at exit), so neighbours stop counting its work at once.
+  void Withdraw();
   // In a fork child: it posts under an owner token of its own (else its parent's work and its
   // own would look like one process's).
   void ForgetOwnerInChild();
 
-  // Posts announce this much more than the queued work: a continuously launching process then
-  // writes the shared board about once per this interval, and a coarse clock's lag is covered.
-  static constexpr std::int64_t kPostSlackNs = 5'000'000;
+  // A process's posted end never runs further ahead of now than this: the estimate of queued
+  // work drifts (each launch adds twice its cost), and what has long been launched has run.
+  static constexpr std::int64_t kMaxAheadNs = 1'000'000'000;
 
  private:
   struct Device {
     std::once_flag mapped;
-    ActivitySlot* slots = nullptr;  // null: no board (failed to map)
+    ActivitySlot* slots = nullptr;  // own board; null: none
+    std::atomic<std::int64_t> queue_since{0};
     std::atomic<std::int64_t> queue_end{0};
     std::atomic<std::int64_t> posted{0};
     std::atomic<std::size_t> hint{kActivitySlots};
   };
   Device* Map(int device);
-  static std::uint64_t NewOwner();
+  std::string Name(int device) const;
+  static std::uint64_t NewOwner(std::uint64_t seed);
 
-  std::string dir_;
+  std::string shared_dir_;
+  std::string view_dir_;
   std::vector<std::string> uuids_;
   std::array<Device, kUsageMaxDevices> devices_{};
-  std::atomic<std::uint64_t> owner_{NewOwner()};
+  std::atomic<std::uint64_t> owner_;
+  std::int64_t slack_ns_;  // covers the coarse clock's tick; also spaces out board writes
 };
 
 }  // namespace flexai::isolation

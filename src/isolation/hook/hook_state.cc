@@ -31,6 +31,7 @@ void AfterForkInChild() {
   // (a lock held across fork cannot be released in the child: its owner is another thread id).
   new (&g_state->context_lock) std::shared_mutex();
   g_state->usage->ForgetProcessSlot();
+  g_state->activity->ForgetOwnerInChild();
 }
 
 // Runs at exit (after the program's own atexit handlers, where the CUDA runtime frees what it
@@ -38,7 +39,9 @@ void AfterForkInChild() {
 // the next allocation of another process need not wait for a reclaim. Not after _exit or a kill:
 // those are reclaimed by the next process (ReclaimDeadProcesses).
 __attribute__((destructor)) void ReleaseAtExit() {
-  if (g_state != nullptr) g_state->usage->ReleaseThisProcess();
+  if (g_state == nullptr) return;
+  g_state->usage->ReleaseThisProcess();
+  g_state->activity->Withdraw();  // its queued work is gone: neighbours stop counting it
 }
 
 HookState* BuildState() {
@@ -55,8 +58,8 @@ HookState* BuildState() {
   if (state->usage->path().empty() && state->config.shared_dir.empty() && state->config.debug) {
     HookLog("FLEXAI_SHARED_DIR is not set; accounting covers this process and its children only");
   }
-  state->activity =
-      std::make_unique<DeviceActivity>(state->config.activity_dir, state->config.visible_uuids);
+  state->activity = std::make_unique<DeviceActivity>(
+      state->config.shared_dir, state->config.activity_dir, state->config.visible_uuids);
   state->usage->ReclaimEarlierImage();
   state->usage->ReclaimDeadProcesses();
   g_state = state;

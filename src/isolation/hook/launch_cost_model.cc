@@ -45,17 +45,26 @@ std::int64_t LaunchCostModel::Estimate(const void* key, bool* sampled) const {
   return average_ns_.load(std::memory_order_relaxed);
 }
 
-void LaunchCostModel::AddSample(const void* key, std::int64_t measured_ns, bool contended) {
+void LaunchCostModel::AddSample(const void* key, std::int64_t measured_ns, int contenders) {
   if (measured_ns <= 0) measured_ns = 1;
-  // A contended sample is an upper bound of the cost: news only when below the estimate. The
-  // first sample of a kernel is taken whatever it is (better than the average of others).
-  if (contended && HasSample(key) && measured_ns >= Estimate(key)) return;
-  average_ns_.store((average_ns_.load(std::memory_order_relaxed) * 7 + measured_ns) / 8,
-                    std::memory_order_relaxed);
   Slot* slot = Claim(key);
-  if (slot == nullptr) return;
-  slot->recent[slot->next.fetch_add(1, std::memory_order_relaxed) % kWindow].store(
-      measured_ns, std::memory_order_relaxed);
+  const std::int64_t estimate = slot == nullptr ? 0 : slot->cost_ns.load(std::memory_order_relaxed);
+  // The first sample of a kernel is taken whatever it is (better than the average of others).
+  if (contenders > 0 && estimate > 0 && measured_ns >= estimate) {
+    // No news of the upper bound; the lower bound lifts what lies below it.
+    const std::int64_t floor = measured_ns / (contenders + 1);
+    if (estimate >= floor) return;
+    for (auto& sample : slot->recent) {
+      std::int64_t value = sample.load(std::memory_order_relaxed);
+      if (value > 0 && value < floor) sample.store(floor, std::memory_order_relaxed);
+    }
+  } else {
+    average_ns_.store((average_ns_.load(std::memory_order_relaxed) * 7 + measured_ns) / 8,
+                      std::memory_order_relaxed);
+    if (slot == nullptr) return;
+    slot->recent[slot->next.fetch_add(1, std::memory_order_relaxed) % kWindow].store(
+        measured_ns, std::memory_order_relaxed);
+  }
   std::int64_t shortest = 0;
   for (const auto& sample : slot->recent) {
     std::int64_t value = sample.load(std::memory_order_relaxed);

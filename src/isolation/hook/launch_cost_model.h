@@ -1,9 +1,10 @@
-// Estimated GPU time of a launch, per kernel (CUfunction) or graph (CUgraphExec), learned from
-// sampled event timings: the shortest of the last kWindow samples. A sample also counts the time
-// a kernel waited behind other contexts' time slices; the shortest recent one is the kernel itself
-// when a neighbour leaves gaps. A busy neighbour may leave none for long (a 70% slice beside a
-// 30% one), so a sample known to be contended (DeviceActivity) is kept only when it lowers the
-// estimate: the cost can rise only through a clean sample.
+// Estimated GPU time of a launch, per kernel and launch shape or graph (CUgraphExec), learned
+// from sampled event timings: the shortest of the last kWindow samples. A sample also counts the
+// time a kernel waited behind other contexts' time slices; the shortest recent one is the kernel
+// itself when a neighbour leaves gaps. A busy neighbour may leave none for long (a 70% slice
+// beside a 30% one), so a sample that overlapped n other processes' work (DeviceActivity) only
+// bounds the cost: at most what was measured, at least 1/(n+1) of it (contexts time-slice a GPU
+// round-robin). It lowers the estimate when below it, and raises it only to that lower bound.
 #pragma once
 
 #include <array>
@@ -21,8 +22,8 @@ class LaunchCostModel {
   // (`sampled`, when given, says which).
   std::int64_t Estimate(const void* key, bool* sampled = nullptr) const;
   bool HasSample(const void* key) const;
-  // `contended`: another process had work on the GPU while the sample ran.
-  void AddSample(const void* key, std::int64_t measured_ns, bool contended = false);
+  // `contenders`: how many other processes had work on the GPU while the sample ran.
+  void AddSample(const void* key, std::int64_t measured_ns, int contenders = 0);
 
  private:
   static constexpr std::size_t kSlots = 4096;  // kernels x launch shapes

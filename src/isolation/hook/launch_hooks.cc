@@ -80,7 +80,8 @@ struct PendingSample {
   const void* key = nullptr;
   CUevent start = nullptr;
   CUevent end = nullptr;
-  std::int64_t since_ns = 0;  // before the start event: the earliest the kernel could run
+  std::int64_t since_ns = 0;      // before the start event: the earliest the kernel could run
+  std::int64_t queue_end_ns = 0;  // when the work queued before it should end (DeviceActivity)
   std::int64_t recorded_ns = 0;
   std::uint64_t context_epoch = 0;  // ContextEpoch() when recorded
   bool settle = false;
@@ -147,9 +148,13 @@ void FinishSample(HookState& state, std::int64_t wait_ns) {
   }
   float milliseconds = 0;
   if (events.elapsed(&milliseconds, t_pending.start, t_pending.end) == CUDA_SUCCESS) {
-    // Another process's work queued on the GPU meanwhile may have stretched the timing.
-    bool contended = state.activity->Contended(t_pending.device, t_pending.since_ns);
-    state.costs.AddSample(t_pending.key, static_cast<std::int64_t>(milliseconds * 1e6), contended);
+    // Other processes' work on the GPU meanwhile may have stretched the timing. The kernel ran
+    // after the work queued before it, for at most what was measured.
+    auto measured = static_cast<std::int64_t>(milliseconds * 1e6);
+    int contenders = state.activity->Contenders(
+        t_pending.device,
+        {t_pending.since_ns, std::max(t_pending.since_ns, t_pending.queue_end_ns) + measured});
+    state.costs.AddSample(t_pending.key, measured, contenders);
     if (t_pending.settle) {
       std::int64_t owed = state.costs.Estimate(t_pending.key) * t_pending.launches;
       state.usage->TakeLaunchTokens(t_pending.device, owed - t_pending.charged_ns, NowNs(),
@@ -258,7 +263,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   // without waiting where neighbours read this process's queued work from the activity board.
   bool sampled = false;
   std::int64_t cost = state.costs.Estimate(key, &sampled);
-  bool unknown = (throttle || state.activity->enabled()) && !sampled;
+  bool unknown = (throttle || state.activity->Posts(device)) && !sampled;
   bool first_of_kernel = throttle && unknown;
   bool sample = Events().usable() && t_pending.end == nullptr &&
                 (unknown ||
@@ -279,6 +284,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     t_pending.context_epoch = ContextEpoch().load();  // before its events exist
     t_pending.device = device;
     t_pending.since_ns = NowNs();
+    t_pending.queue_end_ns = state.activity->QueueEnd(device);
   }
   if (sample && !RecordEvent(t_pending.start, stream, per_thread_stream)) {
     DropSample();
@@ -307,7 +313,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     state.activity->NoteLaunch(device, cost, now);
   } else {
     std::int64_t coarse_now = t_tally.Add(device, cost);
-    if (state.activity->enabled()) state.activity->NoteLaunch(device, cost, coarse_now);
+    state.activity->NoteLaunch(device, cost, coarse_now);
   }
   return result;
 }
