@@ -1,11 +1,15 @@
 #include "device_plugin/allocator.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <utility>
 
 #include "device_plugin/device_id.h"
@@ -468,33 +472,49 @@ bool Allocator::UnconfirmedLocked(const std::string& pod_uid, const std::string&
 std::vector<std::string> Allocator::PrepareActivityBoards(
     const PluginSettings& settings, const std::string& shared_dir, const std::string& link_name,
     const std::vector<partition::Chip>& chips) {
-  namespace fs = std::filesystem;
   std::vector<std::string> folders;
   for (const auto& chip : chips) {
     const std::string folder =
         settings.shared_host_dir + "/" + std::string(kActivityBoardPrefix) + chip.uuid;
     const std::string board = shared_dir + "/" + std::string(kActivityBoardPrefix) + chip.uuid;
     const std::string link = folder + "/" + link_name;
-    std::error_code error;
-    fs::create_directories(folder, error);
-    if (!error && !fs::exists(board, error)) std::ofstream(board, std::ios::app).flush();
-    // Container processes may run as any user: all of them post on it.
-    if (!error) {
-      fs::permissions(board,
-                      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                          fs::perms::group_write | fs::perms::others_read | fs::perms::others_write,
-                      fs::perm_options::replace, error);
+    std::string problem;
+    struct stat info {};
+    // Earlier versions kept one shared file where the folder goes.
+    if (lstat(folder.c_str(), &info) == 0 && !S_ISDIR(info.st_mode)) unlink(folder.c_str());
+    if (mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) problem = std::strerror(errno);
+    // Every container's processes, of any user, list it (whatever this daemon's umask).
+    if (problem.empty() && chmod(folder.c_str(), 0755) != 0) problem = std::strerror(errno);
+    // The board lies in a folder the container writes: a link planted there is never followed,
+    // and only the opened file is changed or linked.
+    int fd = problem.empty() ? open(board.c_str(),
+                                    O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666)
+                             : -1;
+    if (problem.empty() && fd < 0) problem = std::strerror(errno);
+    if (fd >= 0) {
+      if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        problem = "not a regular file";
+      } else if (fchmod(fd, 0666) != 0) {  // its processes may run as any user
+        problem = std::strerror(errno);
+      } else {
+        struct stat linked {};
+        bool current = lstat(link.c_str(), &linked) == 0 && linked.st_ino == info.st_ino &&
+                       linked.st_dev == info.st_dev;
+        if (!current) {  // a new link, or one to an older file
+          unlink(link.c_str());
+          if (linkat(fd, "", AT_FDCWD, link.c_str(), AT_EMPTY_PATH) != 0 &&
+              ::link(board.c_str(), link.c_str()) != 0) {  // AT_EMPTY_PATH wants a capability
+            problem = std::strerror(errno);
+          }
+        }
+      }
+      close(fd);
     }
-    if (!error && !fs::equivalent(board, link, error)) {  // a new link, or one to an older file
-      error.clear();
-      fs::remove(link, error);
-      fs::create_hard_link(board, link, error);
-    }
-    if (error) {
+    if (!problem.empty()) {
       spdlog::warn(
           "cannot prepare the activity board {} of {}: {} (hook-mode launch timings on {} cannot "
-          "tell other containers' work from their own)",
-          link, board, error.message(), chip.uuid);
+          "tell other containers' work from their own; the folder needs hard links)",
+          link, board, problem, chip.uuid);
       return {};
     }
     folders.push_back(folder);

@@ -9,6 +9,7 @@
 #include "test_kubelet.h"
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 
 namespace flexai::device_plugin {
@@ -300,6 +301,40 @@ TEST_F(AllocatorTest, HookModeGivesEachContainerABoardAndTheChipsFolderOfAllBoar
   EXPECT_FALSE(fs::exists(dir_.File("shared") + "/uid-p"));
   EXPECT_FALSE(fs::exists(folder + "/uid-p.worker"));
   EXPECT_TRUE(fs::exists(folder + "/uid-q.worker"));
+}
+
+TEST_F(AllocatorTest, ALinkPlantedInTheAccountingDirectoryIsNeverFollowed) {
+  namespace fs = std::filesystem;
+  // The container writes its accounting directory; on a repeated Allocate (after a restart) a
+  // symlink it left where its board goes must not make this root daemon create or chmod a host
+  // file elsewhere.
+  const std::string victim = dir_.File("victim");
+  std::ofstream(victim) << "host file";
+  fs::permissions(victim, fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_directories(dir_.File("shared") + "/uid-p/worker");
+  fs::create_symlink(victim, dir_.File("shared") + "/uid-p/worker/activity-" + Uuid(0));
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;  // the slice works, without boards
+  EXPECT_EQ(outcome.setup.env.count("FLEXAI_ACTIVITY_DIR"), 0u);
+  EXPECT_EQ(fs::status(victim).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_FALSE(fs::exists(dir_.File("shared") + "/activity-" + Uuid(0) + "/uid-p.worker"));
+}
+
+TEST_F(AllocatorTest, AFileLeftWhereTheBoardFolderGoesIsReplaced) {
+  const std::string folder = dir_.File("shared") + "/activity-" + Uuid(0);
+  std::filesystem::create_directories(dir_.File("shared"));
+  std::ofstream(folder) << "one shared board, as an earlier version kept it";
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  AllocateOutcome outcome = allocator_.AllocateContainer({Id(0)});
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.setup.env["FLEXAI_ACTIVITY_DIR"], "/var/run/flexai/activity");
+  EXPECT_TRUE(std::filesystem::is_directory(folder));
+  EXPECT_EQ(std::filesystem::status(folder).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms(0755));
 }
 
 TEST_F(AllocatorTest, MpsModeMountsNoActivityBoard) {

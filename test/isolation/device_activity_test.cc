@@ -81,7 +81,7 @@ TEST_F(DeviceActivityTest, ContainersOnTheSameGpuSeeEachOthersQueuedWork) {
   EXPECT_EQ(second.Contenders(0, {105 * kMs, 110 * kMs}), 1);
   EXPECT_EQ(first.Contenders(0, {105 * kMs, 110 * kMs}), 0);   // its own work is not contention
   EXPECT_EQ(second.Contenders(0, {90 * kMs, 99 * kMs}), 0);    // before it began
-  EXPECT_EQ(second.Contenders(0, {130 * kMs, 140 * kMs}), 0);  // after it ended (with slack)
+  EXPECT_EQ(second.Contenders(0, {200 * kMs, 210 * kMs}), 0);  // after it ended (with slack)
 }
 
 TEST_F(DeviceActivityTest, ProcessesOfOneContainerSeeEachOther) {
@@ -92,19 +92,31 @@ TEST_F(DeviceActivityTest, ProcessesOfOneContainerSeeEachOther) {
   EXPECT_EQ(sibling.Contenders(0, {105 * kMs, 110 * kMs}), 1);
 }
 
-TEST_F(DeviceActivityTest, QueuedWorkAddsUpButNeverRunsFarAhead) {
+TEST_F(DeviceActivityTest, QueuedWorkAddsUpButItsPostDoesNotDrift) {
   DeviceActivity launcher(Container("c1"), view(), {"GPU-a"});
   DeviceActivity neighbour(Container("c2"), view(), {"GPU-a"});
   for (int i = 0; i < 10; ++i) launcher.NoteLaunch(0, 5 * kMs, 0);  // 50 ms queued at once
   EXPECT_EQ(neighbour.Contenders(0, {60 * kMs, 61 * kMs}), 1);
-  // A process launching more than half the GPU's time would otherwise post further and further
-  // ahead (each launch adds twice its cost): the end stays within kMaxAheadNs of now.
-  std::int64_t now = 0;
-  for (int i = 0; i < 10'000; ++i, now += kMs) launcher.NoteLaunch(0, kMs, now);
+  // A process busy at 70% of the GPU, as its costs are estimated, posts its queued work
+  // stretched twice from now on: its post keeps near now, it does not run further and further
+  // ahead (as adding up twice each cost would).
+  std::int64_t now = 100 * kMs;
+  for (int i = 0; i < 10'000; ++i, now += kMs) launcher.NoteLaunch(0, 7 * kMs / 10, now);
+  EXPECT_EQ(neighbour.Contenders(0, {now + 100 * kMs, now + 101 * kMs}), 0);
+  EXPECT_EQ(neighbour.Contenders(0, {now - kMs, now}), 1);
+  // Costs over-estimated (3 ms a launch, 1 ms apart) add up, but only to kMaxAheadNs.
+  for (int i = 0; i < 10'000; ++i, now += kMs) launcher.NoteLaunch(0, 3 * kMs, now);
+  EXPECT_GT(launcher.QueueEnd(0), now + DeviceActivity::kMaxAheadNs / 2);
   EXPECT_LE(launcher.QueueEnd(0), now + DeviceActivity::kMaxAheadNs);
-  EXPECT_EQ(neighbour.Contenders(0, {now + 2 * DeviceActivity::kMaxAheadNs,
-                                     now + 3 * kMs + 2 * DeviceActivity::kMaxAheadNs}),
-            0);
+}
+
+TEST_F(DeviceActivityTest, ASampleReadLateStillSeesTheBurstBeforeTheLastOne) {
+  DeviceActivity neighbour(Container("c1"), view(), {"GPU-a"});
+  DeviceActivity reader(Container("c2"), view(), {"GPU-a"});
+  neighbour.NoteLaunch(0, 10 * kMs, 100 * kMs);  // a burst from 100 ms
+  neighbour.NoteLaunch(0, 10 * kMs, 500 * kMs);  // and another, long after
+  EXPECT_EQ(reader.Contenders(0, {105 * kMs, 110 * kMs}), 1);
+  EXPECT_EQ(reader.Contenders(0, {300 * kMs, 310 * kMs}), 0);
 }
 
 TEST_F(DeviceActivityTest, AWithdrawnProcessIsNoLongerCounted) {

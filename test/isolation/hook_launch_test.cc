@@ -185,11 +185,10 @@ TEST(HookLaunchTest, AForkChildPostsItsWorkUnderItsOwnName) {
 TEST(HookLaunchTest, AProcessWithdrawsItsPostsAtExit) {
   ProbeRunner probe;
   LinkActivityBoard(probe, probe.shared_dir() + "/view", "GPU-a");
-  probe.env["FLEXAI_CORES_LIMIT"] = "90";
-  // Once the 30 ms kernel's cost is known, five launches post about 300 ms of work (twice their
-  // cost) while the GPU needs 150 ms: the post runs past the process's exit, where it is taken
-  // back.
-  probe.Run({"launch", "1", "30000", "launch", "5", "30000"});
+  // Once the 30 ms kernel's cost is known (its timing is read at the 16th launch), 30 of them
+  // queue 900 ms of work, posted as lasting twice that: the post runs far past the process's
+  // exit, where it is taken back.
+  probe.Run({"launch", "1", "30000", "launch", "20", "1", "launch", "30", "30000"});
   EXPECT_TRUE(BoardOwners(probe.shared_dir() + "/activity-GPU-a", MonotonicNowNs()).empty());
 }
 

@@ -100,6 +100,13 @@ std::uint64_t Mix(std::uint64_t value) {  // splitmix64's finaliser
 void ActivityBoard::Post(std::uint64_t owner, BusyPeriod period, std::int64_t now_ns,
                          std::size_t& hint) {
   auto write = [&](ActivitySlot& slot) {
+    // A new busy period keeps the last one beside it: a neighbour may read a sample that
+    // overlapped it only now.
+    std::int64_t since = Atomic(slot.busy_since_ns).load();
+    if (since != period.since_ns) {
+      Atomic(slot.last_since_ns).store(since);
+      Atomic(slot.last_until_ns).store(Atomic(slot.busy_until_ns).load());
+    }
     Atomic(slot.busy_since_ns).store(period.since_ns);
     Atomic(slot.busy_until_ns).store(period.until_ns);
     return Atomic(slot.owner).load() == owner;  // still ours (a stale steal may race)
@@ -142,7 +149,13 @@ int CountOverlapping(std::span<const ActivitySlot> slots, std::uint64_t owner, B
   int count = 0;
   for (const ActivitySlot& slot : slots) {
     if (slot.owner == 0 || slot.owner == owner) continue;
-    if (slot.busy_since_ns < period.until_ns && slot.busy_until_ns > period.since_ns) ++count;
+    auto overlaps = [&](std::int64_t since, std::int64_t until) {
+      return since < period.until_ns && until > period.since_ns;
+    };
+    if (overlaps(slot.busy_since_ns, slot.busy_until_ns) ||
+        overlaps(slot.last_since_ns, slot.last_until_ns)) {
+      ++count;
+    }
   }
   return count;
 }
@@ -220,11 +233,13 @@ void DeviceActivity::NoteLaunch(int device, std::int64_t cost_ns, std::int64_t n
   const std::int64_t end = entry->queue_end.load(std::memory_order_relaxed);
   const std::int64_t posted = entry->posted.load(std::memory_order_relaxed);
   if (posted < now_ns) entry->queue_since.store(now_ns, std::memory_order_relaxed);  // was idle
-  const std::int64_t next =
-      std::min(std::max(end, now_ns) + cost_ns * kPostedStretch, now_ns + kMaxAheadNs);
+  const std::int64_t next = std::min(std::max(end, now_ns) + cost_ns, now_ns + kMaxAheadNs);
   entry->queue_end.store(next, std::memory_order_relaxed);
-  if (next > posted) {
-    const std::int64_t post = next + slack_ns_;
+  // The queued work is posted stretched (kPostedStretch) from now on, not added up stretched:
+  // a process using more than half the GPU would otherwise post further and further ahead.
+  const std::int64_t busy_until = now_ns + (next - now_ns) * kPostedStretch;
+  if (busy_until > posted) {
+    const std::int64_t post = busy_until + slack_ns_;
     entry->posted.store(post, std::memory_order_relaxed);
     std::size_t hint = entry->hint.load(std::memory_order_relaxed);
     ActivityBoard({entry->slots, kActivitySlots})

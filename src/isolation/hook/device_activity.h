@@ -34,6 +34,8 @@ struct ActivitySlot {
   std::uint64_t owner = 0;  // the posting process's random token; 0: free
   std::int64_t busy_since_ns = 0;
   std::int64_t busy_until_ns = 0;
+  std::int64_t last_since_ns = 0;  // the busy period before, kept for late readers
+  std::int64_t last_until_ns = 0;
 };
 inline constexpr char kActivityMagic[8] = {'F', 'L', 'X', 'A', 'C', 'T', 'V', '1'};
 struct ActivityHeader {
@@ -87,8 +89,8 @@ class DeviceActivity {
   // A launch on `device` queued `cost_ns` of work at `now_ns` (CLOCK_MONOTONIC or its coarse
   // twin, which lags by up to a tick: posts carry slack for it).
   void NoteLaunch(int device, std::int64_t cost_ns, std::int64_t now_ns);
-  // When this process's work queued on `device` so far is expected to end (an over-estimate:
-  // twice its cost); 0 when it posts nothing.
+  // When this process's work queued on `device` so far is expected to end when it runs alone
+  // (posts stretch it); 0 when it posts nothing.
   std::int64_t QueueEnd(int device);
   // How many other processes (of any container on the GPU) posted work on `device` overlapping
   // `period`.
@@ -99,9 +101,9 @@ class DeviceActivity {
   // own would look like one process's).
   void ForgetOwnerInChild();
 
-  // A process's posted end never runs further ahead of now than this: the estimate of queued
-  // work drifts (each launch adds twice its cost), and what has long been launched has run.
-  static constexpr std::int64_t kMaxAheadNs = 1'000'000'000;
+  // A process's queued work is never taken to end further ahead of now than this: over-estimated
+  // costs would otherwise add up, and what has long been launched has run.
+  static constexpr std::int64_t kMaxAheadNs = 5'000'000'000;
 
  private:
   struct Device {

@@ -21,7 +21,7 @@ struct HookConfig {
   std::vector<std::uint32_t> cores_percent;  // per visible device, 1..100 (0 given = 100)
   std::string shared_dir;                    // empty: accounting private to this process tree
   std::string activity_dir;  // read-only folders of all containers' boards per GPU (DeviceActivity)
-  std::vector<std::string> visible_uuids;    // FLEXAI_VISIBLE_DEVICES, in device order
+  std::vector<std::string> visible_uuids;  // FLEXAI_VISIBLE_DEVICES, in device order
   bool debug = false;
   std::vector<std::string> warnings;  // one line per malformed value, for stderr
 

@@ -7,14 +7,16 @@ std::size_t LaunchCostModel::Hash(const void* key) {
   return static_cast<std::size_t>((value >> 4) * 0x9E3779B97F4A7C15ULL >> 32) % kSlots;
 }
 
-const LaunchCostModel::Slot* LaunchCostModel::Find(const void* key) const {
+const LaunchCostModel::Slot* LaunchCostModel::Find(const void* key, bool* full) const {
   auto wanted = reinterpret_cast<std::uintptr_t>(key);
+  if (full != nullptr) *full = false;
   for (std::size_t probe = 0; probe < kProbes; ++probe) {
     const Slot& slot = slots_[(Hash(key) + probe) % kSlots];
     std::uintptr_t held = slot.key.load(std::memory_order_acquire);
     if (held == wanted) return &slot;
     if (held == 0) return nullptr;
   }
+  if (full != nullptr) *full = true;
   return nullptr;
 }
 
@@ -36,12 +38,14 @@ bool LaunchCostModel::HasSample(const void* key) const {
 }
 
 std::int64_t LaunchCostModel::Estimate(const void* key, bool* sampled) const {
-  if (const Slot* slot = Find(key)) {
+  bool full = false;
+  if (const Slot* slot = Find(key, &full)) {
     std::int64_t cost = slot->cost_ns.load(std::memory_order_relaxed);
     if (sampled != nullptr) *sampled = cost > 0;
     if (cost > 0) return cost;
   }
-  if (sampled != nullptr) *sampled = false;
+  // A key the table has no room for keeps the average: timing it would teach nothing.
+  if (sampled != nullptr) *sampled = full;
   return average_ns_.load(std::memory_order_relaxed);
 }
 
@@ -50,21 +54,15 @@ void LaunchCostModel::AddSample(const void* key, std::int64_t measured_ns, int c
   Slot* slot = Claim(key);
   const std::int64_t estimate = slot == nullptr ? 0 : slot->cost_ns.load(std::memory_order_relaxed);
   // The first sample of a kernel is taken whatever it is (better than the average of others).
-  if (contenders > 0 && estimate > 0 && measured_ns >= estimate) {
-    // No news of the upper bound; the lower bound lifts what lies below it.
-    const std::int64_t floor = measured_ns / (contenders + 1);
-    if (estimate >= floor) return;
-    for (auto& sample : slot->recent) {
-      std::int64_t value = sample.load(std::memory_order_relaxed);
-      if (value > 0 && value < floor) sample.store(floor, std::memory_order_relaxed);
-    }
-  } else {
-    average_ns_.store((average_ns_.load(std::memory_order_relaxed) * 7 + measured_ns) / 8,
-                      std::memory_order_relaxed);
-    if (slot == nullptr) return;
-    slot->recent[slot->next.fetch_add(1, std::memory_order_relaxed) % kWindow].store(
-        measured_ns, std::memory_order_relaxed);
-  }
+  // A contended sample is an upper bound of the cost: news only when below the estimate. (No
+  // useful lower bound follows from it: a kernel shorter than a time slice may wait a whole
+  // slice of each neighbour.)
+  if (contenders > 0 && estimate > 0 && measured_ns >= estimate) return;
+  average_ns_.store((average_ns_.load(std::memory_order_relaxed) * 7 + measured_ns) / 8,
+                    std::memory_order_relaxed);
+  if (slot == nullptr) return;
+  slot->recent[slot->next.fetch_add(1, std::memory_order_relaxed) % kWindow].store(
+      measured_ns, std::memory_order_relaxed);
   std::int64_t shortest = 0;
   for (const auto& sample : slot->recent) {
     std::int64_t value = sample.load(std::memory_order_relaxed);

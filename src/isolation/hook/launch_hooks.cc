@@ -149,11 +149,11 @@ void FinishSample(HookState& state, std::int64_t wait_ns) {
   float milliseconds = 0;
   if (events.elapsed(&milliseconds, t_pending.start, t_pending.end) == CUDA_SUCCESS) {
     // Other processes' work on the GPU meanwhile may have stretched the timing. The kernel ran
-    // after the work queued before it, for at most what was measured.
+    // after the work queued before it (which may have stretched too), for what was measured.
     auto measured = static_cast<std::int64_t>(milliseconds * 1e6);
+    std::int64_t backlog = std::max<std::int64_t>(t_pending.queue_end_ns - t_pending.since_ns, 0);
     int contenders = state.activity->Contenders(
-        t_pending.device,
-        {t_pending.since_ns, std::max(t_pending.since_ns, t_pending.queue_end_ns) + measured});
+        t_pending.device, {t_pending.since_ns, t_pending.since_ns + 2 * backlog + measured});
     state.costs.AddSample(t_pending.key, measured, contenders);
     if (t_pending.settle) {
       std::int64_t owed = state.costs.Estimate(t_pending.key) * t_pending.launches;
