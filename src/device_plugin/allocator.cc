@@ -469,6 +469,34 @@ bool Allocator::UnconfirmedLocked(const std::string& pod_uid, const std::string&
 // folder <shared_host_dir>/activity-<uuid>, which every hook container on the chip reads
 // (mounted read-only). Returns the folders, one per chip; none at all when one cannot be made:
 // the hook then throttles without them.
+namespace {
+
+// Opens a container's own board, creating it if need be. It lies in a folder the container
+// writes, and this daemon is root: nothing planted there (a symlink, a FIFO, a device node whose
+// opening has effects) is ever followed or opened; only a regular file is, through a handle that
+// names exactly the inode that was checked. -1 with `problem` set otherwise.
+int OpenOwnBoard(const std::string& board, std::string& problem) {
+  int fd = open(board.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd >= 0 || errno != EEXIST) {
+    if (fd < 0) problem = std::strerror(errno);
+    return fd;
+  }
+  int path_fd = open(board.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat info {};
+  if (path_fd < 0 || fstat(path_fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    problem = path_fd < 0 ? std::strerror(errno) : "not a regular file";
+    if (path_fd >= 0) close(path_fd);
+    return -1;
+  }
+  std::string opened = "/proc/self/fd/" + std::to_string(path_fd);
+  fd = open(opened.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) problem = std::strerror(errno);
+  close(path_fd);
+  return fd;
+}
+
+}  // namespace
+
 std::vector<std::string> Allocator::PrepareActivityBoards(
     const PluginSettings& settings, const std::string& shared_dir, const std::string& link_name,
     const std::vector<partition::Chip>& chips) {
@@ -485,15 +513,10 @@ std::vector<std::string> Allocator::PrepareActivityBoards(
     if (mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) problem = std::strerror(errno);
     // Every container's processes, of any user, list it (whatever this daemon's umask).
     if (problem.empty() && chmod(folder.c_str(), 0755) != 0) problem = std::strerror(errno);
-    // The board lies in a folder the container writes: a link planted there is never followed,
-    // and only the opened file is changed or linked.
-    int fd = problem.empty() ? open(board.c_str(),
-                                    O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666)
-                             : -1;
-    if (problem.empty() && fd < 0) problem = std::strerror(errno);
+    int fd = problem.empty() ? OpenOwnBoard(board, problem) : -1;
     if (fd >= 0) {
-      if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-        problem = "not a regular file";
+      if (fstat(fd, &info) != 0) {
+        problem = std::strerror(errno);
       } else if (fchmod(fd, 0666) != 0) {  // its processes may run as any user
         problem = std::strerror(errno);
       } else {
@@ -502,10 +525,10 @@ std::vector<std::string> Allocator::PrepareActivityBoards(
                        linked.st_dev == info.st_dev;
         if (!current) {  // a new link, or one to an older file
           unlink(link.c_str());
-          if (linkat(fd, "", AT_FDCWD, link.c_str(), AT_EMPTY_PATH) != 0 &&
-              ::link(board.c_str(), link.c_str()) != 0) {  // AT_EMPTY_PATH wants a capability
+          // Links exactly the opened file, whatever the container has put at its path since.
+          std::string opened = "/proc/self/fd/" + std::to_string(fd);
+          if (linkat(AT_FDCWD, opened.c_str(), AT_FDCWD, link.c_str(), AT_SYMLINK_FOLLOW) != 0)
             problem = std::strerror(errno);
-          }
         }
       }
       close(fd);

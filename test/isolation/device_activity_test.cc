@@ -46,6 +46,9 @@ TEST(ActivityBoardTest, AStalePostFreesItsSlotAndAFullBoardDropsPosts) {
   board.Post(3, {later, later + 20 * kMs}, later, c);  // owner 1's slot is stale: taken over
   EXPECT_EQ(c, a);
   EXPECT_EQ(CountOverlapping(slots, 1, {later, later + kMs}), 1);
+  // Nothing of owner 1's periods is passed off as owner 3's: not busy before `later`.
+  EXPECT_EQ(CountOverlapping(slots, 2, {kMs, 2 * kMs}), 0);
+  EXPECT_EQ(CountOverlapping(slots, 2, {later - kMs, later}), 0);
   board.Post(1, {later, later + 30 * kMs}, later, a);  // owner 1 comes back: the other one
   EXPECT_EQ(a, b);
 }

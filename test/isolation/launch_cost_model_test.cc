@@ -60,19 +60,37 @@ TEST(LaunchCostModelTest, AKeyTheTableHasNoRoomForCountsAsSampledAndCostsTheAver
   // Else every launch of such a key on a throttled device would be timed as a kernel's first,
   // waiting for the GPU each time.
   auto model = std::make_unique<LaunchCostModel>();
-  std::size_t placed = 0, homeless = 0;
+  std::size_t placed = 0;
+  std::uintptr_t homeless = 0;
   for (std::uintptr_t id = 1; id <= 3 * LaunchCostModel::kSlots; ++id) {
     model->AddSample(Kernel(id), 1'000);
-    bool sampled = false;
-    model->Estimate(Kernel(id), &sampled);
-    EXPECT_TRUE(sampled) << id;
-    (model->HasSample(Kernel(id)) ? placed : homeless)++;
+    if (model->HasSample(Kernel(id))) {
+      ++placed;
+    } else if (homeless == 0) {
+      homeless = id;
+    }
   }
-  EXPECT_GT(homeless, 0u);  // the table did fill up
+  ASSERT_NE(homeless, 0u);  // the table did fill up
   EXPECT_LE(placed, LaunchCostModel::kSlots);
+  model->AddSample(Kernel(1), 9'000);  // moves the average, not the homeless key
   bool sampled = false;
-  model->AddSample(Kernel(1), 1'000);
-  EXPECT_EQ(model->Estimate(Kernel(5 * LaunchCostModel::kSlots), &sampled), 1'000);
+  std::int64_t cost = model->Estimate(Kernel(homeless), &sampled);
+  EXPECT_TRUE(sampled);
+  EXPECT_GT(cost, 1'000);  // the average, which the 9 us sample raised
+  EXPECT_FALSE(model->HasSample(Kernel(homeless)));
+}
+
+TEST(LaunchCostModelTest, AContendedSampleCannotRaiseTheAverageEither) {
+  // The average is what keys without a place in the table are charged.
+  LaunchCostModel model;
+  model.AddSample(Kernel(9), 1'000);
+  std::int64_t before = model.Estimate(Kernel(10));  // no sample: the average
+  // First timings of new kernels, stretched by a neighbour: each kernel takes its own, the
+  // average does not.
+  for (std::uintptr_t id = 100; id < 120; ++id)
+    model.AddSample(Kernel(id), 50'000'000, /*contenders=*/1);
+  EXPECT_EQ(model.Estimate(Kernel(100)), 50'000'000);
+  EXPECT_EQ(model.Estimate(Kernel(10)), before);
 }
 
 TEST(LaunchCostModelTest, KernelsAreEstimatedSeparately) {

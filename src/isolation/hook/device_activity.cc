@@ -117,8 +117,10 @@ void ActivityBoard::Post(std::uint64_t owner, BusyPeriod period, std::int64_t no
     ActivitySlot& slot = slots_[i];
     std::uint64_t held = Atomic(slot.owner).load();
     bool mine = held == owner;
+    bool claimed = false;
     if (!mine && held == 0) {
-      mine = Atomic(slot.owner).compare_exchange_strong(held, owner) || held == owner;
+      claimed = Atomic(slot.owner).compare_exchange_strong(held, owner);
+      mine = claimed || held == owner;
     } else if (!mine) {
       // A slot whose post ended long ago: its process is gone or idle. The end is reserved
       // first, so that two claimants (or the owner's claim still writing) never share a slot.
@@ -126,8 +128,13 @@ void ActivityBoard::Post(std::uint64_t owner, BusyPeriod period, std::int64_t no
       if (until != 0 && until < now_ns - kActivityStaleNs &&
           Atomic(slot.busy_until_ns).compare_exchange_strong(until, now_ns)) {
         Atomic(slot.owner).store(owner);
-        mine = true;
+        mine = claimed = true;
       }
+    }
+    if (claimed) {  // nothing of an earlier owner's periods is carried over
+      Atomic(slot.last_since_ns).store(0);
+      Atomic(slot.last_until_ns).store(0);
+      Atomic(slot.busy_since_ns).store(period.since_ns);
     }
     if (mine && write(slot)) {
       hint = i;

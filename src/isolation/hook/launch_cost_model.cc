@@ -58,8 +58,9 @@ void LaunchCostModel::AddSample(const void* key, std::int64_t measured_ns, int c
   // useful lower bound follows from it: a kernel shorter than a time slice may wait a whole
   // slice of each neighbour.)
   if (contenders > 0 && estimate > 0 && measured_ns >= estimate) return;
-  average_ns_.store((average_ns_.load(std::memory_order_relaxed) * 7 + measured_ns) / 8,
-                    std::memory_order_relaxed);
+  const std::int64_t average = average_ns_.load(std::memory_order_relaxed);
+  if (contenders == 0 || measured_ns < average)  // the average follows the same rule
+    average_ns_.store((average * 7 + measured_ns) / 8, std::memory_order_relaxed);
   if (slot == nullptr) return;
   slot->recent[slot->next.fetch_add(1, std::memory_order_relaxed) % kWindow].store(
       measured_ns, std::memory_order_relaxed);
