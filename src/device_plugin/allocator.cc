@@ -475,9 +475,10 @@ namespace {
 // writes, and this daemon is root: nothing planted there (a symlink, a FIFO, a device node whose
 // opening has effects) is ever followed or opened; only a regular file is, through a handle that
 // names exactly the inode that was checked. -1 with `problem` set otherwise.
-int OpenOwnBoard(const std::string& board, std::string& problem) {
-  int fd = open(board.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (fd >= 0 || errno != EEXIST) {
+int OpenOwnBoard(const std::string& board, bool create, std::string& problem) {
+  int fd =
+      create ? open(board.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666) : -1;
+  if (create && (fd >= 0 || errno != EEXIST)) {
     if (fd < 0) problem = std::strerror(errno);
     return fd;
   }
@@ -493,6 +494,33 @@ int OpenOwnBoard(const std::string& board, std::string& problem) {
   if (fd < 0) problem = std::strerror(errno);
   close(path_fd);
   return fd;
+}
+
+// Makes `link` (in a chip's folder of boards) the container's board at `board`, which is
+// created when `create`. Returns what went wrong, or "".
+std::string LinkOwnBoard(const std::string& board, const std::string& link, bool create) {
+  std::string problem;
+  int fd = OpenOwnBoard(board, create, problem);
+  if (fd < 0) return problem;
+  struct stat info {};
+  if (fstat(fd, &info) != 0) {
+    problem = std::strerror(errno);
+  } else if (fchmod(fd, 0666) != 0) {  // its processes may run as any user
+    problem = std::strerror(errno);
+  } else {
+    struct stat linked {};
+    bool current = lstat(link.c_str(), &linked) == 0 && linked.st_ino == info.st_ino &&
+                   linked.st_dev == info.st_dev;
+    if (!current) {  // a new link, or one to an older file
+      unlink(link.c_str());
+      // Links exactly the opened file, whatever the container has put at its path since.
+      std::string opened = "/proc/self/fd/" + std::to_string(fd);
+      if (linkat(AT_FDCWD, opened.c_str(), AT_FDCWD, link.c_str(), AT_SYMLINK_FOLLOW) != 0)
+        problem = std::strerror(errno);
+    }
+  }
+  close(fd);
+  return problem;
 }
 
 }  // namespace
@@ -513,26 +541,7 @@ std::vector<std::string> Allocator::PrepareActivityBoards(
     if (mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) problem = std::strerror(errno);
     // Every container's processes, of any user, list it (whatever this daemon's umask).
     if (problem.empty() && chmod(folder.c_str(), 0755) != 0) problem = std::strerror(errno);
-    int fd = problem.empty() ? OpenOwnBoard(board, problem) : -1;
-    if (fd >= 0) {
-      if (fstat(fd, &info) != 0) {
-        problem = std::strerror(errno);
-      } else if (fchmod(fd, 0666) != 0) {  // its processes may run as any user
-        problem = std::strerror(errno);
-      } else {
-        struct stat linked {};
-        bool current = lstat(link.c_str(), &linked) == 0 && linked.st_ino == info.st_ino &&
-                       linked.st_dev == info.st_dev;
-        if (!current) {  // a new link, or one to an older file
-          unlink(link.c_str());
-          // Links exactly the opened file, whatever the container has put at its path since.
-          std::string opened = "/proc/self/fd/" + std::to_string(fd);
-          if (linkat(AT_FDCWD, opened.c_str(), AT_FDCWD, link.c_str(), AT_SYMLINK_FOLLOW) != 0)
-            problem = std::strerror(errno);
-        }
-      }
-      close(fd);
-    }
+    if (problem.empty()) problem = LinkOwnBoard(board, link, /*create=*/true);
     if (!problem.empty()) {
       spdlog::warn(
           "cannot prepare the activity board {} of {}: {} (hook-mode launch timings on {} cannot "
@@ -639,6 +648,32 @@ void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) c
       if (live.contains(uid) || std::filesystem::exists(shared_host_dir + "/" + uid, error))
         continue;
       std::filesystem::remove(link.path(), error);
+    }
+  }
+  RelinkActivityBoards(live);
+}
+
+// A live container whose board was deleted and made again (its hook creates a missing board)
+// would look idle to its neighbours until its next Allocate: its link is made again here.
+void Allocator::RelinkActivityBoards(const std::set<std::string>& live) const {
+  const std::string shared_host_dir = settings_->Current()->shared_host_dir;
+  std::error_code error;
+  for (const std::string& uid : live) {
+    std::filesystem::directory_iterator containers(shared_host_dir + "/" + uid, error);
+    if (error) continue;
+    for (const auto& container : containers) {
+      if (!container.is_directory(error) || container.is_symlink(error)) continue;
+      std::filesystem::directory_iterator files(container.path(), error);
+      if (error) continue;
+      for (const auto& file : files) {
+        const std::string name = file.path().filename().string();
+        if (!name.starts_with(kActivityBoardPrefix)) continue;
+        const std::string folder = shared_host_dir + "/" + name;
+        if (!std::filesystem::is_directory(folder, error)) continue;
+        const std::string link = folder + "/" + uid + "." + container.path().filename().string();
+        std::string problem = LinkOwnBoard(file.path().string(), link, /*create=*/false);
+        if (!problem.empty()) spdlog::debug("cannot link activity board {}: {}", link, problem);
+      }
     }
   }
 }

@@ -153,6 +153,7 @@ class Allocator {
   void Confirm(const std::vector<AllocateOutcome>& outcomes);
   bool UnconfirmedLocked(const std::string& pod_uid, const std::string& container) const;
   std::set<std::string> NodeChipUuids() const;
+  void RelinkActivityBoards(const std::set<std::string>& live) const;
   static std::vector<std::string> PrepareActivityBoards(const PluginSettings& settings,
                                                         const std::string& shared_dir,
                                                         const std::string& link_name,

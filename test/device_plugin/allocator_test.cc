@@ -303,6 +303,21 @@ TEST_F(AllocatorTest, HookModeGivesEachContainerABoardAndTheChipsFolderOfAllBoar
   EXPECT_TRUE(fs::exists(folder + "/uid-q.worker"));
 }
 
+TEST_F(AllocatorTest, ABoardMadeAgainByItsContainerIsLinkedAgainAtTheNextReconcile) {
+  namespace fs = std::filesystem;
+  cluster_.AddPod(PendingPod("p", "n1", "node=n1;cpu=0;mem=0|worker=" + Uuid(0) + ":1024:10",
+                             "2026-11-28T03:00:00Z"));
+  ASSERT_TRUE(allocator_.AllocateContainer({Id(0)}).ok());
+  const std::string board = dir_.File("shared") + "/uid-p/worker/activity-" + Uuid(0);
+  const std::string link = dir_.File("shared") + "/activity-" + Uuid(0) + "/uid-p.worker";
+  // The container cleaned its directory; its hook made a new board (another file).
+  fs::remove(board);
+  std::ofstream(board).flush();
+  ASSERT_FALSE(fs::equivalent(board, link));
+  allocator_.Reconcile(*cluster_.ListPodsOnNode("n1"), std::chrono::system_clock::now());
+  EXPECT_TRUE(fs::equivalent(board, link));
+}
+
 TEST_F(AllocatorTest, ALinkPlantedInTheAccountingDirectoryIsNeverFollowed) {
   namespace fs = std::filesystem;
   // The container writes its accounting directory; on a repeated Allocate (after a restart) a
