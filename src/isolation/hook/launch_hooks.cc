@@ -263,7 +263,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   // without waiting where neighbours read this process's queued work from the activity board.
   bool sampled = false;
   std::int64_t cost = state.costs.Estimate(key, &sampled);
-  bool unknown = (throttle || state.activity->Posts(device)) && !sampled;
+  bool unknown = !sampled && (throttle || state.activity->Posts(device));
   bool first_of_kernel = throttle && unknown;
   bool sample = Events().usable() && t_pending.end == nullptr &&
                 (unknown ||
