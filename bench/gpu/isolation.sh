@@ -236,6 +236,14 @@ log "spin kernel: $ITERS iterations x $GRID blocks (about 5 ms alone)"
 log "(c) hook mode, ${SECONDS_PER_RUN}s"
 share_row hook "$(share_pair hook30 hook70)"
 cp "$WORK/p30.out" "$LOGS/c-hook-30.out"; cp "$WORK/p70.out" "$LOGS/c-hook-70.out"
+# What each process was charged per kernel (usage.bin: launches_total and busy_ns_total of device
+# 0 at offset 104): a slice charged more than the kernel's time alone gets less than its share.
+charged_ms() {  # charged_ms SHARED_DIR
+  od -An -t u8 -j 104 -N 16 "$1/usage.bin" 2>/dev/null |
+    awk '{ if ($1 > 0) printf "%.3f", $2 / $1 / 1e6; else print "none" }'
+}
+log "(c) hook: charged per kernel: 30% $(charged_ms "$WORK/shared-share30") ms, 70% $(charged_ms "$WORK/shared-share70") ms (the kernel alone: $(value last_ms <"$LOGS/c-calibrate.out") ms at calibration)" 2>&1 |
+  tee "$LOGS/c-hook-charged.out" >&2
 
 log "(d) launch overhead of the hook"
 best_base=""; best_hook=""

@@ -35,5 +35,8 @@ expect_row "| (a) 4 GiB slice | mps | 3584..4096 MiB, then OUT_OF_MEMORY (2) | M
 grep -qE '^\| \(c\) compute 30:70 \| hook \| .* kernels/s, ratio [0-9.]+ \|' "$table" ||
   fail "no compute-share figure for hook mode"
 grep -qE '^\| \(d\) launch overhead \| hook \| .* us/launch' "$table" || fail "no launch overhead figure"
+# What each hook process was charged per kernel, read from its usage.bin, for diagnosis.
+grep -qE 'charged per kernel: 30% [0-9.]+ ms, 70% [0-9.]+ ms' "$out/isolation-logs/c-hook-charged.out" ||
+  fail "no charged cost per kernel for the hook pair"
 echo "isolation.sh dry run on the fake driver: OK"
 cat "$table"
