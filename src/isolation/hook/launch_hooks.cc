@@ -243,6 +243,13 @@ const void* ShapeKey(const void* function, unsigned gx, unsigned gy, unsigned gz
   return reinterpret_cast<const void*>(key != 0 ? key : 16);  // 0 marks a free cost slot
 }
 
+// The same for cuLaunchKernelEx, whose shape is in its launch configuration.
+const void* ShapeKey(const void* function, const CUlaunchConfig* config) {
+  if (config == nullptr) return function;
+  return ShapeKey(function, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
+                  config->blockDimY, config->blockDimZ);
+}
+
 void SleepFor(std::int64_t wait_ns) {
   if (wait_ns > 0)
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait_ns, kMaxWaitNs)));
@@ -350,11 +357,8 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** par
   auto* real = Real<decltype(cuLaunchKernelEx)>(HookId::kLaunchKernelEx);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   CUstream stream = config == nullptr ? nullptr : config->hStream;
-  const void* key = config == nullptr
-                        ? f
-                        : ShapeKey(f, config->gridDimX, config->gridDimY, config->gridDimZ,
-                                   config->blockDimX, config->blockDimY, config->blockDimZ);
-  return Throttled(key, stream, false, [&] { return real(config, f, params, extra); });
+  return Throttled(ShapeKey(f, config), stream, false,
+                   [&] { return real(config, f, params, extra); });
 }
 
 CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void** params,
@@ -362,11 +366,8 @@ CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig* config, CUfunction f, void*
   auto* real = Real<decltype(cuLaunchKernelEx_ptsz)>(HookId::kLaunchKernelEx_ptsz);
   if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
   CUstream stream = config == nullptr ? nullptr : config->hStream;
-  const void* key = config == nullptr
-                        ? f
-                        : ShapeKey(f, config->gridDimX, config->gridDimY, config->gridDimZ,
-                                   config->blockDimX, config->blockDimY, config->blockDimZ);
-  return Throttled(key, stream, true, [&] { return real(config, f, params, extra); });
+  return Throttled(ShapeKey(f, config), stream, true,
+                   [&] { return real(config, f, params, extra); });
 }
 
 CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
