@@ -109,6 +109,8 @@ HookConfig ParseHookConfig(const std::function<const char*(const char*)>& getenv
   }
   if (const char* debug = getenv("FLEXAI_HOOK_DEBUG"); debug != nullptr)
     config.debug = debug[0] == '1';
+  if (const char* calibrate = getenv("FLEXAI_SHARE_CALIBRATION"); calibrate != nullptr)
+    config.calibrate_shares = std::string_view(calibrate) != "0";
   if (config.memory_bytes.size() > kUsageMaxDevices ||
       config.cores_percent.size() > kUsageMaxDevices) {
     config.warnings.push_back("more than 16 devices listed; devices past 16 are not accounted");

@@ -32,6 +32,7 @@ void AfterForkInChild() {
   new (&g_state->context_lock) std::shared_mutex();
   g_state->usage->ForgetProcessSlot();
   g_state->activity->ForgetOwnerInChild();
+  g_state->driver_share.ResetInChild();
 }
 
 // Runs at exit (after the program's own atexit handlers, where the CUDA runtime frees what it
@@ -106,6 +107,32 @@ std::string FormatGpuUuid(const unsigned char (&bytes)[16]) {
   return text;
 }
 
+namespace {
+using GetUuid = cuda::CUresult(unsigned char (*)[16], cuda::CUdevice);
+GetUuid* DriverGetUuid() {
+  static auto* get_uuid = [] {
+    void* found = RealLibcudaSymbol("cuDeviceGetUuid_v2");
+    return reinterpret_cast<GetUuid*>(found != nullptr ? found
+                                                       : RealLibcudaSymbol("cuDeviceGetUuid"));
+  }();
+  return get_uuid;
+}
+}  // namespace
+
+std::string GpuUuidOfSlot(int slot) {
+  const HookConfig& config = State().config;
+  if (slot < 0) return {};
+  if (!config.visible_uuids.empty()) {
+    return static_cast<std::size_t>(slot) < config.visible_uuids.size()
+               ? config.visible_uuids[static_cast<std::size_t>(slot)]
+               : std::string();
+  }
+  unsigned char uuid[16] = {};
+  GetUuid* get_uuid = DriverGetUuid();
+  if (get_uuid == nullptr || get_uuid(&uuid, slot) != cuda::CUDA_SUCCESS) return {};
+  return FormatGpuUuid(uuid);
+}
+
 int DeviceSlot(int ordinal) {
   constexpr int kCached = 64;
   static std::array<std::atomic<int>, kCached> slots_plus_one{};  // 0: not looked up yet
@@ -116,12 +143,7 @@ int DeviceSlot(int ordinal) {
   const HookConfig& config = State().config;
   int slot = ordinal;
   if (!config.visible_uuids.empty()) {
-    using GetUuid = cuda::CUresult(unsigned char(*)[16], cuda::CUdevice);
-    static auto* get_uuid = [] {
-      void* found = RealLibcudaSymbol("cuDeviceGetUuid_v2");
-      return reinterpret_cast<GetUuid*>(found != nullptr ? found
-                                                         : RealLibcudaSymbol("cuDeviceGetUuid"));
-    }();
+    GetUuid* get_uuid = DriverGetUuid();
     unsigned char uuid[16] = {};
     if (get_uuid == nullptr || get_uuid(&uuid, ordinal) != cuda::CUDA_SUCCESS) {
       return ordinal;  // not cached: the driver may answer later (e.g. before cuInit it cannot)

@@ -11,8 +11,10 @@
 
 #include "isolation/hook/allocation_table.h"
 #include "isolation/hook/device_activity.h"
+#include "isolation/hook/driver_share.h"
 #include "isolation/hook/hook_config.h"
 #include "isolation/hook/launch_cost_model.h"
+#include "isolation/hook/share_calibration.h"
 #include "isolation/hook/shared_usage.h"
 
 namespace flexai::isolation {
@@ -23,6 +25,8 @@ struct HookState {
   AllocationTable allocations;
   LaunchCostModel costs;
   std::unique_ptr<DeviceActivity> activity;  // never null once built (may have no boards)
+  ShareCalibration calibration;
+  DriverShare driver_share;
   // Shared by an allocation (driver call and record) and a free (record and driver call);
   // exclusive for a context end (driver call and the return of the context's records), so that
   // neither ever happens halfway through the other.
@@ -49,6 +53,10 @@ std::uintptr_t CurrentContext();
 // held to, and charged against, the right chip. The ordinal itself when the list is not given or
 // does not name the device.
 int DeviceSlot(int ordinal);
+
+// The UUID of the GPU behind an accounting slot: its FLEXAI_VISIBLE_DEVICES entry, else (no list:
+// slots are ordinals) the driver's answer. Empty when unknown.
+std::string GpuUuidOfSlot(int slot);
 
 // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as NVML and nvidia-smi spell a GPU's UUID.
 std::string FormatGpuUuid(const unsigned char (&bytes)[16]);

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "isolation/hook/hook_exports.h"
@@ -156,7 +158,8 @@ void FinishSample(HookState& state, std::int64_t wait_ns) {
         t_pending.device, {t_pending.since_ns, t_pending.since_ns + 2 * backlog + measured});
     state.costs.AddSample(t_pending.key, measured, contenders);
     if (t_pending.settle) {
-      std::int64_t owed = state.costs.Estimate(t_pending.key) * t_pending.launches;
+      std::int64_t owed = state.calibration.Scale(
+          t_pending.device, state.costs.Estimate(t_pending.key) * t_pending.launches);
       state.usage->TakeLaunchTokens(t_pending.device, owed - t_pending.charged_ns, NowNs(),
                                     t_pending.percent);
     }
@@ -250,6 +253,24 @@ const void* ShapeKey(const void* function, const CUlaunchConfig* config) {
                   config->blockDimY, config->blockDimZ);
 }
 
+// Once a window, a throttled process compares what it was charged with what the driver says it
+// used, and scales its charges (see ShareCalibration).
+void Calibrate(HookState& state, int device, std::int64_t now_ns) {
+  if (!state.config.calibrate_shares || !state.calibration.WindowDue(device, now_ns)) return;
+  std::optional<double> used = state.driver_share.Latest(device, GpuUuidOfSlot(device));
+  std::int64_t backlog = std::max<std::int64_t>(state.activity->QueueEnd(device) - now_ns, 0);
+  double before = state.calibration.Factor(device);
+  double factor = state.calibration.Observe(device, now_ns, used, backlog);
+  if (state.config.debug && used) {
+    char line[160];
+    std::snprintf(line, sizeof(line),
+                  "share calibration: device %d: the driver measured %.1f%%, charges x%.3f (was "
+                  "x%.3f)",
+                  device, *used * 100, factor, before);
+    HookLog(line);
+  }
+}
+
 void SleepFor(std::int64_t wait_ns) {
   if (wait_ns > 0)
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait_ns, kMaxWaitNs)));
@@ -282,9 +303,15 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     cost = state.costs.Estimate(key);
   }
 
-  if (throttle) SleepFor(state.usage->TakeLaunchTokens(device, cost, NowNs(), percent));
+  // What a throttled launch is charged: its estimated cost, as calibrated to the driver's figures.
+  std::int64_t charge = throttle ? state.calibration.Scale(device, cost) : cost;
+  std::int64_t waited = 0;
+  if (throttle) {
+    waited = state.usage->TakeLaunchTokens(device, charge, NowNs(), percent);
+    SleepFor(waited);
+  }
   if (t_pending.settle && t_pending.key == key) {  // its timing is still awaited: a guess too
-    t_pending.charged_ns += cost;
+    t_pending.charged_ns += charge;
     ++t_pending.launches;
   }
   if (sample) {
@@ -307,17 +334,20 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     if (first_of_kernel) {
       t_pending.settle = true;
       t_pending.percent = percent;
-      t_pending.charged_ns = cost;
+      t_pending.charged_ns = charge;
       t_pending.launches = 1;
       FinishSample(state, kFirstSampleWaitNs);  // settles the difference if the kernel ended
-      if (t_pending.end == nullptr) cost = state.costs.Estimate(key);
+      if (t_pending.end == nullptr)
+        charge = state.calibration.Scale(device, state.costs.Estimate(key));
     }
   }
   if (result != CUDA_SUCCESS) return result;
   if (throttle) {
     std::int64_t now = NowNs();
-    state.usage->RecordLaunches(device, 1, cost, now);
-    state.activity->NoteLaunch(device, cost, now);
+    state.usage->RecordLaunches(device, 1, charge, now);
+    state.activity->NoteLaunch(device, charge, now);
+    state.calibration.NoteCharged(device, charge, std::min(waited, kMaxWaitNs));
+    Calibrate(state, device, now);
   } else {
     std::int64_t coarse_now = t_tally.Add(device, cost);
     state.activity->NoteLaunch(device, cost, coarse_now);

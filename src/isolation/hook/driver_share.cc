@@ -1,0 +1,110 @@
+#include "isolation/hook/driver_share.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <new>
+#include <vector>
+
+#include "isolation/hook/hook_state.h"
+#include "isolation/hook/hook_symbols.h"
+
+namespace flexai::isolation {
+
+bool DriverShare::Load() {
+  if (loaded_) return usable_;
+  loaded_ = true;
+  // Kept loaded for the life of the process (NVML is refcounted; the program may use it too).
+  void* library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) return false;
+  auto load = [&](auto& field, const char* name, const char* fallback) {
+    void* symbol = RealDlsym()(library, name);
+    if (symbol == nullptr && fallback != nullptr) symbol = RealDlsym()(library, fallback);
+    field = reinterpret_cast<std::remove_reference_t<decltype(field)>>(symbol);
+  };
+  load(api_.init, "nvmlInit_v2", "nvmlInit");
+  load(api_.handle_by_uuid, "nvmlDeviceGetHandleByUUID", nullptr);
+  load(api_.processes, "nvmlDeviceGetComputeRunningProcesses_v3",
+       "nvmlDeviceGetComputeRunningProcesses_v2");
+  load(api_.utilization, "nvmlDeviceGetProcessUtilization", nullptr);
+  usable_ = api_.init != nullptr && api_.handle_by_uuid != nullptr && api_.processes != nullptr &&
+            api_.utilization != nullptr && api_.init() == nvml::NVML_SUCCESS;
+  if (!usable_ && State().config.debug) HookLog("NVML is not usable: no share calibration");
+  return usable_;
+}
+
+// Whether NVML lists `pid` among the GPU's compute processes: only then are its samples ours.
+bool DriverShare::Listed(Device& entry, int pid) {
+  if (entry.checked_pid == pid) return entry.listed;
+  std::vector<nvml::nvmlProcessInfo_t> processes(64);
+  unsigned int count = static_cast<unsigned int>(processes.size());
+  nvml::nvmlReturn_t result = api_.processes(entry.handle, &count, processes.data());
+  if (result == nvml::NVML_ERROR_INSUFFICIENT_SIZE) {
+    processes.resize(count + 16);
+    count = static_cast<unsigned int>(processes.size());
+    result = api_.processes(entry.handle, &count, processes.data());
+  }
+  if (result != nvml::NVML_SUCCESS) return false;  // asked again next time
+  count = std::min<unsigned int>(count, static_cast<unsigned int>(processes.size()));
+  entry.checked_pid = pid;
+  entry.listed =
+      std::any_of(processes.begin(), processes.begin() + count,
+                  [&](const auto& process) { return static_cast<int>(process.pid) == pid; });
+  if (!entry.listed && State().config.debug) {
+    HookLog(("NVML does not list this process (pid " + std::to_string(pid) + ") on " + entry.uuid +
+             " (a PID namespace of its own?): no share calibration there")
+                .c_str());
+  }
+  return entry.listed;
+}
+
+void DriverShare::ResetInChild() {
+  new (&mutex_) std::mutex();
+  for (Device& entry : devices_) entry.checked_pid = 0;
+}
+
+std::optional<double> DriverShare::Latest(int device, const std::string& uuid) {
+  if (device < 0 || device >= static_cast<int>(devices_.size()) || uuid.empty()) return {};
+  std::lock_guard lock(mutex_);
+  if (!Load()) return {};
+  Device& entry = devices_[static_cast<std::size_t>(device)];
+  if (entry.handle == nullptr || entry.uuid != uuid) {
+    entry = {};
+    entry.uuid = uuid;
+    if (api_.handle_by_uuid(uuid.c_str(), &entry.handle) != nvml::NVML_SUCCESS) {
+      entry.handle = nullptr;
+      return {};
+    }
+  }
+  const int pid = static_cast<int>(getpid());
+  if (!Listed(entry, pid)) return {};
+  std::vector<nvml::nvmlProcessUtilizationSample_t> samples(64);
+  unsigned int count = static_cast<unsigned int>(samples.size());
+  nvml::nvmlReturn_t result =
+      api_.utilization(entry.handle, samples.data(), &count, entry.last_seen_us);
+  if (result == nvml::NVML_ERROR_INSUFFICIENT_SIZE) {
+    samples.resize(count + 16);
+    count = static_cast<unsigned int>(samples.size());
+    result = api_.utilization(entry.handle, samples.data(), &count, entry.last_seen_us);
+  }
+  if (result != nvml::NVML_SUCCESS) return {};  // NOT_FOUND: no period ended since
+  count = std::min<unsigned int>(count, static_cast<unsigned int>(samples.size()));
+  // The mean over this process's new periods. A period in which it did not run has no sample
+  // of it; leaving such periods out errs towards charging more, never less.
+  double sum = 0;
+  int periods = 0;
+  unsigned long long newest = entry.last_seen_us;
+  for (unsigned int i = 0; i < count; ++i) {
+    newest = std::max(newest, samples[i].timeStamp);
+    if (static_cast<int>(samples[i].pid) != pid || samples[i].timeStamp <= entry.last_seen_us)
+      continue;
+    sum += std::min(samples[i].smUtil, 100u) / 100.0;
+    ++periods;
+  }
+  entry.last_seen_us = newest;
+  if (periods == 0) return {};
+  return sum / periods;
+}
+
+}  // namespace flexai::isolation

@@ -1,0 +1,53 @@
+// This process's share of a GPU's time as the driver measured it: NVML's per-process SM
+// utilisation (nvmlDeviceGetProcessUtilization) over the sample periods that ended since the last
+// call. NVML names processes by their PID in the host's PID namespace: a process in a PID
+// namespace of its own (a pod without hostPID) does not find itself in NVML's list of the GPU's
+// compute processes, and gets no figure rather than another process's.
+#pragma once
+
+#include <array>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "isolation/hook/nvml_types.h"
+#include "isolation/usage_layout.h"
+
+namespace flexai::isolation {
+
+class DriverShare {
+ public:
+  // `device`: the accounting slot; `uuid`: the GPU as NVML names it ("GPU-…"). nullopt when NVML
+  // cannot be loaded, does not know the GPU or this process, or reports no new sample period in
+  // which this process ran. Loads libnvidia-ml.so.1 on first use.
+  std::optional<double> Latest(int device, const std::string& uuid);
+  // In a fork child (one thread): the lock may have been held by another thread of the parent,
+  // and the process is another one for NVML.
+  void ResetInChild();
+
+ private:
+  struct Api {
+    nvml::nvmlReturn_t (*init)() = nullptr;
+    nvml::nvmlReturn_t (*handle_by_uuid)(const char*, nvml::nvmlDevice_t*) = nullptr;
+    nvml::nvmlReturn_t (*processes)(nvml::nvmlDevice_t, unsigned int*,
+                                    nvml::nvmlProcessInfo_t*) = nullptr;
+    nvml::nvmlReturn_t (*utilization)(nvml::nvmlDevice_t, nvml::nvmlProcessUtilizationSample_t*,
+                                      unsigned int*, unsigned long long) = nullptr;
+  };
+  struct Device {
+    nvml::nvmlDevice_t handle = nullptr;
+    std::string uuid;
+    int checked_pid = 0;  // the PID last looked up in NVML's process list
+    bool listed = false;  // whether NVML listed it
+    unsigned long long last_seen_us = 0;
+  };
+  bool Load();
+  bool Listed(Device& entry, int pid);
+
+  std::mutex mutex_;
+  bool loaded_ = false, usable_ = false;
+  Api api_;
+  std::array<Device, kUsageMaxDevices> devices_{};
+};
+
+}  // namespace flexai::isolation
