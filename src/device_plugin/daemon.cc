@@ -8,6 +8,7 @@
 #include "device_plugin/chip_metrics.h"
 #include "device_plugin/device_plugin_service.h"
 #include "device_plugin/health_monitor.h"
+#include "device_plugin/host_pid_service.h"
 #include "device_plugin/inventory_publisher.h"
 #include "device_plugin/kubelet_connection.h"
 #include "device_plugin/metrics_endpoint.h"
@@ -88,6 +89,27 @@ void Daemon::StopMpsDaemons() {
   if (daemons) daemons->Stop();  // quits them only when they are run here
 }
 
+void Daemon::StartHostPidService(const PluginSettings& settings) {
+  std::vector<std::string> folders;
+  for (const auto& chip : inventory_->chips()) {
+    folders.push_back(settings.shared_host_dir + "/" + std::string(kActivityBoardPrefix) +
+                      chip.uuid);
+  }
+  auto service = HostPidService::Start(folders);
+  if (!service) {
+    spdlog::warn("host PID sockets: {}; hook-mode processes keep uncalibrated compute charges",
+                 service.error().message);
+    return;
+  }
+  host_pids_ = std::move(*service);
+  if (!HostPidService::InHostPidNamespace()) {
+    spdlog::warn(
+        "this device plugin is not in the host's PID namespace (the pod lacks hostPID): "
+        "hook-mode processes in pods cannot find themselves in NVML's figures, and their compute "
+        "charges are not calibrated to what the GPU measured (docs/isolation.md)");
+  }
+}
+
 Status Daemon::Start() {
   for (const auto& chip : inventory_->chips()) {
     spdlog::info("chip {}: {} {} {} MiB numa {} cpus {} link group {} {}", chip.index, chip.uuid,
@@ -114,6 +136,8 @@ Status Daemon::Start() {
       exposer_->RegisterCollectable(mps_metrics_);
     }
   }
+  // Whatever the isolation mode now: a policy reload may turn hook mode on.
+  if (backend_->vendor() == partition::Vendor::kNvidia) StartHostPidService(*settings);
   if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {
     if (Status mps = StartMpsDaemons(*settings); !mps) {
@@ -215,6 +239,7 @@ void Daemon::Stop() {
   if (kubelet_) kubelet_->Stop();
   exposer_.reset();
   StopMpsDaemons();
+  host_pids_.reset();
 }
 
 int Daemon::metrics_port() const {

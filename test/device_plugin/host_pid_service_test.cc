@@ -1,0 +1,118 @@
+// HostPidService: each GPU folder's socket tells a connecting process its PID as the service's PID
+// namespace sees it (the host's, when the device plugin runs with hostPID).
+#include "device_plugin/host_pid_service.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace flexai::device_plugin {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A connected client of the socket at `path` (-1 when it cannot connect).
+int Connect(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  return fd;
+}
+
+// The service's whole answer on `path`, or "no connection".
+std::string Ask(const std::string& path) {
+  int fd = Connect(path);
+  if (fd < 0) return "no connection";
+  std::string answer;
+  char buffer[64];
+  ssize_t n = 0;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) answer.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return answer;
+}
+
+class HostPidServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/flexai-hostpid-XXXXXX";
+    root_ = mkdtemp(pattern);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string Socket(const std::string& folder) const {
+    return root_ + "/" + folder + "/.host-pid.sock";
+  }
+  std::string root_;
+};
+
+TEST_F(HostPidServiceTest, EachFolderAnswersAConnectingProcessWithItsPid) {
+  fs::create_directory(root_ + "/activity-GPU-a");
+  auto service = HostPidService::Start({root_ + "/activity-GPU-a", root_ + "/activity-GPU-b"});
+  ASSERT_TRUE(service.ok()) << service.error().message;
+  // This test and the service share a PID namespace: the answer is our own PID.
+  const std::string expected = std::to_string(getpid()) + "\n";
+  EXPECT_EQ(Ask(Socket("activity-GPU-a")), expected);
+  EXPECT_EQ(Ask(Socket("activity-GPU-b")), expected);  // the missing folder was made, 0755
+  struct stat info {};
+  ASSERT_EQ(stat((root_ + "/activity-GPU-b").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0755u);
+  ASSERT_EQ(stat(Socket("activity-GPU-b").c_str(), &info), 0);
+  EXPECT_TRUE(S_ISSOCK(info.st_mode));
+  EXPECT_EQ(info.st_mode & 0777, 0666u);  // any container user may connect
+}
+
+TEST_F(HostPidServiceTest, ClientsThatNeverReadDoNotHoldItUp) {
+  auto service = HostPidService::Start({root_ + "/activity-GPU-a"});
+  ASSERT_TRUE(service.ok()) << service.error().message;
+  std::vector<int> idle;
+  for (int i = 0; i < 20; ++i) idle.push_back(Connect(Socket("activity-GPU-a")));
+  EXPECT_EQ(Ask(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
+  for (int fd : idle) close(fd);
+}
+
+TEST_F(HostPidServiceTest, ALeftoverAtTheSocketPathIsReplacedAndTheSocketGoesAtStop) {
+  fs::create_directory(root_ + "/activity-GPU-a");
+  std::ofstream(Socket("activity-GPU-a")) << "stale";
+  {
+    auto service = HostPidService::Start({root_ + "/activity-GPU-a"});
+    ASSERT_TRUE(service.ok()) << service.error().message;
+    EXPECT_EQ(Ask(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
+  }
+  EXPECT_FALSE(fs::exists(fs::symlink_status(Socket("activity-GPU-a"))));
+  EXPECT_EQ(Ask(Socket("activity-GPU-a")), "no connection");
+}
+
+TEST_F(HostPidServiceTest, AStoppingServiceLeavesItsSuccessorsSocket) {
+  // A rolling update may start the next device plugin before this one is gone.
+  auto first = HostPidService::Start({root_ + "/activity-GPU-a"});
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = HostPidService::Start({root_ + "/activity-GPU-a"});
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  first->reset();
+  EXPECT_EQ(Ask(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
+}
+
+TEST_F(HostPidServiceTest, AFolderThatCannotTakeASocketIsAnError) {
+  std::string too_long = root_ + "/" + std::string(120, 'x');
+  auto service = HostPidService::Start({too_long});
+  ASSERT_FALSE(service.ok());
+  EXPECT_NE(service.error().message.find("too long"), std::string::npos) << service.error().message;
+}
+
+}  // namespace
+}  // namespace flexai::device_plugin
