@@ -1,12 +1,17 @@
 #include "isolation/hook/driver_share.h"
 
 #include <dlfcn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <new>
 #include <vector>
 
+#include "isolation/activity_folder.h"
 #include "isolation/hook/hook_state.h"
 #include "isolation/hook/hook_symbols.h"
 
@@ -34,6 +39,50 @@ bool DriverShare::Load() {
   return usable_;
 }
 
+namespace {
+
+// The device plugin's answer on `path` (see isolation::kHostPidSocketName): the PID, or 0.
+int AskHostPid(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) return 0;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  timeval timeout{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  char answer[32] = {};
+  std::size_t got = 0;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
+    while (got < sizeof(answer) - 1) {
+      ssize_t n = read(fd, answer + got, sizeof(answer) - 1 - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+  }
+  close(fd);
+  return std::max(std::atoi(answer), 0);
+}
+
+}  // namespace
+
+int DriverShare::NvmlPid(const std::string& uuid) {
+  const int pid = static_cast<int>(getpid());
+  if (nvml_pid_of_ == pid) return nvml_pid_;
+  const std::string& folders = State().config.activity_dir;
+  int host_pid = folders.empty()
+                     ? 0
+                     : AskHostPid(folders + "/" + uuid + "/" + std::string(kHostPidSocketName));
+  nvml_pid_of_ = pid;
+  nvml_pid_ = host_pid > 0 ? host_pid : pid;
+  if (State().config.debug && host_pid > 0 && host_pid != pid) {
+    HookLog(("NVML knows this process (pid " + std::to_string(pid) + ") as pid " +
+             std::to_string(host_pid) + " (the device plugin's answer)")
+                .c_str());
+  }
+  return nvml_pid_;
+}
+
 // Whether NVML lists `pid` among the GPU's compute processes: only then are its samples ours.
 bool DriverShare::Listed(Device& entry, int pid) {
   if (entry.checked_pid == pid) return entry.listed;
@@ -52,8 +101,10 @@ bool DriverShare::Listed(Device& entry, int pid) {
       std::any_of(processes.begin(), processes.begin() + count,
                   [&](const auto& process) { return static_cast<int>(process.pid) == pid; });
   if (!entry.listed && State().config.debug) {
-    HookLog(("NVML does not list this process (pid " + std::to_string(pid) + ") on " + entry.uuid +
-             " (a PID namespace of its own?): no share calibration there")
+    HookLog(("NVML does not list this process (as pid " + std::to_string(pid) + ") on " +
+             entry.uuid +
+             ": no share calibration there (in a pod's PID namespace, the device plugin needs "
+             "hostPID to tell it its host PID)")
                 .c_str());
   }
   return entry.listed;
@@ -62,6 +113,7 @@ bool DriverShare::Listed(Device& entry, int pid) {
 void DriverShare::ResetInChild() {
   new (&mutex_) std::mutex();
   for (Device& entry : devices_) entry.checked_pid = 0;
+  nvml_pid_of_ = 0;
 }
 
 std::optional<double> DriverShare::Latest(int device, const std::string& uuid) {
@@ -77,7 +129,7 @@ std::optional<double> DriverShare::Latest(int device, const std::string& uuid) {
       return {};
     }
   }
-  const int pid = static_cast<int>(getpid());
+  const int pid = NvmlPid(uuid);
   if (!Listed(entry, pid)) return {};
   std::vector<nvml::nvmlProcessUtilizationSample_t> samples(64);
   unsigned int count = static_cast<unsigned int>(samples.size());

@@ -1,8 +1,9 @@
 // This process's share of a GPU's time as the driver measured it: NVML's per-process SM
 // utilisation (nvmlDeviceGetProcessUtilization) over the sample periods that ended since the last
-// call. NVML names processes by their PID in the host's PID namespace: a process in a PID
-// namespace of its own (a pod without hostPID) does not find itself in NVML's list of the GPU's
-// compute processes, and gets no figure rather than another process's.
+// call. NVML names processes by their PID in the host's PID namespace: a process in a pod's PID
+// namespace asks the device plugin for its host PID (the socket isolation::kHostPidSocketName in
+// the GPU's activity folder); where no answer comes it uses its own PID, and when NVML does not
+// list that among the GPU's compute processes it gets no figure rather than another process's.
 #pragma once
 
 #include <array>
@@ -43,11 +44,13 @@ class DriverShare {
   };
   bool Load();
   bool Listed(Device& entry, int pid);
+  int NvmlPid(const std::string& uuid);
 
   std::mutex mutex_;
   bool loaded_ = false, usable_ = false;
   Api api_;
   std::array<Device, kUsageMaxDevices> devices_{};
+  int nvml_pid_ = 0, nvml_pid_of_ = 0;  // NvmlPid's answer, for the process getpid() was then
 };
 
 }  // namespace flexai::isolation
