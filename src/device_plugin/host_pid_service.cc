@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "isolation/activity_folder.h"
@@ -22,6 +23,8 @@ constexpr std::string_view kInitPidNamespace = "pid:[4026531836]";
 
 Result<int> Listen(const std::string& folder, std::string& path, struct stat& bound) {
   struct stat info {};
+  std::error_code ignored;  // a missing parent shows in mkdir's error below
+  std::filesystem::create_directories(std::filesystem::path(folder).parent_path(), ignored);
   if (lstat(folder.c_str(), &info) == 0 && !S_ISDIR(info.st_mode)) unlink(folder.c_str());
   if (mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
     return Error{"cannot create " + folder + ": " + std::strerror(errno)};

@@ -2,14 +2,13 @@
 // namespace sees it (the host's, when the device plugin runs with hostPID).
 #include "device_plugin/host_pid_service.h"
 
-#include <sys/socket.h>
+#include "host_pid_ask.h"
+
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -20,32 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A connected client of the socket at `path` (-1 when it cannot connect).
-int Connect(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  return fd;
-}
-
-// The service's whole answer on `path`, or "no connection".
-std::string Ask(const std::string& path) {
-  int fd = Connect(path);
-  if (fd < 0) return "no connection";
-  std::string answer;
-  char buffer[64];
-  ssize_t n = 0;
-  while ((n = read(fd, buffer, sizeof(buffer))) > 0) answer.append(buffer, static_cast<size_t>(n));
-  close(fd);
-  return answer;
-}
+using testing::AskHostPid;
+using testing::ConnectUnix;
 
 class HostPidServiceTest : public ::testing::Test {
  protected:
@@ -66,8 +41,8 @@ TEST_F(HostPidServiceTest, EachFolderAnswersAConnectingProcessWithItsPid) {
   ASSERT_TRUE(service.ok()) << service.error().message;
   // This test and the service share a PID namespace: the answer is our own PID.
   const std::string expected = std::to_string(getpid()) + "\n";
-  EXPECT_EQ(Ask(Socket("activity-GPU-a")), expected);
-  EXPECT_EQ(Ask(Socket("activity-GPU-b")), expected);  // the missing folder was made, 0755
+  EXPECT_EQ(AskHostPid(Socket("activity-GPU-a")), expected);
+  EXPECT_EQ(AskHostPid(Socket("activity-GPU-b")), expected);  // the missing folder was made, 0755
   struct stat info {};
   ASSERT_EQ(stat((root_ + "/activity-GPU-b").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0755u);
@@ -80,8 +55,8 @@ TEST_F(HostPidServiceTest, ClientsThatNeverReadDoNotHoldItUp) {
   auto service = HostPidService::Start({root_ + "/activity-GPU-a"});
   ASSERT_TRUE(service.ok()) << service.error().message;
   std::vector<int> idle;
-  for (int i = 0; i < 20; ++i) idle.push_back(Connect(Socket("activity-GPU-a")));
-  EXPECT_EQ(Ask(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
+  for (int i = 0; i < 20; ++i) idle.push_back(ConnectUnix(Socket("activity-GPU-a")));
+  EXPECT_EQ(AskHostPid(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
   for (int fd : idle) close(fd);
 }
 
@@ -91,10 +66,10 @@ TEST_F(HostPidServiceTest, ALeftoverAtTheSocketPathIsReplacedAndTheSocketGoesAtS
   {
     auto service = HostPidService::Start({root_ + "/activity-GPU-a"});
     ASSERT_TRUE(service.ok()) << service.error().message;
-    EXPECT_EQ(Ask(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
+    EXPECT_EQ(AskHostPid(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
   }
   EXPECT_FALSE(fs::exists(fs::symlink_status(Socket("activity-GPU-a"))));
-  EXPECT_EQ(Ask(Socket("activity-GPU-a")), "no connection");
+  EXPECT_EQ(AskHostPid(Socket("activity-GPU-a")), "no connection");
 }
 
 TEST_F(HostPidServiceTest, AStoppingServiceLeavesItsSuccessorsSocket) {
@@ -104,7 +79,7 @@ TEST_F(HostPidServiceTest, AStoppingServiceLeavesItsSuccessorsSocket) {
   auto second = HostPidService::Start({root_ + "/activity-GPU-a"});
   ASSERT_TRUE(second.ok()) << second.error().message;
   first->reset();
-  EXPECT_EQ(Ask(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
+  EXPECT_EQ(AskHostPid(Socket("activity-GPU-a")), std::to_string(getpid()) + "\n");
 }
 
 TEST_F(HostPidServiceTest, AFolderThatCannotTakeASocketIsAnError) {
