@@ -1,5 +1,6 @@
 // Share calibration through libflexai-cuda.so: a throttled process scales its charges to what the
-// fake NVML (test/fakes/fake_nvml.cc) says it used, and only when NVML lists it.
+// fake NVML (test/fakes/fake_nvml.cc) says it used, found there by the PID a device plugin's
+// socket tells it (or its own, in the host's PID namespace), and only when NVML lists that PID.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,15 +23,56 @@ namespace {
 
 using testing::ProbeRunner;
 
-// The fake libcuda's device 0 (bytes 0…0 then the ordinal).
-constexpr const char* kDevice0 = "GPU-00000000-0000-0000-0000-000000000000";
+constexpr const char* kGpu = "GPU-calibrated";
 
-// Runs 1500 x 1 ms kernels at a 50% share with the fake NVML reporting `processes` (JSON) on
-// the GPU `uuid`; returns the mean charge per launch in ms and the probe's output.
+// Answers every connection on `path` as the device plugin does (HostPidService): with the
+// peer's PID as this process's PID namespace sees it, or with `pid` when given.
+class HostPidSocket {
+ public:
+  HostPidSocket(const std::string& path, int pid = 0) : listener_(socket(AF_UNIX, SOCK_STREAM, 0)) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
+    bound_ = path.size() < sizeof(address.sun_path) &&
+             bind(listener_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 &&
+             listen(listener_, 8) == 0;
+    thread_ = std::thread([this, pid] {
+      for (int client; (client = accept(listener_, nullptr, nullptr)) >= 0; close(client)) {
+        ucred peer{};
+        socklen_t size = sizeof(peer);
+        getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &size);
+        std::string answer = std::to_string(pid != 0 ? pid : peer.pid) + "\n";
+        ssize_t ignored = write(client, answer.data(), answer.size());
+        (void)ignored;
+      }
+    });
+  }
+  ~HostPidSocket() {
+    shutdown(listener_, SHUT_RDWR);  // accept returns
+    thread_.join();
+    close(listener_);
+  }
+  bool bound() const { return bound_; }
+
+ private:
+  int listener_;
+  bool bound_ = false;
+  std::thread thread_;
+};
+
+// Runs 1500 x 1 ms kernels at a 50% share on the GPU kGpu, whose activity folder answers with
+// `host_pid` (0: the peer's PID), with the fake NVML reporting `processes` (JSON, PID 0 standing
+// for the calling process) on it; returns the mean charge per launch in ms and the output.
 double MeanChargeMs(ProbeRunner& probe, const std::string& processes,
-                    std::vector<std::string>* lines = nullptr, const std::string& uuid = kDevice0) {
+                    std::vector<std::string>* lines = nullptr, int host_pid = 0) {
+  const std::string view = probe.shared_dir() + "/view";
+  std::filesystem::create_directories(view + "/" + kGpu);
+  HostPidSocket socket(view + "/" + kGpu + "/.host-pid.sock", host_pid);
+  if (!socket.bound()) return -2;
+  probe.env["FLEXAI_ACTIVITY_DIR"] = view;
+  probe.env["FLEXAI_VISIBLE_DEVICES"] = kGpu;
   std::string config = probe.shared_dir() + "/fake_nvml.json";
-  std::ofstream(config) << R"({"devices": [{"uuid": ")" << uuid
+  std::ofstream(config) << R"({"devices": [{"uuid": ")" << kGpu
                         << R"(", "utilPeriodMs": 100, "processes": )" << processes << "}]}";
   probe.env["FAKE_NVML_CONFIG"] = config;
   probe.env["FLEXAI_CORES_LIMIT"] = "50";
@@ -71,8 +114,7 @@ TEST(HookShareCalibrationTest, AProcessTheDriverSeesUsingMoreIsChargedMore) {
 }
 
 TEST(HookShareCalibrationTest, WithoutItselfInNvmlsProcessListAProcessKeepsItsEstimates) {
-  // PID 1 stands for a process NVML knows by its host PID while this one, in a PID namespace
-  // of its own, would look for another number: the sample is not taken for its own.
+  // NVML has figures for PID 1 only, another process: none of them is taken for this one's.
   ProbeRunner probe;
   std::vector<std::string> lines;
   double mean = MeanChargeMs(probe, R"([{"pid": 1, "smUtil": 25}])", &lines);
@@ -82,48 +124,11 @@ TEST(HookShareCalibrationTest, WithoutItselfInNvmlsProcessListAProcessKeepsItsEs
   EXPECT_TRUE(HasLineWith(lines, "NVML does not list this process"));
 }
 
-// Answers every connection on `path` with `pid`, as the device plugin in the host's PID namespace
-// answers a process in a pod (HostPidService).
-class HostPidSocket {
- public:
-  HostPidSocket(const std::string& path, int pid) : listener_(socket(AF_UNIX, SOCK_STREAM, 0)) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
-    bound_ = bind(listener_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 &&
-             listen(listener_, 8) == 0;
-    thread_ = std::thread([this, pid] {
-      std::string answer = std::to_string(pid) + "\n";
-      for (int client; (client = accept(listener_, nullptr, nullptr)) >= 0; close(client)) {
-        ssize_t ignored = write(client, answer.data(), answer.size());
-        (void)ignored;
-      }
-    });
-  }
-  ~HostPidSocket() {
-    shutdown(listener_, SHUT_RDWR);  // accept returns
-    thread_.join();
-    close(listener_);
-  }
-  bool bound() const { return bound_; }
-
- private:
-  int listener_;
-  bool bound_ = false;
-  std::thread thread_;
-};
-
 TEST(HookShareCalibrationTest, AProcessInAPodFindsItselfInNvmlThroughTheDevicePlugin) {
-  // NVML names the process 4242 (its host PID), which it learns from the GPU folder's socket.
+  // NVML names the process 4242, its host PID, which only the GPU folder's socket knows.
   ProbeRunner probe;
-  const std::string view = probe.shared_dir() + "/view";
-  std::filesystem::create_directories(view + "/GPU-pod");
-  HostPidSocket socket(view + "/GPU-pod/.host-pid.sock", 4242);
-  ASSERT_TRUE(socket.bound());
-  probe.env["FLEXAI_ACTIVITY_DIR"] = view;
-  probe.env["FLEXAI_VISIBLE_DEVICES"] = "GPU-pod";
   std::vector<std::string> lines;
-  double mean = MeanChargeMs(probe, R"([{"pid": 4242, "smUtil": 25}])", &lines, "GPU-pod");
+  double mean = MeanChargeMs(probe, R"([{"pid": 4242, "smUtil": 25}])", &lines, 4242);
   ASSERT_GT(mean, 0);
   EXPECT_LT(mean, 0.85);
   EXPECT_TRUE(HasLineWith(lines, "as pid 4242 (the device plugin's answer)"));

@@ -1,11 +1,15 @@
 #include "isolation/hook/driver_share.h"
 
 #include <dlfcn.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -14,6 +18,7 @@
 #include "isolation/activity_folder.h"
 #include "isolation/hook/hook_state.h"
 #include "isolation/hook/hook_symbols.h"
+#include "isolation/pid_namespace.h"
 
 namespace flexai::isolation {
 
@@ -41,43 +46,85 @@ bool DriverShare::Load() {
 
 namespace {
 
-// The device plugin's answer on `path` (see isolation::kHostPidSocketName): the PID, or 0.
+constexpr int kAskTimeoutMs = 200;
+constexpr std::int64_t kAskAgainNs = 30'000'000'000;
+
+std::int64_t MonotonicNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+// Waits up to kAskTimeoutMs for `events` on `fd`.
+bool Ready(int fd, short events) {
+  pollfd entry{fd, events, 0};
+  int ready = 0;
+  do {
+    ready = poll(&entry, 1, kAskTimeoutMs);
+  } while (ready < 0 && errno == EINTR);
+  return ready > 0;
+}
+
+// The device plugin's answer on `path` (see isolation::kHostPidSocketName): the PID, or 0. Never
+// waits long: it runs inside a kernel launch.
 int AskHostPid(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.size() >= sizeof(address.sun_path)) return 0;
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return 0;
-  timeval timeout{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   char answer[32] = {};
   std::size_t got = 0;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0) {
-    while (got < sizeof(answer) - 1) {
-      ssize_t n = read(fd, answer + got, sizeof(answer) - 1 - got);
-      if (n <= 0) break;
-      got += static_cast<std::size_t>(n);
-    }
+  // A unix socket connects at once or not at all (a full backlog: EAGAIN, asked again later).
+  bool connected = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+  while (connected && got < sizeof(answer) - 1 && Ready(fd, POLLIN)) {
+    ssize_t n = read(fd, answer + got, sizeof(answer) - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
   }
   close(fd);
-  return std::max(std::atoi(answer), 0);
+  return got > 0 && answer[got - 1] == '\n' ? std::max(std::atoi(answer), 0) : 0;
 }
 
 }  // namespace
 
+// The device plugin's answer first (a pod's process cannot know its host PID); else its own PID
+// where that is the host's; else none for now, asked again later (the plugin may be restarting).
 int DriverShare::NvmlPid(const std::string& uuid) {
   const int pid = static_cast<int>(getpid());
-  if (nvml_pid_of_ == pid) return nvml_pid_;
+  if (nvml_pid_of_ != pid) {  // first call, or a fork child
+    nvml_pid_of_ = pid;
+    nvml_pid_ = 0;
+    next_ask_ns_ = 0;
+  }
+  if (nvml_pid_ > 0) return nvml_pid_;
+  const std::int64_t now = MonotonicNs();
+  if (now < next_ask_ns_) return 0;
   const std::string& folders = State().config.activity_dir;
-  int host_pid = folders.empty()
-                     ? 0
-                     : AskHostPid(folders + "/" + uuid + "/" + std::string(kHostPidSocketName));
-  nvml_pid_of_ = pid;
-  nvml_pid_ = host_pid > 0 ? host_pid : pid;
-  if (State().config.debug && host_pid > 0 && host_pid != pid) {
+  const std::string path = folders.empty()
+                               ? std::string()
+                               : folders + "/" + uuid + "/" + std::string(kHostPidSocketName);
+  int answer = path.empty() ? 0 : AskHostPid(path);
+  if (answer > 0) {
+    nvml_pid_ = answer;
+  } else if (InHostPidNamespace()) {
+    nvml_pid_ = pid;
+  } else {
+    next_ask_ns_ = now + kAskAgainNs;
+    if (State().config.debug) {
+      HookLog(("no host PID for this process (pid " + std::to_string(pid) + ", in a PID namespace" +
+               (path.empty() ? std::string("; FLEXAI_ACTIVITY_DIR is not set)")
+                             : std::string("; no answer from ") + path + ")") +
+               ": no share calibration until one comes")
+                  .c_str());
+    }
+    return 0;
+  }
+  if (State().config.debug && nvml_pid_ != pid) {
     HookLog(("NVML knows this process (pid " + std::to_string(pid) + ") as pid " +
-             std::to_string(host_pid) + " (the device plugin's answer)")
+             std::to_string(nvml_pid_) + " (the device plugin's answer)")
                 .c_str());
   }
   return nvml_pid_;
@@ -114,11 +161,15 @@ void DriverShare::ResetInChild() {
   new (&mutex_) std::mutex();
   for (Device& entry : devices_) entry.checked_pid = 0;
   nvml_pid_of_ = 0;
+  nvml_pid_ = 0;
 }
 
 std::optional<double> DriverShare::Latest(int device, const std::string& uuid) {
   if (device < 0 || device >= static_cast<int>(devices_.size()) || uuid.empty()) return {};
-  std::lock_guard lock(mutex_);
+  // Another thread is asking (for another device, or loading NVML): no figure this window
+  // rather than a launch waiting for it.
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return {};
   if (!Load()) return {};
   Device& entry = devices_[static_cast<std::size_t>(device)];
   if (entry.handle == nullptr || entry.uuid != uuid) {
@@ -130,7 +181,7 @@ std::optional<double> DriverShare::Latest(int device, const std::string& uuid) {
     }
   }
   const int pid = NvmlPid(uuid);
-  if (!Listed(entry, pid)) return {};
+  if (pid == 0 || !Listed(entry, pid)) return {};
   std::vector<nvml::nvmlProcessUtilizationSample_t> samples(64);
   unsigned int count = static_cast<unsigned int>(samples.size());
   nvml::nvmlReturn_t result =

@@ -1,12 +1,15 @@
 // This process's share of a GPU's time as the driver measured it: NVML's per-process SM
 // utilisation (nvmlDeviceGetProcessUtilization) over the sample periods that ended since the last
-// call. NVML names processes by their PID in the host's PID namespace: a process in a pod's PID
-// namespace asks the device plugin for its host PID (the socket isolation::kHostPidSocketName in
-// the GPU's activity folder); where no answer comes it uses its own PID, and when NVML does not
-// list that among the GPU's compute processes it gets no figure rather than another process's.
+// call. NVML names processes by their PID in the host's PID namespace: a process asks the device
+// plugin for its host PID (the socket isolation::kHostPidSocketName in the GPU's activity folder)
+// and, without an answer, uses its own PID only in the host's PID namespace (a pod's PID could be
+// another process's on the host); when NVML does not list the PID among the GPU's compute
+// processes, there is no figure. Called from inside kernel launches: never blocks on another
+// caller, and the socket is given 200 ms at most.
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -50,7 +53,8 @@ class DriverShare {
   bool loaded_ = false, usable_ = false;
   Api api_;
   std::array<Device, kUsageMaxDevices> devices_{};
-  int nvml_pid_ = 0, nvml_pid_of_ = 0;  // NvmlPid's answer, for the process getpid() was then
+  int nvml_pid_ = 0, nvml_pid_of_ = 0;  // NvmlPid's answer (0: none yet), for that getpid()
+  std::int64_t next_ask_ns_ = 0;        // when to ask the device plugin again
 };
 
 }  // namespace flexai::isolation
