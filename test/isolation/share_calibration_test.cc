@@ -67,6 +67,29 @@ TEST(ShareCalibrationTest, WindowsThatCannotTellLeaveChargesAlone) {
   EXPECT_LT(Window(calibration, end, 0.5, 0.5, 0.1), 1.0);
 }
 
+TEST(ShareCalibrationTest, RefundsCountAgainstTheWindowsCharges) {
+  // 0.6 s charged, then 0.2 s given back when a guessed cost was settled: 0.4 s charged in all,
+  // as the driver says was used.
+  ShareCalibration calibration;
+  std::int64_t end = kSecond;
+  calibration.WindowDue(0, end);
+  calibration.NoteCharged(0, kSecond * 6 / 10, kSecond / 2);
+  EXPECT_DOUBLE_EQ(Window(calibration, end, -0.2, 0, 0.4), 1.0);
+}
+
+TEST(ShareCalibrationTest, AClosedWindowIsNotClosedAgainAndAShortOneTeachesNothing) {
+  ShareCalibration calibration;
+  calibration.WindowDue(0, kSecond);
+  ASSERT_TRUE(calibration.WindowDue(0, 2 * kSecond));
+  calibration.NoteCharged(0, kSecond / 2, kSecond / 2);
+  calibration.Observe(0, 2 * kSecond, 0.5);
+  // Another thread arriving just after that Observe finds the new window, not yet over.
+  EXPECT_FALSE(calibration.WindowDue(0, 2 * kSecond + 1000));
+  // And a window cut short (Observe called early) leaves the factor alone.
+  calibration.NoteCharged(0, kSecond / 100, kSecond / 100);
+  EXPECT_DOUBLE_EQ(calibration.Observe(0, 2 * kSecond + kSecond / 10, 0.001), 1.0);
+}
+
 TEST(ShareCalibrationTest, TheFactorStaysWithinItsBounds) {
   ShareCalibration calibration;
   std::int64_t end = kSecond;

@@ -162,6 +162,7 @@ void FinishSample(HookState& state, std::int64_t wait_ns) {
           t_pending.device, state.costs.Estimate(t_pending.key) * t_pending.launches);
       state.usage->TakeLaunchTokens(t_pending.device, owed - t_pending.charged_ns, NowNs(),
                                     t_pending.percent);
+      state.calibration.NoteCharged(t_pending.device, owed - t_pending.charged_ns, 0);
     }
   }
   DropSample();
@@ -258,6 +259,7 @@ const void* ShapeKey(const void* function, const CUlaunchConfig* config) {
 void Calibrate(HookState& state, int device, std::int64_t now_ns) {
   if (!state.config.calibrate_shares || !state.calibration.WindowDue(device, now_ns)) return;
   std::optional<double> used = state.driver_share.Latest(device, GpuUuidOfSlot(device));
+  now_ns = NowNs();  // the driver's answer may have taken a while; other threads went on charging
   std::int64_t backlog = std::max<std::int64_t>(state.activity->QueueEnd(device) - now_ns, 0);
   double before = state.calibration.Factor(device);
   double factor = state.calibration.Observe(device, now_ns, used, backlog);

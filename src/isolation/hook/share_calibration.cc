@@ -33,7 +33,7 @@ std::int64_t ShareCalibration::Scale(int device, std::int64_t cost_ns) const {
 void ShareCalibration::NoteCharged(int device, std::int64_t charged_ns, std::int64_t waited_ns) {
   Device* entry = Find(device);
   if (entry == nullptr) return;
-  entry->charged_ns.fetch_add(std::max<std::int64_t>(charged_ns, 0), std::memory_order_relaxed);
+  entry->charged_ns.fetch_add(charged_ns, std::memory_order_relaxed);  // < 0: a refund
   entry->waited_ns.fetch_add(std::max<std::int64_t>(waited_ns, 0), std::memory_order_relaxed);
 }
 
@@ -47,7 +47,13 @@ bool ShareCalibration::WindowDue(int device, std::int64_t now_ns) {
   }
   if (now_ns - start < kWindowNs) return false;
   bool closing = false;
-  return entry->closing.compare_exchange_strong(closing, true);
+  if (!entry->closing.compare_exchange_strong(closing, true)) return false;
+  // Another thread may have closed the window between the read above and the claim.
+  if (now_ns - entry->window_start_ns.load(std::memory_order_relaxed) < kWindowNs) {
+    entry->closing.store(false, std::memory_order_release);
+    return false;
+  }
+  return true;
 }
 
 double ShareCalibration::Observe(int device, std::int64_t now_ns, std::optional<double> used_share,
@@ -55,14 +61,15 @@ double ShareCalibration::Observe(int device, std::int64_t now_ns, std::optional<
   Device* entry = Find(device);
   if (entry == nullptr) return 1.0;
   const std::int64_t start = entry->window_start_ns.load(std::memory_order_relaxed);
-  const std::int64_t charged = entry->charged_ns.exchange(0, std::memory_order_relaxed);
+  const std::int64_t charged =
+      std::max<std::int64_t>(entry->charged_ns.exchange(0, std::memory_order_relaxed), 0);
   const std::int64_t waited = entry->waited_ns.exchange(0, std::memory_order_relaxed);
   entry->window_start_ns.store(now_ns, std::memory_order_relaxed);
   std::int64_t ppm = entry->factor_ppm.load(std::memory_order_relaxed);
   const double window = static_cast<double>(now_ns - start);
   const double charged_share = window > 0 ? static_cast<double>(charged) / window : 0;
   const double waited_share = window > 0 ? static_cast<double>(waited) / window : 0;
-  if (used_share && *used_share >= 0 && charged_share >= kMinBusyShare &&
+  if (used_share && *used_share >= 0 && window >= kWindowNs / 2 && charged_share >= kMinBusyShare &&
       waited_share >= kMinBusyShare &&
       static_cast<double>(backlog_ns) <= kMaxBacklogShare * window) {
     // Half the step (in logarithm) per window: the driver's figure covers its own sample period,

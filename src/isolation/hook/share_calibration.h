@@ -28,14 +28,17 @@ class ShareCalibration {
 
   // What to charge on `device` for a launch estimated at `cost_ns`.
   std::int64_t Scale(int device, std::int64_t cost_ns) const;
-  // A launch charged `charged_ns` that waited `waited_ns` for its share.
+  // A launch charged `charged_ns` (< 0: a refund, when a guessed charge is settled) that waited
+  // `waited_ns` for its share.
   void NoteCharged(int device, std::int64_t charged_ns, std::int64_t waited_ns);
-  // True for exactly one caller once the window on `device` is over (the first call starts it).
+  // True for exactly one caller once the window on `device` is over (the first call starts it);
+  // that caller must then Observe.
   bool WindowDue(int device, std::int64_t now_ns);
   // Closes the window at `now_ns` with the driver's measure of this process's share of the GPU
   // over it (0..1; nullopt when the driver gave none) and the work the process still has queued
   // (its estimated cost): charged work that has not run yet is not in the driver's figure, so a
-  // window that ends with much of it queued teaches nothing. Returns the factor now in force.
+  // window that ends with much of it queued teaches nothing, nor does one shorter than half a
+  // window. Returns the factor now in force.
   double Observe(int device, std::int64_t now_ns, std::optional<double> used_share,
                  std::int64_t backlog_ns = 0);
   double Factor(int device) const;
