@@ -13,6 +13,7 @@
 #include "device_plugin/kubelet_connection.h"
 #include "device_plugin/metrics_endpoint.h"
 #include "device_plugin/mps_daemons.h"
+#include "isolation/pid_namespace.h"
 #include "kube/config_file_watcher.h"
 #include "kube/periodic_task.h"
 
@@ -102,7 +103,7 @@ void Daemon::StartHostPidService(const PluginSettings& settings) {
     return;
   }
   host_pids_ = std::move(*service);
-  if (!HostPidService::InHostPidNamespace()) {
+  if (!isolation::InHostPidNamespace()) {
     spdlog::warn(
         "this device plugin is not in the host's PID namespace (the pod lacks hostPID): "
         "hook-mode processes in pods cannot find themselves in NVML's figures, and their compute "
@@ -136,8 +137,9 @@ Status Daemon::Start() {
       exposer_->RegisterCollectable(mps_metrics_);
     }
   }
-  // Whatever the isolation mode now: a policy reload may turn hook mode on.
-  if (backend_->vendor() == partition::Vendor::kNvidia) StartHostPidService(*settings);
+  // Real GPUs only (not simulated ones), whatever the isolation mode now: a policy reload may
+  // turn hook mode on.
+  if (options_.backend == "nvidia") StartHostPidService(*settings);
   if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {
     if (Status mps = StartMpsDaemons(*settings); !mps) {

@@ -7,19 +7,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "isolation/activity_folder.h"
 
 namespace flexai::device_plugin {
 namespace {
-
-// The initial PID namespace's inode number (PROC_PID_INIT_INO in the kernel).
-constexpr std::string_view kInitPidNamespace = "pid:[4026531836]";
 
 Result<int> Listen(const std::string& folder, std::string& path, struct stat& bound) {
   struct stat info {};
@@ -47,11 +45,16 @@ Result<int> Listen(const std::string& folder, std::string& path, struct stat& bo
   return fd;
 }
 
-// Answers every pending connection of `listener` with the peer's PID and hangs up.
-void AnswerAll(int listener) {
-  while (true) {
+// Answers up to a few pending connections of `listener` with the peer's PID and hangs up (a
+// bounded batch: one busy folder cannot starve the others or the stop request). Returns false
+// when out of file descriptors, so that the caller backs off instead of spinning on a listener
+// that stays readable.
+bool AnswerSome(int listener) {
+  constexpr int kBatch = 32;
+  for (int i = 0; i < kBatch; ++i) {
     int client = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (client < 0) return;  // EAGAIN: none left (other errors: try at the next wake-up)
+    if (client < 0)
+      return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
     ucred peer{};
     socklen_t size = sizeof(peer);
     int pid = getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 ? peer.pid : 0;
@@ -61,16 +64,10 @@ void AnswerAll(int listener) {
     (void)ignored;
     close(client);
   }
+  return true;
 }
 
 }  // namespace
-
-bool HostPidService::InHostPidNamespace() {
-  std::array<char, 64> link{};
-  ssize_t length = readlink("/proc/self/ns/pid", link.data(), link.size() - 1);
-  return length > 0 &&
-         std::string_view(link.data(), static_cast<std::size_t>(length)) == kInitPidNamespace;
-}
 
 Result<std::unique_ptr<HostPidService>> HostPidService::Start(
     const std::vector<std::string>& folders) {
@@ -95,14 +92,20 @@ void HostPidService::Serve() {
   std::vector<pollfd> fds;
   fds.push_back({stop_fd_, POLLIN, 0});
   for (const Socket& socket : sockets_) fds.push_back({socket.listener, POLLIN, 0});
+  bool back_off = false;
   while (true) {
-    if (poll(fds.data(), fds.size(), -1) < 0) {
+    // Out of file descriptors: only the stop request is watched for a while.
+    int ready = poll(fds.data(), back_off ? 1 : fds.size(), back_off ? 100 : -1);
+    back_off = false;
+    if (ready < 0) {
       if (errno == EINTR) continue;
+      spdlog::error("host PID sockets stop answering: poll: {}", std::strerror(errno));
       return;
     }
     if (fds[0].revents != 0) return;
     for (std::size_t i = 1; i < fds.size(); ++i) {
-      if (fds[i].revents & POLLIN) AnswerAll(fds[i].fd);
+      if ((fds[i].revents & POLLIN) && !AnswerSome(fds[i].fd)) back_off = true;
+      fds[i].revents = 0;
     }
   }
 }

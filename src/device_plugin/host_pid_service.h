@@ -28,10 +28,6 @@ class HostPidService {
   HostPidService(const HostPidService&) = delete;
   HostPidService& operator=(const HostPidService&) = delete;
 
-  // Whether this process is in the host's (the initial) PID namespace: only then are the PIDs it
-  // hands out those NVML uses.
-  static bool InHostPidNamespace();
-
  private:
   HostPidService() = default;
   void Serve();
