@@ -9,8 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <system_error>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <vector>
@@ -55,18 +56,19 @@ std::int64_t MonotonicNs() {
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
-// Waits up to kAskTimeoutMs for `events` on `fd`.
-bool Ready(int fd, short events) {
+// Waits until `deadline_ns` (CLOCK_MONOTONIC) at most for `events` on `fd`.
+bool Ready(int fd, short events, std::int64_t deadline_ns) {
   pollfd entry{fd, events, 0};
-  int ready = 0;
-  do {
-    ready = poll(&entry, 1, kAskTimeoutMs);
-  } while (ready < 0 && errno == EINTR);
-  return ready > 0;
+  while (true) {
+    std::int64_t left_ms = (deadline_ns - MonotonicNs()) / 1'000'000;
+    if (left_ms <= 0) return false;
+    int ready = poll(&entry, 1, static_cast<int>(left_ms));
+    if (ready >= 0 || errno != EINTR) return ready > 0;
+  }
 }
 
 // The device plugin's answer on `path` (see isolation::kHostPidSocketName): the PID, or 0. Never
-// waits long: it runs inside a kernel launch.
+// waits more than kAskTimeoutMs in all: it runs inside a kernel launch.
 int AskHostPid(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -74,18 +76,23 @@ int AskHostPid(const std::string& path) {
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return 0;
+  const std::int64_t deadline = MonotonicNs() + std::int64_t{kAskTimeoutMs} * 1'000'000;
   char answer[32] = {};
   std::size_t got = 0;
   // A unix socket connects at once or not at all (a full backlog: EAGAIN, asked again later).
   bool connected = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
-  while (connected && got < sizeof(answer) - 1 && Ready(fd, POLLIN)) {
-    ssize_t n = read(fd, answer + got, sizeof(answer) - 1 - got);
+  while (connected && got < sizeof(answer) && (got == 0 || answer[got - 1] != '\n') &&
+         Ready(fd, POLLIN, deadline)) {
+    ssize_t n = read(fd, answer + got, sizeof(answer) - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }
   close(fd);
-  return got > 0 && answer[got - 1] == '\n' ? std::max(std::atoi(answer), 0) : 0;
+  int pid = 0;
+  if (got == 0 || answer[got - 1] != '\n') return 0;
+  auto [end, error] = std::from_chars(answer, answer + got - 1, pid);
+  return error == std::errc() && end == answer + got - 1 && pid > 0 ? pid : 0;
 }
 
 }  // namespace
@@ -132,7 +139,9 @@ int DriverShare::NvmlPid(const std::string& uuid) {
 
 // Whether NVML lists `pid` among the GPU's compute processes: only then are its samples ours.
 bool DriverShare::Listed(Device& entry, int pid) {
-  if (entry.checked_pid == pid) return entry.listed;
+  const std::int64_t now = MonotonicNs();
+  if (entry.checked_pid == pid && (entry.listed || now - entry.checked_ns < kAskAgainNs))
+    return entry.listed;
   std::vector<nvml::nvmlProcessInfo_t> processes(64);
   unsigned int count = static_cast<unsigned int>(processes.size());
   nvml::nvmlReturn_t result = api_.processes(entry.handle, &count, processes.data());
@@ -143,11 +152,13 @@ bool DriverShare::Listed(Device& entry, int pid) {
   }
   if (result != nvml::NVML_SUCCESS) return false;  // asked again next time
   count = std::min<unsigned int>(count, static_cast<unsigned int>(processes.size()));
+  const bool logged = entry.checked_pid == pid;  // said once per PID
   entry.checked_pid = pid;
+  entry.checked_ns = now;
   entry.listed =
       std::any_of(processes.begin(), processes.begin() + count,
                   [&](const auto& process) { return static_cast<int>(process.pid) == pid; });
-  if (!entry.listed && State().config.debug) {
+  if (!entry.listed && !logged && State().config.debug) {
     HookLog(("NVML does not list this process (as pid " + std::to_string(pid) + ") on " +
              entry.uuid +
              ": no share calibration there (in a pod's PID namespace, the device plugin needs "
@@ -164,12 +175,14 @@ void DriverShare::ResetInChild() {
   nvml_pid_ = 0;
 }
 
-std::optional<double> DriverShare::Latest(int device, const std::string& uuid) {
+std::optional<double> DriverShare::Latest(int device, const std::string& uuid, bool* busy) {
   if (device < 0 || device >= static_cast<int>(devices_.size()) || uuid.empty()) return {};
-  // Another thread is asking (for another device, or loading NVML): no figure this window
-  // rather than a launch waiting for it.
+  // Another thread is asking (for another device, or loading NVML): a launch never waits for it.
   std::unique_lock lock(mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return {};
+  if (!lock.owns_lock()) {
+    if (busy != nullptr) *busy = true;
+    return {};
+  }
   if (!Load()) return {};
   Device& entry = devices_[static_cast<std::size_t>(device)];
   if (entry.handle == nullptr || entry.uuid != uuid) {

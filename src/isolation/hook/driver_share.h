@@ -24,7 +24,8 @@ class DriverShare {
   // `device`: the accounting slot; `uuid`: the GPU as NVML names it ("GPU-…"). nullopt when NVML
   // cannot be loaded, does not know the GPU or this process, or reports no new sample period in
   // which this process ran. Loads libnvidia-ml.so.1 on first use.
-  std::optional<double> Latest(int device, const std::string& uuid);
+  // `busy` (when given) is set when another thread was asking: nothing was asked.
+  std::optional<double> Latest(int device, const std::string& uuid, bool* busy = nullptr);
   // In a fork child (one thread): the lock may have been held by another thread of the parent,
   // and the process is another one for NVML.
   void ResetInChild();
@@ -41,8 +42,9 @@ class DriverShare {
   struct Device {
     nvml::nvmlDevice_t handle = nullptr;
     std::string uuid;
-    int checked_pid = 0;  // the PID last looked up in NVML's process list
-    bool listed = false;  // whether NVML listed it
+    int checked_pid = 0;          // the PID last looked up in NVML's process list
+    bool listed = false;          // whether NVML listed it
+    std::int64_t checked_ns = 0;  // when (an unlisted PID is looked up again after a while)
     unsigned long long last_seen_us = 0;
   };
   bool Load();

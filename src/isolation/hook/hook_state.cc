@@ -33,6 +33,7 @@ void AfterForkInChild() {
   g_state->usage->ForgetProcessSlot();
   g_state->activity->ForgetOwnerInChild();
   g_state->driver_share.ResetInChild();
+  g_state->calibration.ResetInChild();
 }
 
 // Runs at exit (after the program's own atexit handlers, where the CUDA runtime frees what it

@@ -258,7 +258,12 @@ const void* ShapeKey(const void* function, const CUlaunchConfig* config) {
 // used, and scales its charges (see ShareCalibration).
 void Calibrate(HookState& state, int device, std::int64_t now_ns) {
   if (!state.config.calibrate_shares || !state.calibration.WindowDue(device, now_ns)) return;
-  std::optional<double> used = state.driver_share.Latest(device, GpuUuidOfSlot(device));
+  bool busy = false;
+  std::optional<double> used = state.driver_share.Latest(device, GpuUuidOfSlot(device), &busy);
+  if (busy) {  // another thread is asking NVML: this window stays open for a later launch
+    state.calibration.Reopen(device);
+    return;
+  }
   now_ns = NowNs();  // the driver's answer may have taken a while; other threads went on charging
   std::int64_t backlog = std::max<std::int64_t>(state.activity->QueueEnd(device) - now_ns, 0);
   double before = state.calibration.Factor(device);
@@ -308,6 +313,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
   // What a throttled launch is charged: its estimated cost, as calibrated to the driver's figures.
   std::int64_t charge = throttle ? state.calibration.Scale(device, cost) : cost;
   std::int64_t waited = 0;
+  const std::int64_t taken = charge;  // from the bucket now (a settlement takes the rest)
   if (throttle) {
     waited = state.usage->TakeLaunchTokens(device, charge, NowNs(), percent);
     SleepFor(waited);
@@ -348,7 +354,7 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
     std::int64_t now = NowNs();
     state.usage->RecordLaunches(device, 1, charge, now);
     state.activity->NoteLaunch(device, charge, now);
-    state.calibration.NoteCharged(device, charge, std::min(waited, kMaxWaitNs));
+    state.calibration.NoteCharged(device, taken, std::min(waited, kMaxWaitNs));
     Calibrate(state, device, now);
   } else {
     std::int64_t coarse_now = t_tally.Add(device, cost);

@@ -56,6 +56,14 @@ bool ShareCalibration::WindowDue(int device, std::int64_t now_ns) {
   return true;
 }
 
+void ShareCalibration::Reopen(int device) {
+  if (Device* entry = Find(device)) entry->closing.store(false, std::memory_order_release);
+}
+
+void ShareCalibration::ResetInChild() {
+  for (Device& entry : devices_) entry.closing.store(false, std::memory_order_relaxed);
+}
+
 double ShareCalibration::Observe(int device, std::int64_t now_ns, std::optional<double> used_share,
                                  std::int64_t backlog_ns) {
   Device* entry = Find(device);

@@ -41,6 +41,10 @@ class ShareCalibration {
   // window. Returns the factor now in force.
   double Observe(int device, std::int64_t now_ns, std::optional<double> used_share,
                  std::int64_t backlog_ns = 0);
+  // The caller of a due window cannot observe it now: a later WindowDue may claim it again.
+  void Reopen(int device);
+  // In a fork child: a window the parent's other threads were closing is released.
+  void ResetInChild();
   double Factor(int device) const;
 
  private:
