@@ -114,6 +114,22 @@ TEST_F(DaemonTest, HealthFlipIsStreamedAndRecoveryToo) {
   EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return ChipHealth(l, "GPU-t-2") == "Healthy"; }));
 }
 
+// A daemon on the NVIDIA backend over the fake NVML (its config at FAKE_NVML_CONFIG), the shared
+// host folder in `dir`.
+Result<std::unique_ptr<Daemon>> NvmlDaemon(const TempDir& dir) {
+  NvidiaBackendOptions nvml;
+  nvml.library_path = FAKE_NVML_LIB;
+  nvml.sysfs_root = dir.File("sys");
+  nvml.xid_hold = std::chrono::seconds(2);
+  PluginSettings settings;
+  settings.max_slices_per_chip = 2;
+  settings.shared_host_dir = dir.File("shared");
+  DaemonOptions options = testing::SimDaemonOptions(dir.path(), "");
+  options.backend = "nvidia";
+  return Daemon::Create(options, std::make_unique<NvidiaBackend>(nvml), nullptr,
+                        [settings](partition::Vendor) { return Result<PluginSettings>(settings); });
+}
+
 // The NVML path end to end: a critical XID from the (fake) driver reaches kubelet's
 // ListAndWatch stream as Unhealthy, and the GPU comes back once the hold after it passes.
 TEST(NvmlDaemonTest, CriticalXidReachesTheStreamAndTheGpuRecovers) {
@@ -126,18 +142,7 @@ TEST(NvmlDaemonTest, CriticalXidReachesTheStreamAndTheGpuRecovers) {
   setenv("FAKE_NVML_CONFIG", config.c_str(), 1);
   TestKubelet kubelet(dir.path());
   kubelet.Start();
-  NvidiaBackendOptions nvml;
-  nvml.library_path = FAKE_NVML_LIB;
-  nvml.sysfs_root = dir.File("sys");
-  nvml.xid_hold = std::chrono::seconds(2);
-  PluginSettings settings;
-  settings.max_slices_per_chip = 2;
-  settings.shared_host_dir = dir.File("shared");
-  DaemonOptions options = testing::SimDaemonOptions(dir.path(), "");
-  options.backend = "nvidia";
-  auto daemon =
-      Daemon::Create(options, std::make_unique<NvidiaBackend>(nvml), nullptr,
-                     [settings](partition::Vendor) { return Result<PluginSettings>(settings); });
+  auto daemon = NvmlDaemon(dir);
   ASSERT_TRUE(daemon.ok()) << daemon.error().message;
   ASSERT_TRUE((*daemon)->Start().ok());
   ASSERT_TRUE(kubelet.WaitForRegistrations(1, 20s));
@@ -160,16 +165,7 @@ TEST(NvmlDaemonTest, EachGpuFolderHasTheSocketThatTellsAProcessItsHostPid) {
   setenv("FAKE_NVML_CONFIG", config.c_str(), 1);
   TestKubelet kubelet(dir.path());
   kubelet.Start();
-  NvidiaBackendOptions nvml;
-  nvml.library_path = FAKE_NVML_LIB;
-  nvml.sysfs_root = dir.File("sys");
-  PluginSettings settings;
-  settings.shared_host_dir = dir.File("shared");
-  DaemonOptions options = testing::SimDaemonOptions(dir.path(), "");
-  options.backend = "nvidia";
-  auto daemon =
-      Daemon::Create(options, std::make_unique<NvidiaBackend>(nvml), nullptr,
-                     [settings](partition::Vendor) { return Result<PluginSettings>(settings); });
+  auto daemon = NvmlDaemon(dir);
   ASSERT_TRUE(daemon.ok()) << daemon.error().message;
   ASSERT_TRUE((*daemon)->Start().ok());
   // This test shares the daemon's PID namespace: the answer is its own PID.

@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <system_error>
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <system_error>
 #include <vector>
 
 #include "isolation/activity_folder.h"
