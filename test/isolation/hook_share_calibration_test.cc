@@ -124,6 +124,18 @@ TEST(HookShareCalibrationTest, WithoutItselfInNvmlsProcessListAProcessKeepsItsEs
   EXPECT_TRUE(HasLineWith(lines, "NVML does not list this process"));
 }
 
+TEST(HookShareCalibrationTest, FiguresThatAreNotSharesOfTimeAreNotUsed) {
+  // Two processes at 100% each on one time-sliced GPU: not shares of its time.
+  ProbeRunner probe;
+  std::vector<std::string> lines;
+  double mean =
+      MeanChargeMs(probe, R"([{"pid": 0, "smUtil": 100}, {"pid": 1, "smUtil": 100}])", &lines);
+  ASSERT_GT(mean, 0);
+  EXPECT_LT(mean, 1.05);
+  EXPECT_FALSE(HasCalibrationLine(lines));
+  EXPECT_TRUE(HasLineWith(lines, "adds up to 200%"));
+}
+
 TEST(HookShareCalibrationTest, AProcessInAPodFindsItselfInNvmlThroughTheDevicePlugin) {
   // NVML names the process 4242, its host PID, which only the GPU folder's socket knows.
   ProbeRunner probe;

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <new>
 #include <system_error>
 #include <vector>
@@ -220,6 +221,26 @@ std::optional<double> DriverShare::Latest(int device, const std::string& uuid, b
   }
   entry.last_seen_us = newest;
   if (periods == 0) return {};
+  // Shares of time on a time-sliced GPU add up to 100% at most. Figures that do not (a driver
+  // that reports something else per process) are not used: calibrating to them could only hurt.
+  std::map<unsigned int, std::pair<unsigned long long, unsigned int>> latest;  // pid: time, util
+  for (unsigned int i = 0; i < count; ++i) {
+    auto& [when, util] = latest[samples[i].pid];
+    if (samples[i].timeStamp >= when) {
+      when = samples[i].timeStamp;
+      util = samples[i].smUtil;
+    }
+  }
+  unsigned int total = 0;
+  for (const auto& [process, sample] : latest) total += sample.second;
+  if (total > 110) {
+    if (State().config.debug) {
+      HookLog(("NVML's per-process SM utilisation on " + entry.uuid + " adds up to " +
+               std::to_string(total) + "%: not shares of time, not used for calibration")
+                  .c_str());
+    }
+    return {};
+  }
   return sum / periods;
 }
 
