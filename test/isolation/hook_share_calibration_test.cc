@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -61,14 +62,19 @@ class HostPidSocket {
 };
 
 // Runs 1500 x 1 ms kernels at a 50% share on the GPU kGpu, whose activity folder answers with
-// `host_pid` (0: the peer's PID), with the fake NVML reporting `processes` (JSON, PID 0 standing
-// for the calling process) on it; returns the mean charge per launch in ms and the output.
+// `host_pid` (0: the peer's PID; no socket without `answer`), with the fake NVML reporting
+// `processes` (JSON, PID 0 standing for the calling process) on it; returns the mean charge per
+// launch in ms and the output.
 double MeanChargeMs(ProbeRunner& probe, const std::string& processes,
-                    std::vector<std::string>* lines = nullptr, int host_pid = 0) {
+                    std::vector<std::string>* lines = nullptr, int host_pid = 0,
+                    bool answer = true) {
   const std::string view = probe.shared_dir() + "/view";
   std::filesystem::create_directories(view + "/" + kGpu);
-  HostPidSocket socket(view + "/" + kGpu + "/.host-pid.sock", host_pid);
-  if (!socket.bound()) return -2;
+  std::unique_ptr<HostPidSocket> socket;
+  if (answer) {
+    socket = std::make_unique<HostPidSocket>(view + "/" + kGpu + "/.host-pid.sock", host_pid);
+    if (!socket->bound()) return -2;
+  }
   probe.env["FLEXAI_ACTIVITY_DIR"] = view;
   probe.env["FLEXAI_VISIBLE_DEVICES"] = kGpu;
   std::string config = probe.shared_dir() + "/fake_nvml.json";
@@ -145,6 +151,23 @@ TEST(HookShareCalibrationTest, AProcessInAPodFindsItselfInNvmlThroughTheDevicePl
   EXPECT_LT(mean, 0.85);
   EXPECT_TRUE(HasLineWith(lines, "as pid 4242 (the device plugin's answer)"));
   EXPECT_TRUE(HasCalibrationLine(lines));
+}
+
+TEST(HookShareCalibrationTest, InAPidNamespaceWithoutAnAnswerItsOwnPidIsNotTrusted) {
+  // A pod's process whose device plugin does not answer: its PID inside the namespace could be
+  // another host process's PID. The fake NVML lists it (PID 0: the caller's getpid()), as NVML
+  // would list that other process.
+  if (std::system("unshare --pid --fork true >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "cannot make a PID namespace here (unshare needs privileges)";
+  }
+  ProbeRunner probe;
+  probe.wrapper = {"unshare", "--pid", "--fork"};
+  std::vector<std::string> lines;
+  double mean = MeanChargeMs(probe, R"([{"pid": 0, "smUtil": 25}])", &lines, 0, false);
+  ASSERT_GT(mean, 0) << (lines.empty() ? "" : lines.back());
+  EXPECT_GT(mean, 0.95);
+  EXPECT_FALSE(HasCalibrationLine(lines));
+  EXPECT_TRUE(HasLineWith(lines, "no host PID for this process"));
 }
 
 TEST(HookShareCalibrationTest, CalibrationCanBeTurnedOff) {

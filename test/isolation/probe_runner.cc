@@ -24,7 +24,8 @@ ProbeRunner::~ProbeRunner() {
 }
 
 std::vector<std::string> ProbeRunner::Run(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {probe};
+  std::vector<std::string> argv = wrapper;
+  argv.push_back(probe);
   argv.insert(argv.end(), args.begin(), args.end());
   CommandOptions options;
   options.environment = env;

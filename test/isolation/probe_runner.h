@@ -17,7 +17,8 @@ class ProbeRunner {
   std::map<std::string, std::string> env;
   std::string probe = FLEXAI_HOOK_PROBE;  // or FLEXAI_HOOK_PROBE_NVML_LINKED
   bool preload_hook = true;
-  std::string also_preload;  // a second library preloaded after the hook
+  std::string also_preload;          // a second library preloaded after the hook
+  std::vector<std::string> wrapper;  // runs the probe through this command (e.g. unshare)
 
   // Runs `<probe> ARGS...`; returns stdout+stderr split into lines.
   std::vector<std::string> Run(const std::vector<std::string>& args) const;
