@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "device_plugin/activity_folders.h"
 #include "device_plugin/device_id.h"
 #include "partition/assignment_codec.h"
 
@@ -530,17 +531,10 @@ std::vector<std::string> Allocator::PrepareActivityBoards(
     const std::vector<partition::Chip>& chips) {
   std::vector<std::string> folders;
   for (const auto& chip : chips) {
-    const std::string folder =
-        settings.shared_host_dir + "/" + std::string(kActivityBoardPrefix) + chip.uuid;
+    const std::string folder = ActivityFolder(settings, chip.uuid);
     const std::string board = shared_dir + "/" + std::string(kActivityBoardPrefix) + chip.uuid;
     const std::string link = folder + "/" + link_name;
-    std::string problem;
-    struct stat info {};
-    // Earlier versions kept one shared file where the folder goes.
-    if (lstat(folder.c_str(), &info) == 0 && !S_ISDIR(info.st_mode)) unlink(folder.c_str());
-    if (mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) problem = std::strerror(errno);
-    // Every container's processes, of any user, list it (whatever this daemon's umask).
-    if (problem.empty() && chmod(folder.c_str(), 0755) != 0) problem = std::strerror(errno);
+    std::string problem = PrepareActivityFolder(folder);
     if (problem.empty()) problem = LinkOwnBoard(board, link, /*create=*/true);
     if (!problem.empty()) {
       spdlog::warn(

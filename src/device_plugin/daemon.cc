@@ -5,6 +5,7 @@
 
 #include <utility>
 
+#include "device_plugin/activity_folders.h"
 #include "device_plugin/chip_metrics.h"
 #include "device_plugin/device_plugin_service.h"
 #include "device_plugin/health_monitor.h"
@@ -93,8 +94,7 @@ void Daemon::StopMpsDaemons() {
 void Daemon::StartHostPidService(const PluginSettings& settings) {
   std::vector<std::string> folders;
   for (const auto& chip : inventory_->chips()) {
-    folders.push_back(settings.shared_host_dir + "/" + std::string(kActivityBoardPrefix) +
-                      chip.uuid);
+    folders.push_back(ActivityFolder(settings, chip.uuid));
   }
   auto service = HostPidService::Start(folders);
   if (!service) {

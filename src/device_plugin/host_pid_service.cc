@@ -9,24 +9,18 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <string>
 
 #include <spdlog/spdlog.h>
 
+#include "device_plugin/activity_folders.h"
 #include "isolation/activity_folder.h"
 
 namespace flexai::device_plugin {
 namespace {
 
 Result<int> Listen(const std::string& folder, std::string& path, struct stat& bound) {
-  struct stat info {};
-  std::error_code ignored;  // a missing parent shows in mkdir's error below
-  std::filesystem::create_directories(std::filesystem::path(folder).parent_path(), ignored);
-  if (lstat(folder.c_str(), &info) == 0 && !S_ISDIR(info.st_mode)) unlink(folder.c_str());
-  if (mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Error{"cannot create " + folder + ": " + std::strerror(errno)};
-  }
+  if (std::string problem = PrepareActivityFolder(folder); !problem.empty()) return Error{problem};
   path = folder + "/" + std::string(isolation::kHostPidSocketName);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;

@@ -20,9 +20,9 @@ namespace flexai::device_plugin {
 
 class HostPidService {
  public:
-  // Listens at <folder>/<isolation::kHostPidSocketName> in each folder (created 0755 with its
-  // parents when missing; whatever is at the socket's path is replaced). A folder that cannot
-  // take a socket is an error.
+  // Listens at <folder>/<isolation::kHostPidSocketName> in each folder (PrepareActivityFolder;
+  // whatever is at the socket's path is replaced). A folder that cannot take a socket is an
+  // error.
   static Result<std::unique_ptr<HostPidService>> Start(const std::vector<std::string>& folders);
   ~HostPidService();  // stops answering and removes the sockets
   HostPidService(const HostPidService&) = delete;
