@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,17 +50,11 @@ namespace {
 constexpr int kAskTimeoutMs = 200;
 constexpr std::int64_t kAskAgainNs = 30'000'000'000;
 
-std::int64_t MonotonicNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
 // Waits until `deadline_ns` (CLOCK_MONOTONIC) at most for `events` on `fd`.
 bool Ready(int fd, short events, std::int64_t deadline_ns) {
   pollfd entry{fd, events, 0};
   while (true) {
-    std::int64_t left_ms = (deadline_ns - MonotonicNs()) / 1'000'000;
+    std::int64_t left_ms = (deadline_ns - NowNs()) / 1'000'000;
     if (left_ms <= 0) return false;
     int ready = poll(&entry, 1, static_cast<int>(left_ms));
     if (ready >= 0 || errno != EINTR) return ready > 0;
@@ -77,7 +70,7 @@ int AskHostPid(const std::string& path) {
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return 0;
-  const std::int64_t deadline = MonotonicNs() + std::int64_t{kAskTimeoutMs} * 1'000'000;
+  const std::int64_t deadline = NowNs() + std::int64_t{kAskTimeoutMs} * 1'000'000;
   char answer[32] = {};
   std::size_t got = 0;
   // A unix socket connects at once or not at all (a full backlog: EAGAIN, asked again later).
@@ -108,7 +101,7 @@ int DriverShare::NvmlPid(const std::string& uuid) {
     next_ask_ns_ = 0;
   }
   if (nvml_pid_ > 0) return nvml_pid_;
-  const std::int64_t now = MonotonicNs();
+  const std::int64_t now = NowNs();
   if (now < next_ask_ns_) return 0;
   const std::string& folders = State().config.activity_dir;
   const std::string path = folders.empty()
@@ -140,7 +133,7 @@ int DriverShare::NvmlPid(const std::string& uuid) {
 
 // Whether NVML lists `pid` among the GPU's compute processes: only then are its samples ours.
 bool DriverShare::Listed(Device& entry, int pid) {
-  const std::int64_t now = MonotonicNs();
+  const std::int64_t now = NowNs();
   if (entry.checked_pid == pid && (entry.listed || now - entry.checked_ns < kAskAgainNs))
     return entry.listed;
   std::vector<nvml::nvmlProcessInfo_t> processes(64);

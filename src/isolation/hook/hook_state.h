@@ -3,6 +3,8 @@
 // processes which never touch CUDA pay nothing for having the library preloaded.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -34,6 +36,13 @@ struct HookState {
 };
 
 HookState& State();
+
+// CLOCK_MONOTONIC in ns: the clock of launch timing, activity boards and share windows.
+inline std::int64_t NowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
 
 // The accounting slot of the device of the calling thread's current context (0 when there is
 // none): see DeviceSlot.

@@ -34,12 +34,6 @@ constexpr std::int64_t kMaxWaitNs = 1'000'000'000;  // a single launch never wai
 constexpr std::int64_t kFirstSampleWaitNs = 50'000'000;
 constexpr std::int64_t kAbandonSampleNs = 10'000'000'000;
 
-std::int64_t NowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
 struct EventApi {
   CUresult (*create)(CUevent*, unsigned) = nullptr;
   CUresult (*record)(CUevent, CUstream) = nullptr;
