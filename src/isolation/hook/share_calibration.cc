@@ -80,11 +80,14 @@ double ShareCalibration::Observe(int device, std::int64_t now_ns, std::optional<
   if (used_share && *used_share >= 0 && window >= kWindowNs / 2 && charged_share >= kMinBusyShare &&
       waited_share >= kMinBusyShare &&
       static_cast<double>(backlog_ns) <= kMaxBacklogShare * window) {
-    // Half the step (in logarithm) per window: the driver's figure covers its own sample period,
-    // which need not match the window, and one odd window must not swing the charges.
-    double ratio = std::clamp(*used_share / charged_share, kMinFactor, kMaxFactor);
-    double factor =
-        std::clamp(static_cast<double>(ppm) / 1e6 * std::sqrt(ratio), kMinFactor, kMaxFactor);
+    // What the launches were estimated to cost, before this window's factor, against what they
+    // used. The cost model's own estimates count as one window's worth of evidence at first, so
+    // a single window cannot swing the charges.
+    const double estimated = static_cast<double>(charged) / (static_cast<double>(ppm) / 1e6);
+    if (entry->estimated_ns == 0) entry->used_ns = entry->estimated_ns = estimated;
+    entry->used_ns = entry->used_ns * kKeep + *used_share * window;
+    entry->estimated_ns = entry->estimated_ns * kKeep + estimated;
+    double factor = std::clamp(entry->used_ns / entry->estimated_ns, kMinFactor, kMaxFactor);
     ppm = static_cast<std::int64_t>(std::lround(factor * 1e6));
     entry->factor_ppm.store(ppm, std::memory_order_relaxed);
   }

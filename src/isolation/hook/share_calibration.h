@@ -2,9 +2,12 @@
 // from event timings, and a timing taken while another process's context time-slices the GPU
 // includes that neighbour's slices: a 30% process beside a busy 70% one saw its 5 ms kernel take
 // 7 to 11 ms on an H200, was charged that, and got 21% of the GPU. A busy neighbour may leave no
-// clean timing for long (see LaunchCostModel), so each window the charged share is compared with
-// the share the driver measured for this process (NVML per-process utilisation, DriverShare),
-// and charges are scaled by the ratio, damped and bounded.
+// clean timing for long (see LaunchCostModel), so each window the GPU time the driver measured
+// for this process (NVML per-process utilisation, DriverShare) is set against what its launches
+// were estimated to cost, and charges are scaled by the ratio of the two over recent windows.
+// Sums, not a ratio per window: one window's figure is very noisy (on an H200 a process using
+// 31% read 17% to 60%, window by window), and the mean of per-window ratios (or a step per
+// window in logarithm) would settle below the true one, under-charging a noisy process.
 #pragma once
 
 #include <array>
@@ -25,6 +28,8 @@ class ShareCalibration {
   // for at least this much of it: a mostly idle process's few launches say little.
   static constexpr double kMinBusyShare = 0.05;
   static constexpr double kMaxBacklogShare = 0.2;  // of the window
+  // How much of the sums is kept per window: they span about 1 / (1 - kKeep) windows.
+  static constexpr double kKeep = 0.8;
 
   // What to charge on `device` for a launch estimated at `cost_ns`.
   std::int64_t Scale(int device, std::int64_t cost_ns) const;
@@ -54,6 +59,10 @@ class ShareCalibration {
     std::atomic<std::int64_t> charged_ns{0};
     std::atomic<std::int64_t> waited_ns{0};
     std::atomic<bool> closing{false};
+    // Decayed sums over informative windows (touched only by the thread closing a window): GPU
+    // time the driver measured, and the estimated cost of the launches charged meanwhile.
+    double used_ns = 0;
+    double estimated_ns = 0;
   };
   const Device* Find(int device) const;
   Device* Find(int device);
