@@ -12,7 +12,8 @@
 //                 "mig": 0, "lost": false,         // lost: every call answers GPU_IS_LOST
 //                 "errors": {"nvmlDeviceGetName": 999},
 //                 "processes": [{"pid": 0, "smUtil": 25, "memory": 0}],  // pid 0: the caller
-//                 "utilPeriodMs": 100}],           // process utilisation sample period
+//                 "utilPeriodMs": 100,             // process utilisation sample period
+//                 "gpuUtil": 100}],                // nvmlDeviceGetUtilizationRates's gpu %
 //    "xid": [{"id": 1, "device": 0, "xid": 79}]}  // each id is delivered once; device -1 = all
 // Test-only code.
 #include <sys/time.h>
@@ -228,6 +229,18 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetProcessUtilizat
   *count = static_cast<unsigned int>(found.size());
   if (samples == nullptr || room < found.size()) return kInsufficientSize;
   std::copy(found.begin(), found.end(), samples);
+  return kSuccess;
+}
+
+// The device's "gpuUtil" (percent of the last sample period in which kernels ran; default 0).
+__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetUtilizationRates(
+    void* handle, unsigned int* rates) {  // nvmlUtilization_t: gpu, memory
+  json device;
+  nvmlReturn_t rc = kSuccess;
+  if (!Device(handle, device, rc, "nvmlDeviceGetUtilizationRates")) return rc;
+  if (rates == nullptr) return kInvalidArgument;
+  rates[0] = device.value("gpuUtil", 0u);
+  rates[1] = 0;
   return kSuccess;
 }
 

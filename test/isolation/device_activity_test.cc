@@ -21,10 +21,10 @@ TEST(ActivityBoardTest, OnlyOtherOwnersOverlappingPostsCount) {
   std::array<ActivitySlot, 8> slots{};
   ActivityBoard board(slots);
   std::size_t mine = kActivitySlots, theirs = kActivitySlots;
-  board.Post(1, {10 * kMs, 50 * kMs}, 10 * kMs, mine);
+  board.Post(1, {10 * kMs, 50 * kMs}, 0, 10 * kMs, mine);
   EXPECT_EQ(CountOverlapping(slots, 1, {20 * kMs, 30 * kMs}), 0);  // only my own work
   EXPECT_EQ(CountOverlapping(slots, 2, {20 * kMs, 30 * kMs}), 1);
-  board.Post(2, {25 * kMs, 40 * kMs}, 25 * kMs, theirs);
+  board.Post(2, {25 * kMs, 40 * kMs}, 0, 25 * kMs, theirs);
   EXPECT_NE(mine, theirs);
   EXPECT_EQ(CountOverlapping(slots, 1, {20 * kMs, 30 * kMs}), 1);  // theirs from 25 ms
   EXPECT_EQ(CountOverlapping(slots, 1, {10 * kMs, 24 * kMs}), 0);  // a sample that ended first
@@ -38,18 +38,18 @@ TEST(ActivityBoardTest, AStalePostFreesItsSlotAndAFullBoardDropsPosts) {
   std::array<ActivitySlot, 2> slots{};
   ActivityBoard board(slots);
   std::size_t a = kActivitySlots, b = kActivitySlots, c = kActivitySlots;
-  board.Post(1, {0, 5 * kMs}, 0, a);
-  board.Post(2, {0, 5 * kMs}, 0, b);
-  board.Post(3, {10 * kMs, 20 * kMs}, 10 * kMs, c);  // full, nothing stale yet
+  board.Post(1, {0, 5 * kMs}, 0, 0, a);
+  board.Post(2, {0, 5 * kMs}, 0, 0, b);
+  board.Post(3, {10 * kMs, 20 * kMs}, 0, 10 * kMs, c);  // full, nothing stale yet
   EXPECT_EQ(c, kActivitySlots);
   const std::int64_t later = 5 * kMs + kActivityStaleNs + kMs;
-  board.Post(3, {later, later + 20 * kMs}, later, c);  // owner 1's slot is stale: taken over
+  board.Post(3, {later, later + 20 * kMs}, 0, later, c);  // owner 1's slot is stale: taken over
   EXPECT_EQ(c, a);
   EXPECT_EQ(CountOverlapping(slots, 1, {later, later + kMs}), 1);
   // Nothing of owner 1's periods is passed off as owner 3's: not busy before `later`.
   EXPECT_EQ(CountOverlapping(slots, 2, {kMs, 2 * kMs}), 0);
   EXPECT_EQ(CountOverlapping(slots, 2, {later - kMs, later}), 0);
-  board.Post(1, {later, later + 30 * kMs}, later, a);  // owner 1 comes back: the other one
+  board.Post(1, {later, later + 30 * kMs}, 0, later, a);  // owner 1 comes back: the other one
   EXPECT_EQ(a, b);
 }
 
@@ -136,6 +136,42 @@ TEST_F(DeviceActivityTest, AForkChildPostsAsAProcessOfItsOwn) {
   EXPECT_EQ(activity.Contenders(0, {105 * kMs, 110 * kMs}), 0);
   activity.ForgetOwnerInChild();  // what the hook's fork handler does in the child
   EXPECT_EQ(activity.Contenders(0, {105 * kMs, 110 * kMs}), 1);  // the parent's post
+}
+
+TEST_F(DeviceActivityTest, WorkSinceAddsUpEveryProcesssEstimatedWorkOnTheGpu) {
+  DeviceActivity closer(Container("c1"), view(), {"GPU-a"});
+  DeviceActivity neighbour(Container("c2"), view(), {"GPU-a"});
+  closer.NoteLaunch(0, 3 * kMs, 0);
+  neighbour.NoteLaunch(0, 7 * kMs, 0);
+  EXPECT_EQ(closer.WorkSince(0), std::nullopt);  // the first call only sees where things stand
+  // Launches far enough apart that every one is posted (the closer's own need not be).
+  closer.NoteLaunch(0, 2 * kMs, kMs);
+  neighbour.NoteLaunch(0, 5 * kMs, 100 * kMs);
+  neighbour.NoteLaunch(0, 5 * kMs, 200 * kMs);
+  EXPECT_EQ(closer.WorkSince(0), 12 * kMs);
+  EXPECT_EQ(closer.WorkSince(0), 0);  // nothing since
+  EXPECT_EQ(neighbour.WorkSince(0), std::nullopt);
+}
+
+TEST_F(DeviceActivityTest, WorkSinceCannotTellWhenProcessesCameOrWent) {
+  DeviceActivity closer(Container("c1"), view(), {"GPU-a"});
+  closer.NoteLaunch(0, kMs, 0);
+  ASSERT_EQ(closer.WorkSince(0), std::nullopt);
+  // A newcomer's work before it was first seen is unknown.
+  DeviceActivity newcomer(Container("c2"), view(), {"GPU-a"});
+  newcomer.NoteLaunch(0, 50 * kMs, 0);
+  EXPECT_EQ(closer.WorkSince(0), std::nullopt);
+  newcomer.NoteLaunch(0, 5 * kMs, 100 * kMs);
+  EXPECT_EQ(closer.WorkSince(0), 5 * kMs);
+  // So is a leaver's last work.
+  newcomer.NoteLaunch(0, 5 * kMs, 200 * kMs);
+  newcomer.Withdraw();
+  EXPECT_EQ(closer.WorkSince(0), std::nullopt);
+  EXPECT_EQ(closer.WorkSince(0), 0);
+  // Without boards there is nothing to add up.
+  DeviceActivity none("", "", {"GPU-a"});
+  EXPECT_EQ(none.WorkSince(0), std::nullopt);
+  EXPECT_EQ(none.WorkSince(0), std::nullopt);
 }
 
 // The latest busy-until on a board file.

@@ -1,21 +1,22 @@
-// Share calibration through libflexai-cuda.so: a throttled process scales its charges to what the
-// fake NVML (test/fakes/fake_nvml.cc) says it used, found there by the PID a device plugin's
-// socket tells it (or its own, in the host's PID namespace), and only when NVML lists that PID.
-#include <sys/socket.h>
-#include <sys/un.h>
+// Share calibration through libflexai-cuda.so: a throttled process scales its charges by how busy
+// the fake NVML (test/fakes/fake_nvml.cc) says the GPU was, over the estimated work of every
+// hooked process on it, read from the GPU's activity boards.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <atomic>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "isolation/hook/device_activity.h"
 #include "isolation/usage_reader.h"
 #include "probe_runner.h"
 
@@ -26,60 +27,71 @@ using testing::ProbeRunner;
 
 constexpr const char* kGpu = "GPU-calibrated";
 
-// Answers every connection on `path` as the device plugin does (HostPidService): with the
-// peer's PID as this process's PID namespace sees it, or with `pid` when given.
-class HostPidSocket {
+// Another container's process on the GPU, as its board shows it: its estimated work grows by
+// `share` of the wall time while it lives.
+class NeighbourBoard {
  public:
-  HostPidSocket(const std::string& path, int pid = 0) : listener_(socket(AF_UNIX, SOCK_STREAM, 0)) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
-    bound_ = path.size() < sizeof(address.sun_path) &&
-             bind(listener_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 &&
-             listen(listener_, 8) == 0;
-    thread_ = std::thread([this, pid] {
-      for (int client; (client = accept(listener_, nullptr, nullptr)) >= 0; close(client)) {
-        ucred peer{};
-        socklen_t size = sizeof(peer);
-        getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &size);
-        std::string answer = std::to_string(pid != 0 ? pid : peer.pid) + "\n";
-        ssize_t ignored = write(client, answer.data(), answer.size());
-        (void)ignored;
+  NeighbourBoard(const std::string& path, double share) : share_(share) {
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ActivityHeader header{};
+    std::memcpy(header.magic, kActivityMagic, sizeof(kActivityMagic));
+    header.slot_count = kActivitySlots;
+    header.slot_bytes = sizeof(ActivitySlot);
+    std::vector<ActivitySlot> slots(kActivitySlots);
+    ok_ = fd_ >= 0 && pwrite(fd_, &header, sizeof(header), 0) == sizeof(header) &&
+          pwrite(fd_, slots.data(), sizeof(ActivitySlot) * slots.size(), sizeof(header)) ==
+              static_cast<ssize_t>(sizeof(ActivitySlot) * slots.size());
+    thread_ = std::thread([this] {
+      const auto start = std::chrono::steady_clock::now();
+      while (!stop_) {
+        ActivitySlot slot{};
+        slot.owner = 77;
+        slot.work_ns = static_cast<std::int64_t>(
+            share_ *
+            static_cast<double>(
+                std::chrono::nanoseconds(std::chrono::steady_clock::now() - start).count()));
+        ok_ = ok_ && pwrite(fd_, &slot, sizeof(slot), sizeof(ActivityHeader)) == sizeof(slot);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     });
   }
-  ~HostPidSocket() {
-    shutdown(listener_, SHUT_RDWR);  // accept returns
+  ~NeighbourBoard() {
+    stop_ = true;
     thread_.join();
-    close(listener_);
+    close(fd_);
   }
-  bool bound() const { return bound_; }
+  bool ok() const { return ok_; }
 
  private:
-  int listener_;
-  bool bound_ = false;
+  double share_;
+  int fd_ = -1;
+  std::atomic<bool> ok_{false};
+  std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 
-// Runs 1500 x 1 ms kernels at a 50% share on the GPU kGpu, whose activity folder answers with
-// `host_pid` (0: the peer's PID; no socket without `answer`), with the fake NVML reporting
-// `processes` (JSON, PID 0 standing for the calling process) on it; returns the mean charge per
-// launch in ms and the output.
-double MeanChargeMs(ProbeRunner& probe, const std::string& processes,
-                    std::vector<std::string>* lines = nullptr, int host_pid = 0,
-                    bool answer = true) {
+struct Scenario {
+  int gpu_util = 100;                     // what the fake NVML says of the GPU
+  std::optional<double> neighbour_share;  // a neighbour's board with this much work
+  bool boards = true;                     // FLEXAI_ACTIVITY_DIR set (as the device plugin does)
+};
+
+// Runs 1500 x 1 ms kernels at a 50% share on the GPU kGpu; returns the mean charge per launch in
+// ms (negative: the run failed) and the output in `lines`.
+double MeanChargeMs(ProbeRunner& probe, const Scenario& scenario,
+                    std::vector<std::string>* lines = nullptr) {
   const std::string view = probe.shared_dir() + "/view";
   std::filesystem::create_directories(view + "/" + kGpu);
-  std::unique_ptr<HostPidSocket> socket;
-  if (answer) {
-    socket = std::make_unique<HostPidSocket>(view + "/" + kGpu + "/.host-pid.sock", host_pid);
-    if (!socket->bound()) return -2;
+  std::optional<NeighbourBoard> neighbour;
+  if (scenario.neighbour_share) {
+    neighbour.emplace(view + "/" + kGpu + "/neighbour", *scenario.neighbour_share);
+    if (!neighbour->ok()) return -2;
   }
-  probe.env["FLEXAI_ACTIVITY_DIR"] = view;
+  if (scenario.boards) probe.env["FLEXAI_ACTIVITY_DIR"] = view;
   probe.env["FLEXAI_VISIBLE_DEVICES"] = kGpu;
   std::string config = probe.shared_dir() + "/fake_nvml.json";
-  std::ofstream(config) << R"({"devices": [{"uuid": ")" << kGpu
-                        << R"(", "utilPeriodMs": 100, "processes": )" << processes << "}]}";
+  std::ofstream(config) << R"({"devices": [{"uuid": ")" << kGpu << R"(", "gpuUtil": )"
+                        << scenario.gpu_util << "}]}";
   probe.env["FAKE_NVML_CONFIG"] = config;
   probe.env["FLEXAI_CORES_LIMIT"] = "50";
   probe.env["FLEXAI_HOOK_DEBUG"] = "1";
@@ -90,93 +102,65 @@ double MeanChargeMs(ProbeRunner& probe, const std::string& processes,
   return static_cast<double>(usage->devices[0].busy_ns_total) / 1500 / 1e6;
 }
 
-bool HasLineWith(const std::vector<std::string>& lines, const std::string& text) {
+bool HasCalibrationLine(const std::vector<std::string>& lines) {
   for (const std::string& line : lines) {
-    if (line.find(text) != std::string::npos) return true;
+    if (line.find("share calibration: device 0: NVML saw the GPU busy") != std::string::npos)
+      return true;
   }
   return false;
 }
 
-bool HasCalibrationLine(const std::vector<std::string>& lines) {
-  return HasLineWith(lines, "share calibration: device 0: the driver measured");
-}
-
-TEST(HookShareCalibrationTest, AProcessTheDriverSeesUsingLessIsChargedLess) {
-  // Charged 1 ms per kernel at 50%, but the driver measures 25%: its timings were stretched
-  // (a neighbour's time slices). Each 1 s window halves the gap in logarithm: x0.71, x0.5, ...
-  ProbeRunner probe;
-  std::vector<std::string> lines;
-  double mean = MeanChargeMs(probe, R"([{"pid": 0, "smUtil": 25}])", &lines);
-  ASSERT_GT(mean, 0);
-  EXPECT_LT(mean, 0.85);
-  EXPECT_TRUE(HasCalibrationLine(lines));
-}
-
-TEST(HookShareCalibrationTest, AProcessTheDriverSeesUsingMoreIsChargedMore) {
-  ProbeRunner probe;
-  double mean = MeanChargeMs(probe, R"([{"pid": 0, "smUtil": 100}])");
-  ASSERT_GT(mean, 0);
-  EXPECT_GT(mean, 1.15);
-}
-
-TEST(HookShareCalibrationTest, WithoutItselfInNvmlsProcessListAProcessKeepsItsEstimates) {
-  // NVML has figures for PID 1 only, another process: none of them is taken for this one's.
-  ProbeRunner probe;
-  std::vector<std::string> lines;
-  double mean = MeanChargeMs(probe, R"([{"pid": 1, "smUtil": 25}])", &lines);
-  ASSERT_GT(mean, 0);
-  EXPECT_GT(mean, 0.95);
-  EXPECT_FALSE(HasCalibrationLine(lines));
-  EXPECT_TRUE(HasLineWith(lines, "NVML does not list this process"));
-}
-
-TEST(HookShareCalibrationTest, FiguresThatAreNotSharesOfTimeAreNotUsed) {
-  // Two processes at 100% each on one time-sliced GPU: not shares of its time.
+TEST(HookShareCalibrationTest, AGpuBusierThanItsWorkExplainsRaisesTheCharges) {
+  // The GPU is busy all the time, but this process's 50% is all the work posted on it: the rest
+  // is time its work cost beyond the estimates (switching, in a real time-sliced GPU).
   ProbeRunner probe;
   std::vector<std::string> lines;
   double mean =
-      MeanChargeMs(probe, R"([{"pid": 0, "smUtil": 100}, {"pid": 1, "smUtil": 100}])", &lines);
+      MeanChargeMs(probe, {.gpu_util = 100, .neighbour_share = {}, .boards = true}, &lines);
   ASSERT_GT(mean, 0);
-  EXPECT_LT(mean, 1.05);
-  EXPECT_FALSE(HasCalibrationLine(lines));
-  EXPECT_TRUE(HasLineWith(lines, "adds up to 200%"));
-}
-
-TEST(HookShareCalibrationTest, AProcessInAPodFindsItselfInNvmlThroughTheDevicePlugin) {
-  // NVML names the process 4242, its host PID, which only the GPU folder's socket knows.
-  ProbeRunner probe;
-  std::vector<std::string> lines;
-  double mean = MeanChargeMs(probe, R"([{"pid": 4242, "smUtil": 25}])", &lines, 4242);
-  ASSERT_GT(mean, 0);
-  EXPECT_LT(mean, 0.85);
-  EXPECT_TRUE(HasLineWith(lines, "as pid 4242 (the device plugin's answer)"));
+  EXPECT_GT(mean, 1.15);
   EXPECT_TRUE(HasCalibrationLine(lines));
 }
 
-TEST(HookShareCalibrationTest, InAPidNamespaceWithoutAnAnswerItsOwnPidIsNotTrusted) {
-  // A pod's process whose device plugin does not answer: its PID inside the namespace could be
-  // another host process's PID. The fake NVML lists it (PID 0: the caller's getpid()), as NVML
-  // would list that other process.
-  if (std::system("unshare --pid --fork true >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "cannot make a PID namespace here (unshare needs privileges)";
-  }
+TEST(HookShareCalibrationTest, AGpuLessBusyThanTheEstimatesLowersTheCharges) {
   ProbeRunner probe;
-  probe.wrapper = {"unshare", "--pid", "--fork"};
+  double mean = MeanChargeMs(probe, {.gpu_util = 25, .neighbour_share = {}, .boards = true});
+  ASSERT_GT(mean, 0);
+  EXPECT_LT(mean, 0.85);
+}
+
+TEST(HookShareCalibrationTest, NeighboursWorkOnTheirBoardsCountsToo) {
+  // The same busy GPU, with another container's process doing the other half of the work.
+  ProbeRunner probe;
   std::vector<std::string> lines;
-  double mean = MeanChargeMs(probe, R"([{"pid": 0, "smUtil": 25}])", &lines, 0, false);
-  ASSERT_GT(mean, 0) << (lines.empty() ? "" : lines.back());
+  double mean =
+      MeanChargeMs(probe, {.gpu_util = 100, .neighbour_share = 0.5, .boards = true}, &lines);
+  ASSERT_GT(mean, 0);
+  EXPECT_GT(mean, 0.9);
+  EXPECT_LT(mean, 1.1);
+  EXPECT_TRUE(HasCalibrationLine(lines));
+}
+
+TEST(HookShareCalibrationTest, WithoutActivityBoardsChargesKeepTheirEstimates) {
+  // Without the GPU's boards, other processes' work is unknown: nothing to set NVML against.
+  ProbeRunner probe;
+  std::vector<std::string> lines;
+  double mean =
+      MeanChargeMs(probe, {.gpu_util = 100, .neighbour_share = {}, .boards = false}, &lines);
+  ASSERT_GT(mean, 0);
   EXPECT_GT(mean, 0.95);
+  EXPECT_LT(mean, 1.05);
   EXPECT_FALSE(HasCalibrationLine(lines));
-  EXPECT_TRUE(HasLineWith(lines, "no host PID for this process"));
 }
 
 TEST(HookShareCalibrationTest, CalibrationCanBeTurnedOff) {
   ProbeRunner probe;
   probe.env["FLEXAI_SHARE_CALIBRATION"] = "0";
   std::vector<std::string> lines;
-  double mean = MeanChargeMs(probe, R"([{"pid": 0, "smUtil": 25}])", &lines);
+  double mean =
+      MeanChargeMs(probe, {.gpu_util = 100, .neighbour_share = {}, .boards = true}, &lines);
   ASSERT_GT(mean, 0);
-  EXPECT_GT(mean, 0.95);
+  EXPECT_LT(mean, 1.05);
   EXPECT_FALSE(HasCalibrationLine(lines));
 }
 

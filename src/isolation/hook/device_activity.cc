@@ -97,8 +97,8 @@ std::uint64_t Mix(std::uint64_t value) {  // splitmix64's finaliser
 
 }  // namespace
 
-void ActivityBoard::Post(std::uint64_t owner, BusyPeriod period, std::int64_t now_ns,
-                         std::size_t& hint) {
+void ActivityBoard::Post(std::uint64_t owner, BusyPeriod period, std::int64_t work_ns,
+                         std::int64_t now_ns, std::size_t& hint) {
   auto write = [&](ActivitySlot& slot) {
     // A new busy period keeps the last one beside it: a neighbour may read a sample that
     // overlapped it only now.
@@ -109,6 +109,7 @@ void ActivityBoard::Post(std::uint64_t owner, BusyPeriod period, std::int64_t no
     }
     Atomic(slot.busy_since_ns).store(period.since_ns);
     Atomic(slot.busy_until_ns).store(period.until_ns);
+    Atomic(slot.work_ns).store(work_ns);
     return Atomic(slot.owner).load() == owner;  // still ours (a stale steal may race)
   };
   if (hint < slots_.size() && Atomic(slots_[hint].owner).load() == owner && write(slots_[hint]))
@@ -203,6 +204,9 @@ void DeviceActivity::ForgetOwnerInChild() {
     device.queue_end.store(0);
     device.posted.store(0);
     device.hint.store(kActivitySlots);
+    device.work.store(0);
+    device.seen_count = 0;
+    device.seen_once = false;
   }
 }
 
@@ -237,6 +241,8 @@ void DeviceActivity::NoteLaunch(int device, std::int64_t cost_ns, std::int64_t n
   if (entry == nullptr) return;
   // Plain loads and stores, not compare-and-swap: threads launching at once may lose a little
   // of each other's queued work, which the slack covers; launches stay cheap.
+  const std::int64_t work = entry->work.load(std::memory_order_relaxed) + cost_ns;
+  entry->work.store(work, std::memory_order_relaxed);
   const std::int64_t end = entry->queue_end.load(std::memory_order_relaxed);
   const std::int64_t posted = entry->posted.load(std::memory_order_relaxed);
   if (posted < now_ns) entry->queue_since.store(now_ns, std::memory_order_relaxed);  // was idle
@@ -251,30 +257,75 @@ void DeviceActivity::NoteLaunch(int device, std::int64_t cost_ns, std::int64_t n
     std::size_t hint = entry->hint.load(std::memory_order_relaxed);
     ActivityBoard({entry->slots, kActivitySlots})
         .Post(owner_.load(std::memory_order_relaxed),
-              {entry->queue_since.load(std::memory_order_relaxed), post}, now_ns, hint);
+              {entry->queue_since.load(std::memory_order_relaxed), post}, work, now_ns, hint);
     entry->hint.store(hint, std::memory_order_relaxed);
   }
 }
 
-int DeviceActivity::Contenders(int device, BusyPeriod period) {
-  if (view_dir_.empty()) return 0;
+template <typename Visit>
+void DeviceActivity::ForEachBoard(int device, Visit&& visit) {
+  if (view_dir_.empty()) return;
   int dir_fd = open((view_dir_ + "/" + Name(device)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return 0;
+  if (dir_fd < 0) return;
   DIR* dir = fdopendir(dir_fd);
   if (dir == nullptr) {
     close(dir_fd);
-    return 0;
+    return;
   }
-  const std::uint64_t owner = owner_.load();
-  int count = 0;
   std::array<ActivitySlot, kActivitySlots> slots{};
   while (const dirent* entry = readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
     std::size_t read = ReadBoard(dirfd(dir), entry->d_name, slots);
-    count += CountOverlapping({slots.data(), read}, owner, period);
+    visit(std::span<const ActivitySlot>(slots.data(), read));
   }
   closedir(dir);
+}
+
+int DeviceActivity::Contenders(int device, BusyPeriod period) {
+  const std::uint64_t owner = owner_.load();
+  int count = 0;
+  ForEachBoard(device, [&](std::span<const ActivitySlot> slots) {
+    count += CountOverlapping(slots, owner, period);
+  });
   return count;
+}
+
+std::optional<std::int64_t> DeviceActivity::WorkSince(int device) {
+  Device* entry = Map(device);
+  if (entry == nullptr) return std::nullopt;
+  const std::uint64_t own = owner_.load();
+  std::array<Device::OwnerWork, std::tuple_size_v<decltype(entry->seen)>> now{};
+  std::size_t count = 0;
+  bool complete = true;
+  auto add = [&](std::uint64_t owner, std::int64_t work_ns) {
+    if (count == now.size()) {
+      complete = false;
+      return;
+    }
+    now[count++] = {owner, work_ns};
+  };
+  add(own, entry->work.load(std::memory_order_relaxed));  // newer than its post
+  ForEachBoard(device, [&](std::span<const ActivitySlot> slots) {
+    for (const ActivitySlot& slot : slots) {
+      if (slot.owner != 0 && slot.owner != own) add(slot.owner, slot.work_ns);
+    }
+  });
+  auto by_owner = [](const Device::OwnerWork& a, const Device::OwnerWork& b) {
+    return a.owner < b.owner;
+  };
+  std::sort(now.begin(), now.begin() + static_cast<std::ptrdiff_t>(count), by_owner);
+  // The same processes as last time, none of whose totals went back: the sum of what they added.
+  bool same = complete && entry->seen_once && count == entry->seen_count;
+  std::int64_t added = 0;
+  for (std::size_t i = 0; same && i < count; ++i) {
+    same = now[i].owner == entry->seen[i].owner && now[i].work_ns >= entry->seen[i].work_ns;
+    added += now[i].work_ns - entry->seen[i].work_ns;
+  }
+  std::copy(now.begin(), now.begin() + static_cast<std::ptrdiff_t>(count), entry->seen.begin());
+  entry->seen_count = complete ? count : 0;
+  entry->seen_once = complete;
+  if (!same) return std::nullopt;
+  return added;
 }
 
 void DeviceActivity::Withdraw() {

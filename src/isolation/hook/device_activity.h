@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ struct ActivitySlot {
   std::int64_t busy_until_ns = 0;
   std::int64_t last_since_ns = 0;  // the busy period before, kept for late readers
   std::int64_t last_until_ns = 0;
+  std::int64_t work_ns = 0;  // estimated GPU time of all the process's launches so far
 };
 inline constexpr char kActivityMagic[8] = {'F', 'L', 'X', 'A', 'C', 'T', 'V', '1'};
 struct ActivityHeader {
@@ -60,9 +62,11 @@ class ActivityBoard {
  public:
   explicit ActivityBoard(std::span<ActivitySlot> slots) : slots_(slots) {}
 
-  // Posts `owner`'s busy period. `hint` caches the owner's slot index between calls (start it at
-  // kActivitySlots). A full board drops the post.
-  void Post(std::uint64_t owner, BusyPeriod period, std::int64_t now_ns, std::size_t& hint);
+  // Posts `owner`'s busy period and the estimated GPU time of all its launches so far. `hint`
+  // caches the owner's slot index between calls (start it at kActivitySlots). A full board drops
+  // the post.
+  void Post(std::uint64_t owner, BusyPeriod period, std::int64_t work_ns, std::int64_t now_ns,
+            std::size_t& hint);
   // Frees `owner`'s slot (at exit).
   void Withdraw(std::uint64_t owner);
 
@@ -95,6 +99,11 @@ class DeviceActivity {
   // How many other processes (of any container on the GPU) posted work on `device` overlapping
   // `period`.
   int Contenders(int device, BusyPeriod period);
+  // The estimated GPU time of all processes' launches on `device` (this one's included) since
+  // the last call, from every container's board of the GPU; nullopt at the first call, without
+  // boards, and when processes came or went since (a newcomer's work before it was first seen and
+  // a leaver's last work are unknown). Called by one thread at a time (the share window's closer).
+  std::optional<std::int64_t> WorkSince(int device);
   // Frees this process's slots (at exit), so neighbours stop counting its work at once.
   void Withdraw();
   // In a fork child: it posts under an owner token of its own (else its parent's work and its
@@ -113,7 +122,19 @@ class DeviceActivity {
     std::atomic<std::int64_t> queue_end{0};
     std::atomic<std::int64_t> posted{0};
     std::atomic<std::size_t> hint{kActivitySlots};
+    std::atomic<std::int64_t> work{0};  // this process's, posted with its busy periods
+    // What WorkSince saw last (fixed size: a fork child may reset it mid-update by another thread).
+    struct OwnerWork {
+      std::uint64_t owner;
+      std::int64_t work_ns;
+    };
+    std::array<OwnerWork, 256> seen{};
+    std::size_t seen_count = 0;
+    bool seen_once = false;
   };
+  // Calls `visit(slots)` with the slots of each board in the GPU's folder (read with pread).
+  template <typename Visit>
+  void ForEachBoard(int device, Visit&& visit);
   Device* Map(int device);
   std::string Name(int device) const;
   static std::uint64_t NewOwner(std::uint64_t seed);

@@ -32,7 +32,7 @@ void AfterForkInChild() {
   new (&g_state->context_lock) std::shared_mutex();
   g_state->usage->ForgetProcessSlot();
   g_state->activity->ForgetOwnerInChild();
-  g_state->driver_share.ResetInChild();
+  g_state->device_busy.ResetInChild();
   g_state->calibration.ResetInChild();
 }
 

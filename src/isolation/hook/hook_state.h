@@ -13,7 +13,7 @@
 
 #include "isolation/hook/allocation_table.h"
 #include "isolation/hook/device_activity.h"
-#include "isolation/hook/driver_share.h"
+#include "isolation/hook/device_busy.h"
 #include "isolation/hook/hook_config.h"
 #include "isolation/hook/launch_cost_model.h"
 #include "isolation/hook/share_calibration.h"
@@ -28,7 +28,7 @@ struct HookState {
   LaunchCostModel costs;
   std::unique_ptr<DeviceActivity> activity;  // never null once built (may have no boards)
   ShareCalibration calibration;
-  DriverShare driver_share;
+  DeviceBusy device_busy;
   // Shared by an allocation (driver call and record) and a free (record and driver call);
   // exclusive for a context end (driver call and the return of the context's records), so that
   // neither ever happens halfway through the other.

@@ -248,26 +248,33 @@ const void* ShapeKey(const void* function, const CUlaunchConfig* config) {
                   config->blockDimY, config->blockDimZ);
 }
 
-// Once a window, a throttled process compares what it was charged with what the driver says it
-// used, and scales its charges (see ShareCalibration).
+// Once a window, a throttled process sets how busy the driver saw the GPU against the work of
+// all hooked processes on it, and scales its charges (see ShareCalibration).
 void Calibrate(HookState& state, int device, std::int64_t now_ns) {
-  if (!state.config.calibrate_shares || !state.calibration.WindowDue(device, now_ns)) return;
-  bool busy = false;
-  std::optional<double> used = state.driver_share.Latest(device, GpuUuidOfSlot(device), &busy);
-  if (busy) {  // another thread is asking NVML: this window stays open for a later launch
+  if (!state.config.calibrate_shares) return;
+  bool started = false;
+  if (!state.calibration.WindowDue(device, now_ns, &started)) {
+    // The first window counts the work from its start on.
+    if (started) state.activity->WorkSince(device);
+    return;
+  }
+  bool asking = false;
+  std::optional<double> busy = state.device_busy.Latest(device, GpuUuidOfSlot(device), &asking);
+  if (asking) {  // another thread is asking NVML: this window stays open for a later launch
     state.calibration.Reopen(device);
     return;
   }
   now_ns = NowNs();  // the driver's answer may have taken a while; other threads went on charging
+  std::optional<std::int64_t> work = state.activity->WorkSince(device);
   std::int64_t backlog = std::max<std::int64_t>(state.activity->QueueEnd(device) - now_ns, 0);
   double before = state.calibration.Factor(device);
-  double factor = state.calibration.Observe(device, now_ns, used, backlog);
-  if (state.config.debug && used) {
-    char line[160];
+  double factor = state.calibration.Observe(device, now_ns, busy, work, backlog);
+  if (state.config.debug && busy && work) {
+    char line[200];
     std::snprintf(line, sizeof(line),
-                  "share calibration: device %d: the driver measured %.1f%%, charges x%.3f (was "
-                  "x%.3f)",
-                  device, *used * 100, factor, before);
+                  "share calibration: device %d: NVML saw the GPU busy %.1f%%, the launches of "
+                  "all hooked processes on it came to %.1f ms: charges x%.3f (was x%.3f)",
+                  device, *busy * 100, static_cast<double>(*work) / 1e6, factor, before);
     HookLog(line);
   }
 }
@@ -339,15 +346,17 @@ CUresult Throttled(const void* key, CUstream stream, bool per_thread_stream, Lau
       t_pending.charged_ns = charge;
       t_pending.launches = 1;
       FinishSample(state, kFirstSampleWaitNs);  // settles the difference if the kernel ended
-      if (t_pending.end == nullptr)
-        charge = state.calibration.Scale(device, state.costs.Estimate(key));
+      if (t_pending.end == nullptr) {
+        cost = state.costs.Estimate(key);
+        charge = state.calibration.Scale(device, cost);
+      }
     }
   }
   if (result != CUDA_SUCCESS) return result;
   if (throttle) {
     std::int64_t now = NowNs();
     state.usage->RecordLaunches(device, 1, charge, now);
-    state.activity->NoteLaunch(device, charge, now);
+    state.activity->NoteLaunch(device, cost, now);  // GPU time, not what the share is charged
     state.calibration.NoteCharged(device, taken, std::min(waited, kMaxWaitNs));
     Calibrate(state, device, now);
   } else {

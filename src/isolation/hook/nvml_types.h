@@ -32,23 +32,11 @@ struct nvmlMemory_v2_t {
   unsigned long long used;
 };
 
-// nvmlDeviceGetComputeRunningProcesses_v2/_v3's entries (nvmlProcessInfo_v2_t).
-struct nvmlProcessInfo_t {
-  unsigned int pid;
-  unsigned long long usedGpuMemory;
-  unsigned int gpuInstanceId;
-  unsigned int computeInstanceId;
-};
-
-// nvmlDeviceGetProcessUtilization's entries: a process's utilisation over a sample period that
-// ended at timeStamp (CPU time, microseconds since the epoch).
-struct nvmlProcessUtilizationSample_t {
-  unsigned int pid;
-  unsigned long long timeStamp;
-  unsigned int smUtil;
-  unsigned int memUtil;
-  unsigned int encUtil;
-  unsigned int decUtil;
+// nvmlDeviceGetUtilizationRates's answer: percent of the last sample period in which one or more
+// kernels ran, and in which device memory was read or written.
+struct nvmlUtilization_t {
+  unsigned int gpu;
+  unsigned int memory;
 };
 
 // NVML_STRUCT_VERSION(Memory, 2): the struct's size with the version in the top byte.
@@ -59,9 +47,6 @@ static_assert(sizeof(nvmlMemory_t) == 24);
 static_assert(sizeof(nvmlMemory_v2_t) == 40 && offsetof(nvmlMemory_v2_t, total) == 8 &&
               offsetof(nvmlMemory_v2_t, reserved) == 16 && offsetof(nvmlMemory_v2_t, free) == 24 &&
               offsetof(nvmlMemory_v2_t, used) == 32);
-static_assert(sizeof(nvmlProcessInfo_t) == 24 && offsetof(nvmlProcessInfo_t, usedGpuMemory) == 8);
-static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32 &&
-              offsetof(nvmlProcessUtilizationSample_t, timeStamp) == 8 &&
-              offsetof(nvmlProcessUtilizationSample_t, smUtil) == 16);
+static_assert(sizeof(nvmlUtilization_t) == 8);
 
 }  // namespace flexai::nvml

@@ -37,12 +37,13 @@ void ShareCalibration::NoteCharged(int device, std::int64_t charged_ns, std::int
   entry->waited_ns.fetch_add(std::max<std::int64_t>(waited_ns, 0), std::memory_order_relaxed);
 }
 
-bool ShareCalibration::WindowDue(int device, std::int64_t now_ns) {
+bool ShareCalibration::WindowDue(int device, std::int64_t now_ns, bool* started) {
   Device* entry = Find(device);
   if (entry == nullptr) return false;
   std::int64_t start = entry->window_start_ns.load(std::memory_order_relaxed);
   if (start == 0) {
-    entry->window_start_ns.compare_exchange_strong(start, now_ns);
+    bool first = entry->window_start_ns.compare_exchange_strong(start, now_ns);
+    if (started != nullptr) *started = first;
     return false;
   }
   if (now_ns - start < kWindowNs) return false;
@@ -64,8 +65,8 @@ void ShareCalibration::ResetInChild() {
   for (Device& entry : devices_) entry.closing.store(false, std::memory_order_relaxed);
 }
 
-double ShareCalibration::Observe(int device, std::int64_t now_ns, std::optional<double> used_share,
-                                 std::int64_t backlog_ns) {
+double ShareCalibration::Observe(int device, std::int64_t now_ns, std::optional<double> busy_share,
+                                 std::optional<std::int64_t> work_ns, std::int64_t backlog_ns) {
   Device* entry = Find(device);
   if (entry == nullptr) return 1.0;
   const std::int64_t start = entry->window_start_ns.load(std::memory_order_relaxed);
@@ -77,17 +78,15 @@ double ShareCalibration::Observe(int device, std::int64_t now_ns, std::optional<
   const double window = static_cast<double>(now_ns - start);
   const double charged_share = window > 0 ? static_cast<double>(charged) / window : 0;
   const double waited_share = window > 0 ? static_cast<double>(waited) / window : 0;
-  if (used_share && *used_share >= 0 && window >= kWindowNs / 2 && charged_share >= kMinBusyShare &&
-      waited_share >= kMinBusyShare &&
+  if (busy_share && *busy_share >= 0 && work_ns && *work_ns > 0 && window >= kWindowNs / 2 &&
+      charged_share >= kMinBusyShare && waited_share >= kMinBusyShare &&
       static_cast<double>(backlog_ns) <= kMaxBacklogShare * window) {
-    // What the launches were estimated to cost, before this window's factor, against what they
-    // used. The cost model's own estimates count as one window's worth of evidence at first, so
-    // a single window cannot swing the charges.
-    const double estimated = static_cast<double>(charged) / (static_cast<double>(ppm) / 1e6);
-    if (entry->estimated_ns == 0) entry->used_ns = entry->estimated_ns = estimated;
-    entry->used_ns = entry->used_ns * kKeep + *used_share * window;
-    entry->estimated_ns = entry->estimated_ns * kKeep + estimated;
-    double factor = std::clamp(entry->used_ns / entry->estimated_ns, kMinFactor, kMaxFactor);
+    // The cost model's own estimates count as one window's worth of evidence at first.
+    const double work = static_cast<double>(*work_ns);
+    if (entry->work_ns == 0) entry->busy_ns = entry->work_ns = work;
+    entry->busy_ns = entry->busy_ns * kKeep + *busy_share * window;
+    entry->work_ns = entry->work_ns * kKeep + work;
+    double factor = std::clamp(entry->busy_ns / entry->work_ns, kMinFactor, kMaxFactor);
     ppm = static_cast<std::int64_t>(std::lround(factor * 1e6));
     entry->factor_ppm.store(ppm, std::memory_order_relaxed);
   }
