@@ -1,6 +1,5 @@
 // Each GPU's activity folder on the host, <shared_host_dir>/activity-<GPU UUID>: the hard links
-// to every hook container's board of the GPU (Allocate) and the host PID socket
-// (HostPidService). Both make it the same way here.
+// to every hook container's board of the GPU, made by Allocate.
 #pragma once
 
 #include <string>
@@ -12,7 +11,7 @@ namespace flexai::device_plugin {
 std::string ActivityFolder(const PluginSettings& settings, const std::string& gpu_uuid);
 
 // Makes `folder` (and its parents) if missing, mode 0755 whatever this daemon's umask, so that
-// every container's processes, of any user, can list it and reach its socket; a file left where
+// every container's processes, of any user, can list it and read the boards; a file left where
 // it goes (earlier versions kept one shared file there) is replaced. Empty, or what went wrong.
 std::string PrepareActivityFolder(const std::string& folder);
 

@@ -638,7 +638,7 @@ void Allocator::RemoveStaleAccountingDirs(const std::vector<PodSummary>& pods) c
     if (error) continue;
     for (const auto& link : links) {
       const std::string name = link.path().filename().string();
-      if (name.starts_with('.')) continue;  // the folder's own (.host-pid.sock), not a link
+      if (name.starts_with('.')) continue;  // never a container's board link
       const std::string uid = name.substr(0, name.find('.'));
       if (live.contains(uid) || std::filesystem::exists(shared_host_dir + "/" + uid, error))
         continue;

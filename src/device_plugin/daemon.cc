@@ -5,16 +5,13 @@
 
 #include <utility>
 
-#include "device_plugin/activity_folders.h"
 #include "device_plugin/chip_metrics.h"
 #include "device_plugin/device_plugin_service.h"
 #include "device_plugin/health_monitor.h"
-#include "device_plugin/host_pid_service.h"
 #include "device_plugin/inventory_publisher.h"
 #include "device_plugin/kubelet_connection.h"
 #include "device_plugin/metrics_endpoint.h"
 #include "device_plugin/mps_daemons.h"
-#include "isolation/pid_namespace.h"
 #include "kube/config_file_watcher.h"
 #include "kube/periodic_task.h"
 
@@ -91,26 +88,6 @@ void Daemon::StopMpsDaemons() {
   if (daemons) daemons->Stop();  // quits them only when they are run here
 }
 
-void Daemon::StartHostPidService(const PluginSettings& settings) {
-  std::vector<std::string> folders;
-  for (const auto& chip : inventory_->chips()) {
-    folders.push_back(ActivityFolder(settings, chip.uuid));
-  }
-  auto service = HostPidService::Start(folders);
-  if (!service) {
-    spdlog::warn("host PID sockets: {}; hook-mode processes keep uncalibrated compute charges",
-                 service.error().message);
-    return;
-  }
-  host_pids_ = std::move(*service);
-  if (!isolation::InHostPidNamespace()) {
-    spdlog::warn(
-        "this device plugin is not in the host's PID namespace (the pod lacks hostPID): "
-        "hook-mode processes in pods cannot find themselves in NVML's figures, and their compute "
-        "charges are not calibrated to what the GPU measured (docs/isolation.md)");
-  }
-}
-
 Status Daemon::Start() {
   for (const auto& chip : inventory_->chips()) {
     spdlog::info("chip {}: {} {} {} MiB numa {} cpus {} link group {} {}", chip.index, chip.uuid,
@@ -137,9 +114,6 @@ Status Daemon::Start() {
       exposer_->RegisterCollectable(mps_metrics_);
     }
   }
-  // Real GPUs only (not simulated ones), whatever the isolation mode now: a policy reload may
-  // turn hook mode on.
-  if (options_.backend == "nvidia") StartHostPidService(*settings);
   if (settings->isolation == IsolationMode::kMps &&
       backend_->vendor() == partition::Vendor::kNvidia) {
     if (Status mps = StartMpsDaemons(*settings); !mps) {
@@ -241,7 +215,6 @@ void Daemon::Stop() {
   if (kubelet_) kubelet_->Stop();
   exposer_.reset();
   StopMpsDaemons();
-  host_pids_.reset();
 }
 
 int Daemon::metrics_port() const {

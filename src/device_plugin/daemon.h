@@ -31,7 +31,6 @@ namespace flexai::device_plugin {
 
 class ChipMetrics;
 class MpsDaemons;
-class HostPidService;
 class MpsMetrics;
 class DevicePluginService;
 class HealthMonitor;
@@ -78,8 +77,6 @@ class Daemon {
   // Starts (--mps-daemons run: prepares the MPS shared memory folder and starts) or watches the
   // control daemons for `settings`; they stay checked, and the first error is returned.
   Status StartMpsDaemons(const PluginSettings& settings);
-  // Each GPU's activity folder gets the socket that tells hook-mode processes their host PID.
-  void StartHostPidService(const PluginSettings& settings);
   void StopMpsDaemons();
   Status RefuseReload(const std::string& reason);
 
@@ -100,7 +97,6 @@ class Daemon {
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::mutex mps_mu_;  // guards the mps_ pointer against a scrape (not the supervisor itself)
   std::unique_ptr<MpsDaemons> mps_;
-  std::unique_ptr<HostPidService> host_pids_;  // NVIDIA only: see StartHostPidService
   std::unique_ptr<kube::ConfigFileWatcher> policy_watcher_;
   std::unique_ptr<kube::PeriodicTask> label_checks_;
   std::mutex labels_mu_;

@@ -16,7 +16,6 @@
 #include "device_plugin/device_id.h"
 #include "device_plugin/kubelet_connection.h"
 #include "fake_cluster_client.h"
-#include "host_pid_ask.h"
 #include "isolation/usage_layout.h"
 #include "isolation/usage_reader.h"
 #include "kube/protocol.h"
@@ -154,27 +153,6 @@ TEST(NvmlDaemonTest, CriticalXidReachesTheStreamAndTheGpuRecovers) {
   ASSERT_TRUE(sick.has_value());
   EXPECT_EQ(ChipHealth(*sick, "GPU-x0"), "Healthy");
   EXPECT_TRUE(watcher.WaitFor([](const auto& l) { return ChipHealth(l, "GPU-x1") == "Healthy"; }));
-  daemon->reset();
-  unsetenv("FAKE_NVML_CONFIG");
-}
-
-TEST(NvmlDaemonTest, EachGpuFolderHasTheSocketThatTellsAProcessItsHostPid) {
-  TempDir dir;
-  const std::string config = dir.File("nvml.json");
-  testing::WriteFileAtomically(config, R"({"devices": [{"uuid": "GPU-p0"}, {"uuid": "GPU-p1"}]})");
-  setenv("FAKE_NVML_CONFIG", config.c_str(), 1);
-  TestKubelet kubelet(dir.path());
-  kubelet.Start();
-  auto daemon = NvmlDaemon(dir);
-  ASSERT_TRUE(daemon.ok()) << daemon.error().message;
-  ASSERT_TRUE((*daemon)->Start().ok());
-  // This test shares the daemon's PID namespace: the answer is its own PID.
-  const std::string pid = std::to_string(getpid()) + "\n";
-  EXPECT_EQ(testing::AskHostPid(dir.File("shared/activity-GPU-p0/.host-pid.sock")), pid);
-  EXPECT_EQ(testing::AskHostPid(dir.File("shared/activity-GPU-p1/.host-pid.sock")), pid);
-  (*daemon)->Stop();
-  EXPECT_EQ(testing::AskHostPid(dir.File("shared/activity-GPU-p0/.host-pid.sock")),
-            "no connection");
   daemon->reset();
   unsetenv("FAKE_NVML_CONFIG");
 }

@@ -11,15 +11,9 @@
 //                 "nvlinks": ["00000000:2A:00.0"], // remote bus IDs of enabled links
 //                 "mig": 0, "lost": false,         // lost: every call answers GPU_IS_LOST
 //                 "errors": {"nvmlDeviceGetName": 999},
-//                 "processes": [{"pid": 0, "smUtil": 25, "memory": 0}],  // pid 0: the caller
-//                 "utilPeriodMs": 100,             // process utilisation sample period
 //                 "gpuUtil": 100}],                // nvmlDeviceGetUtilizationRates's gpu %
 //    "xid": [{"id": 1, "device": 0, "xid": 79}]}  // each id is delivered once; device -1 = all
 // Test-only code.
-#include <sys/time.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <cstring>
 #include <set>
 #include <string>
@@ -52,16 +46,6 @@ struct MemoryV2 {
   unsigned long long total, reserved, free, used;
 };
 constexpr unsigned int kMemoryV2Version = sizeof(MemoryV2) | (2u << 24);  // nvmlMemory_v2
-struct ProcessInfo {                                                      // nvmlProcessInfo_v2_t
-  unsigned int pid;
-  unsigned long long usedGpuMemory;
-  unsigned int gpuInstanceId, computeInstanceId;
-};
-struct ProcessUtilizationSample {
-  unsigned int pid;
-  unsigned long long timeStamp;
-  unsigned int smUtil, memUtil, encUtil, decUtil;
-};
 struct PciInfo {
   char busIdLegacy[16];
   unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
@@ -96,28 +80,6 @@ bool Device(void* handle, json& device, nvmlReturn_t& rc, const char* function) 
   }
   rc = InjectedError(device, function);
   return rc == kSuccess;
-}
-
-// A configured process's PID: 0 stands for the calling process.
-unsigned int PidOf(const json& process) {
-  unsigned int pid = process.value("pid", 0u);
-  return pid == 0 ? static_cast<unsigned int>(getpid()) : pid;
-}
-
-nvmlReturn_t ComputeProcesses(void* handle, unsigned int* count, ProcessInfo* infos,
-                              const char* function) {
-  json device;
-  nvmlReturn_t rc = kSuccess;
-  if (!Device(handle, device, rc, function)) return rc;
-  json processes = device.value("processes", json::array());
-  if (count == nullptr) return kInvalidArgument;
-  unsigned int room = *count;
-  *count = static_cast<unsigned int>(processes.size());
-  if (infos == nullptr || room < processes.size()) return kInsufficientSize;
-  for (size_t i = 0; i < processes.size(); ++i) {
-    infos[i] = {PidOf(processes[i]), processes[i].value("memory", 0ull), 0xFFFFFFFFu, 0xFFFFFFFFu};
-  }
-  return kSuccess;
 }
 
 nvmlReturn_t CopyString(const std::string& value, char* out, unsigned int length) {
@@ -193,43 +155,6 @@ __attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetHandleByUUID(co
     }
   }
   return kNotFound;
-}
-
-__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(
-    void* handle, unsigned int* count, ProcessInfo* infos) {
-  return ComputeProcesses(handle, count, infos, "nvmlDeviceGetComputeRunningProcesses_v3");
-}
-
-__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(
-    void* handle, unsigned int* count, ProcessInfo* infos) {
-  return ComputeProcesses(handle, count, infos, "nvmlDeviceGetComputeRunningProcesses_v2");
-}
-
-// One sample per configured process with a non-zero smUtil, for the last period that ended (its
-// end is now rounded down to utilPeriodMs), when that end is after lastSeenTimeStamp.
-__attribute__((visibility("default"))) nvmlReturn_t nvmlDeviceGetProcessUtilization(
-    void* handle, ProcessUtilizationSample* samples, unsigned int* count,
-    unsigned long long last_seen_us) {
-  json device;
-  nvmlReturn_t rc = kSuccess;
-  if (!Device(handle, device, rc, "nvmlDeviceGetProcessUtilization")) return rc;
-  if (count == nullptr) return kInvalidArgument;
-  timeval now{};
-  gettimeofday(&now, nullptr);
-  unsigned long long period_us = device.value("utilPeriodMs", 100ull) * 1000;
-  unsigned long long now_us = static_cast<unsigned long long>(now.tv_sec) * 1000000 + now.tv_usec;
-  unsigned long long ended = now_us / period_us * period_us;
-  std::vector<ProcessUtilizationSample> found;
-  for (const json& process : device.value("processes", json::array())) {
-    unsigned int sm = process.value("smUtil", 0u);
-    if (sm > 0 && ended > last_seen_us) found.push_back({PidOf(process), ended, sm, 0, 0, 0});
-  }
-  if (found.empty()) return kNotFound;
-  unsigned int room = *count;
-  *count = static_cast<unsigned int>(found.size());
-  if (samples == nullptr || room < found.size()) return kInsufficientSize;
-  std::copy(found.begin(), found.end(), samples);
-  return kSuccess;
 }
 
 // The device's "gpuUtil" (percent of the last sample period in which kernels ran; default 0).

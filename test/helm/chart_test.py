@@ -298,11 +298,8 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertEqual(spec["priorityClassName"], "system-node-critical")
         self.assertEqual(spec["nodeSelector"], {"flexai.io/enabled": "true"})
         self.assertIn("nvidia.com/gpu", [t["key"] for t in spec["tolerations"]])
-        for key in ("hostNetwork", "hostIPC"):
+        for key in ("hostNetwork", "hostIPC", "hostPID"):
             self.assertNotIn(key, spec)
-        # The host's PID namespace, only to tell hook-mode processes their host PID
-        # (src/device_plugin/host_pid_service.h); still unprivileged below.
-        self.assertIs(spec["hostPID"], True)
         sc = spec["containers"][0]["securityContext"]
         self.assertNotIn("privileged", sc)
         self.assertIs(sc["allowPrivilegeEscalation"], False)
@@ -316,11 +313,6 @@ class DefaultRenderTest(unittest.TestCase):
         self.assertNotIn("hook-dir", mounts, "only the init container writes the hook library")
         self.assertEqual(mounts["shared-dir"], "/var/lib/flexai/shared")
         self.assertEqual(mounts["mps-pipe-dir"], "/var/run/flexai/mps")
-
-    def test_host_pid_namespace_only_for_nvidia_and_can_be_left_out(self):
-        for values in ({"devicePlugin.hostPID": "false"}, VALUE_SETS["ascend"], VALUE_SETS["sim"]):
-            spec = render.template(values).pod_spec("DaemonSet", "flexai-device-plugin")
-            self.assertNotIn("hostPID", spec, values)
 
     def test_init_container_installs_the_hook_library_atomically_without_privilege(self):
         (init,) = self.r.pod_spec("DaemonSet", "flexai-device-plugin")["initContainers"]

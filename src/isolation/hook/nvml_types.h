@@ -9,8 +9,6 @@ namespace flexai::nvml {
 
 using nvmlReturn_t = int;
 inline constexpr nvmlReturn_t NVML_SUCCESS = 0;
-inline constexpr nvmlReturn_t NVML_ERROR_NOT_FOUND = 6;
-inline constexpr nvmlReturn_t NVML_ERROR_INSUFFICIENT_SIZE = 7;
 inline constexpr nvmlReturn_t NVML_ERROR_FUNCTION_NOT_FOUND = 13;
 
 using nvmlDevice_t = struct nvmlDevice_st*;
