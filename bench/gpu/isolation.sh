@@ -146,23 +146,11 @@ share_pair() {  # share_pair LAUNCHER_30 LAUNCHER_70 (each a function taking ARG
   local p30=$!
   "$2" spin "$SECONDS_PER_RUN" "$ITERS" "$GRID" "$start" >"$WORK/p70.out" 2>&1 &
   local p70=$!
-  # The driver's per-process view halfway through, beside the probes' PIDs as this shell sees
-  # them, for diagnosis: share calibration must find its process among the PIDs NVML names.
-  local pmon=""
-  rm -f "$WORK/pmon.out"
-  if command -v nvidia-smi >/dev/null; then
-    { sleep $(( 4 + SECONDS_PER_RUN / 2 ))
-      echo "pid namespace: $(readlink /proc/self/ns/pid); the probes:"
-      ps -eo pid,args | grep -F "$PROBE" | grep -v grep
-      timeout 20 nvidia-smi pmon -c 3 -s u 2>&1; } >"$WORK/pmon.out" 2>&1 &
-    pmon=$!
-  fi
   wait $p30 $p70
-  [ -z "$pmon" ] || wait "$pmon"
   echo "$(value rate <"$WORK/p30.out") $(value rate <"$WORK/p70.out")"
 }
-# With FLEXAI_HOOK_DEBUG, each hook process logs its share calibration (what NVML measured it using,
-# and the factor its charges got) into its output: c-hook-30.out, c-hook-70.out.
+# With FLEXAI_HOOK_DEBUG, each hook process logs its share calibration (how busy NVML saw the GPU,
+# the work all hooked processes posted, the factor its charges got): c-hook-30.out, c-hook-70.out.
 hook30() { FLEXAI_HOOK_DEBUG=1 hook_probe share30 unlimited 30 "$@"; }
 hook70() { FLEXAI_HOOK_DEBUG=1 hook_probe share70 unlimited 70 "$@"; }
 mps30() { mps_probe 0 30 "$@"; }
@@ -250,7 +238,6 @@ log "spin kernel: $ITERS iterations x $GRID blocks (about 5 ms alone)"
 log "(c) hook mode, ${SECONDS_PER_RUN}s"
 share_row hook "$(share_pair hook30 hook70)"
 cp "$WORK/p30.out" "$LOGS/c-hook-30.out"; cp "$WORK/p70.out" "$LOGS/c-hook-70.out"
-cp "$WORK/pmon.out" "$LOGS/c-hook-pmon.out" 2>/dev/null || true
 # What each process was charged per kernel (usage.bin: launches_total and busy_ns_total of device
 # 0 at offset 104): a slice charged more than the kernel's time alone gets less than its share.
 charged_ms() {  # charged_ms SHARED_DIR
@@ -282,7 +269,6 @@ if start_mps; then
   log "(c) MPS mode, ${SECONDS_PER_RUN}s"
   share_row mps "$(share_pair mps30 mps70)"
   cp "$WORK/p30.out" "$LOGS/c-mps-30.out"; cp "$WORK/p70.out" "$LOGS/c-mps-70.out"
-  cp "$WORK/pmon.out" "$LOGS/c-mps-pmon.out" 2>/dev/null || true
   stop_mps
 else
   row "(a) 4 GiB slice" "mps" "3584..4096 MiB, then OUT_OF_MEMORY (2)" "MPS daemon did not start" FAIL
