@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 
 namespace flexai::isolation {
@@ -143,35 +144,96 @@ TEST_F(DeviceActivityTest, WorkSinceAddsUpEveryProcesssEstimatedWorkOnTheGpu) {
   DeviceActivity neighbour(Container("c2"), view(), {"GPU-a"});
   closer.NoteLaunch(0, 3 * kMs, 0);
   neighbour.NoteLaunch(0, 7 * kMs, 0);
-  EXPECT_EQ(closer.WorkSince(0), std::nullopt);  // the first call only sees where things stand
+  EXPECT_EQ(closer.WorkSince(0, 0), std::nullopt);  // the first call only sees where things stand
   // Launches far enough apart that every one is posted (the closer's own need not be).
   closer.NoteLaunch(0, 2 * kMs, kMs);
   neighbour.NoteLaunch(0, 5 * kMs, 100 * kMs);
   neighbour.NoteLaunch(0, 5 * kMs, 200 * kMs);
-  EXPECT_EQ(closer.WorkSince(0), 12 * kMs);
-  EXPECT_EQ(closer.WorkSince(0), 0);  // nothing since
-  EXPECT_EQ(neighbour.WorkSince(0), std::nullopt);
+  EXPECT_EQ(closer.WorkSince(0, 0), 12 * kMs);
+  EXPECT_EQ(closer.WorkSince(0, 0), 0);  // nothing since
+  EXPECT_EQ(neighbour.WorkSince(0, 0), std::nullopt);
+}
+
+// Writes one slot of a board file (as a container may, whatever it likes).
+void WriteSlot(const std::string& path, std::size_t index, const ActivitySlot& slot) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekp(static_cast<std::streamoff>(sizeof(ActivityHeader) + index * sizeof(ActivitySlot)));
+  file.write(reinterpret_cast<const char*>(&slot), sizeof(slot));
+}
+
+TEST_F(DeviceActivityTest, WorkSinceBoundsWhatABoardClaims) {
+  DeviceActivity closer(Container("c1"), view(), {"GPU-a"});
+  std::string liar = Container("c2");
+  DeviceActivity(liar, view(), {"GPU-a"}).NoteLaunch(0, kMs, 0);  // lays its board out
+  const std::string board = liar + "/activity-GPU-a";
+  closer.NoteLaunch(0, kMs, 0);
+  WriteSlot(board, 0,
+            {.owner = 9,
+             .busy_since_ns = 0,
+             .busy_until_ns = 0,
+             .last_since_ns = 0,
+             .last_until_ns = 0,
+             .work_ns = 50 * kMs});
+  WriteSlot(board, 1,
+            {.owner = 10,
+             .busy_since_ns = 0,
+             .busy_until_ns = 0,
+             .last_since_ns = 0,
+             .last_until_ns = 0,
+             .work_ns = -1});  // never counted
+  ASSERT_EQ(closer.WorkSince(0, 0), std::nullopt);
+  // A total that went back adds nothing; one that leapt adds at most the time since plus how far
+  // ahead work may be queued.
+  WriteSlot(board, 0,
+            {.owner = 9,
+             .busy_since_ns = 0,
+             .busy_until_ns = 0,
+             .last_since_ns = 0,
+             .last_until_ns = 0,
+             .work_ns = 10 * kMs});
+  EXPECT_EQ(closer.WorkSince(0, 1000 * kMs), 0);
+  WriteSlot(board, 0,
+            {.owner = 9,
+             .busy_since_ns = 0,
+             .busy_until_ns = 0,
+             .last_since_ns = 0,
+             .last_until_ns = 0,
+             .work_ns = std::numeric_limits<std::int64_t>::max()});
+  EXPECT_EQ(closer.WorkSince(0, 2000 * kMs), 1000 * kMs + DeviceActivity::kMaxAheadNs);
+}
+
+TEST_F(DeviceActivityTest, ABoardOfAnEarlierLayoutIsLaidOutAgain) {
+  std::string shared = Container("c1");
+  {
+    std::ofstream old(shared + "/activity-GPU-a", std::ios::binary);
+    old << "FLXACTV1" << std::string(5000, '\x7f');
+  }
+  DeviceActivity activity(shared, view(), {"GPU-a"});
+  EXPECT_TRUE(activity.Posts(0));
+  activity.NoteLaunch(0, 10 * kMs, 100 * kMs);
+  DeviceActivity neighbour(Container("c2"), view(), {"GPU-a"});
+  EXPECT_EQ(neighbour.Contenders(0, {105 * kMs, 110 * kMs}), 1);  // one post, no garbage slots
 }
 
 TEST_F(DeviceActivityTest, WorkSinceCannotTellWhenProcessesCameOrWent) {
   DeviceActivity closer(Container("c1"), view(), {"GPU-a"});
   closer.NoteLaunch(0, kMs, 0);
-  ASSERT_EQ(closer.WorkSince(0), std::nullopt);
+  ASSERT_EQ(closer.WorkSince(0, 0), std::nullopt);
   // A newcomer's work before it was first seen is unknown.
   DeviceActivity newcomer(Container("c2"), view(), {"GPU-a"});
   newcomer.NoteLaunch(0, 50 * kMs, 0);
-  EXPECT_EQ(closer.WorkSince(0), std::nullopt);
+  EXPECT_EQ(closer.WorkSince(0, 0), std::nullopt);
   newcomer.NoteLaunch(0, 5 * kMs, 100 * kMs);
-  EXPECT_EQ(closer.WorkSince(0), 5 * kMs);
+  EXPECT_EQ(closer.WorkSince(0, 0), 5 * kMs);
   // So is a leaver's last work.
   newcomer.NoteLaunch(0, 5 * kMs, 200 * kMs);
   newcomer.Withdraw();
-  EXPECT_EQ(closer.WorkSince(0), std::nullopt);
-  EXPECT_EQ(closer.WorkSince(0), 0);
+  EXPECT_EQ(closer.WorkSince(0, 0), std::nullopt);
+  EXPECT_EQ(closer.WorkSince(0, 0), 0);
   // Without boards there is nothing to add up.
   DeviceActivity none("", "", {"GPU-a"});
-  EXPECT_EQ(none.WorkSince(0), std::nullopt);
-  EXPECT_EQ(none.WorkSince(0), std::nullopt);
+  EXPECT_EQ(none.WorkSince(0, 0), std::nullopt);
+  EXPECT_EQ(none.WorkSince(0, 0), std::nullopt);
 }
 
 // The latest busy-until on a board file.

@@ -133,7 +133,9 @@ TEST(ShareCalibrationTest, OneCallerClosesEachWindowAndDevicesAreApart) {
   ShareCalibration calibration;
   bool started = false;
   calibration.WindowDue(0, kSecond, &started);
-  EXPECT_TRUE(started);  // this caller started the first window
+  EXPECT_TRUE(started);  // this caller started the first window, and holds it
+  EXPECT_FALSE(calibration.WindowDue(0, 2 * kSecond));  // not handed to a closer meanwhile
+  calibration.Reopen(0);
   started = false;
   calibration.WindowDue(0, kSecond + 1, &started);
   EXPECT_FALSE(started);

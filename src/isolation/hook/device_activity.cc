@@ -37,7 +37,8 @@ bool HeaderMatches(const ActivityHeader& header) {
          header.slot_count == kActivitySlots && header.slot_bytes == sizeof(ActivitySlot);
 }
 
-// Maps this container's own board, initialising it under an exclusive flock when new. Only the
+// Maps this container's own board, laying it out under an exclusive flock when new or of another
+// layout (an earlier version of the library made it; its slots mean nothing now). Only the
 // container's own processes can reach the file, so mapping it is safe.
 void* MapOwnBoard(const std::string& path) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
@@ -54,16 +55,14 @@ void* MapOwnBoard(const std::string& path) {
                      : MAP_FAILED;
   if (memory != MAP_FAILED) {
     auto* header = static_cast<ActivityHeader*>(memory);
-    bool blank = std::all_of(header->magic, header->magic + sizeof(header->magic),
-                             [](char c) { return c == 0; });
-    if (blank) {
+    if (!HeaderMatches(*header)) {
+      std::memset(header->magic, 0, sizeof(header->magic));  // readers skip it meanwhile
+      std::atomic_thread_fence(std::memory_order_release);
+      std::fill_n(SlotsOf(memory), kActivitySlots, ActivitySlot{});
       header->slot_count = kActivitySlots;
       header->slot_bytes = sizeof(ActivitySlot);
       std::atomic_thread_fence(std::memory_order_release);
       std::memcpy(header->magic, kActivityMagic, sizeof(kActivityMagic));
-    } else if (!HeaderMatches(*header)) {  // another layout: leave it to its writers
-      munmap(memory, kActivityFileBytes);
-      memory = MAP_FAILED;
     }
   }
   flock(fd, LOCK_UN);
@@ -241,8 +240,8 @@ void DeviceActivity::NoteLaunch(int device, std::int64_t cost_ns, std::int64_t n
   if (entry == nullptr) return;
   // Plain loads and stores, not compare-and-swap: threads launching at once may lose a little
   // of each other's queued work, which the slack covers; launches stay cheap.
-  const std::int64_t work = entry->work.load(std::memory_order_relaxed) + cost_ns;
-  entry->work.store(work, std::memory_order_relaxed);
+  // Unlike the queue's end, the total is never lost to another thread: it only adds up.
+  const std::int64_t work = entry->work.fetch_add(cost_ns, std::memory_order_relaxed) + cost_ns;
   const std::int64_t end = entry->queue_end.load(std::memory_order_relaxed);
   const std::int64_t posted = entry->posted.load(std::memory_order_relaxed);
   if (posted < now_ns) entry->queue_since.store(now_ns, std::memory_order_relaxed);  // was idle
@@ -290,7 +289,7 @@ int DeviceActivity::Contenders(int device, BusyPeriod period) {
   return count;
 }
 
-std::optional<std::int64_t> DeviceActivity::WorkSince(int device) {
+std::optional<std::int64_t> DeviceActivity::WorkSince(int device, std::int64_t now_ns) {
   Device* entry = Map(device);
   if (entry == nullptr) return std::nullopt;
   const std::uint64_t own = owner_.load();
@@ -307,23 +306,26 @@ std::optional<std::int64_t> DeviceActivity::WorkSince(int device) {
   add(own, entry->work.load(std::memory_order_relaxed));  // newer than its post
   ForEachBoard(device, [&](std::span<const ActivitySlot> slots) {
     for (const ActivitySlot& slot : slots) {
-      if (slot.owner != 0 && slot.owner != own) add(slot.owner, slot.work_ns);
+      if (slot.owner != 0 && slot.owner != own && slot.work_ns >= 0) add(slot.owner, slot.work_ns);
     }
   });
   auto by_owner = [](const Device::OwnerWork& a, const Device::OwnerWork& b) {
     return a.owner < b.owner;
   };
   std::sort(now.begin(), now.begin() + static_cast<std::ptrdiff_t>(count), by_owner);
-  // The same processes as last time, none of whose totals went back: the sum of what they added.
+  // The same processes as last time: the sum of what they added, each bounded (totals are
+  // non-negative, so the differences cannot overflow).
   bool same = complete && entry->seen_once && count == entry->seen_count;
+  const std::int64_t most = std::max<std::int64_t>(now_ns - entry->seen_ns, 0) + kMaxAheadNs;
   std::int64_t added = 0;
   for (std::size_t i = 0; same && i < count; ++i) {
-    same = now[i].owner == entry->seen[i].owner && now[i].work_ns >= entry->seen[i].work_ns;
-    added += now[i].work_ns - entry->seen[i].work_ns;
+    same = now[i].owner == entry->seen[i].owner;
+    added += std::clamp<std::int64_t>(now[i].work_ns - entry->seen[i].work_ns, 0, most);
   }
   std::copy(now.begin(), now.begin() + static_cast<std::ptrdiff_t>(count), entry->seen.begin());
   entry->seen_count = complete ? count : 0;
   entry->seen_once = complete;
+  entry->seen_ns = now_ns;
   if (!same) return std::nullopt;
   return added;
 }

@@ -39,7 +39,8 @@ struct ActivitySlot {
   std::int64_t last_until_ns = 0;
   std::int64_t work_ns = 0;  // estimated GPU time of all the process's launches so far
 };
-inline constexpr char kActivityMagic[8] = {'F', 'L', 'X', 'A', 'C', 'T', 'V', '1'};
+// Version 2 added work_ns. A container's own board of another layout is laid out again.
+inline constexpr char kActivityMagic[8] = {'F', 'L', 'X', 'A', 'C', 'T', 'V', '2'};
 struct ActivityHeader {
   char magic[8];             // kActivityMagic, written last
   std::uint32_t slot_count;  // kActivitySlots
@@ -100,10 +101,12 @@ class DeviceActivity {
   // `period`.
   int Contenders(int device, BusyPeriod period);
   // The estimated GPU time of all processes' launches on `device` (this one's included) since
-  // the last call, from every container's board of the GPU; nullopt at the first call, without
-  // boards, and when processes came or went since (a newcomer's work before it was first seen and
-  // a leaver's last work are unknown). Called by one thread at a time (the share window's closer).
-  std::optional<std::int64_t> WorkSince(int device);
+  // the last call, at `now_ns`, from every container's board of the GPU; nullopt at the first
+  // call, without boards, and when processes came or went since (a newcomer's work before it was
+  // first seen and a leaver's last work are unknown). What a board claims is bounded: a negative
+  // total is ignored, a total that went back adds nothing, and no process adds more than the time
+  // since the last call plus kMaxAheadNs. Called by one thread at a time (the window's closer).
+  std::optional<std::int64_t> WorkSince(int device, std::int64_t now_ns);
   // Frees this process's slots (at exit), so neighbours stop counting its work at once.
   void Withdraw();
   // In a fork child: it posts under an owner token of its own (else its parent's work and its
@@ -131,6 +134,7 @@ class DeviceActivity {
     std::array<OwnerWork, 256> seen{};
     std::size_t seen_count = 0;
     bool seen_once = false;
+    std::int64_t seen_ns = 0;
   };
   // Calls `visit(slots)` with the slots of each board in the GPU's folder (read with pread).
   template <typename Visit>

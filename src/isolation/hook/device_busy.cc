@@ -38,7 +38,7 @@ std::optional<double> DeviceBusy::Latest(int device, const std::string& uuid, bo
     if (busy_caller != nullptr) *busy_caller = true;
     return {};
   }
-  if (!Load()) return {};
+  if (forked_mid_call_ || !Load()) return {};
   Device& entry = devices_[static_cast<std::size_t>(device)];
   if (entry.handle == nullptr || entry.uuid != uuid) {
     entry = {};
@@ -53,6 +53,13 @@ std::optional<double> DeviceBusy::Latest(int device, const std::string& uuid, bo
   return std::min(rates.gpu, 100u) / 100.0;
 }
 
-void DeviceBusy::ResetInChild() { new (&mutex_) std::mutex(); }
+void DeviceBusy::ResetInChild() {
+  if (mutex_.try_lock()) {
+    mutex_.unlock();
+  } else {
+    forked_mid_call_ = true;
+    new (&mutex_) std::mutex();
+  }
+}
 
 }  // namespace flexai::isolation

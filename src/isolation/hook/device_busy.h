@@ -21,7 +21,8 @@ class DeviceBusy {
   // libnvidia-ml.so.1 on first use. `busy_caller` (when given) is set when another thread was
   // asking: nothing was asked.
   std::optional<double> Latest(int device, const std::string& uuid, bool* busy_caller = nullptr);
-  // In a fork child (one thread): the lock may have been held by another thread of the parent.
+  // In a fork child (one thread): the lock may have been held by another thread of the parent,
+  // whose call may have left things half done; the child then never asks.
   void ResetInChild();
 
  private:
@@ -38,6 +39,7 @@ class DeviceBusy {
 
   std::mutex mutex_;
   bool loaded_ = false, usable_ = false;
+  bool forked_mid_call_ = false;  // a fork child of a thread's call: its state may be torn
   Api api_;
   std::array<Device, kUsageMaxDevices> devices_{};
 };

@@ -254,8 +254,10 @@ void Calibrate(HookState& state, int device, std::int64_t now_ns) {
   if (!state.config.calibrate_shares) return;
   bool started = false;
   if (!state.calibration.WindowDue(device, now_ns, &started)) {
-    // The first window counts the work from its start on.
-    if (started) state.activity->WorkSince(device);
+    if (started) {  // the first window counts the work from its start on
+      state.activity->WorkSince(device, now_ns);
+      state.calibration.Reopen(device);
+    }
     return;
   }
   bool asking = false;
@@ -265,7 +267,7 @@ void Calibrate(HookState& state, int device, std::int64_t now_ns) {
     return;
   }
   now_ns = NowNs();  // the driver's answer may have taken a while; other threads went on charging
-  std::optional<std::int64_t> work = state.activity->WorkSince(device);
+  std::optional<std::int64_t> work = state.activity->WorkSince(device, now_ns);
   std::int64_t backlog = std::max<std::int64_t>(state.activity->QueueEnd(device) - now_ns, 0);
   double before = state.calibration.Factor(device);
   double factor = state.calibration.Observe(device, now_ns, busy, work, backlog);

@@ -42,8 +42,13 @@ bool ShareCalibration::WindowDue(int device, std::int64_t now_ns, bool* started)
   if (entry == nullptr) return false;
   std::int64_t start = entry->window_start_ns.load(std::memory_order_relaxed);
   if (start == 0) {
-    bool first = entry->window_start_ns.compare_exchange_strong(start, now_ns);
-    if (started != nullptr) *started = first;
+    bool closing = false;
+    if (started != nullptr && entry->closing.compare_exchange_strong(closing, true)) {
+      *started = entry->window_start_ns.compare_exchange_strong(start, now_ns);
+      if (!*started) entry->closing.store(false, std::memory_order_release);
+    } else if (started == nullptr) {
+      entry->window_start_ns.compare_exchange_strong(start, now_ns);
+    }
     return false;
   }
   if (now_ns - start < kWindowNs) return false;

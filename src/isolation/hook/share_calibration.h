@@ -24,7 +24,10 @@ namespace flexai::isolation {
 class ShareCalibration {
  public:
   static constexpr std::int64_t kWindowNs = 1'000'000'000;
-  static constexpr double kMinFactor = 0.25;
+  // Downwards only as far as kernel timings plausibly over-estimate (contended timings only lower
+  // an estimate): a neighbour posting inflated work must not let the others run at many times
+  // their shares.
+  static constexpr double kMinFactor = 0.5;
   // Upwards only as far as switching plausibly costs: a GPU busy with work of processes that post
   // nothing (not hooked) must not throttle hooked ones much below their shares.
   static constexpr double kMaxFactor = 1.5;
@@ -40,8 +43,9 @@ class ShareCalibration {
   // A launch charged `charged_ns` (< 0: a refund, when a guessed charge is settled) that waited
   // `waited_ns` for its share.
   void NoteCharged(int device, std::int64_t charged_ns, std::int64_t waited_ns);
-  // True for exactly one caller once the window on `device` is over (the first call starts it,
-  // and says so in `started`); that caller must then Observe.
+  // True for exactly one caller once the window on `device` is over; that caller must then
+  // Observe. The first call starts the window; given `started`, it says so there and holds the
+  // window as a closer would (to take its baselines alone) until it calls Reopen.
   bool WindowDue(int device, std::int64_t now_ns, bool* started = nullptr);
   // Closes the window at `now_ns` with the share of it the driver saw the GPU busy (0..1) and the
   // estimated cost of all hooked processes' launches on the GPU meanwhile (nullopt: unknown), and
