@@ -154,8 +154,13 @@ TEST_F(DeviceActivityTest, WorkSinceAddsUpEveryProcesssEstimatedWorkOnTheGpu) {
   EXPECT_EQ(neighbour.WorkSince(0, 0), std::nullopt);
 }
 
-// Writes one slot of a board file (as a container may, whatever it likes).
-void WriteSlot(const std::string& path, std::size_t index, const ActivitySlot& slot) {
+// Writes one slot of a board file, an owner and its work total (as a container may, whatever it
+// likes).
+void WriteSlot(const std::string& path, std::size_t index, std::uint64_t owner,
+               std::int64_t work_ns) {
+  ActivitySlot slot{};
+  slot.owner = owner;
+  slot.work_ns = work_ns;
   std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
   file.seekp(static_cast<std::streamoff>(sizeof(ActivityHeader) + index * sizeof(ActivitySlot)));
   file.write(reinterpret_cast<const char*>(&slot), sizeof(slot));
@@ -167,38 +172,14 @@ TEST_F(DeviceActivityTest, WorkSinceBoundsWhatABoardClaims) {
   DeviceActivity(liar, view(), {"GPU-a"}).NoteLaunch(0, kMs, 0);  // lays its board out
   const std::string board = liar + "/activity-GPU-a";
   closer.NoteLaunch(0, kMs, 0);
-  WriteSlot(board, 0,
-            {.owner = 9,
-             .busy_since_ns = 0,
-             .busy_until_ns = 0,
-             .last_since_ns = 0,
-             .last_until_ns = 0,
-             .work_ns = 50 * kMs});
-  WriteSlot(board, 1,
-            {.owner = 10,
-             .busy_since_ns = 0,
-             .busy_until_ns = 0,
-             .last_since_ns = 0,
-             .last_until_ns = 0,
-             .work_ns = -1});  // never counted
+  WriteSlot(board, 0, 9, 50 * kMs);
+  WriteSlot(board, 1, 10, -1);  // never counted
   ASSERT_EQ(closer.WorkSince(0, 0), std::nullopt);
   // A total that went back adds nothing; one that leapt adds at most the time since plus how far
   // ahead work may be queued.
-  WriteSlot(board, 0,
-            {.owner = 9,
-             .busy_since_ns = 0,
-             .busy_until_ns = 0,
-             .last_since_ns = 0,
-             .last_until_ns = 0,
-             .work_ns = 10 * kMs});
+  WriteSlot(board, 0, 9, 10 * kMs);
   EXPECT_EQ(closer.WorkSince(0, 1000 * kMs), 0);
-  WriteSlot(board, 0,
-            {.owner = 9,
-             .busy_since_ns = 0,
-             .busy_until_ns = 0,
-             .last_since_ns = 0,
-             .last_until_ns = 0,
-             .work_ns = std::numeric_limits<std::int64_t>::max()});
+  WriteSlot(board, 0, 9, std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(closer.WorkSince(0, 2000 * kMs), 1000 * kMs + DeviceActivity::kMaxAheadNs);
 }
 
