@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Prints NVML's per-process utilisation samples of GPU 0 as the driver hands them out, to see
-what share calibration (src/isolation/hook/driver_share.cc) reads: how often a process gets a
-sample, whether samples of different processes share timestamps, how noisy one second is.
+"""Prints NVML's per-process utilisation samples of GPU 0 as the driver hands them out, beside its
+device utilisation (what share calibration reads, src/isolation/hook/device_busy.cc): how often a
+process gets a sample, whether samples of different processes share timestamps, how noisy one
+second is. On the H200 they showed why calibration does not use the per-process figures.
 
   nvml_process_samples.py SECONDS [INTERVAL_S]     (reads libnvidia-ml.so.1; changes nothing)
 
