@@ -23,8 +23,8 @@ struct HookConfig {
   std::string activity_dir;  // read-only folders of all containers' boards per GPU (DeviceActivity)
   std::vector<std::string> visible_uuids;  // FLEXAI_VISIBLE_DEVICES, in device order
   bool debug = false;
-  // FLEXAI_SHARE_CALIBRATION: scale throttled charges to NVML's per-process utilisation (on
-  // unless "0"; see ShareCalibration).
+  // FLEXAI_SHARE_CALIBRATION: scale throttled charges by how busy NVML saw the GPU over all
+  // processes' posted work (on unless "0"; see ShareCalibration).
   bool calibrate_shares = true;
   std::vector<std::string> warnings;  // one line per malformed value, for stderr
 
